@@ -1,0 +1,18 @@
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=config.settings ACCORD_VAR_DIR=/app/var
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+RUN pip install --upgrade pip && pip install -e . && mkdir -p /app/var
+
+COPY . .
+# collectstatic needs settings to import; a build-time key never reaches a container.
+RUN DEBUG=false SECRET_KEY=build-only-key-build-only-key-build-only-key-build-only \
+    python manage.py collectstatic --noinput
+
+RUN useradd --create-home accord && chown -R accord /app/var
+USER accord
+EXPOSE 8000
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "5", "--access-logfile", "-"]

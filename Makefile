@@ -1,0 +1,67 @@
+# Accord's everyday commands. `make run` and `make test` work on a fresh machine
+# with only Python 3.11 and git.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+export DJANGO_SETTINGS_MODULE := config.settings
+
+.PHONY: run test lint format install install-dev migrate seed worker beat web check bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+## run: set everything up and start web, worker and beat on http://127.0.0.1:8000
+run: seed
+	@echo ""
+	@echo "  Accord is starting on http://127.0.0.1:8000"
+	@echo "  Demo logins (password accord-demo): rep, rep2 (sales reps), salesmgr (sales manager),"
+	@echo "  marketer, mktmgr (marketing manager), exec (executive), admin (superuser, /admin/)"
+	@echo "  Ctrl-C stops the web server, the worker and beat."
+	@echo ""
+	$(BIN)/honcho start -f Procfile.dev
+
+web: install
+	$(PY) manage.py runserver 127.0.0.1:8000
+worker: install
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2
+beat: install
+	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule
+
+## test: lint, then the whole suite (against DATABASE_URL / REDIS_URL when set)
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: install
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var/ $(VENV)

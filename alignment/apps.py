@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class AlignmentConfig(AppConfig):
+    name = "alignment"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from alignment.roles import roles_sync_after_migrate
+
+        post_migrate.connect(roles_sync_after_migrate, dispatch_uid="accord-roles-sync")

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from alignment.models.agreement import Team
+
+
+class IntelKind(models.TextChoices):
+    COMPETITOR = "competitor", _("Competitor")
+    OBJECTION = "objection", _("Objection")
+    PRICING = "pricing", _("Pricing")
+    PRODUCT_GAP = "product_gap", _("Product gap")
+    MARKET = "market", _("Market")
+    CONTENT_REQUEST = "content_request", _("Content request")
+
+
+class IntelStatus(models.TextChoices):
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    ACTIONED = "actioned", _("Actioned")
+
+
+class Competitor(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    website = models.URLField(_("website"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Battlecard(models.Model):
+    """Marketing's one card per competitor that reps see where the competitor comes up."""
+
+    competitor = models.OneToOneField(
+        Competitor, on_delete=models.CASCADE, related_name="battlecard"
+    )
+    summary = models.TextField(_("summary"), blank=True)
+    differentiators = models.TextField(_("our differentiators"), blank=True)
+    table_stakes = models.TextField(_("table stakes"), blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Battlecard: {self.competitor}"
+
+
+class BattlecardObjection(models.Model):
+    battlecard = models.ForeignKey(Battlecard, on_delete=models.CASCADE, related_name="objections")
+    objection = models.CharField(_("objection"), max_length=300)
+    answer = models.TextField(_("answer"))
+
+    class Meta:
+        ordering = ["battlecard", "id"]
+
+    def __str__(self) -> str:
+        return self.objection
+
+
+class FieldIntel(models.Model):
+    """What a rep heard in the field, sent to marketing: new → acknowledged → actioned."""
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="intel_submitted"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=IntelKind.choices)
+    text = models.TextField(_("what you heard"))
+    competitor = models.ForeignKey(
+        Competitor, on_delete=models.SET_NULL, null=True, blank=True, related_name="intel"
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, null=True, blank=True, related_name="intel"
+    )
+    deal = models.ForeignKey(
+        "leads.Deal", on_delete=models.CASCADE, null=True, blank=True, related_name="intel"
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="intel"
+    )
+    status = models.CharField(
+        _("status"), max_length=14, choices=IntelStatus.choices, default=IntelStatus.NEW
+    )
+    response = models.TextField(_("marketing's response"), blank=True)
+    created_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actioned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("field intelligence")
+        verbose_name_plural = _("field intelligence")
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="new") | Q(acknowledged_at__isnull=False),
+                name="intel_acknowledged_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="actioned") | Q(actioned_at__isnull=False),
+                name="intel_actioned_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.text[:60]}"
+
+
+class DisputeKind(models.TextChoices):
+    REJECTION = "rejection", _("Rejection contested")
+    LEAD_QUALITY = "lead_quality", _("Lead quality")
+    DEAL_CREDIT = "deal_credit", _("Credit for a deal")
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class DisputeDecision(models.TextChoices):
+    FOR_MARKETING = "for_marketing", _("In marketing's favour")
+    FOR_SALES = "for_sales", _("In sales' favour")
+    SHARED = "shared", _("Shared / compromise")
+
+
+class Dispute(models.Model):
+    """A contested lead decision; only an executive resolves it."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="disputes")
+    deal = models.ForeignKey(
+        "leads.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="disputes"
+    )
+    kind = models.CharField(_("kind"), max_length=14, choices=DisputeKind.choices)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_raised"
+    )
+    raised_by_team = models.CharField(_("raised by team"), max_length=10, choices=Team.choices)
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+    )
+    decision = models.CharField(
+        _("decision"), max_length=14, choices=DisputeDecision.choices, blank=True
+    )
+    resolution_note = models.TextField(_("resolution note"), blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("resolve_dispute", "Can resolve disputes (arbiter)")]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["resolved_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="open") | (Q(resolved_at__isnull=False) & ~Q(decision="")),
+                name="dispute_resolved_has_decision_and_time",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.lead_id}"

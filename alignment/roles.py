@@ -1,0 +1,167 @@
+"""The five roles of DESIGN.md as Django groups, and what each may do.
+
+Groups are (re)synced after every migrate, so a new permission reaches its roles
+without a data migration; running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from alignment.models import Team
+
+
+class Role(models.TextChoices):
+    SALES_REP = "sales_rep", _("Sales rep")
+    SALES_MANAGER = "sales_manager", _("Sales manager")
+    MARKETER = "marketer", _("Marketer")
+    MARKETING_MANAGER = "marketing_manager", _("Marketing manager")
+    EXECUTIVE = "executive", _("Executive")
+
+
+def _crud(app_model: str, *verbs: str) -> list[str]:
+    app, model = app_model.split(".")
+    return [f"{app}.{verb}_{model}" for verb in verbs]
+
+
+_READ_ALL = [
+    *_crud("alignment.agreement", "view"),
+    *_crud("alignment.funnelstage", "view"),
+    *_crud("alignment.qualificationrule", "view"),
+    *_crud("alignment.reasoncode", "view"),
+    *_crud("alignment.agreementsignature", "view"),
+    *_crud("alignment.competitor", "view"),
+    *_crud("alignment.battlecard", "view"),
+    *_crud("alignment.fieldintel", "view"),
+    *_crud("alignment.dispute", "view", "add"),
+    *_crud("leads.lead", "view"),
+    *_crud("leads.stageevent", "view"),
+    *_crud("leads.followup", "view"),
+    *_crud("leads.deal", "view"),
+    *_crud("campaigns.campaign", "view"),
+    *_crud("campaigns.touch", "view"),
+    *_crud("campaigns.collateral", "view"),
+    *_crud("campaigns.briefing", "view"),
+    *_crud("metrics.territory", "view"),
+    *_crud("metrics.target", "view"),
+    *_crud("metrics.scorecard", "view"),
+]
+
+_SALES_REP = [
+    *_READ_ALL,
+    *_crud("leads.lead", "change"),
+    *_crud("leads.followup", "add", "change"),
+    *_crud("leads.deal", "add", "change"),
+    *_crud("alignment.fieldintel", "add"),
+    *_crud("campaigns.briefingacknowledgment", "add", "view"),
+    "leads.claim_lead",
+]
+
+_MARKETER = [
+    *_READ_ALL,
+    *_crud("leads.lead", "add", "change"),
+    *_crud("leads.leadimport", "add", "view"),
+    *_crud("campaigns.campaign", "add", "change"),
+    *_crud("campaigns.spendentry", "add", "change", "view", "delete"),
+    *_crud("campaigns.touch", "add"),
+    *_crud("campaigns.collateral", "add", "change", "delete"),
+    *_crud("campaigns.briefing", "add", "change"),
+    *_crud("alignment.agreement", "add", "change"),
+    *_crud("alignment.qualificationrule", "add", "change", "delete"),
+    *_crud("alignment.competitor", "add", "change"),
+    *_crud("alignment.battlecard", "add", "change"),
+    *_crud("alignment.battlecardobjection", "add", "change", "delete", "view"),
+    *_crud("alignment.fieldintel", "change"),
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.SALES_REP: _SALES_REP,
+    Role.SALES_MANAGER: [
+        *_SALES_REP,
+        "leads.assign_lead",
+        "alignment.sign_for_sales",
+        *_crud("alignment.agreement", "add", "change"),
+        *_crud("alignment.funnelstage", "add", "change", "delete"),
+        *_crud("alignment.reasoncode", "add", "change", "delete"),
+        *_crud("metrics.target", "add", "change"),
+        *_crud("metrics.territorymember", "add", "change", "view"),
+    ],
+    Role.MARKETER: _MARKETER,
+    Role.MARKETING_MANAGER: [
+        *_MARKETER,
+        "alignment.sign_for_marketing",
+        *_crud("alignment.funnelstage", "add", "change", "delete"),
+        *_crud("alignment.reasoncode", "add", "change", "delete"),
+    ],
+    Role.EXECUTIVE: [*_READ_ALL, "alignment.resolve_dispute", *_crud("leads.leadimport", "view")],
+}
+
+ROLE_TEAM: dict[str, str | None] = {
+    Role.SALES_REP: Team.SALES,
+    Role.SALES_MANAGER: Team.SALES,
+    Role.MARKETER: Team.MARKETING,
+    Role.MARKETING_MANAGER: Team.MARKETING,
+    Role.EXECUTIVE: None,
+}
+
+
+def roles_sync() -> None:
+    """Create the role groups and give each exactly its permissions. Idempotent."""
+    wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    by_name: dict[str, Permission] = {}
+    for perm in Permission.objects.select_related("content_type").filter(
+        codename__in={p.split(".")[1] for p in wanted}
+    ):
+        by_name[f"{perm.content_type.app_label}.{perm.codename}"] = perm
+    missing = wanted - by_name.keys()
+    if missing:
+        raise LookupError(f"Unknown permissions in ROLE_PERMISSIONS: {sorted(missing)}")
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set([by_name[p] for p in perms])
+
+
+def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+    # post_migrate fires once per app; permissions exist for all apps only after the last.
+    from django.apps import apps
+
+    if sender is list(apps.get_app_configs())[-1]:
+        roles_sync()
+
+
+def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_accord_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True)) & set(Role.values)  # type: ignore[attr-defined]
+        user._accord_roles = cached  # type: ignore[union-attr]
+    return cached
+
+
+def user_has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def user_primary_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The role that decides the home page; the most senior one wins."""
+    held = user_roles(user)
+    for role in (
+        Role.EXECUTIVE,
+        Role.SALES_MANAGER,
+        Role.MARKETING_MANAGER,
+        Role.SALES_REP,
+        Role.MARKETER,
+    ):
+        if role in held:
+            return role
+    return None
+
+
+def user_team(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    role = user_primary_role(user)
+    return ROLE_TEAM.get(role) if role else None

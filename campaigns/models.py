@@ -1,0 +1,209 @@
+"""Campaigns, their spend, engagement touches, collateral and launch briefings."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    PAID_SEARCH = "paid_search", _("Paid search")
+    ORGANIC_SEARCH = "organic_search", _("Organic search / SEO")
+    SOCIAL = "social", _("Social")
+    EMAIL = "email", _("Email")
+    DISPLAY = "display", _("Display")
+    EVENT = "event", _("Event")
+    WEBINAR = "webinar", _("Webinar")
+    CONTENT = "content", _("Content")
+    REFERRAL = "referral", _("Referral / partner")
+    OTHER = "other", _("Other")
+
+
+class CampaignStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    LIVE = "live", _("Live")
+    PAUSED = "paused", _("Paused")
+    COMPLETED = "completed", _("Completed")
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.PLANNED
+    )
+    utm_source = models.CharField(_("UTM source"), max_length=100, blank=True)
+    utm_medium = models.CharField(_("UTM medium"), max_length=100, blank=True)
+    utm_campaign = models.CharField(_("UTM campaign"), max_length=100, blank=True)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    budget = models.DecimalField(
+        _("budget"), max_digits=14, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("owner"),
+    )
+    description = models.TextField(_("description"), blank=True)
+    target_territories = models.ManyToManyField(
+        "metrics.Territory",
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("target territories"),
+    )
+    launched_at = models.DateTimeField(null=True, blank=True)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    readiness_at_launch = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
+    launched_below_readiness = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "name"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.CheckConstraint(condition=Q(budget__gte=0), name="campaign_budget_not_negative"),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="campaign_ends_after_start",
+            ),
+            models.UniqueConstraint(
+                fields=["utm_source", "utm_medium", "utm_campaign"],
+                condition=~Q(utm_campaign=""),
+                name="campaign_utm_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SpendEntry(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="spend_entries")
+    date = models.DateField(_("date"))
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "-date"]
+        verbose_name_plural = _("spend entries")
+        indexes = [models.Index(fields=["campaign", "date"]), models.Index(fields=["date"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="spend_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {self.amount} on {self.date}"
+
+
+class TouchKind(models.TextChoices):
+    FORM_FILL = "form_fill", _("Form fill")
+    EMAIL_OPEN = "email_open", _("Email open")
+    EMAIL_CLICK = "email_click", _("Email click")
+    PAGE_VISIT = "page_visit", _("Page visit")
+    CONTENT_DOWNLOAD = "content_download", _("Content download")
+    WEBINAR = "webinar", _("Webinar attendance")
+    EVENT = "event", _("Event attendance")
+    AD_CLICK = "ad_click", _("Ad click")
+    DEMO_REQUEST = "demo_request", _("Demo request")
+    PRICING_VISIT = "pricing_visit", _("Pricing page visit")
+
+
+class Touch(models.Model):
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="touches")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="touches"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=TouchKind.choices)
+    occurred_at = models.DateTimeField(_("when"))
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="touch_lead_idx"),
+            models.Index(fields=["campaign", "occurred_at"], name="touch_campaign_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="touch_external_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.lead_id}"
+
+
+class Collateral(models.Model):
+    """A link or file sales can use, attached to a campaign or a funnel stage."""
+
+    title = models.CharField(_("title"), max_length=200)
+    url = models.URLField(_("link"), blank=True)
+    file = models.FileField(_("file"), upload_to="collateral/%Y/%m/", blank=True)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="collateral"
+    )
+    stage_key = models.CharField(_("stage"), max_length=20, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+        verbose_name_plural = _("collateral")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(campaign__isnull=False) | ~Q(stage_key=""), name="collateral_has_home"
+            ),
+            models.CheckConstraint(
+                condition=~Q(url="") | ~Q(file=""), name="collateral_has_content"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Briefing(models.Model):
+    """What sales must know before a campaign launches; target reps acknowledge it."""
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="briefing")
+    body = models.TextField(_("briefing"))
+    published_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Briefing for {self.campaign}"
+
+
+class BriefingAcknowledgment(models.Model):
+    briefing = models.ForeignKey(Briefing, on_delete=models.CASCADE, related_name="acknowledgments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    acknowledged_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["briefing", "user"], name="briefing_ack_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} acknowledged {self.briefing}"

@@ -1,0 +1,21 @@
+"""The Celery app and the whole beat schedule, in one place."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("accord")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "purge-idempotency-keys": {
+        "task": "alignment.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}

@@ -1,0 +1,348 @@
+"""The one shared record of every lead, its history, follow-ups, SLA breaches and deals."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from alignment.models import StageKey
+
+
+class SourceChannel(models.TextChoices):
+    ORGANIC_SEARCH = "organic_search", _("Organic search")
+    PAID_SEARCH = "paid_search", _("Paid search")
+    SOCIAL = "social", _("Social")
+    EMAIL = "email", _("Email")
+    REFERRAL = "referral", _("Referral")
+    DISPLAY = "display", _("Display")
+    DIRECT = "direct", _("Direct")
+    EVENT = "event", _("Event")
+    PARTNER = "partner", _("Partner")
+    OUTBOUND = "outbound", _("Outbound")
+    OTHER = "other", _("Other")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class Lead(models.Model):
+    email = models.EmailField(_("email"), max_length=254)
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    title = models.CharField(_("job title"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=50, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166 code"))
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    company_size = models.PositiveIntegerField(_("company size (employees)"), null=True, blank=True)
+    source = models.CharField(
+        _("source channel"),
+        max_length=20,
+        choices=SourceChannel.choices,
+        default=SourceChannel.UNKNOWN,
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="first_touch_leads",
+        verbose_name=_("first-touch campaign"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+        verbose_name=_("owner"),
+    )
+    territory = models.ForeignKey(
+        "metrics.Territory",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("territory"),
+    )
+    stage = models.CharField(
+        _("stage"), max_length=20, choices=StageKey.choices, default=StageKey.INQUIRY
+    )
+    score = models.IntegerField(_("score"), default=0)
+    score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    qualified_under = models.ForeignKey(
+        "alignment.Agreement",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="qualified_leads",
+        verbose_name=_("qualified under agreement"),
+    )
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
+
+    # When the lead entered each stage (the latest entry), and the response clock.
+    inquiry_at = models.DateTimeField(null=True, blank=True)
+    mql_at = models.DateTimeField(null=True, blank=True)
+    sal_at = models.DateTimeField(null=True, blank=True)
+    sql_at = models.DateTimeField(null=True, blank=True)
+    opportunity_at = models.DateTimeField(null=True, blank=True)
+    won_at = models.DateTimeField(null=True, blank=True)
+    lost_at = models.DateTimeField(null=True, blank=True)
+    recycled_at = models.DateTimeField(null=True, blank=True)
+    disqualified_at = models.DateTimeField(null=True, blank=True)
+    stage_entered_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    first_follow_up_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    next_follow_up_at = models.DateTimeField(null=True, blank=True)
+    sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        permissions = [
+            ("claim_lead", "Can claim an unassigned lead"),
+            ("assign_lead", "Can assign and reassign leads"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="lead_email_unique_ci",
+                violation_error_message=_("A lead with this email already exists."),
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="lead_external_id_unique",
+            ),
+        ]
+        indexes = [
+            # The rep queue: my open leads, most urgent first.
+            models.Index(fields=["owner", "sla_due_at", "id"], name="lead_queue_idx"),
+            models.Index(fields=["stage", "territory"], name="lead_stage_territory_idx"),
+            models.Index(fields=["created_at", "id"], name="lead_created_idx"),
+            models.Index(fields=["mql_at"], name="lead_mql_at_idx"),
+            models.Index(fields=["won_at"], name="lead_won_at_idx"),
+            models.Index(fields=["campaign", "created_at"], name="lead_campaign_idx"),
+            models.Index(fields=["sla_due_at"], name="lead_sla_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{name} <{self.email}>" if name else self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class StageEvent(models.Model):
+    """One recorded stage change (history is never rewritten)."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        API = "api", _("API")
+        IMPORT = "import", _("Import")
+        AUTOMATIC = "automatic", _("Automatic (scoring/SLA)")
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_events")
+    from_stage = models.CharField(max_length=20, choices=StageKey.choices, blank=True)
+    to_stage = models.CharField(max_length=20, choices=StageKey.choices)
+    occurred_at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True)
+    agreement = models.ForeignKey(
+        "alignment.Agreement", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+
+    class Meta:
+        ordering = ["lead", "occurred_at", "id"]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="stage_event_lead_idx"),
+            models.Index(fields=["to_stage", "occurred_at"], name="stage_event_to_idx"),
+            models.Index(fields=["from_stage", "occurred_at"], name="stage_event_from_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_stage=models.F("to_stage")), name="stage_event_changes"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+
+
+class FollowUpKind(models.TextChoices):
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    MEETING = "meeting", _("Meeting")
+    VISIT = "visit", _("Visit")
+    DEMO = "demo", _("Demo")
+    JOINT_CALL = "joint_call", _("Joint call with a marketer")
+    NOTE = "note", _("Note")
+
+
+class FollowUpOutcome(models.TextChoices):
+    CONNECTED = "connected", _("Connected")
+    LEFT_MESSAGE = "left_message", _("Left a message")
+    NO_ANSWER = "no_answer", _("No answer")
+    MEETING_BOOKED = "meeting_booked", _("Meeting booked")
+    INTERESTED = "interested", _("Interested")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+    COMPLETED = "completed", _("Completed")
+
+
+class FollowUp(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="follow_ups")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="follow_ups"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=FollowUpKind.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=FollowUpOutcome.choices)
+    notes = models.TextField(_("notes"), blank=True)
+    occurred_at = models.DateTimeField(_("when"))
+    next_step = models.CharField(_("next step"), max_length=200, blank=True)
+    next_follow_up_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    # Whether this follow-up stopped a running SLA clock in time (the rep's credit).
+    within_sla = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="follow_up_lead_idx"),
+            models.Index(fields=["author", "occurred_at"], name="follow_up_author_idx"),
+            models.Index(fields=["author", "next_follow_up_at"], name="follow_up_agenda_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.lead_id}"
+
+
+class SlaBreach(models.Model):
+    """A lead that waited past its stage's SLA; recorded once per (lead, stage, deadline)."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_breaches")
+    stage = models.CharField(max_length=20, choices=StageKey.choices)
+    due_at = models.DateTimeField()
+    detected_at = models.DateTimeField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sla_breaches",
+    )
+    territory = models.ForeignKey(
+        "metrics.Territory", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-due_at"]
+        indexes = [models.Index(fields=["owner", "due_at"]), models.Index(fields=["due_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "stage", "due_at"], name="sla_breach_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"SLA breach on {self.lead_id} ({self.stage})"
+
+
+class DealOutcome(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class Deal(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="deals")
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deals",
+    )
+    amount = models.DecimalField(
+        _("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    gross_margin = models.DecimalField(
+        _("gross margin"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    expected_close = models.DateField(_("expected close"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=6, choices=DealOutcome.choices, default=DealOutcome.OPEN
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["outcome", "closed_at"], name="deal_closed_idx"),
+            models.Index(fields=["created_at"], name="deal_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(outcome="open", closed_at__isnull=True)
+                | (~Q(outcome="open") & Q(closed_at__isnull=False)),
+                name="deal_closed_iff_outcome",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="lost") | ~Q(lost_reason=""), name="deal_lost_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"Deal {self.pk} ({self.lead_id})"
+
+
+class LeadImport(models.Model):
+    """One run of the importer, with its per-row report."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} ({self.filename})"

@@ -1,0 +1,153 @@
+"""Territories, their targets, and the weekly scorecards both teams are measured by."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Territory(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    is_default = models.BooleanField(
+        _("default territory"), default=False, help_text=_("Leads from unmapped countries go here.")
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="managed_territories",
+        verbose_name=_("sales manager"),
+    )
+    # Round-robin cursor: the id of the rep who received the last assignment.
+    last_assigned_rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("territory")
+        verbose_name_plural = _("territories")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="territory_one_default"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TerritoryCountry(models.Model):
+    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="countries")
+    country = models.CharField(_("country"), max_length=2, unique=True)
+
+    class Meta:
+        ordering = ["country"]
+        verbose_name_plural = _("territory countries")
+
+    def __str__(self) -> str:
+        return f"{self.country} → {self.territory}"
+
+
+class TerritoryMember(models.Model):
+    """A sales rep working a territory; inactive reps receive no new leads."""
+
+    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="territory_memberships"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["territory", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["territory", "user"], name="territory_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.territory}"
+
+
+class Target(models.Model):
+    class Period(models.TextChoices):
+        MONTH = "month", _("Month")
+        QUARTER = "quarter", _("Quarter")
+
+    territory = models.ForeignKey(
+        Territory, on_delete=models.CASCADE, null=True, blank=True, related_name="targets"
+    )
+    period = models.CharField(max_length=8, choices=Period.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField(help_text=_("First day after the period."))
+    revenue_target = models.DecimalField(
+        max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-starts_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["territory", "starts_on", "ends_on"],
+                condition=Q(territory__isnull=False),
+                name="target_once_per_territory_period",
+            ),
+            models.UniqueConstraint(
+                fields=["starts_on", "ends_on"],
+                condition=Q(territory__isnull=True),
+                name="target_once_per_overall_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gt=F("starts_on")), name="target_period_positive"
+            ),
+            models.CheckConstraint(condition=Q(revenue_target__gte=0), name="target_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.territory or 'Overall'} {self.starts_on}: {self.revenue_target}"
+
+
+class Scorecard(models.Model):
+    """One ISO week's metrics and alignment score, per territory; territory NULL is overall.
+
+    Two partial unique indexes make (week, territory) unique on PostgreSQL and SQLite
+    alike, the overall row included (NULLs are otherwise distinct).
+    """
+
+    week_start = models.DateField(_("week starting"))
+    territory = models.ForeignKey(
+        Territory, on_delete=models.CASCADE, null=True, blank=True, related_name="scorecards"
+    )
+    metrics = models.JSONField(default=dict)
+    alignment_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    components = models.JSONField(default=list)
+    delta = models.JSONField(default=dict)
+    agreement = models.ForeignKey(
+        "alignment.Agreement", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-week_start", "territory_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week_start", "territory"],
+                condition=Q(territory__isnull=False),
+                name="scorecard_once_per_week_territory",
+            ),
+            models.UniqueConstraint(
+                fields=["week_start"],
+                condition=Q(territory__isnull=True),
+                name="scorecard_once_per_week_overall",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scorecard {self.week_start} {self.territory or 'overall'}"

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from alignment.models import Agreement, AgreementStatus
+from campaigns.models import Campaign, SpendEntry
+from leads.models import Deal, FollowUp, Lead, StageEvent
+from metrics.models import Territory
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "users": get_user_model().objects.count(),
+        "territories": Territory.objects.count(),
+        "campaigns": Campaign.objects.count(),
+        "spend": SpendEntry.objects.count(),
+        "leads": Lead.objects.count(),
+        "events": StageEvent.objects.count(),
+        "follow_ups": FollowUp.objects.count(),
+        "deals": Deal.objects.count(),
+        "agreements": Agreement.objects.count(),
+    }
+
+
+def test_seed_demo_is_idempotent_and_gives_every_role_a_user():
+    call_command("seed_demo", "--leads", "60", verbosity=0)
+    first = _counts()
+    call_command("seed_demo", "--leads", "60", verbosity=0)
+    assert _counts() == first
+    User = get_user_model()
+    roles = {u.username: set(u.groups.values_list("name", flat=True)) for u in User.objects.all()}
+    assert roles["rep"] == roles["rep2"] == {"sales_rep"}
+    assert roles["salesmgr"] == {"sales_manager"}
+    assert roles["marketer"] == {"marketer"}
+    assert roles["mktmgr"] == {"marketing_manager"}
+    assert roles["exec"] == {"executive"}
+    assert User.objects.get(username="admin").is_superuser
+    assert Agreement.objects.filter(status=AgreementStatus.ACTIVE).count() == 1
+    assert first["territories"] == 2 and first["leads"] == 60
+
+
+def test_demo_history_follows_the_agreed_funnel():
+    call_command("seed_demo", "--leads", "120", verbosity=0)
+    agreement = Agreement.objects.get(status=AgreementStatus.ACTIVE)
+    allowed = {(s.key, n.key) for s in agreement.stages.all() for n in s.next_stages.all()}
+    for from_stage, to_stage in StageEvent.objects.exclude(from_stage="").values_list(
+        "from_stage", "to_stage"
+    ):
+        assert (from_stage, to_stage) in allowed
+    # Every lead's current stage is where its last event took it.
+    for lead in Lead.objects.prefetch_related("stage_events"):
+        assert list(lead.stage_events.all())[-1].to_stage == lead.stage
+    assert Lead.objects.filter(stage="won").exists()
+    assert Lead.objects.filter(stage__in=["recycled", "disqualified"]).exists()
