@@ -17,7 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if not settings.ALLOW_DEMO_DATA:
             raise CommandError(
-                "seed_demo creates users with a known password; it refuses to run with DEBUG off (or ALLOW_DEMO_DATA=false)."
+                "seed_demo creates users with a known password; "
+                "it refuses to run with DEBUG off (or ALLOW_DEMO_DATA=false)."
             )
         summary = demo_seed(lead_count=options["leads"])
         self.stdout.write(
