@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Prefetch
 
-from alignment.models import Agreement, AgreementStatus, FunnelStage
+from alignment.models import Agreement, AgreementStatus, FunnelStage, ReasonKind, StageKey
 
 
 def agreement_active() -> Agreement | None:
@@ -18,3 +20,52 @@ def agreement_active() -> Agreement | None:
         )
         .first()
     )
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """The agreed funnel of one agreement version, ready for the stage service."""
+
+    agreement: Agreement
+    stages: dict[str, FunnelStage]
+    transitions: dict[str, frozenset[str]]
+    reason_codes: dict[str, dict[str, str]]  # kind -> code -> label
+
+    def allows(self, from_stage: str, to_stage: str) -> bool:
+        return to_stage in self.transitions.get(from_stage, frozenset())
+
+    def sla_hours(self, stage: str) -> int | None:
+        spec = self.stages.get(stage)
+        return spec.sla_hours if spec else None
+
+
+def funnel_for(*, agreement: Agreement) -> Funnel:
+    stages = {
+        stage.key: stage
+        for stage in FunnelStage.objects.filter(agreement=agreement).prefetch_related("next_stages")
+    }
+    transitions = {
+        key: frozenset(n.key for n in stage.next_stages.all()) for key, stage in stages.items()
+    }
+    codes: dict[str, dict[str, str]] = {kind: {} for kind in ReasonKind.values}
+    for code in agreement.reason_codes.all():
+        codes[code.kind][code.code] = code.label
+    return Funnel(agreement=agreement, stages=stages, transitions=transitions, reason_codes=codes)
+
+
+def funnel_active() -> Funnel:
+    agreement = Agreement.objects.filter(status=AgreementStatus.ACTIVE).first()
+    if agreement is None:
+        raise LookupError("No agreement is active: run `python manage.py install_agreement`.")
+    return funnel_for(agreement=agreement)
+
+
+def reason_kind_for(*, from_stage: str, to_stage: str) -> str | None:
+    """Which reason codes a transition needs: rejecting an MQL, losing, disqualifying."""
+    if to_stage == StageKey.LOST:
+        return ReasonKind.LOST
+    if to_stage == StageKey.DISQUALIFIED:
+        return ReasonKind.DISQUALIFIED
+    if from_stage == StageKey.MQL and to_stage == StageKey.RECYCLED:
+        return ReasonKind.REJECTION
+    return None

@@ -1,0 +1,87 @@
+"""In-app notifications and their emails; every event notifies each recipient once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from alignment.models import Notification, UserProfile
+
+
+def notification_send(
+    *,
+    recipients: Iterable[AbstractBaseUser | None],
+    event: str,
+    dedupe_key: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+) -> list[Notification]:
+    """Notify each recipient once per (event, dedupe_key); a second call adds nothing.
+
+    Emails go out after the transaction commits, to users whose profile opts in.
+    """
+    unique = {user.pk: user for user in recipients if user is not None and user.is_active}
+    if not unique:
+        return []
+    existing = set(
+        Notification.objects.filter(
+            recipient_id__in=unique, event=event, dedupe_key=dedupe_key
+        ).values_list("recipient_id", flat=True)
+    )
+    rows = [
+        Notification(
+            recipient_id=pk, event=event, dedupe_key=dedupe_key, title=title, body=body, url=url
+        )
+        for pk in unique
+        if pk not in existing
+    ]
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    created = list(
+        Notification.objects.filter(
+            recipient_id__in=[r.recipient_id for r in rows],
+            event=event,
+            dedupe_key=dedupe_key,
+            emailed_at__isnull=True,
+        )
+    )
+    # Few recipients per event: reading their preferences works on every database.
+    email_to = {
+        profile.user_id
+        for profile in UserProfile.objects.filter(user_id__in=[n.recipient_id for n in created])
+        if event in (profile.email_events or [])
+    }
+    for notification in created:
+        if notification.recipient_id in email_to:
+            user = unique[notification.recipient_id]
+            transaction.on_commit(
+                lambda n=notification, u=user: _email(notification=n, address=u.email)
+            )
+    return created
+
+
+def _email(*, notification: Notification, address: str) -> None:
+    # Claim the row first, so a retried commit hook never sends the same email twice.
+    claimed = Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
+        emailed_at=timezone.now()
+    )
+    if claimed and address:
+        link = f"{settings.SITE_URL}{notification.url}" if notification.url else ""
+        send_mail(
+            subject=f"[Accord] {notification.title}",
+            message="\n\n".join(filter(None, [notification.body, link])),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[address],
+        )
+
+
+def notification_mark_read(*, user: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
+    qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    return qs.update(read_at=timezone.now())

@@ -1,0 +1,58 @@
+"""Shared REST plumbing: pagination, error shapes, permissions (resources: each app)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from leads.services import LeadConflict
+
+
+class StandardPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class LargeCursorPagination(CursorPagination):
+    """For large collections: page N costs the same as page 1."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "-id"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's error shapes, plus service errors: ValidationError → 400, conflicts → 409."""
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            data = {
+                field: [str(m) for m in messages] for field, messages in exc.message_dict.items()
+            }
+        else:
+            data = {"non_field_errors": [str(m) for m in exc.messages]}
+        return Response(data, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, LeadConflict):
+        body: dict[str, Any] = {"detail": str(exc)}
+        if exc.lead_id is not None:
+            body["id"] = exc.lead_id
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    return drf_exception_handler(exc, context)
+
+
+class RoleModelPermissions(DjangoModelPermissions):
+    """Model permissions from the user's role groups, reads included (view_<model>)."""
+
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": [],
+    }

@@ -1,0 +1,15 @@
+"""The v1 API: each app (and topic) owns its own module of routes."""
+
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("", include("alignment.api")),  # agreements, stages, lead transitions
+    path("", include("alignment.api_feedback")),  # intel, disputes, notifications
+    path("", include("alignment.api_webhooks")),  # webhook subscriptions
+    path("", include("leads.api")),  # leads, import
+    path("", include("leads.api_sales")),  # follow-ups, deals, claim
+    path("", include("campaigns.api")),  # campaigns, spend, touches
+    path("", include("metrics.api")),  # metrics, scorecards
+]

@@ -1,0 +1,29 @@
+"""Writes of the leads app, one module per topic; import from here."""
+
+from leads.services.lifecycle import (
+    EDITABLE_FIELDS,
+    LeadConflict,
+    TransitionResult,
+    lead_assign_round_robin,
+    lead_create,
+    lead_find_by_email,
+    lead_score_refresh,
+    lead_transition,
+    lead_update,
+    sla_due_compute,
+    territory_for_country,
+)
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "LeadConflict",
+    "TransitionResult",
+    "lead_assign_round_robin",
+    "lead_create",
+    "lead_find_by_email",
+    "lead_score_refresh",
+    "lead_transition",
+    "lead_update",
+    "sla_due_compute",
+    "territory_for_country",
+]

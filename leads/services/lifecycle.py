@@ -1,0 +1,340 @@
+"""Writes of the leads app: the one door for creating leads and moving them.
+
+Pages, the API, the importer, the demo and Celery tasks all call these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alignment.models import Agreement, StageKey
+from alignment.scoring import score_compute
+from alignment.selectors import Funnel, funnel_active, reason_kind_for
+from leads.models import Lead, StageEvent
+from metrics.models import Territory, TerritoryCountry, TerritoryMember
+
+# Fields a lead's creator may set; stage, score, owner and history go through services.
+EDITABLE_FIELDS = [
+    "email",
+    "external_id",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "phone",
+    "country",
+    "industry",
+    "company_size",
+    "source",
+    "campaign",
+    "custom_fields",
+]
+
+
+class LeadConflict(Exception):
+    """Someone else won a race for the same lead (two claims, a duplicate email)."""
+
+    def __init__(self, message: str, *, lead_id: int | None = None) -> None:
+        super().__init__(message)
+        self.lead_id = lead_id
+
+
+# --- SLA clock -------------------------------------------------------------------------
+
+
+def sla_due_compute(*, agreement: Agreement, hours: int | None, start: datetime) -> datetime | None:
+    """When a clock of `hours` started at `start` runs out.
+
+    Calendar hours, unless the agreement defines business hours
+    ({"start": 9, "end": 17, "weekdays": [0, 1, 2, 3, 4]}) in the deployment's time zone.
+    """
+    if not hours:
+        return None
+    spec = agreement.business_hours or {}
+    if not spec:
+        return start + timedelta(hours=hours)
+    day_start, day_end = int(spec.get("start", 9)), int(spec.get("end", 17))
+    weekdays = set(spec.get("weekdays", [0, 1, 2, 3, 4]))
+    if day_end <= day_start or not weekdays:
+        return start + timedelta(hours=hours)
+    local = timezone.localtime(start)
+    remaining = timedelta(hours=hours)
+    cursor = local
+    for _day in range(3660):  # at most ten years of days: a bounded walk
+        open_at = cursor.replace(hour=day_start, minute=0, second=0, microsecond=0)
+        close_at = cursor.replace(hour=day_end, minute=0, second=0, microsecond=0)
+        if cursor.weekday() in weekdays and cursor < close_at:
+            begin = max(cursor, open_at)
+            available = close_at - begin
+            if remaining <= available:
+                return begin + remaining
+            remaining -= available
+        next_day = (cursor + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        cursor = timezone.make_aware(next_day.replace(tzinfo=None), local.tzinfo)
+    return start + timedelta(hours=hours)
+
+
+# --- territory and assignment ------------------------------------------------------------
+
+
+def territory_for_country(country: str) -> Territory | None:
+    mapping = (
+        TerritoryCountry.objects.select_related("territory").filter(country=country.upper()).first()
+        if country
+        else None
+    )
+    if mapping:
+        return mapping.territory
+    return Territory.objects.filter(is_default=True).first()
+
+
+def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> AbstractBaseUser | None:
+    """Give an unowned lead to the next active rep of its territory, round-robin.
+
+    The territory row is locked, so concurrent assignments take turns; a lead that
+    already has an owner keeps it. Returns the owner (None when the territory has no rep).
+    """
+    if lead.owner_id:
+        return lead.owner
+    territory = lead.territory or territory_for_country(lead.country)
+    if territory is None:
+        return None
+    territory = Territory.objects.select_for_update().get(pk=territory.pk)
+    reps = list(
+        TerritoryMember.objects.filter(territory=territory, is_active=True, user__is_active=True)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
+    if not reps:
+        return None
+    last = territory.last_assigned_rep_id
+    following = [pk for pk in reps if last is not None and pk > last]
+    rep_id = following[0] if following else reps[0]
+    Territory.objects.filter(pk=territory.pk).update(last_assigned_rep_id=rep_id)
+    lead.owner_id = rep_id
+    lead.territory = territory
+    lead.assigned_at = at or timezone.now()
+    return lead.owner
+
+
+# --- the stage service -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    lead: Lead
+    event: StageEvent
+
+
+@transaction.atomic
+def lead_transition(
+    *,
+    lead: Lead,
+    to_stage: str,
+    actor: AbstractBaseUser | None,
+    reason_code: str = "",
+    reason: str = "",
+    source: str = StageEvent.Source.MANUAL,
+    at: datetime | None = None,
+    funnel: Funnel | None = None,
+) -> TransitionResult:
+    """Move a lead along the agreed funnel, or refuse with a ValidationError.
+
+    Refuses a transition the active agreement does not allow; requires a reason code
+    (listed in the agreement) to reject an MQL, to lose and to disqualify. Records the
+    stage event, stamps the stage's entry time, sets or clears the SLA clock, and routes
+    a new MQL to a rep. The lead row is locked, so two moves of one lead queue up.
+    """
+    funnel = funnel or funnel_active()
+    at = at or timezone.now()
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    from_stage = locked.stage
+    if to_stage not in StageKey.values:
+        raise ValidationError(
+            {"to": [_("“%(stage)s” is not a funnel stage.") % {"stage": to_stage}]}
+        )
+    if not funnel.allows(from_stage, to_stage):
+        allowed = ", ".join(sorted(funnel.transitions.get(from_stage, []))) or _("none")
+        raise ValidationError(
+            {
+                "to": [
+                    _(
+                        "The agreed funnel does not allow %(from)s → %(to)s. "
+                        "From %(from)s a lead may move to: %(allowed)s."
+                    )
+                    % {"from": from_stage, "to": to_stage, "allowed": allowed}
+                ]
+            }
+        )
+    kind = reason_kind_for(from_stage=from_stage, to_stage=to_stage)
+    if kind:
+        codes = funnel.reason_codes.get(kind, {})
+        if reason_code not in codes:
+            message = (
+                _("A reason is required; choose one of: %(codes)s.")
+                if not reason_code
+                else _("“%(code)s” is not an agreed reason; choose one of: %(codes)s.")
+            )
+            raise ValidationError(
+                {"reason": [message % {"code": reason_code, "codes": ", ".join(codes)}]}
+            )
+    event = StageEvent.objects.create(
+        lead=locked,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        occurred_at=at,
+        actor=actor,
+        reason_code=reason_code,
+        reason=reason,
+        agreement=funnel.agreement,
+        source=source,
+    )
+    locked.stage = to_stage
+    locked.stage_entered_at = at
+    setattr(locked, f"{to_stage}_at", at)
+    locked.sla_due_at = sla_due_compute(
+        agreement=funnel.agreement, hours=funnel.sla_hours(to_stage), start=at
+    )
+    if to_stage == StageKey.MQL:
+        locked.qualified_under = funnel.agreement
+        locked.first_follow_up_at = None
+        if locked.owner_id is None:
+            lead_assign_round_robin(lead=locked, at=at)
+        else:
+            locked.assigned_at = at
+    locked.save()
+    # Keep the caller's instance in step with the database.
+    synced = [
+        "stage", "stage_entered_at", f"{to_stage}_at", "sla_due_at", "owner_id",
+        "territory_id", "assigned_at", "qualified_under_id", "first_follow_up_at",
+    ]  # fmt: skip
+    for name in synced:
+        setattr(lead, name, getattr(locked, name))
+    return TransitionResult(lead=locked, event=event)
+
+
+# --- scoring -----------------------------------------------------------------------------
+
+
+def lead_score_refresh(
+    *, lead: Lead, funnel: Funnel | None = None, now: datetime | None = None
+) -> Lead:
+    """Rescore one lead and, if it now qualifies, make it an MQL through the stage service."""
+    funnel = funnel or funnel_active()
+    agreement = funnel.agreement
+    touches = lead.touches.values_list("kind", "occurred_at") if lead.pk else []
+    result = score_compute(lead=lead, rules=agreement.rules.all(), touches=touches, now=now)
+    lead.score, lead.score_breakdown, lead.scored_at = (
+        result.score,
+        result.breakdown,
+        timezone.now(),
+    )
+    Lead.objects.filter(pk=lead.pk).update(
+        score=lead.score, score_breakdown=lead.score_breakdown, scored_at=lead.scored_at
+    )
+    qualifies = result.score >= agreement.mql_threshold and result.passes_must_rules
+    if qualifies and lead.stage in (StageKey.INQUIRY, StageKey.RECYCLED):
+        lead_transition(
+            lead=lead,
+            to_stage=StageKey.MQL,
+            actor=None,
+            source=StageEvent.Source.AUTOMATIC,
+            reason=_("Score %(score)s reached the threshold of %(threshold)s.")
+            % {"score": result.score, "threshold": agreement.mql_threshold},
+            funnel=funnel,
+        )
+    return lead
+
+
+# --- create and update -------------------------------------------------------------------
+
+
+def lead_find_by_email(email: str) -> Lead | None:
+    return Lead.objects.filter(email__iexact=email.strip()).first()
+
+
+def _campaign_from_utm(data: dict[str, Any]) -> Any:
+    from campaigns.models import Campaign
+
+    utm = {k: (data.get(k) or "").strip() for k in ("utm_source", "utm_medium", "utm_campaign")}
+    if not utm["utm_campaign"]:
+        return None
+    query = Q(utm_campaign__iexact=utm["utm_campaign"])
+    for key in ("utm_source", "utm_medium"):
+        if utm[key]:
+            query &= Q(**{f"{key}__iexact": utm[key]})
+    return Campaign.objects.filter(query).order_by("pk").first()
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    data: dict[str, Any],
+    actor: AbstractBaseUser | None,
+    source: str = StageEvent.Source.MANUAL,
+    created_at: datetime | None = None,
+    score: bool = True,
+) -> Lead:
+    """Create a lead in `inquiry` (or raise LeadConflict if its email exists, any case).
+
+    `data` holds EDITABLE_FIELDS plus optional utm_source/utm_medium/utm_campaign, which
+    set the first-touch campaign when none is given.
+    """
+    email = (data.get("email") or "").strip()
+    existing = lead_find_by_email(email)
+    if existing:
+        raise LeadConflict(_("A lead with this email already exists."), lead_id=existing.pk)
+    fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
+    fields["email"] = email
+    if fields.get("country"):
+        fields["country"] = fields["country"].upper()
+    if not fields.get("campaign"):
+        fields["campaign"] = _campaign_from_utm(data)
+    at = created_at or timezone.now()
+    lead = Lead(**fields, created_by=actor, created_at=at, inquiry_at=at, stage_entered_at=at)
+    lead.territory = territory_for_country(lead.country)
+    lead.full_clean(exclude=["owner", "territory", "campaign", "qualified_under"])
+    lead.save()
+    StageEvent.objects.create(
+        lead=lead, to_stage=StageKey.INQUIRY, occurred_at=at, actor=actor, source=source
+    )
+    if score:
+        lead_score_refresh(lead=lead)
+    return lead
+
+
+@transaction.atomic
+def lead_update(
+    *, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser | None, score: bool = True
+) -> Lead:
+    """Change a lead's own fields (never stage, score or owner) and rescore it."""
+    changed = False
+    for name, value in data.items():
+        if name not in EDITABLE_FIELDS:
+            continue
+        if name == "country" and value:
+            value = value.upper()
+        if getattr(lead, name) != value:
+            setattr(lead, name, value)
+            changed = True
+    if "email" in data:
+        other = Lead.objects.filter(email__iexact=lead.email.strip()).exclude(pk=lead.pk).first()
+        if other:
+            raise LeadConflict(_("Another lead already has this email."), lead_id=other.pk)
+    if "country" in data and lead.owner_id is None:
+        lead.territory = territory_for_country(lead.country)
+    if changed:
+        lead.full_clean(exclude=["owner", "territory", "campaign", "qualified_under"])
+        lead.save()
+        if score:
+            lead_score_refresh(lead=lead)
+    return lead
