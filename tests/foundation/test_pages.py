@@ -9,7 +9,7 @@ from leads.models import Lead
 from tests.factories import UserFactory
 from tests.urlwalk import page_urls
 
-PUBLIC = {"login"}
+PUBLIC = {"login", "healthz"}
 
 
 @pytest.mark.django_db
