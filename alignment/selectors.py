@@ -5,8 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 
-from alignment.models import Agreement, AgreementStatus, FunnelStage, ReasonKind, StageKey
+from alignment.models import (
+    Agreement,
+    AgreementStatus,
+    FunnelStage,
+    QualificationRule,
+    ReasonKind,
+    RuleKind,
+    RuleOperator,
+    StageKey,
+)
 
 
 def agreement_active() -> Agreement | None:
@@ -69,3 +79,49 @@ def reason_kind_for(*, from_stage: str, to_stage: str) -> str | None:
     if from_stage == StageKey.MQL and to_stage == StageKey.RECYCLED:
         return ReasonKind.REJECTION
     return None
+
+
+def rule_in_words(rule: QualificationRule) -> str:
+    """A rule as a sentence both teams can read, e.g. "company size is at least 50: +20"."""
+    if rule.kind == RuleKind.ENGAGEMENT:
+        from campaigns.models import TouchKind
+
+        kind = dict(TouchKind.choices).get(rule.touch_kind, rule.touch_kind)
+        return _("each “%(kind)s” touch: +%(points)s points, halving every %(days)s days") % {
+            "kind": kind,
+            "points": rule.points,
+            "days": rule.half_life_days,
+        }
+    field = rule.field.replace("custom.", "custom field ").replace("_", " ")
+    operator = RuleOperator(rule.operator).label if rule.operator in RuleOperator.values else ""
+    if rule.operator == RuleOperator.EXISTS:
+        test = f"{field} {operator}"
+    else:
+        value = rule.value
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        test = f"{field} {operator} {shown}"
+    if rule.kind == RuleKind.MUST:
+        return _("must: %(test)s") % {"test": test}
+    return _("%(test)s: %(sign)s%(points)s points") % {
+        "test": test,
+        "sign": "+" if rule.points >= 0 else "",
+        "points": rule.points,
+    }
+
+
+def agreement_versions() -> list[Agreement]:
+    """Every version, newest first, with signatures (for the history table)."""
+    return list(Agreement.objects.order_by("-version").prefetch_related("signatures__signed_by"))
+
+
+def agreement_detail(*, pk: int) -> Agreement | None:
+    return (
+        Agreement.objects.filter(pk=pk)
+        .prefetch_related(
+            Prefetch("stages", queryset=FunnelStage.objects.prefetch_related("next_stages")),
+            "rules",
+            "reason_codes",
+            "signatures__signed_by",
+        )
+        .first()
+    )

@@ -18,4 +18,8 @@ app.conf.beat_schedule = {
         "task": "alignment.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17, hour=3),
     },
+    "apply-score-decay": {
+        "task": "alignment.tasks.apply_score_decay",
+        "schedule": crontab(minute=5, hour=2),
+    },
 }

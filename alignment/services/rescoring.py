@@ -1,0 +1,332 @@
+"""Set-based rescoring: every lead's score and breakdown in one UPDATE ... FROM.
+
+The same formula as alignment/scoring.py (`score_compute`), translated to SQL per rule:
+fit rules become CASE expressions over lead columns, engagement rules become sums of
+`points × 0.5^(age_days / half_life)` over the lead's touches (one GROUP BY), and the
+breakdown is built in rule order as a JSON array. PostgreSQL is the target; SQLite
+gets its own spelling of a few functions. Afterwards only the leads that now qualify
+(in `inquiry`/`recycled`, at the threshold, every must rule passing) go through the
+stage service one by one, so their stage events, SLA clocks and routing are written
+exactly as for any other move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alignment.models import Agreement, QualificationRule, RuleKind, RuleOperator, StageKey
+from alignment.scoring import SCORABLE_FIELDS
+
+LEAD_TABLE = "leads_lead"
+TOUCH_TABLE = "campaigns_touch"
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    vendor: str
+
+    @property
+    def pg(self) -> bool:
+        return self.vendor == "postgresql"
+
+    def column_text(self, field: str) -> str:
+        """The lead value as normalised text: lower(trim(value)), '' when missing."""
+        if field.startswith("custom."):
+            key = field.removeprefix("custom.").replace("'", "''")
+            raw = (
+                f"(l.custom_fields ->> '{key}')"
+                if self.pg
+                else f"json_extract(l.custom_fields, '$.\"{key}\"')"
+            )
+            return f"LOWER(TRIM(COALESCE(CAST({raw} AS TEXT), '')))"
+        if field == "company_size":
+            return "COALESCE(CAST(l.company_size AS TEXT), '')"
+        return f"LOWER(TRIM(COALESCE(l.{field}, '')))"
+
+    def column_number(self, field: str) -> str:
+        """The lead value as a number, NULL when it is not one."""
+        if field == "company_size":
+            return "l.company_size"
+        text = f"TRIM({self.column_text(field)})"
+        if self.pg:
+            return (
+                f"(CASE WHEN {text} ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$' "
+                f"THEN CAST({text} AS DOUBLE PRECISION) END)"
+            )
+        return (
+            f"(CASE WHEN {text} <> '' AND {text} NOT GLOB '*[^0-9.+-]*' "
+            f"AND {text} GLOB '*[0-9]*' THEN CAST({text} AS REAL) END)"
+        )
+
+    def column_exists(self, field: str) -> str:
+        if field == "company_size":
+            return "l.company_size IS NOT NULL"
+        if field.startswith("custom."):
+            text = self.column_text(field)
+            return f"{text} NOT IN ('', '[]', '{{}}')"
+        return f"COALESCE(l.{field}, '') <> ''"
+
+    def contains(self, haystack: str, needle_param: str) -> str:
+        return (
+            f"STRPOS({haystack}, {needle_param}) > 0"
+            if self.pg
+            else f"INSTR({haystack}, {needle_param}) > 0"
+        )
+
+    def age_days(self, now_param: str) -> str:
+        if self.pg:
+            return f"GREATEST(EXTRACT(EPOCH FROM ({now_param} - t.occurred_at)) / 86400.0, 0)"
+        return f"MAX(julianday({now_param}) - julianday(t.occurred_at), 0)"
+
+    def decay(self, now_sql: str) -> str:
+        """points × 0.5^(age_days / half_life), from the parameters points and half-life."""
+        if self.pg:
+            return (
+                "CAST(%s AS DOUBLE PRECISION) * POWER(CAST(0.5 AS DOUBLE PRECISION), "
+                f"CAST({self.age_days(now_sql)} AS DOUBLE PRECISION) / %s)"
+            )
+        return f"%s * POWER(0.5, {self.age_days(now_sql)} / %s)"
+
+    def now_param(self) -> str:
+        return "CAST(%s AS TIMESTAMPTZ)" if self.pg else "%s"
+
+    def json_entry(self) -> str:
+        """A breakdown entry as JSON text, from four parameters/expressions."""
+        if self.pg:
+            return (
+                "jsonb_build_object('rule_id', CAST({0} AS INTEGER), 'rule', CAST({1} AS TEXT), "
+                "'kind', {2}, 'points', {3})::text"
+            )
+        return "json_object('rule_id', {0}, 'rule', {1}, 'kind', {2}, 'points', {3})"
+
+    def round1(self, expr: str) -> str:
+        return f"ROUND(CAST({expr} AS NUMERIC), 1)" if self.pg else f"ROUND({expr}, 1)"
+
+    def json_value(self, text_expr: str) -> str:
+        return f"CAST({text_expr} AS JSONB)" if self.pg else text_expr
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _norm(value: Any) -> str:
+    return "" if value is None else str(value).strip().lower()
+
+
+def rule_predicate(rule: QualificationRule, dialect: _Dialect) -> tuple[str, list[Any]]:
+    """SQL that is true exactly when `alignment.scoring.rule_test` passes for the lead `l`."""
+    field, op, expected = rule.field, rule.operator, rule.value
+    if field not in SCORABLE_FIELDS and not field.startswith("custom."):
+        return "1 = 0", []
+    text = dialect.column_text(field)
+    if op == RuleOperator.EXISTS:
+        return dialect.column_exists(field), []
+    if op in (RuleOperator.GTE, RuleOperator.LTE):
+        bound = _number(expected)
+        if bound is None:
+            return "1 = 0", []
+        sign = ">=" if op == RuleOperator.GTE else "<="
+        return f"{dialect.column_number(field)} {sign} %s", [bound]
+    if op in (RuleOperator.IN, RuleOperator.NOT_IN):
+        options = sorted(
+            {_norm(o) for o in (expected if isinstance(expected, list) else [expected])}
+        )
+        marks = ", ".join(["%s"] * len(options))
+        negate = "NOT " if op == RuleOperator.NOT_IN else ""
+        return f"{text} {negate}IN ({marks})", options
+    if op == RuleOperator.CONTAINS:
+        needle = _norm(expected)
+        if not needle:
+            return "1 = 0", []
+        return dialect.contains(text, "%s"), [needle]
+    if op in (RuleOperator.EQ, RuleOperator.NEQ):
+        number = _number(expected)
+        if number is None:
+            sql, params = f"{text} = %s", [_norm(expected)]
+        else:
+            numeric = dialect.column_number(field)
+            sql = f"(CASE WHEN {numeric} IS NOT NULL THEN {numeric} = %s ELSE {text} = %s END)"
+            params = [number, _norm(expected)]
+        if op == RuleOperator.NEQ:
+            return f"NOT COALESCE({sql}, {'FALSE' if dialect.pg else '0'})", params
+        return sql, params
+    return "1 = 0", []
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    rescored: int
+    promoted: int
+
+
+def _rules(agreement: Agreement) -> list[QualificationRule]:
+    # The same order score_compute sees (the model's ordering: kind, id).
+    return list(QualificationRule.objects.filter(agreement=agreement))
+
+
+def leads_rescore_sql(
+    *, agreement: Agreement, now: datetime, lead_ids: list[int] | None = None
+) -> int:
+    """Recompute score, breakdown and scored_at of every lead (or of `lead_ids`) in SQL."""
+    dialect = _Dialect(connection.vendor)
+    rules = _rules(agreement)
+    now_sql = dialect.now_param()
+    now_value = now if dialect.pg else now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    select_cols: list[str] = []
+    select_params: list[Any] = []
+    eng_cols: list[str] = []
+    eng_params: list[Any] = []
+    entries: list[tuple[str, list[Any]]] = []  # (SQL of one entry's JSON text or NULL, params)
+    total_terms: list[str] = []
+    entry_sql = dialect.json_entry()
+    for index, rule in enumerate(rules):
+        label = rule.description or str(rule)
+        col = f"r{index}"
+        if rule.kind == RuleKind.FIT:
+            predicate, params = rule_predicate(rule, dialect)
+            select_cols.append(f"CASE WHEN {predicate} THEN %s END AS {col}")
+            select_params += [*params, rule.points]
+            json_text = entry_sql.format("%s", "%s", "'fit'", f"s.{col}")
+            entries.append(
+                (f"CASE WHEN s.{col} IS NOT NULL THEN {json_text} END", [rule.pk, label])
+            )
+            total_terms.append(f"COALESCE(s.{col}, 0)")
+        elif rule.kind == RuleKind.ENGAGEMENT:
+            eng_cols.append(
+                f"SUM(CASE WHEN t.kind = %s THEN {dialect.decay(now_sql)} END) AS {col}"
+            )
+            eng_params += [
+                rule.touch_kind,
+                float(rule.points),
+                now_value,
+                float(rule.half_life_days or 1),
+            ]
+            select_cols.append(f"e.{col} AS {col}")
+            json_text = entry_sql.format("%s", "%s", "'engagement'", dialect.round1(f"s.{col}"))
+            entries.append(
+                (f"CASE WHEN COALESCE(s.{col}, 0) <> 0 THEN {json_text} END", [rule.pk, label])
+            )
+            total_terms.append(f"COALESCE(s.{col}, 0)")
+    total = " + ".join(total_terms) or "0"
+    # Python's round() rounds halves to even; so does this.
+    score_sql = (
+        f"CAST(CASE WHEN ({total}) - FLOOR({total}) = 0.5 THEN 2 * ROUND(({total}) / 2.0) "
+        f"ELSE ROUND({total}) END AS INTEGER)"
+    )
+    parts = [f"COALESCE({sql} || ',', '')" for sql, _params in entries]
+    entry_params = [p for _sql, params in entries for p in params]
+    breakdown_text = "'[' || RTRIM(" + " || ".join(parts) + ", ',') || ']'" if parts else "'[]'"
+    lead_filter, filter_params = "", []
+    if lead_ids is not None:
+        if not lead_ids:
+            return 0
+        lead_filter = f" WHERE l.id IN ({', '.join(['%s'] * len(lead_ids))})"
+        filter_params = list(lead_ids)
+    join = ""
+    join_params: list[Any] = []
+    if eng_cols:
+        kinds = sorted({r.touch_kind for r in rules if r.kind == RuleKind.ENGAGEMENT})
+        join = (
+            f" LEFT JOIN (SELECT t.lead_id, {', '.join(eng_cols)} FROM {TOUCH_TABLE} t "
+            f"WHERE t.kind IN ({', '.join(['%s'] * len(kinds))}) GROUP BY t.lead_id) e "
+            f"ON e.lead_id = l.id"
+        )
+        join_params = [*eng_params, *kinds]
+    cols = ", ".join(["l.id AS id", *select_cols])
+    sql = (
+        f"UPDATE {LEAD_TABLE} SET score = {score_sql}, "
+        f"score_breakdown = {dialect.json_value(breakdown_text)}, scored_at = %s "
+        f"FROM (SELECT {cols} FROM {LEAD_TABLE} l{join}{lead_filter}) s "
+        f"WHERE {LEAD_TABLE}.id = s.id"
+    )
+    # Parameter order follows the text: SET (breakdown entries, scored_at), then FROM.
+    params = [
+        *entry_params,
+        now if dialect.pg else now_value,
+        *select_params,
+        *join_params,
+        *filter_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def qualifying_lead_ids(*, agreement: Agreement, lead_ids: list[int] | None = None) -> list[int]:
+    """Leads in inquiry/recycled at or above the threshold that pass every must rule."""
+    dialect = _Dialect(connection.vendor)
+    clauses = ["l.stage IN (%s, %s)", "l.score >= %s"]
+    params: list[Any] = [StageKey.INQUIRY, StageKey.RECYCLED, agreement.mql_threshold]
+    for rule in _rules(agreement):
+        if rule.kind == RuleKind.MUST:
+            predicate, rule_params = rule_predicate(rule, dialect)
+            clauses.append(f"COALESCE(({predicate}), {'FALSE' if dialect.pg else '0'})")
+            params += rule_params
+    if lead_ids is not None:
+        if not lead_ids:
+            return []
+        clauses.append(f"l.id IN ({', '.join(['%s'] * len(lead_ids))})")
+        params += lead_ids
+    sql = f"SELECT l.id FROM {LEAD_TABLE} l WHERE {' AND '.join(clauses)} ORDER BY l.id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def agreement_rescore_all(
+    *, agreement: Agreement, now: datetime | None = None, promote: bool = True
+) -> RescoreResult:
+    """Rescore every lead under `agreement` and make the newly qualifying ones MQLs.
+
+    Running it twice rescores again (same result) and promotes nobody twice: a lead
+    already in `mql` is no longer in inquiry/recycled.
+    """
+    from alignment.selectors import funnel_for
+    from leads.models import Lead, StageEvent
+    from leads.services import lead_transition
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        rescored = leads_rescore_sql(agreement=agreement, now=now)
+    promoted = 0
+    if promote:
+        funnel = funnel_for(agreement=agreement)
+        for lead_id in qualifying_lead_ids(agreement=agreement):
+            lead = Lead.objects.get(pk=lead_id)
+            lead_transition(
+                lead=lead,
+                to_stage=StageKey.MQL,
+                actor=None,
+                source=StageEvent.Source.AUTOMATIC,
+                reason=_("Score %(score)s reached the threshold of %(threshold)s (version %(v)s).")
+                % {
+                    "score": lead.score,
+                    "threshold": agreement.mql_threshold,
+                    "v": agreement.version,
+                },
+                funnel=funnel,
+                at=now,
+            )
+            promoted += 1
+    return RescoreResult(rescored=rescored, promoted=promoted)
+
+
+def scores_decay_apply(*, now: datetime | None = None) -> RescoreResult:
+    """The nightly job: engagement points decay with time, so rescore under the active version."""
+    agreement = Agreement.objects.filter(status="active").first()
+    if agreement is None:
+        return RescoreResult(rescored=0, promoted=0)
+    return agreement_rescore_all(agreement=agreement, now=now)

@@ -1,0 +1,188 @@
+"""Set-based rescoring gives the same scores and breakdowns as the Python formula."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alignment.models import QualificationRule, RuleKind, StageKey
+from alignment.scoring import score_compute
+from alignment.services import (
+    agreement_create_default,
+    agreement_rescore_all,
+    leads_rescore_sql,
+    scores_decay_apply,
+)
+from campaigns.models import Touch
+from leads.models import Lead, StageEvent
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agreement():
+    agreement = agreement_create_default()
+    extra = [
+        {
+            "kind": RuleKind.FIT,
+            "field": "industry",
+            "operator": "eq",
+            "value": "Software",
+            "points": 7,
+        },
+        {
+            "kind": RuleKind.FIT,
+            "field": "country",
+            "operator": "not_in",
+            "value": ["RU", "KP"],
+            "points": 3,
+        },
+        {
+            "kind": RuleKind.FIT,
+            "field": "company_size",
+            "operator": "lte",
+            "value": 5000,
+            "points": 2,
+        },
+        {
+            "kind": RuleKind.FIT,
+            "field": "custom.plan",
+            "operator": "eq",
+            "value": "pro",
+            "points": 4,
+        },
+        {"kind": RuleKind.FIT, "field": "phone", "operator": "exists", "value": None, "points": 1},
+        {
+            "kind": RuleKind.FIT,
+            "field": "industry",
+            "operator": "neq",
+            "value": "Retail",
+            "points": 1,
+        },
+        {
+            "kind": RuleKind.FIT,
+            "field": "custom.seats",
+            "operator": "gte",
+            "value": 10,
+            "points": 6,
+        },
+    ]
+    for i, rule in enumerate(extra):
+        QualificationRule.objects.create(agreement=agreement, description=f"extra {i}", **rule)
+    return agreement
+
+
+def _python_scores(agreement, now):
+    rules = list(agreement.rules.all())
+    out = {}
+    for lead in Lead.objects.all():
+        touches = list(lead.touches.values_list("kind", "occurred_at"))
+        out[lead.pk] = score_compute(lead=lead, rules=rules, touches=touches, now=now)
+    return out
+
+
+def _touch(lead, kind, days_ago, now):
+    Touch.objects.create(lead=lead, kind=kind, occurred_at=now - timedelta(days=days_ago))
+
+
+def test_sql_rescoring_matches_the_python_formula_lead_by_lead(agreement):
+    now = timezone.now()
+    leads = [
+        LeadFactory(
+            title="Head of Sales",
+            company_size=120,
+            source="referral",
+            industry="software",
+            country="PL",
+            custom_fields={"plan": "PRO", "seats": "12"},
+            phone="123",
+        ),
+        LeadFactory(
+            title="Sales Director",
+            company_size=49,
+            source="email",
+            industry="Retail",
+            country="RU",
+            custom_fields={"seats": 3},
+        ),
+        LeadFactory(title="", company_size=None, source="unknown", company="", country=""),
+        LeadFactory(title="  HEAD of it ", company_size=50, source="event", industry="Software "),
+    ]
+    _touch(leads[0], "demo_request", 0, now)
+    _touch(leads[0], "demo_request", 30, now)
+    _touch(leads[0], "pricing_visit", 3.5, now)
+    _touch(leads[1], "webinar", 45, now)
+    _touch(leads[1], "content_download", 1, now)
+    _touch(leads[3], "page_visit", 1, now)  # no rule for this kind
+    expected = _python_scores(agreement, now)
+    assert leads_rescore_sql(agreement=agreement, now=now) == 4
+    for lead in Lead.objects.all():
+        want = expected[lead.pk]
+        assert lead.score == want.score, lead.email
+        got = sorted(lead.score_breakdown, key=lambda e: e["rule_id"])
+        wanted = sorted(want.breakdown, key=lambda e: e["rule_id"])
+        assert [(e["rule_id"], e["rule"], e["kind"]) for e in got] == [
+            (e["rule_id"], e["rule"], e["kind"]) for e in wanted
+        ], lead.email
+        assert [float(e["points"]) for e in got] == pytest.approx(
+            [float(e["points"]) for e in wanted]
+        )
+    # A spot check of the hand-computable case: the referral head of sales.
+    first = Lead.objects.get(pk=leads[0].pk)
+    assert first.score == round(20 + 15 + 10 + 7 + 3 + 2 + 4 + 1 + 1 + 6 + 40 + 20 + 10 * 0.5**0.25)
+
+
+def test_activation_rescoring_moves_exactly_the_qualifying_inquiry_and_recycled_leads(agreement):
+    now = timezone.now()
+    hot = LeadFactory(title="Head of Marketing", company_size=200, source="referral")
+    recycled = LeadFactory(
+        title="Director", company_size=500, source="event", stage=StageKey.RECYCLED
+    )
+    no_company = LeadFactory(title="Head of IT", company_size=900, source="event", company="")
+    cold = LeadFactory(title="Intern", company_size=3)
+    already_sal = LeadFactory(
+        title="Head of IT", company_size=900, source="event", stage=StageKey.SAL
+    )
+    for lead in (hot, recycled, no_company, cold, already_sal):
+        _touch(lead, "demo_request", 0, now)
+    result = agreement_rescore_all(agreement=agreement, now=now)
+    assert result.rescored == 5
+    assert result.promoted == 2
+    stages = dict(Lead.objects.values_list("pk", "stage"))
+    assert stages[hot.pk] == StageKey.MQL
+    assert stages[recycled.pk] == StageKey.MQL
+    assert stages[no_company.pk] == StageKey.INQUIRY  # fails the must rule
+    assert stages[cold.pk] == StageKey.INQUIRY  # below the threshold
+    assert stages[already_sal.pk] == StageKey.SAL  # never moved back
+    event = StageEvent.objects.get(lead=hot, to_stage=StageKey.MQL)
+    assert event.source == StageEvent.Source.AUTOMATIC and event.agreement == agreement
+    assert Lead.objects.get(pk=hot.pk).qualified_under == agreement
+    # Running it again promotes nobody twice.
+    assert agreement_rescore_all(agreement=agreement, now=now).promoted == 0
+
+
+def test_the_nightly_decay_lowers_engagement_points(agreement):
+    now = timezone.now()
+    lead = LeadFactory(title="", company_size=None, source="unknown")
+    _touch(lead, "demo_request", 0, now)
+
+    def engagement_points(at):
+        scores_decay_apply(now=at)
+        lead.refresh_from_db()
+        return [e["points"] for e in lead.score_breakdown if e["kind"] == "engagement"], lead.score
+
+    (fresh,), score_fresh = engagement_points(now)
+    (month,), score_month = engagement_points(now + timedelta(days=30))
+    (two_months,), score_two = engagement_points(now + timedelta(days=60))
+    assert (fresh, month, two_months) == pytest.approx((40.0, 20.0, 10.0))
+    assert score_fresh - score_month == 20 and score_month - score_two == 10
+
+
+def test_the_nightly_decay_is_a_beat_job():
+    from config.celery import app
+
+    entries = {e["task"] for e in app.conf.beat_schedule.values()}
+    assert "alignment.tasks.apply_score_decay" in entries
