@@ -1,17 +1,297 @@
-"""Thin HTML views of the agreement."""
+"""Thin HTML views of the agreement: read it, compare versions, sign, edit a draft."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from datetime import datetime, time
+from functools import wraps
 
-from alignment.models import Agreement
-from alignment.selectors import agreement_active
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alignment import services
+from alignment.forms import (
+    BacktestForm,
+    CompareForm,
+    ReasonCodeForm,
+    RuleForm,
+    StageForm,
+    ThresholdForm,
+    WeightsForm,
+    errors_into,
+)
+from alignment.models import Agreement, AgreementStatus, RuleKind
+from alignment.selectors import (
+    agreement_active,
+    agreement_detail,
+    agreement_versions,
+    rule_in_words,
+)
+
+
+def post_only(view):
+    """A form target: a GET (a reload, a bookmark) goes back to the agreement page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method != "POST":
+            return redirect("alignment:agreement")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _rules_in_words(agreement: Agreement) -> list[dict]:
+    return [
+        {"rule": rule, "words": rule_in_words(rule), "must": rule.kind == RuleKind.MUST}
+        for rule in agreement.rules.all()
+    ]
 
 
 def agreement_view(request: HttpRequest) -> HttpResponse:
+    """The agreement in force (or ?version=<id>), its history, a diff, sign buttons."""
+    versions = agreement_versions()
+    shown = None
+    if request.GET.get("version", "").isdigit():
+        shown = agreement_detail(pk=int(request.GET["version"]))
+    shown = shown or agreement_active()
+    compare = CompareForm(request.GET if "a" in request.GET else None)
+    diff = None
+    if compare.is_bound and compare.is_valid():
+        by_pk = {v.pk: v for v in versions}
+        a, b = by_pk.get(compare.cleaned_data["a"]), by_pk.get(compare.cleaned_data["b"])
+        if a is None or b is None:
+            compare.add_error(None, _("Choose two existing versions."))
+        else:
+            diff = {"a": a, "b": b, "sections": services.agreement_diff(a=a, b=b)}
+    team = services.agreement_sign_team(user=request.user)
+    can_draft = services.agreement_can_edit_criteria(
+        user=request.user
+    ) or services.agreement_can_edit_funnel(user=request.user)
+    rows = []
+    for version in versions:
+        signed = {s.team for s in version.signatures.all()}
+        rows.append(
+            {
+                "agreement": version,
+                "signatures": list(version.signatures.all()),
+                "can_sign": team is not None
+                and version.status == AgreementStatus.PROPOSED
+                and team not in signed,
+            }
+        )
     context = {
-        "agreement": agreement_active(),
-        "versions": Agreement.objects.order_by("-version"),
+        "agreement": shown,
+        "rules": _rules_in_words(shown) if shown else [],
+        "versions": rows,
+        "compare": compare,
+        "diff": diff,
+        "sign_team": team,
+        "can_draft": can_draft,
     }
     return render(request, "alignment/agreement.html", context)
+
+
+@post_only
+def agreement_draft_new_view(request: HttpRequest) -> HttpResponse:
+    try:
+        draft = services.agreement_draft_create(user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("alignment:agreement")
+    messages.success(
+        request, _("Draft v%(v)s started from the agreement in force.") % {"v": draft.version}
+    )
+    return redirect("alignment:edit", pk=draft.pk)
+
+
+@post_only
+def agreement_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    agreement = get_object_or_404(Agreement, pk=pk)
+    try:
+        result = services.agreement_sign(agreement=agreement, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if result.activated:
+            messages.success(
+                request,
+                _("Signed. Version %(v)s is now in force; every lead has been rescored.")
+                % {"v": agreement.version},
+            )
+        else:
+            messages.success(
+                request,
+                _("Signed for your team. Version %(v)s waits for the other team's signature.")
+                % {"v": agreement.version},
+            )
+    return HttpResponseRedirect(reverse("alignment:agreement") + f"?version={pk}")
+
+
+@post_only
+def agreement_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
+    agreement = get_object_or_404(Agreement, pk=pk)
+    try:
+        services.agreement_propose(agreement=agreement, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("alignment:edit", pk=pk)
+    messages.success(
+        request,
+        _("Version %(v)s is proposed and frozen; both managers can now sign it.")
+        % {"v": agreement.version},
+    )
+    return HttpResponseRedirect(reverse("alignment:agreement") + f"?version={pk}")
+
+
+def _window(form: BacktestForm) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(form.cleaned_data["start"], time.min), tz),
+        timezone.make_aware(datetime.combine(form.cleaned_data["end"], time.min), tz),
+    )
+
+
+def _backtest_context(request: HttpRequest, agreement: Agreement) -> dict:
+    data = request.GET if "start" in request.GET else None
+    form = BacktestForm(data, initial=BacktestForm.default_initial())
+    if data is None:
+        form = BacktestForm(BacktestForm.default_initial())
+    result = None
+    if form.is_valid():
+        start, end = _window(form)
+        result = services.agreement_backtest(
+            agreement=agreement, start=start, end=end, threshold=form.cleaned_data.get("threshold")
+        )
+    return {"backtest_form": form, "backtest": result, "draft": agreement}
+
+
+def agreement_backtest_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The backtest panel alone (htmx swaps it in place); without htmx, the editor page."""
+    agreement = get_object_or_404(Agreement, pk=pk)
+    if not request.htmx:
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(
+            reverse("alignment:edit", args=[pk]) + (f"?{query}" if query else "")
+        )
+    return render(request, "alignment/_backtest.html", _backtest_context(request, agreement))
+
+
+EDIT_FORMS = {
+    "threshold": ThresholdForm,
+    "rule_add": RuleForm,
+    "stage": StageForm,
+    "weights": WeightsForm,
+    "reason_add": ReasonCodeForm,
+}
+
+
+def agreement_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The draft editor: criteria for marketers, funnel/SLAs/reasons/weights for managers."""
+    agreement = agreement_detail(pk=pk)
+    if agreement is None or agreement.status != AgreementStatus.DRAFT:
+        if agreement is not None:
+            messages.info(
+                request,
+                _("Only a draft can be edited; this is version %(v)s as signed.")
+                % {"v": agreement.version},
+            )
+        return HttpResponseRedirect(
+            reverse("alignment:agreement") + (f"?version={pk}" if agreement else "")
+        )
+    user = request.user
+    can_criteria = services.agreement_can_edit_criteria(user=user)
+    can_funnel = services.agreement_can_edit_funnel(user=user)
+    bound: dict[str, object] = {}
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if _edit_apply(request, agreement, action, bound):
+            return redirect("alignment:edit", pk=pk)
+        agreement = agreement_detail(pk=pk)
+    context = {
+        "agreement": agreement,
+        "rules": _rules_in_words(agreement),
+        "can_criteria": can_criteria,
+        "can_funnel": can_funnel,
+        "threshold_form": bound.get("threshold")
+        or ThresholdForm(initial={"mql_threshold": agreement.mql_threshold}),
+        "rule_form": bound.get("rule_add") or RuleForm(),
+        "weights_form": bound.get("weights")
+        or WeightsForm(
+            initial={f: getattr(agreement, f) for f in services.agreement.WEIGHT_FIELDS}
+        ),
+        "reason_form": bound.get("reason_add") or ReasonCodeForm(),
+        "stage_forms": [
+            bound["stage"]
+            if isinstance(bound.get("stage"), StageForm) and bound["stage"].prefix == stage.key
+            else StageForm(
+                initial={
+                    "key": stage.key,
+                    "name": stage.name,
+                    "owner_team": stage.owner_team,
+                    "sla_hours": stage.sla_hours,
+                    "entry_criteria": stage.entry_criteria,
+                    "exit_criteria": stage.exit_criteria,
+                    "next": [n.key for n in stage.next_stages.all()],
+                },
+                prefix=stage.key,
+            )
+            for stage in agreement.stages.all()
+        ],
+        **_backtest_context(request, agreement),
+    }
+    return render(request, "alignment/agreement_edit.html", context)
+
+
+def _edit_apply(request: HttpRequest, agreement: Agreement, action: str, bound: dict) -> bool:
+    """Apply one editor form; True when it worked, else the bound form lands in `bound`."""
+    user = request.user
+    if action == "rule_delete":
+        services.agreement_rule_delete(
+            agreement=agreement, user=user, rule_id=int(request.POST.get("rule", 0) or 0)
+        )
+        messages.success(request, _("Rule removed."))
+        return True
+    if action == "reason_delete":
+        services.agreement_reason_code_delete(
+            agreement=agreement, user=user, code_id=int(request.POST.get("code", 0) or 0)
+        )
+        messages.success(request, _("Reason code removed."))
+        return True
+    form_class = EDIT_FORMS.get(action)
+    if form_class is None:
+        messages.error(request, _("Unknown change."))
+        return True
+    prefix = request.POST.get("prefix") if action == "stage" else None
+    form = form_class(request.POST, prefix=prefix)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if action == "threshold":
+                services.agreement_threshold_set(
+                    agreement=agreement, user=user, threshold=data["mql_threshold"]
+                )
+            elif action == "rule_add":
+                services.agreement_rule_add(agreement=agreement, user=user, data=data)
+            elif action == "stage":
+                services.agreement_stage_update(
+                    agreement=agreement,
+                    user=user,
+                    key=data["key"],
+                    data={k: v for k, v in data.items() if k != "key"},
+                )
+            elif action == "weights":
+                services.agreement_weights_set(agreement=agreement, user=user, weights=data)
+            elif action == "reason_add":
+                services.agreement_reason_code_add(agreement=agreement, user=user, **data)
+        except ValidationError as exc:
+            errors_into(form, exc)
+        else:
+            messages.success(request, _("Saved to draft v%(v)s.") % {"v": agreement.version})
+            return True
+    bound[action] = form
+    return False

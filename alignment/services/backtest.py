@@ -80,15 +80,16 @@ def _would_qualify(lead, rules: list[QualificationRule], touches, threshold: int
     return False
 
 
-def _counts(agreement: Agreement, leads, touches_by_lead, end) -> BacktestCounts:
+def _counts(
+    agreement: Agreement, leads, touches_by_lead, end, threshold: int | None = None
+) -> BacktestCounts:
     rules = list(QualificationRule.objects.filter(agreement=agreement))
+    threshold = agreement.mql_threshold if threshold is None else threshold
     mqls = accepted = opportunities = won = won_total = 0
     for lead in leads:
         is_won = lead.won_at is not None
         won_total += is_won
-        if not _would_qualify(
-            lead, rules, touches_by_lead.get(lead.pk, []), agreement.mql_threshold, end
-        ):
+        if not _would_qualify(lead, rules, touches_by_lead.get(lead.pk, []), threshold, end):
             continue
         mqls += 1
         accepted += any(
@@ -98,7 +99,7 @@ def _counts(agreement: Agreement, leads, touches_by_lead, end) -> BacktestCounts
         won += is_won
     return BacktestCounts(
         version=agreement.version,
-        threshold=agreement.mql_threshold,
+        threshold=threshold,
         leads=len(leads),
         mqls=mqls,
         accepted=accepted,
@@ -110,9 +111,17 @@ def _counts(agreement: Agreement, leads, touches_by_lead, end) -> BacktestCounts
 
 
 def agreement_backtest(
-    *, agreement: Agreement, start: datetime, end: datetime, compare_active: bool = True
+    *,
+    agreement: Agreement,
+    start: datetime,
+    end: datetime,
+    compare_active: bool = True,
+    threshold: int | None = None,
 ) -> BacktestResult:
-    """Counts for `agreement`'s criteria over leads created in [start, end), beside the active's."""
+    """Counts for `agreement`'s criteria over leads created in [start, end), beside the active's.
+
+    `threshold` previews another MQL threshold for `agreement` without saving it.
+    """
     from campaigns.models import Touch
     from leads.models import Lead
 
@@ -137,14 +146,14 @@ def agreement_backtest(
         .values_list("lead_id", "kind", "occurred_at")
     ):
         touches_by_lead[lead_id].append((kind, at))
-    candidate = _counts(agreement, leads, touches_by_lead, end)
+    candidate = _counts(agreement, leads, touches_by_lead, end, threshold)
     active = None
     if compare_active:
         current = Agreement.objects.filter(status="active").first()
         if current is not None:
             active = (
                 candidate
-                if current.pk == agreement.pk
+                if current.pk == agreement.pk and threshold is None
                 else _counts(current, leads, touches_by_lead, end)
             )
     return BacktestResult(start=start, end=end, candidate=candidate, active=active)

@@ -1,0 +1,125 @@
+"""Forms of the agreement pages: they parse input; the services decide."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from alignment.models import ReasonKind, RuleKind, RuleOperator, StageKey, Team
+from alignment.scoring import SCORABLE_FIELDS
+
+
+def errors_into(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError onto the form, field by field when it can."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class ThresholdForm(forms.Form):
+    mql_threshold = forms.IntegerField(label=_("MQL threshold (points)"), min_value=0)
+
+
+class RuleForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=RuleKind.choices)
+    field = forms.CharField(
+        label=_("Lead field"),
+        required=False,
+        help_text=_("For fit and must rules: %(fields)s or custom.<key>.")
+        % {"fields": ", ".join(SCORABLE_FIELDS)},
+    )
+    operator = forms.ChoiceField(
+        label=_("Test"), required=False, choices=[("", "—"), *RuleOperator.choices]
+    )
+    value = forms.CharField(
+        label=_("Value"), required=False, help_text=_("Several values: separate with commas.")
+    )
+    touch_kind = forms.ChoiceField(label=_("Touch kind"), required=False)
+    half_life_days = forms.IntegerField(label=_("Half-life (days)"), required=False, min_value=1)
+    points = forms.IntegerField(label=_("Points"), required=False)
+    description = forms.CharField(label=_("Description"), required=False, max_length=200)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from campaigns.models import TouchKind
+
+        self.fields["touch_kind"].choices = [("", "—"), *TouchKind.choices]
+
+
+class StageForm(forms.Form):
+    key = forms.ChoiceField(choices=StageKey.choices, widget=forms.HiddenInput)
+    name = forms.CharField(label=_("Name"), max_length=80)
+    owner_team = forms.ChoiceField(label=_("Owner"), choices=Team.choices)
+    sla_hours = forms.IntegerField(label=_("SLA (hours)"), required=False, min_value=1)
+    entry_criteria = forms.CharField(
+        label=_("Entry criteria"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    exit_criteria = forms.CharField(
+        label=_("Exit criteria"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    next = forms.MultipleChoiceField(
+        label=_("May move to"),
+        required=False,
+        choices=StageKey.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class WeightsForm(forms.Form):
+    weight_sla_compliance = forms.IntegerField(
+        label=_("SLA compliance"), min_value=0, max_value=100
+    )
+    weight_acceptance_rate = forms.IntegerField(
+        label=_("Acceptance rate"), min_value=0, max_value=100
+    )
+    weight_conversion = forms.IntegerField(
+        label=_("MQL→won against plan"), min_value=0, max_value=100
+    )
+    weight_target_attainment = forms.IntegerField(
+        label=_("Target attainment"), min_value=0, max_value=100
+    )
+    weight_intel_ack = forms.IntegerField(
+        label=_("Intel acknowledged in 5 days"), min_value=0, max_value=100
+    )
+    weight_disputes_resolved = forms.IntegerField(
+        label=_("Disputes resolved in 5 days"), min_value=0, max_value=100
+    )
+
+
+class ReasonCodeForm(forms.Form):
+    kind = forms.ChoiceField(label=_("For"), choices=ReasonKind.choices)
+    code = forms.SlugField(label=_("Code"), max_length=40, required=False)
+    label = forms.CharField(label=_("Label"), max_length=120)
+
+
+class BacktestForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}))
+    threshold = forms.IntegerField(
+        label=_("Try a threshold"),
+        required=False,
+        min_value=0,
+        help_text=_("Preview only; save it with the threshold form."),
+    )
+
+    @classmethod
+    def default_initial(cls) -> dict:
+        today = timezone.localdate()
+        return {"start": today - timedelta(days=90), "end": today + timedelta(days=1)}
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
+            raise ValidationError(_("The window must end after it starts."))
+        return data
+
+
+class CompareForm(forms.Form):
+    a = forms.IntegerField(label=_("Version"))
+    b = forms.IntegerField(label=_("with version"))
