@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from alignment.models import ReasonKind, RuleKind, RuleOperator, StageKey, Team
-from alignment.scoring import SCORABLE_FIELDS
 
 
 def errors_into(form: forms.Form, error: ValidationError) -> None:
@@ -31,8 +30,7 @@ class RuleForm(forms.Form):
     field = forms.CharField(
         label=_("Lead field"),
         required=False,
-        help_text=_("For fit and must rules: %(fields)s or custom.<key>.")
-        % {"fields": ", ".join(SCORABLE_FIELDS)},
+        help_text=_("For fit and must rules."),
     )
     operator = forms.ChoiceField(
         label=_("Test"), required=False, choices=[("", "—"), *RuleOperator.choices]

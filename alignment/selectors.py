@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from alignment.models import (
     Agreement,
@@ -125,3 +126,18 @@ def agreement_detail(*, pk: int) -> Agreement | None:
         )
         .first()
     )
+
+
+WEIGHT_LABELS = {
+    "sla_compliance": _lazy("SLA compliance"),
+    "acceptance_rate": _lazy("Acceptance rate"),
+    "mql_to_won_vs_plan": _lazy("MQL→won conversion against plan"),
+    "target_attainment": _lazy("Revenue target attainment"),
+    "intel_ack_within_5d": _lazy("Intel acknowledged within 5 days"),
+    "disputes_resolved_within_5d": _lazy("Disputes resolved within 5 days"),
+}
+
+
+def agreement_weights_labelled(*, agreement: Agreement) -> list[tuple[str, int]]:
+    """The alignment-score weights with readable names, in the agreement's order."""
+    return [(str(WEIGHT_LABELS.get(k, k)), w) for k, w in agreement.weights().items()]

@@ -29,6 +29,7 @@ from alignment.selectors import (
     agreement_active,
     agreement_detail,
     agreement_versions,
+    agreement_weights_labelled,
     rule_in_words,
 )
 
@@ -87,6 +88,7 @@ def agreement_view(request: HttpRequest) -> HttpResponse:
     context = {
         "agreement": shown,
         "rules": _rules_in_words(shown) if shown else [],
+        "weights": agreement_weights_labelled(agreement=shown) if shown else [],
         "versions": rows,
         "compare": compare,
         "diff": diff,
@@ -215,6 +217,7 @@ def agreement_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "agreement": agreement,
         "rules": _rules_in_words(agreement),
+        "weights": agreement_weights_labelled(agreement=agreement),
         "can_criteria": can_criteria,
         "can_funnel": can_funnel,
         "threshold_form": bound.get("threshold")

@@ -12,6 +12,7 @@ exactly as for any other move.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -97,15 +98,6 @@ class _Dialect:
     def now_param(self) -> str:
         return "CAST(%s AS TIMESTAMPTZ)" if self.pg else "%s"
 
-    def json_entry(self) -> str:
-        """A breakdown entry as JSON text, from four parameters/expressions."""
-        if self.pg:
-            return (
-                "jsonb_build_object('rule_id', CAST({0} AS INTEGER), 'rule', CAST({1} AS TEXT), "
-                "'kind', {2}, 'points', {3})::text"
-            )
-        return "json_object('rule_id', {0}, 'rule', {1}, 'kind', {2}, 'points', {3})"
-
     def round1(self, expr: str) -> str:
         return f"ROUND(CAST({expr} AS NUMERIC), 1)" if self.pg else f"ROUND({expr}, 1)"
 
@@ -177,10 +169,24 @@ def _rules(agreement: Agreement) -> list[QualificationRule]:
     return list(QualificationRule.objects.filter(agreement=agreement))
 
 
+def _entry_prefix(rule: QualificationRule, label: str, kind: str) -> str:
+    """The constant JSON text of a breakdown entry up to its points."""
+    head = json.dumps({"rule_id": rule.pk, "rule": label, "kind": kind})
+    return head[:-1] + ', "points": '
+
+
 def leads_rescore_sql(
     *, agreement: Agreement, now: datetime, lead_ids: list[int] | None = None
 ) -> int:
-    """Recompute score, breakdown and scored_at of every lead (or of `lead_ids`) in SQL."""
+    """Recompute score, breakdown and scored_at of every lead (or of `lead_ids`) in SQL.
+
+    One statement. The inner SELECT computes each rule's points per lead (fit rules
+    as CASE over lead columns, engagement rules as sums over a GROUP BY of touches)
+    and their total; the UPDATE writes the rounded total and a breakdown whose JSON is
+    assembled from constant fragments (parsed once per row). Leads stay HOT-updatable
+    (score columns carry no index; see the fillfactor migration), which is what keeps
+    a million-row rescore fast on PostgreSQL.
+    """
     dialect = _Dialect(connection.vendor)
     rules = _rules(agreement)
     now_sql = dialect.now_param()
@@ -189,9 +195,9 @@ def leads_rescore_sql(
     select_params: list[Any] = []
     eng_cols: list[str] = []
     eng_params: list[Any] = []
-    entries: list[tuple[str, list[Any]]] = []  # (SQL of one entry's JSON text or NULL, params)
-    total_terms: list[str] = []
-    entry_sql = dialect.json_entry()
+    parts: list[str] = []  # per rule: its breakdown entry's JSON text followed by ',' or ''
+    part_params: list[Any] = []
+    columns: list[str] = []
     for index, rule in enumerate(rules):
         label = rule.description or str(rule)
         col = f"r{index}"
@@ -199,11 +205,9 @@ def leads_rescore_sql(
             predicate, params = rule_predicate(rule, dialect)
             select_cols.append(f"CASE WHEN {predicate} THEN %s END AS {col}")
             select_params += [*params, rule.points]
-            json_text = entry_sql.format("%s", "%s", "'fit'", f"s.{col}")
-            entries.append(
-                (f"CASE WHEN s.{col} IS NOT NULL THEN {json_text} END", [rule.pk, label])
-            )
-            total_terms.append(f"COALESCE(s.{col}, 0)")
+            parts.append(f"CASE WHEN s.{col} IS NOT NULL THEN %s ELSE '' END")
+            part_params.append(f"{_entry_prefix(rule, label, 'fit')}{rule.points}}},")
+            columns.append(col)
         elif rule.kind == RuleKind.ENGAGEMENT:
             eng_cols.append(
                 f"SUM(CASE WHEN t.kind = %s THEN {dialect.decay(now_sql)} END) AS {col}"
@@ -215,19 +219,18 @@ def leads_rescore_sql(
                 float(rule.half_life_days or 1),
             ]
             select_cols.append(f"e.{col} AS {col}")
-            json_text = entry_sql.format("%s", "%s", "'engagement'", dialect.round1(f"s.{col}"))
-            entries.append(
-                (f"CASE WHEN COALESCE(s.{col}, 0) <> 0 THEN {json_text} END", [rule.pk, label])
+            points_text = f"CAST({dialect.round1(f's.{col}')} AS TEXT)"
+            parts.append(
+                f"CASE WHEN COALESCE(s.{col}, 0) <> 0 THEN %s || {points_text} || '}},' ELSE '' END"
             )
-            total_terms.append(f"COALESCE(s.{col}, 0)")
-    total = " + ".join(total_terms) or "0"
+            part_params.append(_entry_prefix(rule, label, "engagement"))
+            columns.append(col)
+    total = " + ".join(f"COALESCE(s0.{c}, 0)" for c in columns) or "0"
     # Python's round() rounds halves to even; so does this.
     score_sql = (
-        f"CAST(CASE WHEN ({total}) - FLOOR({total}) = 0.5 THEN 2 * ROUND(({total}) / 2.0) "
-        f"ELSE ROUND({total}) END AS INTEGER)"
+        "CAST(CASE WHEN s.total - FLOOR(s.total) = 0.5 THEN 2 * ROUND(s.total / 2.0) "
+        "ELSE ROUND(s.total) END AS INTEGER)"
     )
-    parts = [f"COALESCE({sql} || ',', '')" for sql, _params in entries]
-    entry_params = [p for _sql, params in entries for p in params]
     breakdown_text = "'[' || RTRIM(" + " || ".join(parts) + ", ',') || ']'" if parts else "'[]'"
     lead_filter, filter_params = "", []
     if lead_ids is not None:
@@ -239,22 +242,25 @@ def leads_rescore_sql(
     join_params: list[Any] = []
     if eng_cols:
         kinds = sorted({r.touch_kind for r in rules if r.kind == RuleKind.ENGAGEMENT})
+        touch_filter = f"t.kind IN ({', '.join(['%s'] * len(kinds))})"
+        if lead_ids is not None:
+            touch_filter += f" AND t.lead_id IN ({', '.join(['%s'] * len(lead_ids))})"
         join = (
             f" LEFT JOIN (SELECT t.lead_id, {', '.join(eng_cols)} FROM {TOUCH_TABLE} t "
-            f"WHERE t.kind IN ({', '.join(['%s'] * len(kinds))}) GROUP BY t.lead_id) e "
-            f"ON e.lead_id = l.id"
+            f"WHERE {touch_filter} GROUP BY t.lead_id) e ON e.lead_id = l.id"
         )
-        join_params = [*eng_params, *kinds]
+        join_params = [*eng_params, *kinds, *(lead_ids or [])]
     cols = ", ".join(["l.id AS id", *select_cols])
     sql = (
         f"UPDATE {LEAD_TABLE} SET score = {score_sql}, "
         f"score_breakdown = {dialect.json_value(breakdown_text)}, scored_at = %s "
-        f"FROM (SELECT {cols} FROM {LEAD_TABLE} l{join}{lead_filter}) s "
+        f"FROM (SELECT s0.*, ({total}) AS total FROM "
+        f"(SELECT {cols} FROM {LEAD_TABLE} l{join}{lead_filter}) s0) s "
         f"WHERE {LEAD_TABLE}.id = s.id"
     )
-    # Parameter order follows the text: SET (breakdown entries, scored_at), then FROM.
+    # Parameters in the order of the text: SET (breakdown parts, scored_at), then FROM.
     params = [
-        *entry_params,
+        *part_params,
         now if dialect.pg else now_value,
         *select_params,
         *join_params,
