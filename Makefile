@@ -63,5 +63,10 @@ check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
+## bench: time rescoring every lead on PostgreSQL (SCALE=small|100k|1m; needs DATABASE_URL)
+SCALE ?= small
+bench: install
+	SCALE=$(SCALE) $(PY) -m bench
+
 clean:
 	rm -rf var/ $(VENV)
