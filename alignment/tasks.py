@@ -18,3 +18,11 @@ def apply_score_decay() -> int:
     from alignment.services import scores_decay_apply
 
     return scores_decay_apply().rescored
+
+
+@shared_task(name="alignment.tasks.rescore_all_leads", acks_late=True)
+def rescore_all_leads(agreement_id: int) -> int:
+    """After a version becomes active: rescore every lead; a no-op if it is no longer active."""
+    from alignment.services.agreement import agreement_rescore_active
+
+    return agreement_rescore_active(agreement_id=agreement_id)

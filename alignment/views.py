@@ -122,7 +122,7 @@ def agreement_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
         if result.activated:
             messages.success(
                 request,
-                _("Signed. Version %(v)s is now in force; every lead has been rescored.")
+                _("Signed. Version %(v)s is now in force; every lead is being rescored under it.")
                 % {"v": agreement.version},
             )
         else:

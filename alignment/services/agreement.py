@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,8 @@ from alignment.models import (
     Team,
 )
 from alignment.roles import Role, user_has_role
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -504,12 +507,34 @@ def _active_locked() -> Agreement | None:
 
 
 def _after_activation(agreement_id: int) -> None:
-    """Rescore every lead under the version that just became active."""
+    """Rescore every lead under the version that just became active, in the background.
+
+    A million leads take about half a minute (docs/performance.md), too long for the
+    signing request, so a Celery task does it. If the broker cannot take the task, it
+    runs here instead: a late signature page beats leads scored under the old version.
+    """
+    from alignment.tasks import rescore_all_leads
+
+    try:
+        rescore_all_leads.delay(agreement_id)
+    except Exception:
+        logger.exception(
+            "Could not enqueue the rescoring of agreement %s; running it now.", agreement_id
+        )
+        agreement_rescore_active(agreement_id=agreement_id)
+
+
+def agreement_rescore_active(*, agreement_id: int) -> int:
+    """Rescore all leads if `agreement_id` is still the active version; else do nothing.
+
+    Safe to run twice: the second run rescores to the same values and promotes nobody.
+    """
     from alignment.services.rescoring import agreement_rescore_all
 
     agreement = Agreement.objects.filter(pk=agreement_id, status=AgreementStatus.ACTIVE).first()
-    if agreement is not None:
-        agreement_rescore_all(agreement=agreement)
+    if agreement is None:
+        return 0
+    return agreement_rescore_all(agreement=agreement).rescored
 
 
 # --- comparing two versions ---------------------------------------------------------------
