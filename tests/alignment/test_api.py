@@ -187,3 +187,18 @@ def test_the_schema_documents_the_agreement_endpoints(active, rep):
         assert path in paths, path
     transition = paths["/api/v1/leads/{id}/transition/"]["post"]
     assert {"200", "400", "403", "404"} <= set(transition["responses"])
+
+
+def test_a_version_in_full_and_a_draft_based_on_a_chosen_version(active, marketing_manager, rep):
+    response = api(marketing_manager).post(
+        "/api/v1/agreements/", {"based_on": active.pk, "title": "From v1"}, format="json"
+    )
+    assert response.status_code == 201
+    draft_id = response.json()["id"]
+    body = api(rep).get(f"/api/v1/agreements/{draft_id}/").json()
+    assert body["based_on"] == active.pk and body["status"] == "draft"
+    assert body["slas"] == api(rep).get("/api/v1/agreements/active/").json()["slas"]
+    assert len(body["reason_codes"]) == active.reason_codes.count()
+    assert api(rep).get("/api/v1/agreements/999999/").status_code == 404
+    bad = api(marketing_manager).post("/api/v1/agreements/", {"based_on": 999999}, format="json")
+    assert bad.status_code == 400 and "based_on" in bad.json()
