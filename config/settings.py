@@ -232,6 +232,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One schema name per shared choice set (several serializers use them).
+    "ENUM_NAME_OVERRIDES": {
+        "StageKeyEnum": "alignment.models.agreement.StageKey",
+        "TeamEnum": "alignment.models.agreement.Team",
+    },
 }
 
 # Security (production) -----------------------------------------------------------------

@@ -79,6 +79,9 @@ def test_every_page_answers_for_every_role(client: Client, demo, name: str, path
     path = path.replace("/leads/1/", f"/leads/{lead.pk}/").replace(
         "/campaigns/1/", f"/campaigns/{campaign.pk}/"
     )
+    from alignment.models import Agreement
+
+    path = path.replace("/agreement/1/", f"/agreement/{Agreement.objects.get().pk}/")
     for role in Role.values:
         user = UserFactory(username=f"walker-{role}", role=role)
         client.force_login(user)
