@@ -387,6 +387,7 @@ class LeadTransitionView(APIView):
             400: FIELD_ERRORS,
             403: NOT_ALLOWED,
             404: NOT_FOUND,
+            409: OpenApiResponse(ErrorSerializer, description=_("No agreement is active.")),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -397,7 +398,13 @@ class LeadTransitionView(APIView):
         body = TransitionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         to_stage = body.validated_data["to"]
-        funnel = funnel_active()
+        try:
+            funnel = funnel_active()
+        except LookupError:
+            return Response(
+                {"detail": _("No agreement is active, so no lead can move.")},
+                status=status.HTTP_409_CONFLICT,
+            )
         if not transition_allowed_for(
             user=request.user, lead=lead, from_stage=lead.stage, to_stage=to_stage, funnel=funnel
         ):

@@ -218,11 +218,11 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     }
     if kind in (RuleKind.FIT, RuleKind.MUST):
         field = (data.get("field") or "").strip()
-        if field not in SCORABLE_FIELDS and not (
-            field.startswith("custom.") and len(field) > len("custom.")
-        ):
+        from alignment.services.rescoring import CUSTOM_FIELD
+
+        if field not in SCORABLE_FIELDS and not CUSTOM_FIELD.fullmatch(field):
             errors["field"] = [
-                _("Choose a lead field (%(fields)s) or custom.<key>.")
+                _("Choose a lead field (%(fields)s) or custom.<key> (letters, digits, _ and -).")
                 % {"fields": ", ".join(SCORABLE_FIELDS)}
             ]
         operator = data.get("operator") or ""

@@ -13,11 +13,13 @@ exactly as for any other move.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +28,7 @@ from alignment.models import Agreement, QualificationRule, RuleKind, RuleOperato
 from alignment.scoring import SCORABLE_FIELDS
 
 LEAD_TABLE = "leads_lead"
+CUSTOM_FIELD = re.compile(r"custom\.[A-Za-z0-9_-]{1,60}")
 TOUCH_TABLE = "campaigns_touch"
 
 
@@ -121,8 +124,8 @@ def _norm(value: Any) -> str:
 def rule_predicate(rule: QualificationRule, dialect: _Dialect) -> tuple[str, list[Any]]:
     """SQL that is true exactly when `alignment.scoring.rule_test` passes for the lead `l`."""
     field, op, expected = rule.field, rule.operator, rule.value
-    if field not in SCORABLE_FIELDS and not field.startswith("custom."):
-        return "1 = 0", []
+    if field not in SCORABLE_FIELDS and not CUSTOM_FIELD.fullmatch(field):
+        return "1 = 0", []  # never spliced into SQL: only known columns and safe keys
     text = dialect.column_text(field)
     if op == RuleOperator.EXISTS:
         return dialect.column_exists(field), []
@@ -311,21 +314,31 @@ def agreement_rescore_all(
     if promote:
         funnel = funnel_for(agreement=agreement)
         for lead_id in qualifying_lead_ids(agreement=agreement):
-            lead = Lead.objects.get(pk=lead_id)
-            lead_transition(
-                lead=lead,
-                to_stage=StageKey.MQL,
-                actor=None,
-                source=StageEvent.Source.AUTOMATIC,
-                reason=_("Score %(score)s reached the threshold of %(threshold)s (version %(v)s).")
-                % {
-                    "score": lead.score,
-                    "threshold": agreement.mql_threshold,
-                    "v": agreement.version,
-                },
-                funnel=funnel,
-                at=now,
-            )
+            lead = Lead.objects.filter(
+                pk=lead_id, stage__in=[StageKey.INQUIRY, StageKey.RECYCLED]
+            ).first()
+            if lead is None:  # moved or deleted since the select: nothing to do
+                continue
+            try:
+                lead_transition(
+                    lead=lead,
+                    to_stage=StageKey.MQL,
+                    actor=None,
+                    source=StageEvent.Source.AUTOMATIC,
+                    reason=_(
+                        "Score %(score)s reached the threshold of %(threshold)s (version %(v)s)."
+                    )
+                    % {
+                        "score": lead.score,
+                        "threshold": agreement.mql_threshold,
+                        "v": agreement.version,
+                    },
+                    funnel=funnel,
+                    at=now,
+                )
+            except ValidationError:
+                # Someone moved it in the meantime (the stage service refused): skip it.
+                continue
             promoted += 1
     return RescoreResult(rescored=rescored, promoted=promoted)
 

@@ -202,3 +202,11 @@ def test_a_version_in_full_and_a_draft_based_on_a_chosen_version(active, marketi
     assert api(rep).get("/api/v1/agreements/999999/").status_code == 404
     bad = api(marketing_manager).post("/api/v1/agreements/", {"based_on": 999999}, format="json")
     assert bad.status_code == 400 and "based_on" in bad.json()
+
+
+def test_a_transition_without_any_active_agreement_is_a_409(sales_manager):
+    lead = LeadFactory(stage=StageKey.INQUIRY)
+    response = api(sales_manager).post(
+        f"/api/v1/leads/{lead.pk}/transition/", {"to": "mql"}, format="json"
+    )
+    assert response.status_code == 409 and "No agreement is active" in response.json()["detail"]

@@ -186,3 +186,47 @@ def test_the_nightly_decay_is_a_beat_job():
 
     entries = {e["task"] for e in app.conf.beat_schedule.values()}
     assert "alignment.tasks.apply_score_decay" in entries
+
+
+def test_a_custom_field_key_is_never_spliced_into_sql(agreement, marketer):
+    from django.core.exceptions import ValidationError
+
+    from alignment.services import agreement_draft_create, agreement_rule_add
+
+    draft = agreement_draft_create(user=marketer)
+    with pytest.raises(ValidationError) as err:
+        agreement_rule_add(
+            agreement=draft,
+            user=marketer,
+            data={
+                "kind": "fit",
+                "field": "custom.x') OR 1=1 --",
+                "operator": "exists",
+                "points": 1,
+            },
+        )
+    assert "field" in err.value.message_dict
+    QualificationRule.objects.create(
+        agreement=agreement, kind="fit", field="custom.a'b", operator="exists", points=99
+    )
+    LeadFactory(custom_fields={"a'b": "yes"})
+    leads_rescore_sql(agreement=agreement, now=timezone.now())  # no SQL error
+    assert Lead.objects.get().score < 99
+
+
+def test_a_lead_moved_meanwhile_is_skipped_by_the_promotion(agreement, monkeypatch):
+    from alignment.services import rescoring
+
+    now = timezone.now()
+    lead = LeadFactory(title="Head of Sales", company_size=200, source="referral")
+    _touch(lead, "demo_request", 0, now)
+    real = rescoring.qualifying_lead_ids
+
+    def select_then_someone_moves_it(**kwargs):
+        ids = real(**kwargs)
+        Lead.objects.filter(pk=lead.pk).update(stage=StageKey.DISQUALIFIED)
+        return ids
+
+    monkeypatch.setattr(rescoring, "qualifying_lead_ids", select_then_someone_moves_it)
+    assert agreement_rescore_all(agreement=agreement, now=now).promoted == 0
+    assert Lead.objects.get(pk=lead.pk).stage == StageKey.DISQUALIFIED
