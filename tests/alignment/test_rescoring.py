@@ -230,3 +230,11 @@ def test_a_lead_moved_meanwhile_is_skipped_by_the_promotion(agreement, monkeypat
     monkeypatch.setattr(rescoring, "qualifying_lead_ids", select_then_someone_moves_it)
     assert agreement_rescore_all(agreement=agreement, now=now).promoted == 0
     assert Lead.objects.get(pk=lead.pk).stage == StageKey.DISQUALIFIED
+
+
+def test_the_decay_task_rescores_under_the_active_version(agreement):
+    from alignment.tasks import apply_score_decay
+
+    LeadFactory.create_batch(3)
+    assert apply_score_decay() == 3
+    assert apply_score_decay() == 3  # safe to run twice
