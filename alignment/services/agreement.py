@@ -145,8 +145,6 @@ def agreement_draft_create(
         base = Agreement.objects.filter(status=AgreementStatus.ACTIVE).first()
     if base is None:
         raise ValidationError(_("There is no agreement to start a draft from."))
-    # Versions are numbered by creation; the unique index resolves a race (retry once).
-    version = (Agreement.objects.aggregate(m=Max("version"))["m"] or 0) + 1
     copied = {
         name: getattr(base, name)
         for name in [
@@ -158,14 +156,25 @@ def agreement_draft_create(
             "notes",
         ]
     }
-    draft = Agreement.objects.create(
-        version=version,
-        title=title or base.title,
-        status=AgreementStatus.DRAFT,
-        based_on=base,
-        created_by=user,
-        **copied,
-    )
+    # Versions are numbered by creation; two drafts started at once collide on the
+    # unique version, and the later one takes the next number.
+    for attempt in range(5):
+        version = (Agreement.objects.aggregate(m=Max("version"))["m"] or 0) + 1 + attempt
+        try:
+            with transaction.atomic():
+                draft = Agreement.objects.create(
+                    version=version,
+                    title=title or base.title,
+                    status=AgreementStatus.DRAFT,
+                    based_on=base,
+                    created_by=user,
+                    **copied,
+                )
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise ValidationError(_("Could not number the new draft; please try again."))
     old_stages = list(base.stages.prefetch_related("next_stages"))
     new_stages = {
         stage.key: FunnelStage.objects.create(
