@@ -131,3 +131,28 @@ def test_signing_a_version_rescores_every_lead_and_promotes_exactly_the_right_on
         assert {e["rule_id"] for e in lead.score_breakdown} <= new_rule_ids
     moved = StageEvent.objects.filter(to_stage="mql", agreement=draft)
     assert list(moved.values_list("lead_id", flat=True)) == [near.pk]
+
+
+def test_activation_rescoring_runs_inline_when_the_broker_is_down(
+    active,
+    marketer,
+    sales_manager,
+    marketing_manager,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from alignment import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.rescore_all_leads, "delay", broker_down)
+    lead = LeadFactory(company_size=100, title="Head of IT", source="referral")  # 45
+    draft = agreement_draft_create(user=marketer)
+    agreement_threshold_set(agreement=draft, user=marketer, threshold=40)
+    agreement_propose(agreement=draft, user=marketer)
+    agreement_sign(agreement=draft, user=sales_manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        agreement_sign(agreement=draft, user=marketing_manager)
+    lead.refresh_from_db()
+    assert lead.stage == StageKey.MQL and lead.qualified_under == draft
