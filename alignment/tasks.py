@@ -20,9 +20,36 @@ def apply_score_decay() -> int:
     return scores_decay_apply().rescored
 
 
+PROMOTION_BATCH = 2000
+
+
 @shared_task(name="alignment.tasks.rescore_all_leads", acks_late=True)
 def rescore_all_leads(agreement_id: int) -> int:
-    """After a version becomes active: rescore every lead; a no-op if it is no longer active."""
+    """After a version becomes active: rescore every lead, then promote in batches.
+
+    A no-op if the version is no longer active; safe to run twice.
+    """
     from alignment.services.agreement import agreement_rescore_active
 
-    return agreement_rescore_active(agreement_id=agreement_id)
+    rescored = agreement_rescore_active(agreement_id=agreement_id, promote=False)
+    promote_qualifying_leads.delay(agreement_id)
+    return rescored
+
+
+@shared_task(name="alignment.tasks.promote_qualifying_leads", acks_late=True)
+def promote_qualifying_leads(agreement_id: int) -> int:
+    """Move up to PROMOTION_BATCH qualifying leads to mql; re-enqueue while more remain.
+
+    Batches keep each run far inside the task time limit however many leads qualify.
+    A no-op once the version is no longer active; safe to run twice.
+    """
+    from alignment.models import Agreement, AgreementStatus
+    from alignment.services.rescoring import leads_promote_qualifying
+
+    agreement = Agreement.objects.filter(pk=agreement_id, status=AgreementStatus.ACTIVE).first()
+    if agreement is None:
+        return 0
+    looked_at, promoted = leads_promote_qualifying(agreement=agreement, limit=PROMOTION_BATCH)
+    if looked_at == PROMOTION_BATCH and promoted:
+        promote_qualifying_leads.delay(agreement_id)
+    return promoted

@@ -84,7 +84,7 @@ def promote_sample(dataset: Dataset) -> list[Measurement]:
 
     agreement = agreement_active()
     funnel = funnel_for(agreement=agreement)
-    ids = qualifying_lead_ids(agreement=agreement)[:PROMOTION_SAMPLE]
+    ids = qualifying_lead_ids(agreement=agreement, limit=PROMOTION_SAMPLE)
     started = time.perf_counter()
     for lead in Lead.objects.filter(pk__in=ids):
         lead_transition(

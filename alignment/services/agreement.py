@@ -533,17 +533,18 @@ def _after_activation(agreement_id: int) -> None:
         agreement_rescore_active(agreement_id=agreement_id)
 
 
-def agreement_rescore_active(*, agreement_id: int) -> int:
+def agreement_rescore_active(*, agreement_id: int, promote: bool = True) -> int:
     """Rescore all leads if `agreement_id` is still the active version; else do nothing.
 
-    Safe to run twice: the second run rescores to the same values and promotes nobody.
+    With `promote`, the newly qualifying leads become MQLs too. Safe to run twice: the
+    second run rescores to the same values and promotes nobody.
     """
     from alignment.services.rescoring import agreement_rescore_all
 
     agreement = Agreement.objects.filter(pk=agreement_id, status=AgreementStatus.ACTIVE).first()
     if agreement is None:
         return 0
-    return agreement_rescore_all(agreement=agreement).rescored
+    return agreement_rescore_all(agreement=agreement, promote=promote).rescored
 
 
 # --- comparing two versions ---------------------------------------------------------------

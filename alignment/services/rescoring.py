@@ -274,11 +274,29 @@ def leads_rescore_sql(
         return cursor.rowcount
 
 
-def qualifying_lead_ids(*, agreement: Agreement, lead_ids: list[int] | None = None) -> list[int]:
+def _promotable_stages(agreement: Agreement) -> list[str]:
+    """inquiry/recycled, where this version's funnel lets a lead move to mql."""
+    from alignment.models import FunnelStage
+
+    return sorted(
+        FunnelStage.objects.filter(
+            agreement=agreement,
+            key__in=[StageKey.INQUIRY, StageKey.RECYCLED],
+            next_stages__key=StageKey.MQL,
+        ).values_list("key", flat=True)
+    )
+
+
+def qualifying_lead_ids(
+    *, agreement: Agreement, lead_ids: list[int] | None = None, limit: int | None = None
+) -> list[int]:
     """Leads in inquiry/recycled at or above the threshold that pass every must rule."""
     dialect = _Dialect(connection.vendor)
-    clauses = ["l.stage IN (%s, %s)", "l.score >= %s"]
-    params: list[Any] = [StageKey.INQUIRY, StageKey.RECYCLED, agreement.mql_threshold]
+    stages = _promotable_stages(agreement)
+    if not stages:
+        return []
+    clauses = [f"l.stage IN ({', '.join(['%s'] * len(stages))})", "l.score >= %s"]
+    params: list[Any] = [*stages, agreement.mql_threshold]
     for rule in _rules(agreement):
         if rule.kind == RuleKind.MUST:
             predicate, rule_params = rule_predicate(rule, dialect)
@@ -290,9 +308,56 @@ def qualifying_lead_ids(*, agreement: Agreement, lead_ids: list[int] | None = No
         clauses.append(f"l.id IN ({', '.join(['%s'] * len(lead_ids))})")
         params += lead_ids
     sql = f"SELECT l.id FROM {LEAD_TABLE} l WHERE {' AND '.join(clauses)} ORDER BY l.id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def leads_promote_qualifying(
+    *, agreement: Agreement, now: datetime | None = None, limit: int | None = None
+) -> tuple[int, int]:
+    """Move qualifying leads to mql through the stage service, lead by lead.
+
+    Each move is its own transaction (stage event, SLA clock, routing). Returns
+    (candidates looked at, leads promoted). Safe to run twice: a promoted lead is no
+    longer in inquiry/recycled; one moved by someone else meanwhile is skipped.
+    """
+    from alignment.selectors import funnel_for
+    from leads.models import Lead, StageEvent
+    from leads.services import lead_transition
+
+    now = now or timezone.now()
+    funnel = funnel_for(agreement=agreement)
+    candidates = qualifying_lead_ids(agreement=agreement, limit=limit)
+    promoted = 0
+    for lead_id in candidates:
+        lead = Lead.objects.filter(
+            pk=lead_id, stage__in=[StageKey.INQUIRY, StageKey.RECYCLED]
+        ).first()
+        if lead is None:  # moved or deleted since the select: nothing to do
+            continue
+        try:
+            lead_transition(
+                lead=lead,
+                to_stage=StageKey.MQL,
+                actor=None,
+                source=StageEvent.Source.AUTOMATIC,
+                reason=_("Score %(score)s reached the threshold of %(threshold)s (version %(v)s).")
+                % {
+                    "score": lead.score,
+                    "threshold": agreement.mql_threshold,
+                    "v": agreement.version,
+                },
+                funnel=funnel,
+                at=now,
+            )
+        except ValidationError:
+            # Someone moved it in the meantime (the stage service refused): skip it.
+            continue
+        promoted += 1
+    return len(candidates), promoted
 
 
 def agreement_rescore_all(
@@ -303,43 +368,10 @@ def agreement_rescore_all(
     Running it twice rescores again (same result) and promotes nobody twice: a lead
     already in `mql` is no longer in inquiry/recycled.
     """
-    from alignment.selectors import funnel_for
-    from leads.models import Lead, StageEvent
-    from leads.services import lead_transition
-
     now = now or timezone.now()
     with transaction.atomic():
         rescored = leads_rescore_sql(agreement=agreement, now=now)
-    promoted = 0
-    if promote:
-        funnel = funnel_for(agreement=agreement)
-        for lead_id in qualifying_lead_ids(agreement=agreement):
-            lead = Lead.objects.filter(
-                pk=lead_id, stage__in=[StageKey.INQUIRY, StageKey.RECYCLED]
-            ).first()
-            if lead is None:  # moved or deleted since the select: nothing to do
-                continue
-            try:
-                lead_transition(
-                    lead=lead,
-                    to_stage=StageKey.MQL,
-                    actor=None,
-                    source=StageEvent.Source.AUTOMATIC,
-                    reason=_(
-                        "Score %(score)s reached the threshold of %(threshold)s (version %(v)s)."
-                    )
-                    % {
-                        "score": lead.score,
-                        "threshold": agreement.mql_threshold,
-                        "v": agreement.version,
-                    },
-                    funnel=funnel,
-                    at=now,
-                )
-            except ValidationError:
-                # Someone moved it in the meantime (the stage service refused): skip it.
-                continue
-            promoted += 1
+    promoted = leads_promote_qualifying(agreement=agreement, now=now)[1] if promote else 0
     return RescoreResult(rescored=rescored, promoted=promoted)
 
 

@@ -156,3 +156,31 @@ def test_activation_rescoring_runs_inline_when_the_broker_is_down(
         agreement_sign(agreement=draft, user=marketing_manager)
     lead.refresh_from_db()
     assert lead.stage == StageKey.MQL and lead.qualified_under == draft
+
+
+def test_promotion_after_activation_runs_in_batches_until_none_qualify(
+    active, eager_celery, monkeypatch
+):
+    from alignment import tasks
+
+    monkeypatch.setattr(tasks, "PROMOTION_BATCH", 2)
+    leads = [
+        LeadFactory(company_size=100, title="Head of IT", source="referral", stage="recycled")
+        for _ in range(5)
+    ]
+    for lead in leads:
+        Touch.objects.create(lead=lead, kind="demo_request", occurred_at=timezone.now())
+    assert tasks.rescore_all_leads(active.pk) == 5
+    assert set(Lead.objects.values_list("stage", flat=True)) == {StageKey.MQL}
+    assert StageEvent.objects.filter(to_stage="mql", from_stage="recycled").count() == 5
+
+
+def test_a_funnel_without_recycled_to_mql_promotes_no_recycled_lead(active):
+    from alignment.services import agreement_rescore_all
+
+    recycled = active.stages.get(key="recycled")
+    recycled.next_stages.set(active.stages.filter(key="disqualified"))
+    lead = LeadFactory(company_size=100, title="Head of IT", source="referral", stage="recycled")
+    Touch.objects.create(lead=lead, kind="demo_request", occurred_at=timezone.now())
+    assert agreement_rescore_all(agreement=active).promoted == 0
+    assert Lead.objects.get(pk=lead.pk).stage == StageKey.RECYCLED
