@@ -8,6 +8,8 @@ COPY pyproject.toml README.md ./
 RUN pip install --upgrade pip && pip install -e . && mkdir -p /app/var
 
 COPY . .
+# Translations: compiled with Babel (pure Python), no GNU gettext in the image.
+RUN if ls locale/*/LC_MESSAGES/django.po >/dev/null 2>&1; then pybabel -q compile -d locale -D django; fi
 # collectstatic needs settings to import; a build-time key never reaches a container.
 RUN DEBUG=false SECRET_KEY=build-only-key-build-only-key-build-only-key-build-only \
     python manage.py collectstatic --noinput

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test lint format install install-dev migrate seed worker beat web check bench clean
+.PHONY: run test lint format install install-dev migrate seed worker beat web check bench clean messages compile-messages
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,17 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-migrate: install
+## compile-messages: build the .mo catalogs with Babel (pure Python: no GNU gettext needed)
+compile-messages: $(VENV)/.installed
+	@if ls locale/*/LC_MESSAGES/django.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel -q compile -d locale -D django; \
+	fi
+
+## messages: refresh the en/id/pl catalogs from the code (needs GNU gettext: apt install gettext)
+messages: install
+	$(PY) manage.py makemessages --no-obsolete -l en -l id -l pl --ignore '.venv/*' --ignore 'var/*' --ignore 'bench-results/*'
+
+migrate: install compile-messages
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
@@ -47,7 +57,7 @@ beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule
 
 ## test: lint, then the whole suite (against DATABASE_URL / REDIS_URL when set)
-test: install-dev
+test: install-dev compile-messages
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

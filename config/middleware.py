@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.utils import timezone, translation
 
 
 class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
@@ -10,3 +13,37 @@ class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+class UserPreferencesMiddleware:
+    """After authentication: a signed-in user's chosen language and display time zone win.
+
+    Without a choice the language comes from the browser (LocaleMiddleware) and times
+    show in the deployment's time zone, in which SLA clocks and scorecard weeks are kept.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        language = time_zone = ""
+        if user is not None and user.is_authenticated:
+            from alignment.models import UserProfile
+
+            prefs = (
+                UserProfile.objects.filter(user=user).values("language", "time_zone").first() or {}
+            )
+            language, time_zone = prefs.get("language") or "", prefs.get("time_zone") or ""
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = translation.get_language()
+        if time_zone:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(time_zone))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
