@@ -53,3 +53,23 @@ def promote_qualifying_leads(agreement_id: int) -> int:
     if looked_at == PROMOTION_BATCH and promoted:
         promote_qualifying_leads.delay(agreement_id)
     return promoted
+
+
+@shared_task(name="alignment.tasks.deliver_webhook", bind=True, acks_late=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """One signed attempt; a failure is retried with exponential backoff until the
+    delivery's attempts run out. A delivery already done (or gone) is skipped: safe twice."""
+    from alignment.services.webhooks import webhook_deliver
+
+    outcome = webhook_deliver(delivery_id=delivery_id)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="alignment.tasks.sweep_webhook_deliveries", acks_late=True)
+def sweep_webhook_deliveries() -> int:
+    """Enqueue deliveries that never reached the broker; safe to run twice."""
+    from alignment.services.webhooks import webhook_pending_sweep
+
+    return webhook_pending_sweep()

@@ -18,6 +18,10 @@ app.conf.beat_schedule = {
         "task": "alignment.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17, hour=3),
     },
+    "sweep-webhook-deliveries": {
+        "task": "alignment.tasks.sweep_webhook_deliveries",
+        "schedule": crontab(minute="*/10"),
+    },
     "apply-score-decay": {
         "task": "alignment.tasks.apply_score_decay",
         "schedule": crontab(minute=5, hour=2),

@@ -219,6 +219,9 @@ def lead_transition(
     ]  # fmt: skip
     for name in synced:
         setattr(lead, name, getattr(locked, name))
+    from alignment.services.webhooks import webhook_lead_transition_emit
+
+    webhook_lead_transition_emit(lead=locked, stage_event=event)
     return TransitionResult(lead=locked, event=event)
 
 
@@ -306,6 +309,11 @@ def lead_create(
     lead.save()
     StageEvent.objects.create(
         lead=lead, to_stage=StageKey.INQUIRY, occurred_at=at, actor=actor, source=source
+    )
+    from alignment.services.webhooks import webhook_emit, webhook_lead_payload
+
+    webhook_emit(
+        event="lead.created", key=f"lead:{lead.pk}", payload=webhook_lead_payload(lead=lead)
     )
     if score:
         lead_score_refresh(lead=lead)
