@@ -1,0 +1,1157 @@
+"""The common metrics of DESIGN.md, each defined once as a database aggregation.
+
+Every page, API response, CSV export and scorecard reads a figure through `REGISTRY`:
+a metric's `records(filters)` is the queryset of the records it counts (the drill-down),
+and its value is one aggregation over that queryset. `metric_values_grouped` computes
+the same aggregation per campaign, channel, source, territory or owner in one query per
+metric, so per-campaign KPIs are the very same formulas.
+
+A period is [start, end) in whole days of the deployment's time zone (settings.TIME_ZONE).
+A rate whose denominator is 0 is None; money is a Decimal with two places.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Lower, NullIf, Trim
+from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from alignment.models import Dispute, FieldIntel, StageKey
+from campaigns.models import Campaign, SpendEntry
+from leads.models import Deal, DealOutcome, FollowUp, Lead, SlaBreach, StageEvent
+from metrics.models import Target, Territory
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+# How long a team has to acknowledge intel or resolve a dispute (alignment score).
+FEEDBACK_WINDOW = timedelta(days=5)
+# The response SLA when no agreement says otherwise (hours).
+DEFAULT_RESPONSE_SLA_HOURS = 24
+# Trailing window for the reverse-funnel plan's conversion rates and deal size.
+PLAN_TRAILING_DAYS = 182
+
+# The funnel steps whose cohort conversion is a metric, in waterfall order.
+CONVERSION_STEPS: list[tuple[str, str]] = [
+    (StageKey.INQUIRY, StageKey.MQL),
+    (StageKey.MQL, StageKey.SAL),
+    (StageKey.SAL, StageKey.SQL),
+    (StageKey.SQL, StageKey.OPPORTUNITY),
+    (StageKey.OPPORTUNITY, StageKey.WON),
+    (StageKey.MQL, StageKey.WON),
+]
+FUNNEL_STAGES = [StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON]
+REJECTED_STAGES = [StageKey.RECYCLED, StageKey.DISQUALIFIED]
+
+
+# --- database helpers -------------------------------------------------------------------
+
+
+class _PyMedian:
+    """SQLite aggregate for MEDIAN(x) (PostgreSQL uses percentile_cont)."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        if not self.values:
+            return None
+        ordered = sorted(self.values)
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return ordered[middle]
+        return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+class Median(Aggregate):
+    """The median (continuous: the mean of the two middle values on an even count)."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    output_field = FloatField()
+    template = "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        connection.ensure_connection()
+        connection.connection.create_aggregate("ACCORD_MEDIAN", 1, _PyMedian)
+        return self.as_sql(
+            compiler, connection, template="ACCORD_MEDIAN(%(expressions)s)", **extra_context
+        )
+
+
+class HoursBetween(Func):
+    """(end − start) in hours as a float, in SQL."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 3600.0)",
+            arg_joiner=" - ",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        end, start = self.source_expressions
+        end_sql, end_params = compiler.compile(end)
+        start_sql, start_params = compiler.compile(start)
+        return (
+            f"((julianday({end_sql}) - julianday({start_sql})) * 24.0)",
+            [*end_params, *start_params],
+        )
+
+    def as_sql(self, compiler, connection, **extra_context):  # other databases
+        if connection.vendor == "sqlite":
+            return self.as_sqlite(compiler, connection, **extra_context)
+        return super().as_sql(compiler, connection, **extra_context)
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(CENT)
+
+
+def _rate(numerator: Any, denominator: Any) -> float | None:
+    if not denominator:
+        return None
+    return round(float(numerator or 0) / float(denominator), 4)
+
+
+def _round(value: Any, places: int = 2) -> float | None:
+    return None if value is None else round(float(value), places)
+
+
+# --- the filter object ------------------------------------------------------------------
+
+
+def deployment_tz():
+    return timezone.get_default_timezone()
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of `day` in the deployment's time zone."""
+    return datetime.combine(day, time.min, tzinfo=deployment_tz())
+
+
+def week_start_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class MetricFilter:
+    """A period [start, end) of whole days, optionally narrowed. Ids, not objects."""
+
+    start: date
+    end: date
+    territory: int | None = None
+    campaign: int | None = None
+    owner: int | None = None
+    source: str | None = None
+
+    @property
+    def start_at(self) -> datetime:
+        return day_start(self.start)
+
+    @property
+    def end_at(self) -> datetime:
+        return day_start(self.end)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def shifted(self, *, start: date, end: date) -> MetricFilter:
+        return replace(self, start=start, end=end)
+
+    def as_params(self) -> dict[str, str]:
+        params = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        for name in ("territory", "campaign", "owner", "source"):
+            value = getattr(self, name)
+            if value not in (None, ""):
+                params[name] = str(value)
+        return params
+
+
+FILTER_FIELDS = ("start", "end", "territory", "campaign", "owner", "source", "week")
+
+
+def metric_filter_parse(params: Mapping[str, Any], *, default_days: int = 28) -> MetricFilter:
+    """A MetricFilter from query parameters, or a ValidationError with field errors.
+
+    `week=YYYY-MM-DD` (any day of it) means that ISO week; without start/end the period
+    is the last `default_days` days up to today.
+    """
+    from django.contrib.auth import get_user_model
+
+    from leads.models import SourceChannel
+
+    errors: dict[str, list[str]] = {}
+
+    def _date(name: str) -> date | None:
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            errors[name] = [_("Enter a date as YYYY-MM-DD.")]
+            return None
+
+    def _id(name: str, model: type[models.Model]) -> int | None:
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit() or not model.objects.filter(pk=int(raw)).exists():
+            errors[name] = [_("Unknown %(name)s “%(value)s”.") % {"name": name, "value": raw}]
+            return None
+        return int(raw)
+
+    today = timezone.localdate(timezone=deployment_tz())
+    week = _date("week")
+    start, end = _date("start"), _date("end")
+    if week is not None:
+        start = week_start_of(week)
+        end = start + timedelta(days=7)
+    if end is None and "end" not in errors:
+        end = (start + timedelta(days=default_days)) if start else today + timedelta(days=1)
+    if start is None and "start" not in errors and end is not None:
+        start = end - timedelta(days=default_days)
+    if start and end and end <= start:
+        errors["end"] = [_("The end must be after the start.")]
+    if start and end and (end - start).days > 3660:
+        errors["end"] = [_("A period may span at most ten years.")]
+    source = (params.get("source") or "").strip() or None
+    if source and source not in SourceChannel.values:
+        errors["source"] = [_("Unknown source channel “%(value)s”.") % {"value": source}]
+    filters = {
+        "territory": _id("territory", Territory),
+        "campaign": _id("campaign", Campaign),
+        "owner": _id("owner", get_user_model()),
+    }
+    if errors:
+        raise ValidationError(errors)
+    assert start is not None and end is not None
+    return MetricFilter(start=start, end=end, source=source, **filters)
+
+
+# --- narrowing each kind of record --------------------------------------------------------
+
+# For each base model: the path of territory, campaign, owner, source channel, and the
+# group-by paths (campaign, channel = the campaign's channel, source, territory, owner).
+_PATHS: dict[str, dict[str, str | None]] = {
+    "lead": {
+        "territory": "territory_id",
+        "campaign": "campaign_id",
+        "owner": "owner_id",
+        "source": "source",
+        "channel": "campaign__channel",
+    },
+    "event": {
+        "territory": "lead__territory_id",
+        "campaign": "lead__campaign_id",
+        "owner": "lead__owner_id",
+        "source": "lead__source",
+        "channel": "lead__campaign__channel",
+    },
+    "deal": {
+        "territory": "lead__territory_id",
+        "campaign": "lead__campaign_id",
+        "owner": "owner_id",
+        "source": "lead__source",
+        "channel": "lead__campaign__channel",
+    },
+    "spend": {
+        "territory": "campaign__target_territories",
+        "campaign": "campaign_id",
+        "owner": "campaign__owner_id",
+        "source": "campaign__channel",
+        "channel": "campaign__channel",
+    },
+    "intel": {
+        "territory": "lead__territory_id",
+        "campaign": "campaign_id",
+        "owner": "author_id",
+        "source": "lead__source",
+        "channel": "campaign__channel",
+    },
+    "dispute": {
+        "territory": "lead__territory_id",
+        "campaign": "lead__campaign_id",
+        "owner": "lead__owner_id",
+        "source": "lead__source",
+        "channel": "lead__campaign__channel",
+    },
+    "breach": {
+        "territory": "territory_id",
+        "campaign": "lead__campaign_id",
+        "owner": "owner_id",
+        "source": "lead__source",
+        "channel": "lead__campaign__channel",
+    },
+    "followup": {
+        "territory": "lead__territory_id",
+        "campaign": "lead__campaign_id",
+        "owner": "author_id",
+        "source": "lead__source",
+        "channel": "lead__campaign__channel",
+    },
+}
+
+GROUPINGS = ("campaign", "channel", "source", "territory", "owner")
+
+
+def _narrow(qs: QuerySet, base: str, f: MetricFilter) -> QuerySet:
+    paths = _PATHS[base]
+    for name in ("territory", "campaign", "owner", "source"):
+        value = getattr(f, name)
+        if value in (None, ""):
+            continue
+        path = paths[name]
+        if base == "intel" and name == "campaign":
+            qs = qs.filter(Q(campaign_id=value) | Q(lead__campaign_id=value))
+        elif base == "intel" and name == "territory":
+            qs = qs.filter(Q(lead__territory_id=value) | Q(deal__lead__territory_id=value))
+        else:
+            qs = qs.filter(**{path: value})
+    return qs
+
+
+def _in(prefix: str, f: MetricFilter) -> dict[str, datetime]:
+    return {f"{prefix}__gte": f.start_at, f"{prefix}__lt": f.end_at}
+
+
+def _entered(stage: str, f: MetricFilter) -> Exists:
+    return Exists(
+        StageEvent.objects.filter(lead=OuterRef("pk"), to_stage=stage, **_in("occurred_at", f))
+    )
+
+
+# --- record sets (the drill-downs) -------------------------------------------------------
+
+
+def leads_created(f: MetricFilter) -> QuerySet:
+    return _narrow(Lead.objects.filter(**_in("created_at", f)), "lead", f)
+
+
+def leads_entered(stage: str) -> Callable[[MetricFilter], QuerySet]:
+    def records(f: MetricFilter) -> QuerySet:
+        return _narrow(Lead.objects.filter(_entered(stage, f)), "lead", f)
+
+    return records
+
+
+def mql_decisions(f: MetricFilter) -> QuerySet:
+    return _narrow(
+        StageEvent.objects.filter(
+            from_stage=StageKey.MQL,
+            to_stage__in=[StageKey.SAL, *REJECTED_STAGES],
+            **_in("occurred_at", f),
+        ),
+        "event",
+        f,
+    )
+
+
+def leads_assigned_followed_up(f: MetricFilter) -> QuerySet:
+    return _narrow(
+        Lead.objects.filter(**_in("assigned_at", f), first_follow_up_at__isnull=False),
+        "lead",
+        f,
+    )
+
+
+def response_sla_hours() -> int:
+    from alignment.selectors import agreement_active
+
+    agreement = agreement_active()
+    if agreement is not None:
+        for stage in agreement.stages.all():
+            if stage.key == StageKey.MQL and stage.sla_hours:
+                return stage.sla_hours
+    return DEFAULT_RESPONSE_SLA_HOURS
+
+
+def leads_response_due(f: MetricFilter) -> QuerySet:
+    """Leads whose response-SLA deadline (MQL entry + the MQL stage's SLA) fell in the period.
+
+    The clock is calendar hours from the latest MQL entry (the SLA of the active agreement).
+    """
+    hours = timedelta(hours=response_sla_hours())
+    qs = Lead.objects.filter(mql_at__gte=f.start_at - hours, mql_at__lt=f.end_at - hours)
+    return _narrow(qs, "lead", f).annotate(
+        followed_in_time=Q(first_follow_up_at__isnull=False)
+        & Q(first_follow_up_at__lte=F("mql_at") + Value(hours))
+    )
+
+
+def conversion_cohort(from_stage: str, to_stage: str) -> Callable[[MetricFilter], QuerySet]:
+    def records(f: MetricFilter) -> QuerySet:
+        entered = StageEvent.objects.filter(
+            lead=OuterRef("pk"), to_stage=from_stage, **_in("occurred_at", f)
+        ).order_by("occurred_at")
+        qs = (
+            Lead.objects.annotate(entered_from_at=Subquery(entered.values("occurred_at")[:1]))
+            .filter(entered_from_at__isnull=False)
+            .annotate(
+                reached=Exists(
+                    StageEvent.objects.filter(
+                        lead=OuterRef("pk"),
+                        to_stage=to_stage,
+                        occurred_at__gte=OuterRef("entered_from_at"),
+                    )
+                )
+            )
+        )
+        return _narrow(qs, "lead", f)
+
+    return records
+
+
+def deals_closed(f: MetricFilter) -> QuerySet:
+    return _narrow(
+        Deal.objects.filter(outcome__in=[DealOutcome.WON, DealOutcome.LOST], **_in("closed_at", f)),
+        "deal",
+        f,
+    )
+
+
+def deals_won(f: MetricFilter) -> QuerySet:
+    return _narrow(Deal.objects.filter(outcome=DealOutcome.WON, **_in("closed_at", f)), "deal", f)
+
+
+def deals_won_attributed(f: MetricFilter) -> QuerySet:
+    return deals_won(f).filter(lead__campaign__isnull=False)
+
+
+# A company is its lower-cased, trimmed name; a lead without one is its own account.
+ACCOUNT = Coalesce(
+    NullIf(Lower(Trim("lead__company")), Value("")),
+    Lower("lead__email"),
+    output_field=models.CharField(),
+)
+
+
+def deals_first_won(f: MetricFilter) -> QuerySet:
+    """The first won deal of each account, for accounts whose first win fell in the period."""
+    earlier = (
+        Deal.objects.filter(outcome=DealOutcome.WON)
+        .annotate(account=ACCOUNT)
+        .filter(account=OuterRef("account"))
+        .filter(
+            Q(closed_at__lt=OuterRef("closed_at"))
+            | Q(closed_at=OuterRef("closed_at"), pk__lt=OuterRef("pk"))
+        )
+    )
+    return deals_won(f).annotate(account=ACCOUNT).filter(~Exists(earlier))
+
+
+def deals_created(f: MetricFilter) -> QuerySet:
+    return _narrow(Deal.objects.filter(**_in("created_at", f)), "deal", f)
+
+
+def spend_entries(f: MetricFilter) -> QuerySet:
+    qs = SpendEntry.objects.filter(date__gte=f.start, date__lt=f.end)
+    return _narrow(qs, "spend", f)
+
+
+def intel_created(f: MetricFilter) -> QuerySet:
+    return _narrow(FieldIntel.objects.filter(**_in("created_at", f)), "intel", f)
+
+
+def intel_acknowledged_cohort(f: MetricFilter) -> QuerySet:
+    return intel_created(f).filter(acknowledged_at__isnull=False)
+
+
+def intel_ack_due(f: MetricFilter) -> QuerySet:
+    """Intel whose 5-day acknowledgement window ended in the period."""
+    qs = FieldIntel.objects.filter(
+        created_at__gte=f.start_at - FEEDBACK_WINDOW, created_at__lt=f.end_at - FEEDBACK_WINDOW
+    )
+    return _narrow(qs, "intel", f).annotate(
+        in_time=Q(acknowledged_at__isnull=False)
+        & Q(acknowledged_at__lte=F("created_at") + Value(FEEDBACK_WINDOW))
+    )
+
+
+def disputes_created(f: MetricFilter) -> QuerySet:
+    return _narrow(Dispute.objects.filter(**_in("created_at", f)), "dispute", f)
+
+
+def disputes_resolved_in(f: MetricFilter) -> QuerySet:
+    return _narrow(Dispute.objects.filter(**_in("resolved_at", f)), "dispute", f)
+
+
+def disputes_resolution_due(f: MetricFilter) -> QuerySet:
+    """Disputes whose 5-day resolution window ended in the period."""
+    qs = Dispute.objects.filter(
+        created_at__gte=f.start_at - FEEDBACK_WINDOW, created_at__lt=f.end_at - FEEDBACK_WINDOW
+    )
+    return _narrow(qs, "dispute", f).annotate(
+        in_time=Q(resolved_at__isnull=False)
+        & Q(resolved_at__lte=F("created_at") + Value(FEEDBACK_WINDOW))
+    )
+
+
+def sla_breaches(f: MetricFilter) -> QuerySet:
+    return _narrow(SlaBreach.objects.filter(**_in("due_at", f)), "breach", f)
+
+
+def follow_ups_within_sla(f: MetricFilter) -> QuerySet:
+    return _narrow(FollowUp.objects.filter(within_sla=True, **_in("occurred_at", f)), "followup", f)
+
+
+# --- the registry ------------------------------------------------------------------------
+
+MONEY = DecimalField(max_digits=16, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One common metric: its records and one aggregation over them.
+
+    `aggregates` are the named aggregations over `records(f)`; `finish` turns their row
+    into the value. A composite metric (`parts`) divides two other metrics' values.
+    """
+
+    name: str
+    label: str
+    unit: str  # count | rate | money | hours | days | ratio
+    base: str  # which kind of record (see _PATHS)
+    records: Callable[[MetricFilter], QuerySet]
+    aggregates: Callable[[], dict[str, Any]] = field(default=lambda: {"value": Count("pk")})
+    finish: Callable[[dict[str, Any]], Any] = field(default=lambda row: row["value"] or 0)
+    description: str = ""
+    # For a composite: (numerator name, denominator name, how to combine).
+    parts: tuple[str, str] | None = None
+    combine: Callable[[Any, Any], Any] | None = None
+    # Which records the drill-down shows; the count shown beside it.
+    count_key: str = "value"
+
+    @property
+    def is_rate(self) -> bool:
+        return self.unit in {"rate", "ratio"} or self.parts is not None
+
+    def value(self, f: MetricFilter) -> Any:
+        if self.parts:
+            numerator, denominator = (REGISTRY[p].value(f) for p in self.parts)
+            return self.combine(numerator, denominator)  # type: ignore[misc]
+        row = self.records(f).aggregate(**self.aggregates())
+        return self.finish(row)
+
+    def values_grouped(self, f: MetricFilter, *, by: str) -> dict[Any, Any]:
+        """{group key: value} in one query (a composite: one query per part)."""
+        if by not in GROUPINGS:
+            raise ValueError(f"Unknown grouping {by!r}")
+        if self.parts:
+            numerators, denominators = (REGISTRY[p].values_grouped(f, by=by) for p in self.parts)
+            keys = set(numerators) | set(denominators)
+            empty_num = metric_empty_value(self.parts[0])
+            return {
+                key: self.combine(  # type: ignore[misc]
+                    numerators.get(key, empty_num), denominators.get(key)
+                )
+                for key in keys
+            }
+        path = _PATHS[self.base][by]
+        rows = (
+            self.records(f)
+            .order_by()
+            .values(group=F(path))
+            .annotate(**self.aggregates())
+            .order_by("group")
+        )
+        return {row["group"]: self.finish(row) for row in rows}
+
+    def drill_base(self) -> Metric:
+        """The metric whose records a composite's drill-down lists (its denominator)."""
+        return REGISTRY[self.parts[1]].drill_base() if self.parts else self
+
+
+def _ratio_money(numerator: Any, denominator: Any) -> Decimal | None:
+    if not denominator or numerator is None:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(CENT)
+
+
+def _roi(revenue: Any, spend: Any) -> float | None:
+    if not spend:
+        return None
+    return round(float((Decimal(revenue or 0) - Decimal(spend)) / Decimal(spend)), 4)
+
+
+def _rate_row(row: dict[str, Any]) -> float | None:
+    return _rate(row.get("num"), row.get("den"))
+
+
+def _count_rate(condition: Q) -> Callable[[], dict[str, Any]]:
+    return lambda: {"num": Count("pk", filter=condition), "den": Count("pk")}
+
+
+def _build() -> dict[str, Metric]:
+    metrics: list[Metric] = [
+        Metric(
+            "new_leads",
+            _lazy("New leads"),
+            "count",
+            "lead",
+            leads_created,
+            description=_lazy("Leads created in the period."),
+        ),
+        Metric(
+            "mqls",
+            _lazy("MQLs"),
+            "count",
+            "lead",
+            leads_entered(StageKey.MQL),
+            description=_lazy("Leads that entered MQL in the period."),
+        ),
+    ]
+    for stage in FUNNEL_STAGES:
+        metrics.append(
+            Metric(
+                f"stage_entries[{stage}]",
+                format_lazy(_lazy("Entered {stage}"), stage=StageKey(stage).label),
+                "count",
+                "lead",
+                leads_entered(stage),
+                description=_lazy("Leads that entered the stage in the period."),
+            )
+        )
+    metrics += [
+        Metric(
+            "mqls_accepted",
+            _lazy("MQLs accepted"),
+            "count",
+            "event",
+            lambda f: mql_decisions(f).filter(to_stage=StageKey.SAL),
+            description=_lazy("MQLs accepted by sales in the period."),
+        ),
+        Metric(
+            "mqls_rejected",
+            _lazy("MQLs rejected"),
+            "count",
+            "event",
+            lambda f: mql_decisions(f).filter(to_stage__in=REJECTED_STAGES),
+            description=_lazy("MQLs sent back or disqualified by sales in the period."),
+        ),
+        Metric(
+            "acceptance_rate",
+            _lazy("Acceptance rate"),
+            "rate",
+            "event",
+            mql_decisions,
+            _count_rate(Q(to_stage=StageKey.SAL)),
+            _rate_row,
+            _lazy("Accepted / (accepted + rejected), over MQL decisions made in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "response_time_hours_median",
+            _lazy("Median response time (hours)"),
+            "hours",
+            "lead",
+            leads_assigned_followed_up,
+            lambda: {
+                "value": Median(HoursBetween(F("first_follow_up_at"), F("assigned_at"))),
+                "den": Count("pk"),
+            },
+            lambda row: _round(row.get("value")),
+            _lazy(
+                "Median hours from MQL assignment to first follow-up, leads assigned in the period."
+            ),
+            count_key="den",
+        ),
+        Metric(
+            "sla_compliance",
+            _lazy("SLA compliance"),
+            "rate",
+            "lead",
+            leads_response_due,
+            _count_rate(Q(followed_in_time=True)),
+            _rate_row,
+            _lazy(
+                "Of leads whose response deadline fell in the period, the share followed up by it."
+            ),
+            count_key="den",
+        ),
+    ]
+    for from_stage, to_stage in CONVERSION_STEPS:
+        metrics.append(
+            Metric(
+                f"stage_conversion[{from_stage}→{to_stage}]",
+                format_lazy(
+                    _lazy("{source} → {target} conversion"),
+                    source=StageKey(from_stage).label,
+                    target=StageKey(to_stage).label,
+                ),
+                "rate",
+                "lead",
+                conversion_cohort(from_stage, to_stage),
+                _count_rate(Q(reached=True)),
+                _rate_row,
+                _lazy(
+                    "Of leads that entered the first stage in the period, "
+                    "the share that reached the second by now."
+                ),
+                count_key="den",
+            )
+        )
+    metrics += [
+        Metric(
+            "win_rate",
+            _lazy("Win rate"),
+            "rate",
+            "deal",
+            deals_closed,
+            _count_rate(Q(outcome=DealOutcome.WON)),
+            _rate_row,
+            _lazy("Won / (won + lost), over deals closed in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "revenue",
+            _lazy("Revenue"),
+            "money",
+            "deal",
+            deals_won,
+            lambda: {"value": Sum("amount"), "den": Count("pk")},
+            lambda row: _money(row.get("value")),
+            _lazy("Sum of won deal amounts closed in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "avg_deal_size",
+            _lazy("Average deal size"),
+            "money",
+            "deal",
+            deals_won,
+            lambda: {"value": Avg("amount", output_field=MONEY), "den": Count("pk")},
+            lambda row: None if row.get("value") is None else _money(row["value"]),
+            _lazy("Mean amount of won deals closed in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "new_accounts",
+            _lazy("New accounts"),
+            "count",
+            "deal",
+            deals_first_won,
+            description=_lazy("Companies with their first won deal in the period."),
+        ),
+        Metric(
+            "pipeline_created",
+            _lazy("Pipeline created"),
+            "money",
+            "deal",
+            deals_created,
+            lambda: {"value": Sum("amount"), "den": Count("pk")},
+            lambda row: _money(row.get("value")),
+            _lazy("Sum of amounts of deals created in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "sales_cycle_days_median",
+            _lazy("Median sales cycle (days)"),
+            "days",
+            "deal",
+            deals_won,
+            lambda: {
+                "value": Median(HoursBetween(F("closed_at"), F("lead__created_at"))),
+                "den": Count("pk"),
+            },
+            lambda row: None if row.get("value") is None else round(row["value"] / 24, 2),
+            _lazy("Median days from lead creation to won, over deals won in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "spend",
+            _lazy("Spend"),
+            "money",
+            "spend",
+            spend_entries,
+            lambda: {"value": Sum("amount"), "den": Count("pk")},
+            lambda row: _money(row.get("value")),
+            _lazy("Campaign spend dated in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "attributed_revenue",
+            _lazy("Attributed revenue"),
+            "money",
+            "deal",
+            deals_won_attributed,
+            lambda: {"value": Sum("amount"), "den": Count("pk")},
+            lambda row: _money(row.get("value")),
+            _lazy("Won revenue closed in the period from leads with a first-touch campaign."),
+            count_key="den",
+        ),
+        Metric(
+            "cost_per_lead",
+            _lazy("Cost per lead"),
+            "money",
+            "lead",
+            leads_created,
+            description=_lazy("Spend / new leads."),
+            parts=("spend", "new_leads"),
+            combine=_ratio_money,
+        ),
+        Metric(
+            "cost_per_mql",
+            _lazy("Cost per MQL"),
+            "money",
+            "lead",
+            leads_entered(StageKey.MQL),
+            description=_lazy("Spend / MQLs."),
+            parts=("spend", "mqls"),
+            combine=_ratio_money,
+        ),
+        Metric(
+            "cac",
+            _lazy("Customer acquisition cost"),
+            "money",
+            "deal",
+            deals_first_won,
+            description=_lazy("Spend / new accounts."),
+            parts=("spend", "new_accounts"),
+            combine=_ratio_money,
+        ),
+        Metric(
+            "roi",
+            _lazy("Marketing ROI"),
+            "ratio",
+            "spend",
+            spend_entries,
+            description=_lazy("(Attributed revenue − spend) / spend."),
+            parts=("attributed_revenue", "spend"),
+            combine=_roi,
+        ),
+        Metric(
+            "intel_ack_hours_median",
+            _lazy("Median intel acknowledgement (hours)"),
+            "hours",
+            "intel",
+            intel_acknowledged_cohort,
+            lambda: {
+                "value": Median(HoursBetween(F("acknowledged_at"), F("created_at"))),
+                "den": Count("pk"),
+            },
+            lambda row: _round(row.get("value")),
+            _lazy("Median hours from intel sent to acknowledged, intel sent in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "intel_ack_within_5d",
+            _lazy("Intel acknowledged within 5 days"),
+            "rate",
+            "intel",
+            intel_ack_due,
+            _count_rate(Q(in_time=True)),
+            _rate_row,
+            _lazy("Of intel whose 5-day window ended in the period, the share acknowledged in it."),
+            count_key="den",
+        ),
+        Metric(
+            "disputes_opened",
+            _lazy("Disputes opened"),
+            "count",
+            "dispute",
+            disputes_created,
+            description=_lazy("Disputes raised in the period."),
+        ),
+        Metric(
+            "disputes_resolved",
+            _lazy("Disputes resolved"),
+            "count",
+            "dispute",
+            disputes_resolved_in,
+            description=_lazy("Disputes resolved in the period."),
+        ),
+        Metric(
+            "dispute_resolution_hours_median",
+            _lazy("Median dispute resolution (hours)"),
+            "hours",
+            "dispute",
+            disputes_resolved_in,
+            lambda: {
+                "value": Median(HoursBetween(F("resolved_at"), F("created_at"))),
+                "den": Count("pk"),
+            },
+            lambda row: _round(row.get("value")),
+            _lazy("Median hours from raised to resolved, disputes resolved in the period."),
+            count_key="den",
+        ),
+        Metric(
+            "disputes_resolved_within_5d",
+            _lazy("Disputes resolved within 5 days"),
+            "rate",
+            "dispute",
+            disputes_resolution_due,
+            _count_rate(Q(in_time=True)),
+            _rate_row,
+            _lazy("Of disputes whose 5-day window ended in the period, the share resolved in it."),
+            count_key="den",
+        ),
+        Metric(
+            "sla_breaches",
+            _lazy("SLA breaches"),
+            "count",
+            "breach",
+            sla_breaches,
+            description=_lazy("Leads that waited past their stage's SLA, deadline in the period."),
+        ),
+        Metric(
+            "follow_ups_within_sla",
+            _lazy("Follow-ups within SLA"),
+            "count",
+            "followup",
+            follow_ups_within_sla,
+            description=_lazy("Follow-ups in the period that stopped an SLA clock in time."),
+        ),
+    ]
+    return {m.name: m for m in metrics}
+
+
+REGISTRY: dict[str, Metric] = _build()
+
+# Target metrics depend on targets and the plan, not on one record set; they are
+# computed by `targets_value` below and listed in METRIC_NAMES after the registry's.
+TARGET_METRICS = ("target_attainment", "mql_attainment")
+METRIC_NAMES: list[str] = [*REGISTRY, *TARGET_METRICS]
+
+
+# --- targets and the reverse-funnel plan ---------------------------------------------------
+
+
+def target_revenue(f: MetricFilter) -> Decimal | None:
+    """The revenue target for the period: targets overlapping it, pro rata by days.
+
+    A territory filter uses that territory's targets; otherwise the overall targets
+    (territory empty), or the sum of territory targets when there are no overall ones.
+    None when no target overlaps the period.
+    """
+    qs = Target.objects.filter(starts_on__lt=f.end, ends_on__gt=f.start)
+    if f.territory:
+        targets = list(qs.filter(territory_id=f.territory))
+    else:
+        targets = list(qs.filter(territory__isnull=True)) or list(
+            qs.filter(territory__isnull=False)
+        )
+    if not targets:
+        return None
+    total = Decimal(0)
+    for target in targets:
+        overlap = (min(target.ends_on, f.end) - max(target.starts_on, f.start)).days
+        length = (target.ends_on - target.starts_on).days
+        total += target.revenue_target * Decimal(overlap) / Decimal(length)
+    return total.quantize(CENT)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The reverse funnel: what a revenue target needs, from trailing rates and deal size."""
+
+    revenue_target: Decimal | None
+    avg_deal_size: Decimal | None
+    rates: dict[str, float | None]  # conversion name -> trailing rate
+    needed: dict[str, int | None]  # stage -> count needed (won, opportunity, sql, sal, mql)
+    trailing_start: date
+    trailing_end: date
+
+    @property
+    def mql_to_won_rate(self) -> float | None:
+        """The MQL→won rate the plan assumes (product of the step rates)."""
+        product = 1.0
+        for step in ("mql→sal", "sal→sql", "sql→opportunity", "opportunity→won"):
+            rate = self.rates.get(step)
+            if not rate:
+                return None
+            product *= rate
+        return product
+
+
+PLAN_STEPS = [
+    (StageKey.OPPORTUNITY, "opportunity→won"),
+    (StageKey.SQL, "sql→opportunity"),
+    (StageKey.SAL, "sal→sql"),
+    (StageKey.MQL, "mql→sal"),
+]
+
+
+def plan_compute(*, f: MetricFilter, revenue_target: Decimal | None = None) -> Plan:
+    """Derive the MQLs, SALs, SQLs and opportunities the period's target needs.
+
+    Rates and deal size come from the PLAN_TRAILING_DAYS before the period, with the
+    same territory/campaign/owner/source narrowing. A missing rate leaves the stages
+    above it unknown (None).
+    """
+    target = revenue_target if revenue_target is not None else target_revenue(f)
+    trailing = f.shifted(start=f.start - timedelta(days=PLAN_TRAILING_DAYS), end=f.start)
+    avg = REGISTRY["avg_deal_size"].value(trailing)
+    rates = {
+        f"{a}→{b}": REGISTRY[f"stage_conversion[{a}→{b}]"].value(trailing)
+        for a, b in CONVERSION_STEPS
+        if a != StageKey.INQUIRY
+    }
+    needed: dict[str, int | None] = {}
+    count: float | None = None
+    if target is not None and avg:
+        count = float(target) / float(avg)
+        needed[StageKey.WON] = math.ceil(count)
+    else:
+        needed[StageKey.WON] = None
+    for stage, step in PLAN_STEPS:
+        rate = rates.get(step)
+        count = count / rate if (count is not None and rate) else None
+        needed[stage] = math.ceil(count - 1e-9) if count is not None else None
+    return Plan(
+        revenue_target=target,
+        avg_deal_size=avg,
+        rates=rates,
+        needed=needed,
+        trailing_start=trailing.start,
+        trailing_end=trailing.end,
+    )
+
+
+def targets_value(name: str, f: MetricFilter, *, known: Mapping[str, Any] | None = None) -> Any:
+    known = known or {}
+    if name == "target_attainment":
+        goal = target_revenue(f)
+        revenue = known.get("revenue", None)
+        if revenue is None:
+            revenue = REGISTRY["revenue"].value(f)
+        return _rate(revenue, goal)
+    if name == "mql_attainment":
+        plan = plan_compute(f=f)
+        mqls = known.get("mqls", None)
+        if mqls is None:
+            mqls = REGISTRY["mqls"].value(f)
+        return _rate(mqls, plan.needed.get(StageKey.MQL))
+    raise KeyError(name)
+
+
+# --- the entry points --------------------------------------------------------------------
+
+
+def metric_value(*, name: str, f: MetricFilter) -> Any:
+    if name in TARGET_METRICS:
+        return targets_value(name, f)
+    return REGISTRY[name].value(f)
+
+
+def metric_values(*, f: MetricFilter, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """Every metric (or the named ones) for one filter, by DESIGN.md name."""
+    wanted = list(names) if names is not None else METRIC_NAMES
+    unknown = [n for n in wanted if n not in REGISTRY and n not in TARGET_METRICS]
+    if unknown:
+        raise ValidationError({"metric": [_("Unknown metric: %(n)s") % {"n": ", ".join(unknown)}]})
+    values: dict[str, Any] = {}
+    for name in wanted:
+        if name in REGISTRY:
+            metric = REGISTRY[name]
+            if metric.parts:
+                parts = [
+                    values.get(p) if p in values else REGISTRY[p].value(f) for p in metric.parts
+                ]
+                values[name] = metric.combine(*parts)  # type: ignore[misc]
+            else:
+                values[name] = metric.value(f)
+    for name in wanted:
+        if name in TARGET_METRICS:
+            values[name] = targets_value(name, f, known=values)
+    return {name: values[name] for name in wanted}
+
+
+def metric_values_grouped(
+    *, f: MetricFilter, by: str, names: Iterable[str]
+) -> dict[Any, dict[str, Any]]:
+    """{group key: {metric name: value}}: one query per metric, grouped in the database.
+
+    `by` is one of GROUPINGS: campaign (id), channel (the campaign's channel), source
+    (the lead's source channel), territory (id), owner (id). A group absent from a
+    metric's rows gets that metric's empty value (0, Decimal 0.00 or None).
+    """
+    names = list(names)
+    per_metric = {name: REGISTRY[name].values_grouped(f, by=by) for name in names}
+    keys = sorted(
+        {key for rows in per_metric.values() for key in rows}, key=lambda k: (k is None, str(k))
+    )
+    result: dict[Any, dict[str, Any]] = {}
+    for key in keys:
+        result[key] = {}
+        for name in names:
+            if key in per_metric[name]:
+                result[key][name] = per_metric[name][key]
+            else:
+                result[key][name] = metric_empty_value(name)
+    return result
+
+
+def metric_empty_value(name: str) -> Any:
+    metric = REGISTRY[name]
+    if metric.parts or metric.is_rate or metric.unit in {"hours", "days"}:
+        return None
+    if metric.name == "avg_deal_size":
+        return None
+    if metric.unit == "money":
+        return ZERO
+    return 0
+
+
+# The target metrics drill down to the records of their numerators.
+TARGET_DRILL = {"target_attainment": "revenue", "mql_attainment": "mqls"}
+
+
+def metric_records(*, name: str, f: MetricFilter) -> QuerySet:
+    """The records a metric counts (a composite: its denominator's records)."""
+    name = TARGET_DRILL.get(name, name)
+    if name not in REGISTRY:
+        raise ValidationError({"metric": [_("Unknown metric: %(n)s") % {"n": name}]})
+    metric = REGISTRY[name].drill_base()
+    return metric.records(f)
+
+
+def metric_label(name: str) -> str:
+    if name == "target_attainment":
+        return str(_lazy("Revenue target attainment"))
+    if name == "mql_attainment":
+        return str(_lazy("MQL plan attainment"))
+    return str(REGISTRY[name].label)
+
+
+def metric_unit(name: str) -> str:
+    if name in TARGET_METRICS:
+        return "rate"
+    return REGISTRY[name].unit
