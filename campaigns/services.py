@@ -1,0 +1,367 @@
+"""Writes of the campaigns app: campaigns, spend, touches, collateral, briefings, launch.
+
+Pages, the API, the importer and Celery tasks all call these functions; the role
+checks live here too, so every door refuses a rep the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alignment.models import Agreement, StageKey
+from alignment.notifications import notification_send
+from alignment.selectors import agreement_active
+from campaigns.models import (
+    Briefing,
+    BriefingAcknowledgment,
+    Campaign,
+    CampaignStatus,
+    Collateral,
+    SpendEntry,
+    Touch,
+    TouchKind,
+)
+from campaigns.selectors import Readiness, campaign_readiness
+from leads.models import Lead
+
+CAMPAIGN_FIELDS = [
+    "name",
+    "channel",
+    "status",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "starts_on",
+    "ends_on",
+    "budget",
+    "owner",
+    "description",
+]
+
+ACCEPTANCE_EVENT = "campaign.acceptance_below_floor"
+
+
+def _require(actor: AbstractBaseUser | None, perm: str) -> None:
+    if actor is None or not actor.has_perm(perm):  # type: ignore[attr-defined]
+        raise PermissionDenied(_("Only marketing can do this."))
+
+
+def _clean(instance: Any, *, exclude: list[str] | None = None) -> None:
+    """Model validation (fields and constraints) as a ValidationError with field keys."""
+    instance.full_clean(exclude=exclude)
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+def _apply(campaign: Campaign, data: dict[str, Any]) -> list:
+    for name in CAMPAIGN_FIELDS:
+        if name in data:
+            value = data[name]
+            if isinstance(value, str) and name != "description":
+                value = value.strip()
+            setattr(campaign, name, value)
+    return list(data["target_territories"]) if "target_territories" in data else None
+
+
+@transaction.atomic
+def campaign_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> Campaign:
+    """Create a campaign (marketers only); the owner defaults to its creator."""
+    _require(actor, "campaigns.add_campaign")
+    campaign = Campaign()
+    territories = _apply(campaign, data)
+    if campaign.owner_id is None:
+        campaign.owner = actor
+    _clean(campaign)
+    campaign.save()
+    if territories is not None:
+        campaign.target_territories.set(territories)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(
+    *, campaign: Campaign, actor: AbstractBaseUser | None, data: dict[str, Any]
+) -> Campaign:
+    """Change a campaign's own fields (marketers only); launch goes through campaign_launch."""
+    _require(actor, "campaigns.change_campaign")
+    territories = _apply(campaign, data)
+    _clean(campaign)
+    campaign.save()
+    if territories is not None:
+        campaign.target_territories.set(territories)
+    return campaign
+
+
+# --- spend -------------------------------------------------------------------------------
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        raise ValidationError({field: [_("Enter a number.")]}) from None
+
+
+def spend_entry_add(
+    *,
+    campaign: Campaign,
+    actor: AbstractBaseUser | None,
+    date: date,
+    amount: Decimal | str,
+    note: str = "",
+) -> SpendEntry:
+    """Record money spent on a campaign on a day (marketers only)."""
+    _require(actor, "campaigns.add_spendentry")
+    entry = SpendEntry(
+        campaign=campaign,
+        date=date,
+        amount=_decimal(amount, "amount"),
+        note=(note or "").strip(),
+        created_by=actor,
+    )
+    _clean(entry)
+    entry.save()
+    return entry
+
+
+# --- touches -----------------------------------------------------------------------------
+
+
+def touch_create(
+    *,
+    lead: Lead,
+    kind: str,
+    occurred_at: datetime,
+    campaign: Campaign | None = None,
+    external_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    rescore: bool = True,
+) -> Touch:
+    """Record an engagement touch and rescore the lead (it may become an MQL).
+
+    A touch whose `external_id` is already stored is returned as it is: pushing the
+    same event twice records it once and rescores nothing.
+    """
+    if kind not in TouchKind.values:
+        raise ValidationError({"kind": [_("“%(kind)s” is not a touch kind.") % {"kind": kind}]})
+    if occurred_at is None:
+        raise ValidationError({"occurred_at": [_("This field is required.")]})
+    external_id = (external_id or "").strip() or None
+    if external_id:
+        existing = Touch.objects.filter(external_id=external_id).first()
+        if existing:
+            return existing
+    touch = Touch(
+        lead=lead,
+        campaign=campaign,
+        kind=kind,
+        occurred_at=occurred_at,
+        external_id=external_id,
+        metadata=metadata or {},
+    )
+    try:
+        with transaction.atomic():
+            touch.save()
+    except IntegrityError:
+        # Someone stored the same external id a moment ago: theirs is the touch.
+        existing = Touch.objects.filter(external_id=external_id).first() if external_id else None
+        if existing is None:
+            raise
+        return existing
+    if rescore:
+        from leads.services import lead_score_refresh
+
+        lead_score_refresh(lead=lead)
+    return touch
+
+
+# --- collateral --------------------------------------------------------------------------
+
+
+def collateral_add(
+    *,
+    actor: AbstractBaseUser | None,
+    title: str,
+    url: str = "",
+    file: UploadedFile | None = None,
+    campaign: Campaign | None = None,
+    stage_key: str = "",
+    description: str = "",
+) -> Collateral:
+    """Attach a link or a file for sales to a campaign and/or a funnel stage (marketers)."""
+    _require(actor, "campaigns.add_collateral")
+    if stage_key and stage_key not in StageKey.values:
+        raise ValidationError({"stage_key": [_("Choose a funnel stage.")]})
+    if campaign is None and not stage_key:
+        raise ValidationError({"stage_key": [_("Attach it to a campaign or a stage.")]})
+    if not (url or "").strip() and not file:
+        raise ValidationError({"url": [_("Give a link or upload a file.")]})
+    item = Collateral(
+        title=(title or "").strip(),
+        url=(url or "").strip(),
+        campaign=campaign,
+        stage_key=stage_key,
+        description=description or "",
+        created_by=actor,
+    )
+    if file:
+        item.file = file
+    _clean(item)
+    item.save()
+    return item
+
+
+def collateral_delete(*, collateral: Collateral, actor: AbstractBaseUser | None) -> None:
+    _require(actor, "campaigns.delete_collateral")
+    collateral.delete()
+
+
+# --- briefing and launch -----------------------------------------------------------------
+
+
+@transaction.atomic
+def briefing_save(*, campaign: Campaign, actor: AbstractBaseUser | None, body: str) -> Briefing:
+    """Write or rewrite the sales briefing; acknowledgments already given are kept."""
+    _require(actor, "campaigns.change_campaign")
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": [_("Write what sales needs to know.")]})
+    briefing, _created = Briefing.objects.update_or_create(
+        campaign=campaign, defaults={"body": body}
+    )
+    if briefing.published_at is None:
+        briefing.published_at = timezone.now()
+        briefing.save(update_fields=["published_at"])
+    return briefing
+
+
+def briefing_acknowledge(
+    *, campaign: Campaign, user: AbstractBaseUser, at: datetime | None = None
+) -> BriefingAcknowledgment:
+    """A rep confirms having read the briefing; a second acknowledgment changes nothing."""
+    _require(user, "campaigns.add_briefingacknowledgment")
+    briefing = Briefing.objects.filter(campaign=campaign).first()
+    if briefing is None:
+        raise ValidationError({"briefing": [_("This campaign has no briefing yet.")]})
+    ack, _created = BriefingAcknowledgment.objects.get_or_create(
+        briefing=briefing, user=user, defaults={"acknowledged_at": at or timezone.now()}
+    )
+    return ack
+
+
+class LaunchNeedsConfirmation(ValidationError):
+    """Launching now would be below the agreed readiness; ask the marketer to confirm."""
+
+    def __init__(self, readiness: Readiness) -> None:
+        self.readiness = readiness
+        super().__init__(
+            {
+                "confirm": [
+                    _(
+                        "Only %(ack)s of %(expected)s target reps acknowledged the briefing, "
+                        "below the agreed %(threshold)s%%. Confirm to launch anyway."
+                    )
+                    % {
+                        "ack": readiness.acknowledged,
+                        "expected": readiness.expected,
+                        "threshold": int((readiness.threshold or 0) * 100),
+                    }
+                ]
+            }
+        )
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    campaign: Campaign
+    readiness: Readiness
+    below_threshold: bool
+
+
+@transaction.atomic
+def campaign_launch(
+    *,
+    campaign: Campaign,
+    actor: AbstractBaseUser | None,
+    confirm_below_threshold: bool = False,
+    at: datetime | None = None,
+) -> LaunchResult:
+    """Make a campaign live, recording how ready sales was.
+
+    Below the active agreement's readiness threshold it raises LaunchNeedsConfirmation
+    unless the caller confirms; a confirmed launch is recorded as below readiness. A
+    campaign already launched is refused (the first launch's record stays).
+    """
+    _require(actor, "campaigns.change_campaign")
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.launched_at is not None:
+        raise ValidationError({"status": [_("This campaign has already been launched.")]})
+    readiness = campaign_readiness(campaign=locked)
+    below = not readiness.is_ready
+    if below and not confirm_below_threshold:
+        raise LaunchNeedsConfirmation(readiness)
+    locked.status = CampaignStatus.LIVE
+    locked.launched_at = at or timezone.now()
+    locked.launched_by = actor
+    locked.readiness_at_launch = readiness.ratio
+    locked.launched_below_readiness = below
+    locked.save(
+        update_fields=[
+            "status",
+            "launched_at",
+            "launched_by",
+            "readiness_at_launch",
+            "launched_below_readiness",
+        ]
+    )
+    for name in ("status", "launched_at", "launched_by_id", "readiness_at_launch"):
+        setattr(campaign, name, getattr(locked, name))
+    campaign.launched_below_readiness = below
+    return LaunchResult(campaign=locked, readiness=readiness, below_threshold=below)
+
+
+# --- the closed loop ---------------------------------------------------------------------
+
+
+def campaign_acceptance_flag(
+    *, campaign: Campaign, rate: Decimal | float | None, agreement: Agreement | None = None
+) -> bool:
+    """Tell the owner, once, that sales accepts this campaign's leads below the agreed floor.
+
+    Returns whether the campaign is below the floor. Running it again notifies nobody
+    twice (notification_send dedupes on the campaign).
+    """
+    agreement = agreement or agreement_active()
+    if agreement is None or rate is None:
+        return False
+    floor = agreement.acceptance_floor
+    if Decimal(str(rate)) >= floor:
+        return False
+    notification_send(
+        recipients=[campaign.owner],
+        event=ACCEPTANCE_EVENT,
+        dedupe_key=f"campaign:{campaign.pk}",
+        title=_("Sales accepts few leads of “%(name)s”") % {"name": campaign.name},
+        body=_(
+            "Only %(rate)s%% of this campaign's MQLs were accepted by sales, below the "
+            "agreed floor of %(floor)s%%. See the rejection reasons on the campaign page."
+        )
+        % {
+            "rate": int((Decimal(str(rate)) * 100).to_integral_value()),
+            "floor": int((floor * 100).to_integral_value()),
+        },
+        url=reverse("campaigns:detail", args=[campaign.pk]),
+    )
+    return True
