@@ -22,6 +22,10 @@ app.conf.beat_schedule = {
         "task": "alignment.tasks.sweep_webhook_deliveries",
         "schedule": crontab(minute="*/10"),
     },
+    "check-slas": {
+        "task": "leads.tasks.check_slas",
+        "schedule": crontab(minute="*/5"),
+    },
     "apply-score-decay": {
         "task": "alignment.tasks.apply_score_decay",
         "schedule": crontab(minute=5, hour=2),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
 
 from alignment.models import StageKey
-from leads.models import Lead
+from leads.models import FollowUp, Lead, SlaBreach
 
 OPEN_STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 CLOSED_STAGES = [StageKey.WON, StageKey.LOST, StageKey.DISQUALIFIED, StageKey.RECYCLED]
@@ -102,3 +105,98 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
         )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
+
+
+# --- the sales side: ledger, agenda, team -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One rep's week: follow-ups that stopped a clock in time (credit), late ones, breaches."""
+
+    rep_id: int
+    rep_name: str
+    week_start: date
+    credits: int
+    late: int
+    breaches: int
+
+    @property
+    def net(self) -> int:
+        return self.credits - self.breaches
+
+
+def week_start_of(moment: datetime | date) -> date:
+    """Monday of the ISO week holding `moment`, in the deployment's time zone."""
+    day = timezone.localtime(moment).date() if isinstance(moment, datetime) else moment
+    return day - timedelta(days=day.weekday())
+
+
+def _week_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.combine(start, time.min, tzinfo=tz),
+        datetime.combine(end, time.min, tzinfo=tz),
+    )
+
+
+def sla_ledger(*, reps: Iterable[AbstractBaseUser], start: date, weeks: int = 1) -> list[LedgerRow]:
+    """Per rep and ISO week from `start` (a Monday): credits, late follow-ups, breaches.
+
+    The one definition of the SLA incentive and penalty: a credit is a follow-up that
+    stopped a running SLA clock by its deadline (`within_sla`), a breach a recorded
+    SlaBreach whose deadline fell in the week, counted against the lead's owner then.
+    Two grouped queries, whatever the number of reps and weeks.
+    """
+    reps = list(reps)
+    rep_ids = [r.pk for r in reps]
+    lower, upper = _week_bounds(start, start + timedelta(weeks=weeks))
+    tz = timezone.get_current_timezone()
+    counts: dict[tuple[int, date], dict[str, int]] = {}
+    follow_ups = (
+        FollowUp.objects.filter(
+            author_id__in=rep_ids,
+            occurred_at__gte=lower,
+            occurred_at__lt=upper,
+            within_sla__isnull=False,
+        )
+        .annotate(week=TruncWeek("occurred_at", tzinfo=tz))
+        .values("author_id", "week")
+        .annotate(
+            credits=Count("id", filter=Q(within_sla=True)),
+            late=Count("id", filter=Q(within_sla=False)),
+        )
+        .order_by()
+    )
+    for row in follow_ups:
+        slot = counts.setdefault((row["author_id"], _as_date(row["week"])), {})
+        slot["credits"], slot["late"] = row["credits"], row["late"]
+    breaches = (
+        SlaBreach.objects.filter(owner_id__in=rep_ids, due_at__gte=lower, due_at__lt=upper)
+        .annotate(week=TruncWeek("due_at", tzinfo=tz))
+        .values("owner_id", "week")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in breaches:
+        counts.setdefault((row["owner_id"], _as_date(row["week"])), {})["breaches"] = row["n"]
+    rows = []
+    for offset in range(weeks):
+        week = start + timedelta(weeks=offset)
+        for rep in reps:
+            slot = counts.get((rep.pk, week), {})
+            rows.append(
+                LedgerRow(
+                    rep_id=rep.pk,
+                    rep_name=rep.get_full_name() or rep.get_username(),
+                    week_start=week,
+                    credits=slot.get("credits", 0),
+                    late=slot.get("late", 0),
+                    breaches=slot.get("breaches", 0),
+                )
+            )
+    return rows
+
+
+def _as_date(value: datetime | date) -> date:
+    return timezone.localtime(value).date() if isinstance(value, datetime) else value

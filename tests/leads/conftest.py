@@ -1,0 +1,62 @@
+"""Fixtures of the sales side: an agreement, a territory with a manager and two reps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alignment.models import StageKey
+from alignment.roles import Role
+from alignment.services import agreement_create_default
+from leads.models import Lead
+from leads.services import lead_create, lead_transition
+from metrics.models import TerritoryCountry, TerritoryMember
+from tests.factories import TerritoryFactory, UserFactory
+
+
+@pytest.fixture
+def agreement(db):
+    return agreement_create_default()
+
+
+@pytest.fixture
+def territory(agreement, sales_manager):
+    territory = TerritoryFactory(code="emea", name="EMEA", is_default=True, manager=sales_manager)
+    TerritoryCountry.objects.create(territory=territory, country="PL")
+    return territory
+
+
+@pytest.fixture
+def team(territory, rep):
+    """Two active reps in the territory: rep (rep1) and rep2."""
+    other = UserFactory(username="rep2", role=Role.SALES_REP)
+    for user in (rep, other):
+        TerritoryMember.objects.create(territory=territory, user=user)
+    return [rep, other]
+
+
+def make_lead(*, email: str, stage: str = StageKey.INQUIRY, owner=None, at=None, **extra) -> Lead:
+    """A lead created through the services and walked along the funnel to `stage`."""
+    at = at or timezone.now()
+    lead = lead_create(
+        data={"email": email, "company": "Acme", "country": "PL", **extra},
+        actor=None,
+        created_at=at - timedelta(minutes=5),
+        score=False,
+    )
+    path = {
+        StageKey.INQUIRY: [],
+        StageKey.MQL: [StageKey.MQL],
+        StageKey.SAL: [StageKey.MQL, StageKey.SAL],
+        StageKey.SQL: [StageKey.MQL, StageKey.SAL, StageKey.SQL],
+        StageKey.OPPORTUNITY: [StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY],
+    }[stage]
+    if owner is not None:
+        Lead.objects.filter(pk=lead.pk).update(owner=owner)
+        lead.owner = owner
+    for step in path:
+        lead_transition(lead=lead, to_stage=step, actor=None, at=at)
+    lead.refresh_from_db()
+    return lead
