@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
 from alignment.models import StageKey
-from leads.models import FollowUp, Lead, SlaBreach
+from leads.models import Lead
 
 OPEN_STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 CLOSED_STAGES = [StageKey.WON, StageKey.LOST, StageKey.DISQUALIFIED, StageKey.RECYCLED]
@@ -112,13 +111,12 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One rep's week: follow-ups that stopped a clock in time (credit), late ones, breaches."""
+    """One rep's week: follow-ups that stopped a clock in time (credit), breaches (penalty)."""
 
     rep_id: int
     rep_name: str
     week_start: date
     credits: int
-    late: int
     breaches: int
 
     @property
@@ -132,71 +130,38 @@ def week_start_of(moment: datetime | date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _week_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    tz = timezone.get_current_timezone()
-    return (
-        datetime.combine(start, time.min, tzinfo=tz),
-        datetime.combine(end, time.min, tzinfo=tz),
-    )
+LEDGER_METRICS = ("follow_ups_within_sla", "sla_breaches")
 
 
 def sla_ledger(*, reps: Iterable[AbstractBaseUser], start: date, weeks: int = 1) -> list[LedgerRow]:
-    """Per rep and ISO week from `start` (a Monday): credits, late follow-ups, breaches.
+    """Per rep and ISO week from `start` (a Monday): credits and breaches.
 
-    The one definition of the SLA incentive and penalty: a credit is a follow-up that
-    stopped a running SLA clock by its deadline (`within_sla`), a breach a recorded
-    SlaBreach whose deadline fell in the week, counted against the lead's owner then.
-    Two grouped queries, whatever the number of reps and weeks.
+    The SLA incentive and penalty the agreement promises, through the common metrics
+    (`follow_ups_within_sla`: follow-ups that stopped a running clock by its deadline;
+    `sla_breaches`: breaches whose deadline fell in the week, against the owner then),
+    so the ledger, the scorecard and the dashboards agree. Two grouped queries per week,
+    whatever the number of reps.
     """
+    from metrics.definitions import MetricFilter, metric_values_grouped
+
     reps = list(reps)
-    rep_ids = [r.pk for r in reps]
-    lower, upper = _week_bounds(start, start + timedelta(weeks=weeks))
-    tz = timezone.get_current_timezone()
-    counts: dict[tuple[int, date], dict[str, int]] = {}
-    follow_ups = (
-        FollowUp.objects.filter(
-            author_id__in=rep_ids,
-            occurred_at__gte=lower,
-            occurred_at__lt=upper,
-            within_sla__isnull=False,
-        )
-        .annotate(week=TruncWeek("occurred_at", tzinfo=tz))
-        .values("author_id", "week")
-        .annotate(
-            credits=Count("id", filter=Q(within_sla=True)),
-            late=Count("id", filter=Q(within_sla=False)),
-        )
-        .order_by()
-    )
-    for row in follow_ups:
-        slot = counts.setdefault((row["author_id"], _as_date(row["week"])), {})
-        slot["credits"], slot["late"] = row["credits"], row["late"]
-    breaches = (
-        SlaBreach.objects.filter(owner_id__in=rep_ids, due_at__gte=lower, due_at__lt=upper)
-        .annotate(week=TruncWeek("due_at", tzinfo=tz))
-        .values("owner_id", "week")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in breaches:
-        counts.setdefault((row["owner_id"], _as_date(row["week"])), {})["breaches"] = row["n"]
     rows = []
     for offset in range(weeks):
         week = start + timedelta(weeks=offset)
+        grouped = metric_values_grouped(
+            f=MetricFilter(start=week, end=week + timedelta(weeks=1)),
+            by="owner",
+            names=LEDGER_METRICS,
+        )
         for rep in reps:
-            slot = counts.get((rep.pk, week), {})
+            values = grouped.get(rep.pk, {})
             rows.append(
                 LedgerRow(
                     rep_id=rep.pk,
                     rep_name=rep.get_full_name() or rep.get_username(),
                     week_start=week,
-                    credits=slot.get("credits", 0),
-                    late=slot.get("late", 0),
-                    breaches=slot.get("breaches", 0),
+                    credits=values.get("follow_ups_within_sla", 0),
+                    breaches=values.get("sla_breaches", 0),
                 )
             )
     return rows
-
-
-def _as_date(value: datetime | date) -> date:
-    return timezone.localtime(value).date() if isinstance(value, datetime) else value
