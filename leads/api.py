@@ -1,7 +1,347 @@
-"""Thin DRF views and serializers of this app; rules live in services and selectors."""
+"""Thin DRF views and serializers of leads; rules live in leads.services and the importer.
+
+Routes: leads/ (list with filters and cursor pagination, create or ?upsert=true),
+leads/{id}/ (detail with score breakdown, stage history and SLA clock; PATCH; DELETE)
+and leads/import/ (CSV upload or JSON list, per-row report, ?dry_run=true).
+"""
 
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from typing import Any
 
-urlpatterns: list = []
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.urls import path
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alignment.api import ErrorSerializer
+from config.api import LargeCursorPagination, RoleModelPermissions
+from leads.filters import LeadFilter
+from leads.models import Lead, StageEvent
+from leads.services import (
+    LeadConflict,
+    lead_create,
+    lead_delete,
+    lead_find_by_email,
+    lead_update,
+    lead_upsert,
+)
+
+# --- error shapes in the schema ---------------------------------------------------------
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    id = serializers.IntegerField(required=False, help_text="The existing lead's id.")
+
+
+FIELD_ERRORS = OpenApiResponse(
+    response=inline_serializer(
+        "LeadFieldErrors", {"field": serializers.ListField(child=serializers.CharField())}
+    ),
+    description='Validation errors by field: {"field": ["message", ...]}.',
+)
+UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="No or invalid credentials.")
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role may not do this.")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such lead.")
+CONFLICT = OpenApiResponse(
+    ConflictSerializer, description="A lead with this email (any case) or external id exists."
+)
+
+# --- serializers ------------------------------------------------------------------------
+
+# Set only by the stage service, assignment and scoring: never by PATCH.
+READ_ONLY_FIELDS = ["owner", "territory", "stage", "score", "created_by", "qualified_under"]
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    utm_source = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=100
+    )
+    utm_medium = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=100
+    )
+    utm_campaign = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="With utm_source/utm_medium: sets the first-touch campaign when none is given.",
+    )
+    custom_fields = serializers.DictField(required=False)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "email",
+            "external_id",
+            "first_name",
+            "last_name",
+            "company",
+            "title",
+            "phone",
+            "country",
+            "industry",
+            "company_size",
+            "source",
+            "campaign",
+            "owner",
+            "territory",
+            "stage",
+            "score",
+            "custom_fields",
+            "created_at",
+            "updated_at",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+        ]
+        read_only_fields = ["owner", "territory", "stage", "score", "created_at", "updated_at"]
+        # Uniqueness (email in any case, external id) is the service's to answer: 409.
+        validators: list = []
+
+
+class StageEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StageEvent
+        fields = [
+            "id",
+            "from_stage",
+            "to_stage",
+            "occurred_at",
+            "actor",
+            "reason_code",
+            "reason",
+            "source",
+            "agreement",
+        ]
+
+
+class ScoreLineSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField(allow_null=True, required=False)
+    rule = serializers.CharField()
+    kind = serializers.CharField()
+    points = serializers.FloatField()
+
+
+class LeadDetailSerializer(LeadSerializer):
+    score_breakdown = ScoreLineSerializer(many=True, read_only=True)
+    stage_history = StageEventSerializer(many=True, read_only=True, source="stage_events")
+
+    class Meta(LeadSerializer.Meta):
+        fields = [
+            *LeadSerializer.Meta.fields,
+            "score_breakdown",
+            "scored_at",
+            "stage_history",
+            "sla_due_at",
+            "stage_entered_at",
+            "inquiry_at",
+            "mql_at",
+            "sal_at",
+            "sql_at",
+            "opportunity_at",
+            "won_at",
+            "lost_at",
+            "recycled_at",
+            "disqualified_at",
+            "assigned_at",
+            "first_follow_up_at",
+            "last_activity_at",
+            "next_follow_up_at",
+            "qualified_under",
+            "created_by",
+        ]
+        read_only_fields = [
+            *LeadSerializer.Meta.read_only_fields,
+            *[f for f in fields if f not in LeadSerializer.Meta.fields],
+        ]
+
+
+# --- views --------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["leads"])
+class LeadListCreate(generics.ListCreateAPIView):
+    """Every lead (filters below); POST creates one in `inquiry` and scores it."""
+
+    queryset = Lead.objects.all()
+    serializer_class = LeadSerializer
+    permission_classes = [RoleModelPermissions]
+    pagination_class = LargeCursorPagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = LeadFilter
+
+    @extend_schema(
+        summary="List leads",
+        responses={200: LeadSerializer(many=True), 400: FIELD_ERRORS, 401: UNAUTHORIZED,
+                   403: FORBIDDEN},
+    )  # fmt: skip
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create a lead (or update it with ?upsert=true)",
+        parameters=[
+            OpenApiParameter(
+                "upsert",
+                OpenApiTypes.BOOL,
+                description="Update the lead with this email (any case) or external id "
+                "instead of answering 409.",
+            ),
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Replays the first response for the same key and body.",
+            ),
+        ],
+        responses={
+            201: LeadDetailSerializer,
+            200: OpenApiResponse(LeadDetailSerializer, description="Upserted an existing lead."),
+            400: FIELD_ERRORS,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+            409: CONFLICT,
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = LeadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        upsert = request.query_params.get("upsert", "").lower() in {"1", "true", "yes"}
+        try:
+            if upsert:
+                lead, outcome = lead_upsert(
+                    data=data, actor=request.user, source=StageEvent.Source.API
+                )
+            else:
+                lead, outcome = (
+                    lead_create(data=data, actor=request.user, source=StageEvent.Source.API),
+                    "created",
+                )
+        except IntegrityError:
+            # Lost a race with a concurrent create of the same email / external id.
+            existing = lead_find_by_email(data.get("email") or "")
+            raise LeadConflict(
+                _("A lead with this email already exists."),
+                lead_id=existing.pk if existing else None,
+            ) from None
+        code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
+        return Response(LeadDetailSerializer(_detail(lead.pk)).data, status=code)
+
+
+def _detail_queryset():
+    return Lead.objects.prefetch_related(
+        Prefetch("stage_events", queryset=StageEvent.objects.order_by("occurred_at", "id"))
+    )
+
+
+def _detail(pk: int) -> Lead:
+    return _detail_queryset().get(pk=pk)
+
+
+@extend_schema(tags=["leads"])
+class LeadDetail(generics.RetrieveUpdateDestroyAPIView):
+    """One lead with its score breakdown (rule → points), stage history and SLA clock."""
+
+    serializer_class = LeadDetailSerializer
+    permission_classes = [RoleModelPermissions]
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return _detail_queryset()
+
+    @extend_schema(
+        summary="A lead in full",
+        responses={200: LeadDetailSerializer, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Change a lead's own fields",
+        description="owner, territory, stage, score, created_by and qualified_under are "
+        "read-only: sending a different value is refused with 400 (stage changes go "
+        "through leads/{id}/transition/; assignment through the sales endpoints).",
+        responses={
+            200: LeadDetailSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: CONFLICT,
+        },
+    )
+    def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        lead = self.get_object()
+        refused = _read_only_changes(lead=lead, data=request.data)
+        if refused:
+            return Response(refused, status=status.HTTP_400_BAD_REQUEST)
+        serializer = LeadSerializer(lead, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        for key in ("utm_source", "utm_medium", "utm_campaign"):
+            data.pop(key, None)
+        try:
+            lead_update(lead=lead, data=data, actor=request.user)
+        except IntegrityError:
+            raise LeadConflict(_("Another lead already has this email or external id.")) from None
+        return Response(LeadDetailSerializer(_detail(lead.pk)).data)
+
+    @extend_schema(
+        summary="Delete a lead",
+        responses={
+            204: None,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            409: OpenApiResponse(ConflictSerializer, description="The lead has deals."),
+        },
+    )
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        lead = self.get_object()
+        with transaction.atomic():
+            lead_delete(lead=lead)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _read_only_changes(*, lead: Lead, data: Any) -> dict[str, list[str]]:
+    """Read-only fields sent with a value other than the lead's: refused, not ignored."""
+    if not hasattr(data, "get"):
+        return {}
+    errors: dict[str, list[str]] = {}
+    for name in READ_ONLY_FIELDS:
+        if name not in data:
+            continue
+        current = getattr(lead, name if name in ("stage", "score") else f"{name}_id")
+        sent = data.get(name)
+        if sent is None and current is None:
+            continue
+        if str(sent) != str(current):
+            errors[name] = [
+                _(
+                    "This field is read-only: stage changes go through "
+                    "leads/{id}/transition/, owners through assignment, scores through "
+                    "the agreement's criteria."
+                )
+            ]
+    return errors
+
+
+urlpatterns = [
+    path("leads/", LeadListCreate.as_view(), name="api-leads"),
+    path("leads/<int:pk>/", LeadDetail.as_view(), name="api-lead"),
+]

@@ -13,17 +13,22 @@ from leads.services.lifecycle import (
     sla_due_compute,
     territory_for_country,
 )
+from leads.services.upsert import lead_changes, lead_delete, lead_match, lead_upsert
 
 __all__ = [
     "EDITABLE_FIELDS",
     "LeadConflict",
     "TransitionResult",
     "lead_assign_round_robin",
+    "lead_changes",
     "lead_create",
+    "lead_delete",
     "lead_find_by_email",
+    "lead_match",
     "lead_score_refresh",
     "lead_transition",
     "lead_update",
+    "lead_upsert",
     "sla_due_compute",
     "territory_for_country",
 ]

@@ -1,0 +1,84 @@
+"""Create-or-update of a lead by its natural keys (the API's ?upsert=true, the importer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+
+from leads.models import Lead, StageEvent
+from leads.services.lifecycle import EDITABLE_FIELDS, LeadConflict, lead_create, lead_update
+
+
+def lead_match(*, external_id: str | None, email: str) -> Lead | None:
+    """The lead these keys name: by external id when given and known, else by email (any case)."""
+    if external_id:
+        lead = Lead.objects.filter(external_id=external_id).first()
+        if lead is not None:
+            return lead
+    email = (email or "").strip()
+    return Lead.objects.filter(email__iexact=email).first() if email else None
+
+
+def lead_changes(*, lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
+    """The editable fields of `data` whose value differs from the lead's."""
+    changes: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in EDITABLE_FIELDS:
+            continue
+        current = getattr(lead, name)
+        if name == "email":
+            if (value or "").strip().lower() == lead.email.lower():
+                continue
+        elif name == "country" and isinstance(value, str):
+            value = value.upper()
+        elif name == "campaign":
+            current = lead.campaign_id
+            value = getattr(value, "pk", value)
+        if current != value:
+            changes[name] = data[name]
+    return changes
+
+
+@transaction.atomic
+def lead_upsert(
+    *,
+    data: dict[str, Any],
+    actor: AbstractBaseUser | None,
+    source: str = StageEvent.Source.API,
+    score: bool = True,
+) -> tuple[Lead, str]:
+    """Create the lead, or update the one matching its external id / email.
+
+    Returns the lead and what happened: "created", "updated" or "unchanged"; running it
+    twice with the same data changes nothing the second time. Raises LeadConflict when
+    the external id names one lead and the email another.
+    """
+    existing = lead_match(external_id=data.get("external_id"), email=data.get("email") or "")
+    if existing is None:
+        return lead_create(data=data, actor=actor, source=source, score=score), "created"
+    email = (data.get("email") or "").strip()
+    if email and email.lower() != existing.email.lower():
+        other = Lead.objects.filter(email__iexact=email).exclude(pk=existing.pk).first()
+        if other is not None:
+            raise LeadConflict(
+                _("The external id belongs to one lead and the email to another."),
+                lead_id=other.pk,
+            )
+    changes = lead_changes(lead=existing, data=data)
+    if not changes:
+        return existing, "unchanged"
+    return lead_update(lead=existing, data=changes, actor=actor, score=score), "updated"
+
+
+def lead_delete(*, lead: Lead) -> None:
+    """Delete a lead and its history; refused (LeadConflict) while it has deals."""
+    try:
+        lead.delete()
+    except ProtectedError:
+        raise LeadConflict(
+            _("This lead has deals; close or remove them before deleting it."), lead_id=lead.pk
+        ) from None

@@ -1,0 +1,177 @@
+"""leads/ and leads/{id}/: filters, cursor pages, create/upsert/409, detail, PATCH rules."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from alignment.models import StageKey
+from alignment.services import agreement_create_default
+from leads.models import Lead
+from leads.services import lead_create, lead_transition
+from tests.factories import CampaignFactory, DealFactory, LeadFactory, TerritoryFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def active():
+    return agreement_create_default()
+
+
+def api(user=None, *, token: bool = False) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        if token:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        else:
+            client.force_authenticate(user)
+    return client
+
+
+def test_leads_need_auth():
+    assert api().get("/api/v1/leads/").status_code == 401
+    assert api().post("/api/v1/leads/", {"email": "a@b.co"}).status_code == 401
+
+
+def test_the_list_is_cursor_paginated_and_filtered(active, marketer, rep):
+    territory = TerritoryFactory(code="emea")
+    for n in range(5):
+        LeadFactory(email=f"l{n}@acme.io", company="Acme", stage=StageKey.MQL, owner=rep)
+    LeadFactory(email="x@other.io", company="Other", territory=territory, score=80)
+
+    page = api(marketer).get("/api/v1/leads/", {"page_size": 2}).json()
+    assert set(page) >= {"next", "previous", "results"} and len(page["results"]) == 2
+    assert "cursor=" in page["next"]
+    second = api(marketer).get(page["next"]).json()
+    assert not {r["id"] for r in second["results"]} & {r["id"] for r in page["results"]}
+
+    assert len(api(marketer).get("/api/v1/leads/?stage=mql").json()["results"]) == 5
+    assert len(api(marketer).get(f"/api/v1/leads/?owner={rep.pk}").json()["results"]) == 5
+    assert [
+        r["email"] for r in api(marketer).get("/api/v1/leads/?search=other").json()["results"]
+    ] == ["x@other.io"]
+    assert len(api(marketer).get(f"/api/v1/leads/?territory={territory.pk}").json()["results"]) == 1
+    assert len(api(marketer).get("/api/v1/leads/?score_min=50").json()["results"]) == 1
+    assert api(marketer).get("/api/v1/leads/?created_after=not-a-date").status_code == 400
+
+
+def test_the_list_costs_the_same_queries_whatever_the_page_size(active, marketer):
+    for n in range(60):
+        LeadFactory(email=f"l{n}@acme.io")
+    client = api(marketer, token=True)
+    counts = []
+    for size in (5, 60):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/api/v1/leads/", {"page_size": size})
+        assert response.status_code == 200 and len(response.json()["results"]) == size
+        counts.append(len(ctx))
+    assert counts[0] == counts[1] <= 5
+
+
+def test_a_marketer_creates_a_lead_and_gets_its_detail(active, marketer):
+    campaign = CampaignFactory(utm_source="google", utm_medium="cpc", utm_campaign="spring")
+    response = api(marketer).post(
+        "/api/v1/leads/",
+        {
+            "email": "Ada@Example.com",
+            "first_name": "Ada",
+            "country": "de",
+            "company_size": 500,
+            "utm_source": "google",
+            "utm_medium": "cpc",
+            "utm_campaign": "spring",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["stage"] in ("inquiry", "mql") and body["country"] == "DE"
+    assert body["campaign"] == campaign.pk
+    assert body["stage_history"][0]["to_stage"] == "inquiry"
+    assert isinstance(body["score_breakdown"], list) and "sla_due_at" in body
+    assert Lead.objects.get().created_by == marketer
+
+
+def test_a_rep_may_not_create_leads(active, rep):
+    assert api(rep).post("/api/v1/leads/", {"email": "a@b.co"}).status_code == 403
+
+
+def test_an_existing_email_in_another_case_is_409_with_its_id(active, marketer):
+    lead = LeadFactory(email="ada@example.com")
+    response = api(marketer).post("/api/v1/leads/", {"email": "ADA@example.com"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["id"] == lead.pk and response.json()["detail"]
+    assert Lead.objects.count() == 1
+
+
+def test_upsert_updates_the_existing_lead(active, marketer):
+    lead = lead_create(data={"email": "ada@example.com"}, actor=None)
+    response = api(marketer).post(
+        "/api/v1/leads/?upsert=true",
+        {"email": "ADA@example.com", "company": "Analytical Engines"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["id"] == lead.pk
+    lead.refresh_from_db()
+    assert lead.company == "Analytical Engines" and Lead.objects.count() == 1
+
+
+def test_bad_input_is_400_with_field_errors(active, marketer):
+    response = api(marketer).post(
+        "/api/v1/leads/", {"email": "not-an-email", "company_size": -3}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) >= {"email", "company_size"}
+
+
+def test_detail_shows_score_breakdown_history_and_sla(active, marketer, rep):
+    lead = lead_create(data={"email": "ada@example.com", "company_size": 500}, actor=None)
+    if lead.stage != StageKey.MQL:
+        lead_transition(lead=lead, to_stage=StageKey.MQL, actor=None)
+    body = api(rep).get(f"/api/v1/leads/{lead.pk}/").json()
+    assert [e["to_stage"] for e in body["stage_history"]] == ["inquiry", "mql"]
+    assert body["sla_due_at"] is not None
+    assert any(line["points"] for line in body["score_breakdown"])
+    assert api(rep).get("/api/v1/leads/999999/").status_code == 404
+
+
+def test_patch_changes_own_fields_and_refuses_read_only_ones(active, marketer, rep):
+    lead = lead_create(data={"email": "ada@example.com"}, actor=None, score=False)
+    client = api(marketer)
+    response = client.patch(f"/api/v1/leads/{lead.pk}/", {"company": "Acme"}, format="json")
+    assert response.status_code == 200 and response.json()["company"] == "Acme"
+
+    for field, value in [("stage", "won"), ("owner", rep.pk), ("score", 99)]:
+        response = client.patch(f"/api/v1/leads/{lead.pk}/", {field: value}, format="json")
+        assert response.status_code == 400 and field in response.json()
+    lead.refresh_from_db()
+    assert lead.stage == "inquiry" and lead.owner is None
+    # Sending back what GET returned is fine.
+    same = client.patch(
+        f"/api/v1/leads/{lead.pk}/", {"stage": "inquiry", "company": "B"}, format="json"
+    )
+    assert same.status_code == 200
+
+
+def test_patch_to_an_email_of_another_lead_is_409(active, marketer):
+    LeadFactory(email="taken@example.com")
+    lead = LeadFactory(email="ada@example.com")
+    response = api(marketer).patch(
+        f"/api/v1/leads/{lead.pk}/", {"email": "TAKEN@example.com"}, format="json"
+    )
+    assert response.status_code == 409
+
+
+def test_delete_is_refused_for_roles_and_409_while_deals_exist(active, marketer, admin_user):
+    lead = LeadFactory()
+    assert api(marketer).delete(f"/api/v1/leads/{lead.pk}/").status_code == 403
+    DealFactory(lead=lead)
+    assert api(admin_user).delete(f"/api/v1/leads/{lead.pk}/").status_code == 409
+    other = LeadFactory()
+    assert api(admin_user).delete(f"/api/v1/leads/{other.pk}/").status_code == 204
+    assert Lead.objects.filter(pk=lead.pk).exists()
