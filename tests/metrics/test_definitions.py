@@ -1,0 +1,163 @@
+"""Every common metric on a hand-built week equals its hand-computed value."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from metrics.definitions import (
+    METRIC_NAMES,
+    REGISTRY,
+    MetricFilter,
+    metric_filter_parse,
+    metric_records,
+    metric_value,
+    metric_values,
+    metric_values_grouped,
+    plan_compute,
+)
+from tests.metrics.conftest import EXPECTED, WEEK
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_expectations_cover_every_metric_of_the_registry():
+    assert set(EXPECTED) == set(METRIC_NAMES)
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_each_metric_equals_its_hand_computed_value(week_data, name):
+    assert metric_value(name=name, f=WEEK) == EXPECTED[name]
+
+
+def test_all_metrics_at_once_equal_the_single_values(week_data):
+    assert metric_values(f=WEEK) == EXPECTED
+
+
+def test_money_is_decimal_with_two_places(week_data):
+    values = metric_values(f=WEEK)
+    for name in METRIC_NAMES:
+        if name in REGISTRY and REGISTRY[name].unit == "money" and values[name] is not None:
+            assert isinstance(values[name], Decimal)
+            assert values[name].as_tuple().exponent == -2
+
+
+def test_an_empty_period_gives_null_rates_and_zero_counts(week_data):
+    empty = MetricFilter(start=date(2026, 3, 16), end=date(2026, 3, 23))
+    values = metric_values(f=empty)
+    for name in ["acceptance_rate", "sla_compliance", "win_rate", "stage_conversion[mql→sal]",
+                 "response_time_hours_median", "avg_deal_size", "cost_per_lead", "cost_per_mql",
+                 "cac", "roi", "intel_ack_hours_median", "dispute_resolution_hours_median",
+                 "sales_cycle_days_median", "intel_ack_within_5d",
+                 "disputes_resolved_within_5d", "mql_attainment"]:  # fmt: skip
+        assert values[name] is None, name
+    assert values["new_leads"] == 0 and values["mqls"] == 0
+    assert values["revenue"] == Decimal("0.00") and values["spend"] == Decimal("0.00")
+    assert values["target_attainment"] == 0.0  # a target exists, nothing was won
+
+
+def test_the_week_boundary_follows_the_deployment_time_zone(week_data, settings):
+    # In UTC the week starts one hour later: l1 (created 23:00 UTC on Sunday) and l5's
+    # MQL entry fall into the previous week, and l4 (Monday 00:00 Warsaw) into this one.
+    settings.TIME_ZONE = "UTC"
+    assert metric_value(name="new_leads", f=WEEK) == 3  # l2, l3, l4
+    assert set(metric_records(name="new_leads", f=WEEK).values_list("email", flat=True)) == {
+        "l2@x.test", "l3@x.test", "l4@x.test"
+    }  # fmt: skip
+    assert metric_value(name="mqls", f=WEEK) == 2  # l1 (09:00 UTC), l2
+
+
+def test_filters_narrow_by_territory_campaign_owner_and_source(week_data):
+    d = week_data
+
+    def value(name, **narrow):
+        return metric_value(name=name, f=MetricFilter(start=WEEK.start, end=WEEK.end, **narrow))
+
+    assert value("new_leads", territory=d.north.pk) == 1
+    assert value("new_leads", campaign=d.c1.pk) == 2
+    assert value("new_leads", owner=d.rep.pk) == 1
+    assert value("new_leads", source="paid_search") == 2
+    assert value("revenue", campaign=d.c1.pk) == Decimal("1000.00")
+    assert value("cost_per_lead", campaign=d.c1.pk) == Decimal("250.00")
+    assert value("acceptance_rate", campaign=d.c1.pk) == 0.5
+
+
+def test_campaign_kpis_come_grouped_by_campaign_in_the_same_formulas(week_data):
+    d = week_data
+    names = ["spend", "new_leads", "mqls", "mqls_accepted", "pipeline_created", "revenue",
+             "cost_per_lead", "cost_per_mql", "cac", "roi"]  # fmt: skip
+    grouped = metric_values_grouped(f=WEEK, by="campaign", names=names)
+    narrowed = metric_values(
+        f=MetricFilter(start=WEEK.start, end=WEEK.end, campaign=d.c1.pk), names=names
+    )
+    assert grouped[d.c1.pk] == narrowed
+    assert grouped[d.c1.pk]["new_leads"] == 2 and grouped[d.c1.pk]["roi"] == 1.0
+    assert grouped[None]["new_leads"] == 1  # l3 has no campaign
+    by_channel = metric_values_grouped(f=WEEK, by="channel", names=names)
+    assert by_channel["paid_search"] == grouped[d.c1.pk]
+
+
+def test_grouping_by_source_uses_one_query_per_metric(week_data, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):
+        grouped = metric_values_grouped(f=WEEK, by="source", names=["new_leads", "mqls"])
+    assert grouped["paid_search"]["new_leads"] == 2
+    assert grouped["email"]["new_leads"] == 1
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_a_drill_down_lists_exactly_the_records_its_figure_counts(week_data, name):
+    metric = REGISTRY[name].drill_base()
+    row = metric.records(WEEK).aggregate(**metric.aggregates())
+    assert metric_records(name=name, f=WEEK).count() == row[metric.count_key]
+    if metric.unit == "count" and not REGISTRY[name].parts:
+        assert metric_records(name=name, f=WEEK).count() == EXPECTED[name]
+
+
+def test_the_reverse_funnel_plan_divides_the_target_by_trailing_rates(week_data):
+    # Trailing half year: one MQL (l6) never accepted, one won deal of 700.
+    plan = plan_compute(f=WEEK, revenue_target=Decimal("7000.00"))
+    assert plan.avg_deal_size == Decimal("700.00")
+    assert plan.needed["won"] == 10
+    assert plan.rates["mql→sal"] == 0.0
+    assert plan.needed["mql"] is None  # no MQL was ever accepted: no honest figure
+
+
+def test_the_plan_multiplies_up_through_every_stage(warsaw):
+    from leads.models import Deal, StageEvent
+    from tests.factories import LeadFactory
+    from tests.metrics.conftest import at
+
+    path = ["mql", "sal", "sql", "opportunity", "won"]
+    reached = [5, 2, 1, 1, 1]  # four MQLs in January: 2 accepted, 1 goes all the way
+    for i in range(4):
+        lead = LeadFactory(email=f"p{i}@x.test", created_at=at(1, 5))
+        stages = ["inquiry", *path[: 1 + sum(1 for r in reached[1:] if r > i)]]
+        for n, (a, b) in enumerate(itertools.pairwise(stages)):
+            StageEvent.objects.create(lead=lead, from_stage=a, to_stage=b,
+                                      occurred_at=at(1, 6 + n))  # fmt: skip
+        if stages[-1] == "won":
+            Deal.objects.create(lead=lead, amount=Decimal("1000.00"), outcome="won",
+                                created_at=at(1, 8), closed_at=at(1, 10))  # fmt: skip
+    plan = plan_compute(f=WEEK, revenue_target=Decimal("5000.00"))
+    assert plan.rates == {"mql→sal": 0.5, "sal→sql": 0.5, "sql→opportunity": 1.0,
+                          "opportunity→won": 1.0, "mql→won": 0.25}  # fmt: skip
+    assert plan.needed == {"won": 5, "opportunity": 5, "sql": 5, "sal": 10, "mql": 20}
+    assert plan.mql_to_won_rate == 0.25
+
+
+def test_bad_filter_parameters_are_field_errors(week_data):
+    with pytest.raises(ValidationError) as caught:
+        metric_filter_parse({"start": "2026-13-01", "territory": "999999", "source": "nope"})
+    assert set(caught.value.message_dict) == {"start", "territory", "source"}
+    with pytest.raises(ValidationError) as caught:
+        metric_filter_parse({"start": "2026-03-09", "end": "2026-03-02"})
+    assert "end" in caught.value.message_dict
+
+
+def test_a_week_parameter_means_its_iso_week(week_data):
+    f = metric_filter_parse({"week": "2026-03-05"})
+    assert (f.start, f.end) == (date(2026, 3, 2), date(2026, 3, 9))
