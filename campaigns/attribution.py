@@ -5,8 +5,8 @@ campaigns to the cent (Decimal, never float): the shares of one deal add up to i
 amount, so the credits of a report add up to the won revenue it covers. Revenue no
 campaign can claim is credited to `None` ("unattributed"), never dropped.
 
-- first touch: the lead's first-touch campaign (set from UTM on creation); without
-  one, the campaign of its earliest touch.
+- first touch: the lead's first-touch campaign (set from UTM on creation, or by its
+  first campaign touch); the same figure as the common metric `attributed_revenue`.
 - last touch before MQL: the campaign of the lead's latest touch at or before it
   became an MQL (before the deal closed, for a lead that never was an MQL); without
   touches, its first-touch campaign.
@@ -38,7 +38,9 @@ class AttributionModel(models.TextChoices):
     LINEAR = "linear", _("Linear over touches before the win")
 
 
-DEFAULT_MODEL = AttributionModel.LINEAR
+# The model of the common metrics (`attributed_revenue`, `roi`): pages default to it, so
+# a campaign's ROI is the same figure on the campaign page, the dashboard and the API.
+DEFAULT_MODEL = AttributionModel.FIRST_TOUCH
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,7 @@ def _shares(
     row: _DealRow, touches: list[tuple[datetime, int]], model: str
 ) -> Iterable[tuple[int | None, Decimal]]:
     if model == AttributionModel.FIRST_TOUCH:
-        campaign_id = row.first_touch_campaign_id or (touches[0][1] if touches else None)
-        return [(campaign_id, row.amount)]
+        return [(row.first_touch_campaign_id, row.amount)]
     if model == AttributionModel.LAST_TOUCH:
         cutoff = row.mql_at or row.closed_at
         before = [campaign_id for at, campaign_id in touches if at <= cutoff]
@@ -127,16 +128,33 @@ def _shares(
     raise ValueError(f"Unknown attribution model: {model}")
 
 
-def attribution_compute(*, model: str, deals: QuerySet[Deal]) -> Attribution:
-    """Credit the revenue of `deals` (won deals) to campaigns under `model`. Two queries."""
+@dataclass(frozen=True)
+class Credit:
+    """One share of one won deal: when it was won, which campaign gets how much."""
+
+    closed_at: datetime
+    campaign_id: int | None
+    amount: Decimal
+
+
+def attribution_credits(*, model: str, deals: QuerySet[Deal]) -> list[Credit]:
+    """Every share of every won deal in `deals` under `model`. Two queries."""
     rows = _rows(deals)
     touches = _touches_by_lead(deals) if rows else {}
+    return [
+        Credit(row.closed_at, campaign_id, share)
+        for row in rows
+        for campaign_id, share in _shares(row, touches.get(row.lead_id, []), model)
+    ]
+
+
+def attribution_compute(*, model: str, deals: QuerySet[Deal]) -> Attribution:
+    """Credit the revenue of `deals` (won deals) to campaigns under `model`. Two queries."""
     credits: dict[int | None, Decimal] = defaultdict(lambda: Decimal("0.00"))
     total = Decimal("0.00")
-    for row in rows:
-        total += row.amount
-        for campaign_id, share in _shares(row, touches.get(row.lead_id, []), model):
-            credits[campaign_id] += share
+    for credit in attribution_credits(model=model, deals=deals):
+        total += credit.amount
+        credits[credit.campaign_id] += credit.amount
     return Attribution(model=str(model), total=total, credits=dict(credits))
 
 

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _lazy
 
 from alignment.models import Agreement, ReasonKind, StageKey
 from alignment.selectors import agreement_active
+from campaigns.attribution import (
+    DEFAULT_MODEL,
+    AttributionModel,
+    attribution_credits,
+    attribution_for_period,
+    won_deals,
+)
 from campaigns.models import Briefing, BriefingAcknowledgment, Campaign, Collateral
 from leads.models import Lead, StageEvent
+from metrics.definitions import (
+    REGISTRY,
+    MetricFilter,
+    metric_empty_value,
+    metric_values,
+    metric_values_grouped,
+    week_start_of,
+)
 from metrics.models import TerritoryMember
 
 RATIO = Decimal("0.001")
@@ -154,3 +173,162 @@ def collateral_for_lead(*, lead: Lead) -> list[Collateral]:
     if lead.campaign_id:
         query |= Q(campaign_id=lead.campaign_id, stage_key__in=["", lead.stage])
     return list(Collateral.objects.filter(query).select_related("campaign").order_by("title", "pk"))
+
+
+# --- KPIs through the common metric definitions ------------------------------------------
+
+# Per campaign and per channel, by their DESIGN.md names (metrics/definitions.py).
+KPI_METRICS = [
+    "spend",
+    "new_leads",
+    "mqls",
+    "mqls_accepted",
+    "acceptance_rate",
+    "pipeline_created",
+    "new_accounts",
+    "cost_per_lead",
+    "cost_per_mql",
+    "cac",
+]
+FUNNEL_METRICS = [
+    ("new_leads", _lazy("Leads")),
+    ("mqls", _lazy("MQLs")),
+    ("stage_entries[sal]", _lazy("Accepted (SAL)")),
+    ("stage_entries[sql]", _lazy("SQL")),
+    ("stage_entries[opportunity]", _lazy("Opportunities")),
+    ("stage_entries[won]", _lazy("Won")),
+]
+
+
+@dataclass(frozen=True)
+class KpiTable:
+    """KPIs per group (campaign id or channel) for one period, revenue under one model."""
+
+    f: MetricFilter
+    model: str
+    rows: dict[Any, dict[str, Any]]
+    totals: dict[str, Any]
+
+    @property
+    def model_label(self) -> str:
+        return str(AttributionModel(self.model).label)
+
+    def row(self, key: Any) -> dict[str, Any]:
+        return self.rows.get(key) or _empty_row()
+
+
+def _empty_row() -> dict[str, Any]:
+    row = {name: metric_empty_value(name) for name in KPI_METRICS}
+    row.update(won_revenue=Decimal("0.00"), roi=None)
+    return row
+
+
+def _with_revenue(row: dict[str, Any], revenue: Decimal) -> dict[str, Any]:
+    # ROI is the common metric's formula, fed with the revenue of the chosen model.
+    return {**row, "won_revenue": revenue, "roi": REGISTRY["roi"].combine(revenue, row["spend"])}
+
+
+def campaign_kpis(*, f: MetricFilter, by: str = "campaign", model: str = DEFAULT_MODEL) -> KpiTable:
+    """Spend, leads, MQLs, accepted, pipeline, won revenue, CPL, cost per MQL, CAC, ROI.
+
+    Grouped by campaign id or by channel; a constant number of queries however many
+    campaigns. Won revenue is credited by `model` (see campaigns.attribution).
+    """
+    if by not in ("campaign", "channel"):
+        raise ValueError(f"Unknown grouping {by!r}")
+    grouped = metric_values_grouped(f=f, by=by, names=KPI_METRICS)
+    attribution = attribution_for_period(model=model, start=f.start_at, end=f.end_at)
+    revenue: dict[Any, Decimal] = {}
+    if by == "campaign":
+        revenue = {k: v for k, v in attribution.credits.items() if k is not None}
+    else:
+        channel_of = dict(
+            Campaign.objects.filter(pk__in=[k for k in attribution.credits if k]).values_list(
+                "pk", "channel"
+            )
+        )
+        for campaign_id, amount in attribution.credits.items():
+            if campaign_id is not None:
+                channel = channel_of[campaign_id]
+                revenue[channel] = revenue.get(channel, Decimal("0.00")) + amount
+    keys = {k for k in grouped if k is not None} | set(revenue)
+    rows = {
+        key: _with_revenue(grouped.get(key) or _empty_row(), revenue.get(key, Decimal("0.00")))
+        for key in keys
+    }
+    totals = metric_values(f=f, names=KPI_METRICS)
+    totals = _with_revenue(totals, sum(revenue.values(), Decimal("0.00")))
+    return KpiTable(f=f, model=str(model), rows=rows, totals=totals)
+
+
+def campaign_list(*, f: MetricFilter, model: str = DEFAULT_MODEL) -> list[tuple[Campaign, dict]]:
+    """Every campaign with its KPIs for the period; the query count does not grow with rows."""
+    table = campaign_kpis(f=f, by="campaign", model=model)
+    campaigns = Campaign.objects.select_related("owner").order_by("-starts_on", "name")
+    return [(campaign, table.row(campaign.pk)) for campaign in campaigns]
+
+
+def campaign_period(*, campaign: Campaign, today: date | None = None) -> MetricFilter:
+    """The campaign's life so far: from its start (or first spend) to today inclusive."""
+    today = today or timezone.localdate()
+    first_spend = campaign.spend_entries.order_by("date").values_list("date", flat=True).first()
+    start = min(filter(None, [campaign.starts_on, first_spend]))
+    end = max(today, campaign.ends_on or today) + timedelta(days=1)
+    return MetricFilter(start=start, end=max(end, start + timedelta(days=1)), campaign=campaign.pk)
+
+
+def campaign_funnel(*, f: MetricFilter) -> list[dict[str, Any]]:
+    """The campaign's funnel in the period, stage by stage, through the common metrics."""
+    values = metric_values(f=f, names=[name for name, _label in FUNNEL_METRICS])
+    top = values["new_leads"] or 0
+    return [
+        {
+            "name": name,
+            "label": str(label),
+            "value": values[name],
+            "width": int(100 * values[name] / top) if top else 0,
+        }
+        for name, label in FUNNEL_METRICS
+    ]
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    week: date
+    spend: Decimal
+    revenue: Decimal
+
+
+def campaign_spend_revenue_weekly(
+    *, campaign: Campaign, f: MetricFilter, model: str = DEFAULT_MODEL
+) -> list[TimelinePoint]:
+    """Spend and credited won revenue per ISO week of the period (for the chart)."""
+    spend_by_week: dict[date, Decimal] = {}
+    spend = REGISTRY["spend"].records(f)
+    for day, amount in spend.filter(campaign=campaign).values_list("date", "amount"):
+        week = week_start_of(day)
+        spend_by_week[week] = spend_by_week.get(week, Decimal("0.00")) + amount
+    revenue_by_week: dict[date, Decimal] = {}
+    credits = attribution_credits(model=model, deals=won_deals(start=f.start_at, end=f.end_at))
+    for credit in credits:
+        if credit.campaign_id == campaign.pk:
+            week = week_start_of(timezone.localdate(credit.closed_at))
+            revenue_by_week[week] = revenue_by_week.get(week, Decimal("0.00")) + credit.amount
+    points = []
+    week = week_start_of(f.start)
+    while week < f.end:
+        points.append(
+            TimelinePoint(
+                week=week,
+                spend=spend_by_week.get(week, Decimal("0.00")),
+                revenue=revenue_by_week.get(week, Decimal("0.00")),
+            )
+        )
+        week += timedelta(days=7)
+    return points
+
+
+def campaign_acceptance_rates(*, f: MetricFilter) -> dict[int, float | None]:
+    """Sales' acceptance rate of each campaign's MQLs decided in the period (one query)."""
+    rates = REGISTRY["acceptance_rate"].values_grouped(f, by="campaign")
+    return {k: v for k, v in rates.items() if k is not None}

@@ -7,7 +7,7 @@ checks live here too, so every door refuses a rep the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,7 +32,7 @@ from campaigns.models import (
     Touch,
     TouchKind,
 )
-from campaigns.selectors import Readiness, campaign_readiness
+from campaigns.selectors import Readiness, campaign_acceptance_rates, campaign_readiness
 from leads.models import Lead
 
 CAMPAIGN_FIELDS = [
@@ -151,6 +151,7 @@ def touch_create(
 ) -> Touch:
     """Record an engagement touch and rescore the lead (it may become an MQL).
 
+    A lead without a first-touch campaign gets this touch's campaign as its first touch.
     A touch whose `external_id` is already stored is returned as it is: pushing the
     same event twice records it once and rescores nothing.
     """
@@ -180,6 +181,13 @@ def touch_create(
         if existing is None:
             raise
         return existing
+    # Conditional, so two first touches at once leave the lead with one of them.
+    if (
+        campaign is not None
+        and lead.campaign_id is None
+        and Lead.objects.filter(pk=lead.pk, campaign__isnull=True).update(campaign=campaign)
+    ):
+        lead.campaign = campaign
     if rescore:
         from leads.services import lead_score_refresh
 
@@ -365,3 +373,36 @@ def campaign_acceptance_flag(
         url=reverse("campaigns:detail", args=[campaign.pk]),
     )
     return True
+
+
+# Sales' verdict on a campaign's leads is judged over this trailing window.
+ACCEPTANCE_WINDOW_DAYS = 90
+
+
+def campaigns_acceptance_check(*, today: date | None = None) -> list[int]:
+    """Flag every campaign whose MQLs sales accepted below the floor (trailing window).
+
+    Returns the ids of the campaigns below the floor. Safe to run twice: each owner is
+    notified once per campaign.
+    """
+    from metrics.definitions import MetricFilter
+
+    agreement = agreement_active()
+    if agreement is None:
+        return []
+    today = today or timezone.localdate()
+    end = today + timedelta(days=1)
+    f = MetricFilter(start=end - timedelta(days=ACCEPTANCE_WINDOW_DAYS), end=end)
+    rates = campaign_acceptance_rates(f=f)
+    below = [
+        pk
+        for pk, rate in rates.items()
+        if rate is not None and Decimal(str(rate)) < agreement.acceptance_floor
+    ]
+    flagged = []
+    for campaign in Campaign.objects.filter(pk__in=below).select_related("owner"):
+        if campaign_acceptance_flag(
+            campaign=campaign, rate=rates[campaign.pk], agreement=agreement
+        ):
+            flagged.append(campaign.pk)
+    return sorted(flagged)

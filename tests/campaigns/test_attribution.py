@@ -75,15 +75,12 @@ def book():
     return a, b, c
 
 
-def test_first_touch_credits_the_utm_campaign_else_the_earliest_touch(book):
-    a, _b, c = book
+def test_first_touch_credits_the_leads_first_touch_campaign(book):
+    a, _b, _c = book
     result = attribution_first_touch(deals=won_deals(start=JAN, end=FEB))
     assert result.model == AttributionModel.FIRST_TOUCH
-    assert result.credits == {
-        a.pk: Decimal("1000.00"),
-        c.pk: Decimal("500.00"),
-        None: Decimal("200.00"),
-    }
+    # Deal 2's lead was given no first-touch campaign (a raw row): unattributed.
+    assert result.credits == {a.pk: Decimal("1000.00"), None: Decimal("700.00")}
 
 
 def test_last_touch_credits_the_latest_touch_before_the_lead_became_an_mql(book):
@@ -124,6 +121,15 @@ def test_the_period_boundary_is_half_open(book):
     )
     assert feb.total == Decimal("9999.00")
     assert feb.credits == {a.pk: Decimal("9999.00")}
+
+
+def test_first_touch_is_the_common_metrics_attributed_revenue(book):
+    from metrics.definitions import REGISTRY, MetricFilter
+
+    f = MetricFilter(start=JAN.date(), end=FEB.date())
+    common = REGISTRY["attributed_revenue"].values_grouped(f, by="campaign")
+    ours = attribution_first_touch(deals=won_deals(start=f.start_at, end=f.end_at))
+    assert {k: v for k, v in ours.credits.items() if k is not None} == common
 
 
 def test_attribution_takes_two_queries_however_many_deals(book, django_assert_num_queries):

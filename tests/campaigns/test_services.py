@@ -120,6 +120,15 @@ def test_a_touch_rescores_the_lead_and_can_make_it_an_mql(agreement):
     assert lead.stage == StageKey.MQL
 
 
+def test_a_leads_first_campaign_touch_becomes_its_first_touch_campaign(agreement):
+    first, second = CampaignFactory(), CampaignFactory()
+    lead = LeadFactory(campaign=None)
+    touch_create(lead=lead, campaign=first, kind=TouchKind.PAGE_VISIT, occurred_at=timezone.now())
+    touch_create(lead=lead, campaign=second, kind=TouchKind.WEBINAR, occurred_at=timezone.now())
+    lead.refresh_from_db()
+    assert lead.campaign == first
+
+
 def test_the_same_external_touch_is_stored_once(agreement):
     lead = LeadFactory()
     first = touch_create(
