@@ -73,3 +73,11 @@ def sweep_webhook_deliveries() -> int:
     from alignment.services.webhooks import webhook_pending_sweep
 
     return webhook_pending_sweep()
+
+
+@shared_task(name="alignment.tasks.beat_heartbeat", ignore_result=True)
+def beat_heartbeat() -> None:
+    """Beat's proof of life: /healthz shows when a scheduled task last ran."""
+    from config.health import beat_heartbeat_record
+
+    beat_heartbeat_record()

@@ -14,6 +14,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # Proof of life for beat (shown on /healthz); the interval is tunable for the fault tests.
+    "beat-heartbeat": {
+        "task": "alignment.tasks.beat_heartbeat",
+        "schedule": float(os.environ.get("ACCORD_BEAT_HEARTBEAT_SECONDS", "60")),
+    },
     "purge-idempotency-keys": {
         "task": "alignment.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17, hour=3),

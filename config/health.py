@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -35,6 +36,15 @@ def _broker_ok() -> bool:
     return folder.is_dir()
 
 
+BEAT_HEARTBEAT_KEY = "accord:beat:last-heartbeat"
+
+
+def beat_heartbeat_record() -> None:
+    from django.utils import timezone
+
+    cache.set(BEAT_HEARTBEAT_KEY, timezone.now().isoformat(), timeout=24 * 3600)
+
+
 @login_not_required
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -43,4 +53,5 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body = {"status": "ok" if healthy else "degraded"} | {
         name: "ok" if ok else "down" for name, ok in checks.items()
     }
+    body["beat_last_heartbeat"] = cache.get(BEAT_HEARTBEAT_KEY)
     return JsonResponse(body, status=200 if healthy else 503)

@@ -47,3 +47,40 @@ class UserPreferencesMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class BrokerUnavailableMiddleware:
+    """An action that must enqueue work while the broker is down answers 503 with a message.
+
+    Nothing half-done: callers enqueue on commit or before writing; pages that only read
+    never touch the broker and keep answering.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from kombu.exceptions import OperationalError
+
+        if not isinstance(exception, OperationalError):
+            return None
+        import logging
+
+        from django.http import JsonResponse
+        from django.shortcuts import render
+        from django.utils.translation import gettext as _
+
+        logging.getLogger("accord.broker").warning("broker unavailable: %s", exception)
+        message = _(
+            "Background processing is unavailable right now, so this action was not started. "
+            "Nothing was lost; please try again in a minute."
+        )
+        if request.path_info.startswith("/api/"):
+            response = JsonResponse({"detail": message}, status=503)
+        else:
+            response = render(request, "503.html", {"message": message}, status=503)
+        response["Retry-After"] = "60"
+        return response

@@ -8,7 +8,21 @@ from django.test import Client
 def test_healthz_reports_database_and_broker_without_a_login(client: Client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    body = response.json()
+    assert body | {"beat_last_heartbeat": None} == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "beat_last_heartbeat": None,
+    }
+
+
+@pytest.mark.django_db
+def test_healthz_shows_when_beat_last_ran(client: Client):
+    from alignment.tasks import beat_heartbeat
+
+    beat_heartbeat.apply()
+    assert client.get("/healthz").json()["beat_last_heartbeat"]
 
 
 @pytest.mark.django_db

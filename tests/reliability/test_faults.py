@@ -1,0 +1,201 @@
+"""Faults: Redis goes away and comes back, PostgreSQL drops connections, two beats run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client
+
+from tests.conftest import need
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.faults
+
+
+def _redis_cache(url: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+            },
+        }
+    }
+
+
+@pytest.mark.django_db
+def test_pages_answer_while_redis_is_down_and_health_says_so(
+    client: Client, rep, private_redis, settings
+):
+    settings.CACHES = _redis_cache(private_redis.url)
+    settings.REDIS_URL = private_redis.url
+    assert caches["default"].__class__.__module__.startswith("django_redis")
+    client.force_login(rep)
+    assert client.get("/healthz").json()["broker"] == "ok"
+
+    private_redis.stop()
+    for path in ("/", "/leads/", "/leads/queue/", "/campaigns/", "/agreement/"):
+        assert client.get(path).status_code == 200, path
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.json() == health.json() | {"database": "ok", "broker": "down"}
+
+    private_redis.start()
+    assert client.get("/healthz").json()["broker"] == "ok"
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_action_that_enqueues_answers_503_with_a_message_while_the_broker_is_down(
+    client: Client, rep, private_redis, settings
+):
+    """The broker outage reaches the user as a clear 503, then the action works again."""
+    from config.celery import app
+    from config.middleware import BrokerUnavailableMiddleware
+
+    app.conf.broker_url = private_redis.url
+    app._pool = None
+    private_redis.stop()
+    try:
+        from alignment.tasks import beat_heartbeat
+
+        request = client.get("/").wsgi_request
+        try:
+            beat_heartbeat.delay()
+        except Exception as exc:  # the publish error the middleware turns into a 503
+            response = BrokerUnavailableMiddleware(lambda r: None).process_exception(request, exc)
+        else:
+            pytest.fail("publishing succeeded with the broker down")
+        assert response.status_code == 503
+        assert response["Retry-After"] == "60"
+        assert "try again" in response.content.decode()
+        private_redis.start()
+        app._pool = None
+        beat_heartbeat.delay()  # recovered: publishing works again
+    finally:
+        from django.conf import settings as live
+
+        app.conf.broker_url = live.CELERY_BROKER_URL
+        app._pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_app_recovers_when_postgresql_drops_its_connections(tmp_path):
+    """What a PostgreSQL restart does to a running app: every server connection dies.
+
+    A real gunicorn process with persistent connections; after the drop the next request
+    must succeed without restarting the app (connection health checks).
+    """
+    need(connection.vendor == "postgresql", "the PostgreSQL fault test needs DATABASE_URL")
+    from tests.foundation.test_infrastructure import _database_url_for_subprocess
+    from tests.reliability.conftest import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for_subprocess() + "?application_name=accord-fault-test",
+        "ACCORD_VAR_DIR": str(tmp_path),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", "1", "--timeout", "30"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def get(path: str) -> int:
+        try:
+            url = f"http://127.0.0.1:{port}{path}"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert get("/healthz") in (200, 503)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        assert get("/healthz") == 200
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'accord-fault-test'"
+            )
+            assert cursor.fetchone()[0] >= 1, "the app held no persistent connection"
+        assert get("/healthz") == 200
+        assert get("/login/") == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.mark.worker
+def test_two_beat_processes_enqueue_each_job_once(private_redis, tmp_path):
+    """RedBeat's lock: the second beat waits, so jobs are not sent twice."""
+    import redis
+
+    env = {
+        **os.environ,
+        "REDIS_URL": private_redis.url,
+        "ACCORD_BEAT_HEARTBEAT_SECONDS": "1",
+        "CELERY_REDBEAT_LOCK_TIMEOUT": "30",
+        "ACCORD_VAR_DIR": str(tmp_path),
+    }
+    beats = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel=INFO",
+                "--max-interval=1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    client = redis.Redis.from_url(private_redis.url)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and client.llen("celery") < 2:
+            time.sleep(0.2)
+        assert client.llen("celery") >= 2, "beat did not start sending the heartbeat"
+        start_count, started = client.llen("celery"), time.monotonic()
+        time.sleep(8)
+        sent = client.llen("celery") - start_count
+        elapsed = time.monotonic() - started
+        assert all(beat.poll() is None for beat in beats), "a beat process died"
+        # One beat sends about one heartbeat a second; two unlocked beats would send two.
+        assert sent <= elapsed + 2, (sent, elapsed)
+        assert sent >= elapsed / 2 - 1, (sent, elapsed)
+    finally:
+        for beat in beats:
+            beat.send_signal(signal.SIGTERM)
+        for beat in beats:
+            try:
+                beat.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                beat.kill()
