@@ -1,0 +1,849 @@
+"""The lead importer: one engine behind the API, the management command and the page.
+
+Rows stream through in batches, so memory stays flat however long the file. Each
+batch matches existing leads in two queries (external id, then email in any case),
+creates the new ones with `bulk_create` (leads, their stage history, deals) and
+updates the changed ones through the lead services. A bad row is reported with its
+row number, field and message and never stops the others. Importing the same file
+again changes nothing: every row then matches a lead whose fields already agree.
+
+History columns (`created_at`, `stage`, `mql_at` … `lost_at`, `lost_reason`,
+`owner_email`, `deal_amount`) write the stage events of a lead the import creates,
+with those times and source "import". They are history, not activity: later moves
+of the lead still go through the stage service and the agreed transitions. The history
+of a lead that already exists is never rewritten.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from alignment.models import StageKey
+from leads.models import Deal, DealOutcome, Lead, LeadImport, SourceChannel, StageEvent
+from leads.services import (
+    LeadConflict,
+    lead_changes,
+    lead_update,
+    lead_upsert,
+    territory_for_country,
+)
+
+BATCH_SIZE = 1000
+REPORT_LIMIT = 100_000  # per-row entries kept on the LeadImport row (errors always first)
+
+LEAD_COLUMNS = [
+    "email",
+    "external_id",
+    "first_name",
+    "last_name",
+    "company",
+    "title",
+    "phone",
+    "country",
+    "industry",
+    "company_size",
+    "source",
+]
+HISTORY_STAGES = [  # funnel order of the stage columns a history row may carry
+    (StageKey.MQL, "mql_at"),
+    (StageKey.SAL, "sal_at"),
+    (StageKey.SQL, "sql_at"),
+    (StageKey.OPPORTUNITY, "opportunity_at"),
+    (StageKey.WON, "won_at"),
+    (StageKey.LOST, "lost_at"),
+]
+HISTORY_COLUMNS = [
+    "created_at",
+    "stage",
+    *[column for _stage, column in HISTORY_STAGES],
+    "lost_reason",
+    "owner_email",
+    "campaign",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "deal_amount",
+]
+COLUMNS = [*LEAD_COLUMNS, *HISTORY_COLUMNS]
+CUSTOM_PREFIX = "custom:"
+
+
+@dataclass
+class RowResult:
+    row: int
+    status: str  # created | updated | unchanged | error
+    id: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"row": self.row, "status": self.status}
+        if self.id is not None:
+            data["id"] = self.id
+        if self.errors:
+            data["errors"] = self.errors
+        return data
+
+
+@dataclass
+class ImportResult:
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    dry_run: bool = False
+    results: list[RowResult] = field(default_factory=list)
+    record: LeadImport | None = None
+
+    def count(self, result: RowResult) -> None:
+        self.total += 1
+        if result.status == "created":
+            self.created += 1
+        elif result.status == "updated":
+            self.updated += 1
+        elif result.status == "unchanged":
+            self.unchanged += 1
+        else:
+            self.errors += 1
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (not a row's fault)."""
+
+
+# --- reading files ------------------------------------------------------------------------
+
+
+def column_mapping_default(headers: Iterable[str]) -> dict[str, str]:
+    """File column → import column, by name (any case; spaces and dashes as underscores)."""
+    mapping: dict[str, str] = {}
+    for header in headers:
+        key = (header or "").strip().lower().replace(" ", "_").replace("-", "_")
+        if key in COLUMNS:
+            mapping[header] = key
+    return mapping
+
+
+def _text_stream(stream: IO[bytes] | IO[str]) -> IO[str]:
+    if isinstance(stream.read(0), bytes):
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")  # type: ignore[arg-type]
+    return stream  # type: ignore[return-value]
+
+
+def rows_from_csv(stream: IO[bytes] | IO[str]) -> Iterator[dict[str, str]]:
+    """Stream the rows of a CSV file (UTF-8, BOM tolerated; , ; tab or | as delimiter)."""
+    text = _text_stream(stream)
+    header = text.readline()
+    if not header.strip():
+        return
+    delimiter = max([",", ";", "\t", "|"], key=header.count)
+    reader = csv.DictReader(itertools.chain([header], text), delimiter=delimiter)
+    for row in reader:
+        yield {k.strip(): v for k, v in row.items() if k is not None}
+
+
+def rows_from_json(stream: IO[bytes] | IO[str]) -> Iterator[dict[str, Any]]:
+    """Rows of a JSON array of objects, or JSON Lines (one object per line, streamed)."""
+    text = _text_stream(stream)
+    first = text.read(1)
+    while first and first.isspace():
+        first = text.read(1)
+    if first == "[":
+        try:
+            data = json.loads("[" + text.read())
+        except json.JSONDecodeError as exc:
+            message = _("The file is not valid JSON: %(error)s") % {"error": exc}
+            raise ImportFileError(message) from None
+        for item in data:
+            yield item if isinstance(item, dict) else {"__invalid__": item}
+        return
+    pending = first
+    for line in text:
+        line = pending + line
+        pending = ""
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            item = {"__invalid__": line.strip()[:100]}
+        yield item if isinstance(item, dict) else {"__invalid__": item}
+    if pending.strip():
+        yield {"__invalid__": pending}
+
+
+def rows_from_file(stream: IO[bytes], *, name: str) -> Iterator[dict[str, Any]]:
+    lowered = name.lower()
+    if lowered.endswith((".json", ".jsonl", ".ndjson")):
+        return rows_from_json(stream)
+    return rows_from_csv(stream)
+
+
+# --- parsing one row ------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _when(value: Any) -> datetime | None:
+    """ISO 8601 date or datetime; a naive time is in the deployment's time zone."""
+    raw = _text(value)
+    if not raw:
+        return None
+    parsed = parse_datetime(raw.replace(" ", "T", 1) if " " in raw else raw)
+    if parsed is None:
+        day = parse_date(raw)
+        if day is None:
+            raise ValueError
+        parsed = datetime.combine(day, time())
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+_SOURCES = {
+    **{key: key for key in SourceChannel.values},
+    **{str(label).lower(): key for key, label in SourceChannel.choices},
+}
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    fields: dict[str, Any]
+    custom: dict[str, Any]
+    created_at: datetime | None
+    stage: str
+    history: list[tuple[str, datetime]]  # (stage, entered at), after inquiry
+    lost_reason: str
+    owner_id: int | None
+    campaign_id: int | None
+    deal_amount: Decimal | None
+
+    @property
+    def key(self) -> str:
+        return self.fields.get("external_id") or self.fields["email"].lower()
+
+    @property
+    def has_history(self) -> bool:
+        return bool(self.history) or self.stage not in ("", StageKey.INQUIRY)
+
+
+class _Lookups:
+    """Per-run caches: users by email, campaigns by name/UTM, territories by country."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, int | None] = {}
+        self.campaigns: dict[tuple[str, ...], int | None] = {}
+        self.territories: dict[str, int | None] = {}
+
+    def user(self, email: str) -> int | None:
+        key = email.lower()
+        if key not in self.users:
+            user = get_user_model().objects.filter(email__iexact=key, is_active=True).first()
+            self.users[key] = user.pk if user else None
+        return self.users[key]
+
+    def campaign(self, name: str, source: str, medium: str, utm: str) -> int | None:
+        key = (name.lower(), source.lower(), medium.lower(), utm.lower())
+        if key not in self.campaigns:
+            from campaigns.selectors import campaign_lookup
+
+            found = campaign_lookup(
+                name=name, utm_source=source, utm_medium=medium, utm_campaign=utm
+            )
+            self.campaigns[key] = found.pk if found else None
+        return self.campaigns[key]
+
+    def territory(self, country: str) -> int | None:
+        if country not in self.territories:
+            territory = territory_for_country(country)
+            self.territories[country] = territory.pk if territory else None
+        return self.territories[country]
+
+
+def _error(errors: list[dict[str, str]], name: str, message: str) -> None:
+    errors.append({"field": name, "message": str(message)})
+
+
+def row_parse(
+    *, number: int, raw: dict[str, Any], mapping: dict[str, str] | None, lookups: _Lookups
+) -> ParsedRow | list[dict[str, str]]:
+    """A file row as lead fields plus history, or its errors (field, message)."""
+    errors: list[dict[str, str]] = []
+    if "__invalid__" in raw:
+        return [{"field": "", "message": _("This row is not an object of fields.")}]
+    data: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    mapping = mapping if mapping is not None else column_mapping_default(raw.keys())
+    for column, target in mapping.items():
+        if column not in raw or not target:
+            continue
+        if target.startswith(CUSTOM_PREFIX):
+            value = raw[column]
+            if _text(value):
+                custom[target[len(CUSTOM_PREFIX) :]] = value
+        else:
+            data[target] = raw[column]
+
+    fields: dict[str, Any] = {}
+    for name in LEAD_COLUMNS:
+        if name in data:
+            fields[name] = _text(data[name])
+    fields["email"] = fields.get("email", "")
+    fields["external_id"] = fields.get("external_id") or None
+    if fields.get("country"):
+        fields["country"] = fields["country"].upper()
+    size = fields.pop("company_size", "")
+    if size:
+        try:
+            fields["company_size"] = int(Decimal(size.replace(",", "")))
+            if fields["company_size"] < 0:
+                raise ValueError
+        except (InvalidOperation, ValueError):
+            _error(errors, "company_size", _("Enter a whole number of employees."))
+    source = fields.pop("source", "")
+    if source:
+        if source.lower() in _SOURCES:
+            fields["source"] = _SOURCES[source.lower()]
+        else:
+            _error(
+                errors,
+                "source",
+                _("“%(value)s” is not a source; use one of: %(choices)s.")
+                % {"value": source, "choices": ", ".join(SourceChannel.values)},
+            )
+    if not fields["email"]:
+        _error(errors, "email", _("An email is required."))
+    else:
+        candidate = Lead(**{k: v for k, v in fields.items() if k != "company_size"})
+        try:
+            candidate.full_clean(
+                exclude=["owner", "territory", "campaign", "qualified_under", "created_by",
+                         "company_size", "source"],
+                validate_unique=False,
+                validate_constraints=False,
+            )  # fmt: skip
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                for message in messages:
+                    _error(errors, name, message)
+
+    times: dict[str, datetime | None] = {}
+    for name in ["created_at", *[column for _stage, column in HISTORY_STAGES]]:
+        try:
+            times[name] = _when(data.get(name))
+        except ValueError:
+            _error(errors, name, _("Enter a date or time in ISO 8601, e.g. 2026-03-01T09:30."))
+            times[name] = None
+    stage = _text(data.get("stage")).lower()
+    if stage and stage not in StageKey.values:
+        _error(
+            errors,
+            "stage",
+            _("“%(value)s” is not a funnel stage; use one of: %(choices)s.")
+            % {"value": stage, "choices": ", ".join(StageKey.values)},
+        )
+    history = [(s, times[column]) for s, column in HISTORY_STAGES if times.get(column)]
+    if times.get("won_at") and times.get("lost_at"):
+        _error(errors, "lost_at", _("A lead cannot be both won and lost."))
+    created_at = times.get("created_at")
+    previous = created_at
+    for s, at in history:
+        if previous and at < previous:
+            _error(
+                errors,
+                f"{s}_at",
+                _("%(field)s is earlier than the stage before it.") % {"field": f"{s}_at"},
+            )
+        previous = at
+    if stage and stage in StageKey.values and history:
+        last = history[-1][0]
+        order = [s for s, _column in HISTORY_STAGES]
+        if stage in order and stage not in [s for s, _at in history]:
+            if order.index(stage) < order.index(last):
+                _error(
+                    errors,
+                    "stage",
+                    _("The stage is before %(field)s, which is filled in.")
+                    % {"field": f"{last}_at"},
+                )
+        elif stage in order and stage != last:
+            _error(
+                errors,
+                "stage",
+                _("The stage is not the latest of the stage times given."),
+            )
+    listed = any(s == stage for s, _at in history)
+    if stage in StageKey.values and stage != StageKey.INQUIRY and not listed:
+        history.append((stage, previous or created_at or timezone.now()))
+    final_stage = history[-1][0] if history else StageKey.INQUIRY
+    if stage == StageKey.INQUIRY and history:
+        _error(errors, "stage", _("The stage is inquiry but later stage times are given."))
+
+    owner_id = None
+    owner_email = _text(data.get("owner_email"))
+    if owner_email:
+        owner_id = lookups.user(owner_email)
+        if owner_id is None:
+            _error(errors, "owner_email", _("No active user has this email."))
+    campaign_id = None
+    name, utm = _text(data.get("campaign")), _text(data.get("utm_campaign"))
+    if name or utm:
+        campaign_id = lookups.campaign(
+            name, _text(data.get("utm_source")), _text(data.get("utm_medium")), utm
+        )
+        if campaign_id is None:
+            _error(
+                errors,
+                "campaign" if name else "utm_campaign",
+                _("No campaign has this name or these UTM tags."),
+            )
+    deal_amount = None
+    raw_amount = _text(data.get("deal_amount"))
+    if raw_amount:
+        try:
+            deal_amount = Decimal(raw_amount.replace(",", ""))
+            if deal_amount < 0 or not deal_amount.is_finite():
+                raise InvalidOperation
+            deal_amount = deal_amount.quantize(Decimal("0.01"))
+        except InvalidOperation:
+            _error(errors, "deal_amount", _("Enter an amount of money, e.g. 1200.50."))
+    if errors:
+        return errors
+    if campaign_id is not None:
+        fields["campaign"] = campaign_id
+    return ParsedRow(
+        row=number,
+        fields=fields,
+        custom=custom,
+        created_at=created_at,
+        stage=final_stage,
+        history=history,
+        lost_reason=_text(data.get("lost_reason"))[:200],
+        owner_id=owner_id,
+        campaign_id=campaign_id,
+        deal_amount=deal_amount,
+    )
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+def lead_import(
+    *,
+    rows: Iterable[dict[str, Any]],
+    user: AbstractBaseUser | None,
+    dry_run: bool = False,
+    mapping: dict[str, str] | None = None,
+    filename: str = "",
+    record: LeadImport | None = None,
+    keep_results: bool = True,
+    on_result: Callable[[RowResult], None] | None = None,
+    on_progress: Callable[[ImportResult], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportResult:
+    """Import `rows` (dicts keyed by column, or by file column with `mapping`).
+
+    Returns the counts and, with `keep_results`, every row's result; `on_result` sees
+    each row's result as it is decided (the command streams them to a report file).
+    A dry run decides the same results and writes nothing. Records the run on a
+    LeadImport row (`record`, or a new one) with its per-row report.
+    """
+    result = ImportResult(dry_run=dry_run)
+    if record is None:
+        record = LeadImport.objects.create(
+            created_by=user if user is not None and user.pk else None,
+            filename=filename[:255],
+            dry_run=dry_run,
+        )
+    result.record = record
+    LeadImport.objects.filter(pk=record.pk).update(status=LeadImport.Status.RUNNING)
+    lookups = _Lookups()
+    report: list[dict[str, Any]] = []
+
+    def emit(row_result: RowResult) -> None:
+        result.count(row_result)
+        if keep_results:
+            result.results.append(row_result)
+        if on_result is not None:
+            on_result(row_result)
+        # Past the limit only bad rows are kept: every one of them stays reported.
+        if len(report) < REPORT_LIMIT or row_result.status == "error":
+            report.append(row_result.as_dict())
+
+    batch: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for number, raw in enumerate(rows, start=1):
+            batch.append((number, raw))
+            if len(batch) >= batch_size:
+                _run_batch(batch, user=user, dry_run=dry_run, mapping=mapping,
+                           lookups=lookups, emit=emit)  # fmt: skip
+                batch = []
+                _progress(record, result)
+                if on_progress:
+                    on_progress(result)
+        if batch:
+            _run_batch(batch, user=user, dry_run=dry_run, mapping=mapping,
+                       lookups=lookups, emit=emit)  # fmt: skip
+    except ImportFileError as exc:
+        emit(RowResult(row=result.total + 1, status="error",
+                       errors=[{"field": "", "message": str(exc)}]))  # fmt: skip
+    except Exception:
+        _progress(record, result, status=LeadImport.Status.FAILED, report=report)
+        raise
+    _progress(record, result, status=LeadImport.Status.DONE, report=report)
+    if on_progress:
+        on_progress(result)
+    return result
+
+
+def _progress(
+    record: LeadImport,
+    result: ImportResult,
+    *,
+    status: str | None = None,
+    report: list[dict[str, Any]] | None = None,
+) -> None:
+    values: dict[str, Any] = {
+        "total_rows": result.total,
+        "created_count": result.created,
+        "updated_count": result.updated,
+        "unchanged_count": result.unchanged,
+        "error_count": result.errors,
+    }
+    if status:
+        values["status"] = status
+        values["finished_at"] = timezone.now()
+    if report is not None:
+        values["report"] = report
+    LeadImport.objects.filter(pk=record.pk).update(**values)
+    for name, value in values.items():
+        setattr(record, name, value)
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+def _run_batch(
+    batch: list[tuple[int, dict[str, Any]]],
+    *,
+    user: AbstractBaseUser | None,
+    dry_run: bool,
+    mapping: dict[str, str] | None,
+    lookups: _Lookups,
+    emit: Callable[[RowResult], None],
+) -> None:
+    parsed: list[ParsedRow] = []
+    decided: dict[int, RowResult] = {}
+    for number, raw in batch:
+        outcome = row_parse(number=number, raw=raw, mapping=mapping, lookups=lookups)
+        if isinstance(outcome, ParsedRow):
+            parsed.append(outcome)
+        else:
+            decided[number] = RowResult(row=number, status="error", errors=outcome)
+    try:
+        with transaction.atomic():
+            decided.update(_write(parsed, user=user, lookups=lookups))
+            if dry_run:
+                raise _DryRunRollback
+    except _DryRunRollback:
+        pass
+    except IntegrityError:
+        # A concurrent writer took a key meanwhile: redo this batch row by row.
+        decided.update(_write_slowly(parsed, user=user, dry_run=dry_run))
+    for number, _raw in batch:
+        emit(decided[number])
+
+
+def _existing(parsed: list[ParsedRow]) -> tuple[dict[str, Lead], dict[str, Lead]]:
+    external_ids = {p.fields["external_id"] for p in parsed if p.fields.get("external_id")}
+    emails = {p.fields["email"].lower() for p in parsed}
+    by_external = (
+        {lead.external_id: lead for lead in Lead.objects.filter(external_id__in=external_ids)}
+        if external_ids
+        else {}
+    )
+    by_email = {
+        lead.email_lower: lead
+        for lead in Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
+    }
+    return by_external, by_email
+
+
+def _write(
+    parsed: list[ParsedRow], *, user: AbstractBaseUser | None, lookups: _Lookups
+) -> dict[int, RowResult]:
+    by_external, by_email = _existing(parsed)
+    decided: dict[int, RowResult] = {}
+    pending: list[ParsedRow] = []
+    pending_keys: set[str] = set()
+    for row in parsed:
+        email = row.fields["email"].lower()
+        external_id = row.fields.get("external_id")
+        if email in pending_keys or (external_id and external_id in pending_keys):
+            # The same lead twice in one batch: create the first, then match this one.
+            decided.update(_create(pending, user=user, lookups=lookups))
+            pending, pending_keys = [], set()
+            by_external, by_email = _existing(parsed)
+        lead = (by_external.get(external_id) if external_id else None) or by_email.get(email)
+        if lead is None:
+            pending.append(row)
+            pending_keys.add(email)
+            if external_id:
+                pending_keys.add(external_id)
+            continue
+        decided[row.row] = _update(row, lead=lead, user=user, by_email=by_email)
+    decided.update(_create(pending, user=user, lookups=lookups))
+    return decided
+
+
+def _update(
+    row: ParsedRow, *, lead: Lead, user: AbstractBaseUser | None, by_email: dict[str, Lead]
+) -> RowResult:
+    email = row.fields["email"].lower()
+    other = by_email.get(email)
+    if other is not None and other.pk != lead.pk:
+        return RowResult(
+            row=row.row,
+            status="error",
+            errors=[{"field": "email", "message": _("Another lead already has this email.")}],
+        )
+    data = dict(row.fields)
+    if row.custom:
+        data["custom_fields"] = {**(lead.custom_fields or {}), **row.custom}
+    if "campaign" in data and lead.campaign_id:
+        data.pop("campaign")  # the first touch stays the first touch
+    changes = lead_changes(lead=lead, data=data)
+    if "campaign" in changes:
+        from campaigns.models import Campaign
+
+        changes["campaign"] = Campaign.objects.get(pk=changes["campaign"])
+    if not changes:
+        return RowResult(row=row.row, status="unchanged", id=lead.pk)
+    try:
+        with transaction.atomic():
+            lead_update(lead=lead, data=changes, actor=user)
+    except ValidationError as exc:
+        return RowResult(row=row.row, status="error", id=lead.pk, errors=_errors_of(exc))
+    except LeadConflict as exc:
+        return RowResult(
+            row=row.row, status="error", id=lead.pk,
+            errors=[{"field": "email", "message": str(exc)}],
+        )  # fmt: skip
+    return RowResult(row=row.row, status="updated", id=lead.pk)
+
+
+def _errors_of(exc: ValidationError) -> list[dict[str, str]]:
+    if hasattr(exc, "error_dict"):
+        return [
+            {"field": name, "message": message}
+            for name, messages in exc.message_dict.items()
+            for message in messages
+        ]
+    return [{"field": "", "message": message} for message in exc.messages]
+
+
+def _create(
+    rows: list[ParsedRow], *, user: AbstractBaseUser | None, lookups: _Lookups
+) -> dict[int, RowResult]:
+    """The fast path: every new lead of the batch, its history and deals, in a few INSERTs."""
+    if not rows:
+        return {}
+    now = timezone.now()
+    actor_id = user.pk if user is not None and user.pk else None
+    leads: list[Lead] = []
+    for row in rows:
+        created_at = row.created_at or now
+        lead = Lead(
+            **{k: v for k, v in row.fields.items() if k != "campaign"},
+            campaign_id=row.campaign_id,
+            custom_fields=row.custom,
+            created_by_id=actor_id,
+            created_at=created_at,
+            inquiry_at=created_at,
+            stage=row.stage,
+            stage_entered_at=row.history[-1][1] if row.history else created_at,
+            owner_id=row.owner_id,
+            territory_id=lookups.territory(row.fields.get("country", "")),
+        )
+        for stage, at in row.history:
+            setattr(lead, f"{stage}_at", at)
+        if row.owner_id:
+            lead.assigned_at = lead.mql_at or created_at
+        leads.append(lead)
+    Lead.objects.bulk_create(leads, batch_size=BATCH_SIZE)
+    events: list[StageEvent] = []
+    deals: list[Deal] = []
+    for row, lead in zip(rows, leads, strict=True):
+        previous = StageKey.INQUIRY
+        events.append(
+            StageEvent(
+                lead=lead,
+                to_stage=StageKey.INQUIRY,
+                occurred_at=lead.created_at,
+                actor_id=actor_id,
+                source=StageEvent.Source.IMPORT,
+            )
+        )
+        for stage, at in row.history:
+            events.append(
+                StageEvent(
+                    lead=lead,
+                    from_stage=previous,
+                    to_stage=stage,
+                    occurred_at=at,
+                    actor_id=actor_id,
+                    source=StageEvent.Source.IMPORT,
+                    reason=row.lost_reason if stage == StageKey.LOST else "",
+                )
+            )
+            previous = stage
+        if row.deal_amount is not None:
+            deals.append(_deal(row, lead=lead))
+    StageEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+    if deals:
+        Deal.objects.bulk_create(deals, batch_size=BATCH_SIZE)
+    new_ids = [lead.pk for lead in leads]
+    _score_new(lead_ids=[lead.pk for lead in leads if lead.stage == StageKey.INQUIRY])
+    _emit_created(leads)
+    return {row.row: RowResult(row=row.row, status="created", id=pk)
+            for row, pk in zip(rows, new_ids, strict=True)}  # fmt: skip
+
+
+def _deal(row: ParsedRow, *, lead: Lead) -> Deal:
+    if lead.stage == StageKey.WON:
+        outcome, closed_at = DealOutcome.WON, lead.won_at
+    elif lead.stage == StageKey.LOST:
+        outcome, closed_at = DealOutcome.LOST, lead.lost_at
+    else:
+        outcome, closed_at = DealOutcome.OPEN, None
+    return Deal(
+        lead=lead,
+        owner_id=lead.owner_id,
+        amount=row.deal_amount,
+        outcome=outcome,
+        closed_at=closed_at,
+        lost_reason=(row.lost_reason or _("Imported")) if outcome == DealOutcome.LOST else "",
+        created_at=lead.opportunity_at or lead.created_at,
+    )
+
+
+def _score_new(*, lead_ids: list[int]) -> None:
+    """Score new inquiry leads in one statement; those that qualify become MQLs."""
+    if not lead_ids:
+        return
+    from alignment.selectors import agreement_active, funnel_for
+    from alignment.services.rescoring import leads_rescore_sql, qualifying_lead_ids
+    from leads.services import lead_transition
+
+    agreement = agreement_active()
+    if agreement is None:
+        return
+    leads_rescore_sql(agreement=agreement, now=timezone.now(), lead_ids=lead_ids)
+    qualifying = qualifying_lead_ids(agreement=agreement, lead_ids=lead_ids)
+    if not qualifying:
+        return
+    funnel = funnel_for(agreement=agreement)
+    for lead in Lead.objects.filter(pk__in=qualifying, stage=StageKey.INQUIRY):
+        lead_transition(
+            lead=lead,
+            to_stage=StageKey.MQL,
+            actor=None,
+            source=StageEvent.Source.AUTOMATIC,
+            reason=_("Score %(score)s reached the threshold of %(threshold)s.")
+            % {"score": lead.score, "threshold": agreement.mql_threshold},
+            funnel=funnel,
+        )
+
+
+def _emit_created(leads: list[Lead]) -> None:
+    from alignment.services.webhooks import (
+        _subscribers,
+        webhook_emit,
+        webhook_lead_payload,
+    )
+
+    if not leads or not _subscribers("lead.created"):
+        return
+    for lead in leads:
+        webhook_emit(
+            event="lead.created", key=f"lead:{lead.pk}", payload=webhook_lead_payload(lead=lead)
+        )
+
+
+def _write_slowly(
+    parsed: list[ParsedRow], *, user: AbstractBaseUser | None, dry_run: bool
+) -> dict[int, RowResult]:
+    """Row by row through lead_upsert, each in its own savepoint (the fallback path)."""
+    decided: dict[int, RowResult] = {}
+    lookups = _Lookups()
+    for row in parsed:
+        try:
+            with transaction.atomic():
+                if row.has_history or row.deal_amount is not None:
+                    found = _write([row], user=user, lookups=lookups)
+                    decided.update(found)
+                else:
+                    data = {**row.fields, "custom_fields": row.custom} if row.custom else row.fields
+                    lead, status = lead_upsert(
+                        data=data, actor=user, source=StageEvent.Source.IMPORT
+                    )
+                    decided[row.row] = RowResult(row=row.row, status=status, id=lead.pk)
+                if dry_run:
+                    transaction.set_rollback(True)
+        except (ValidationError, LeadConflict, IntegrityError) as exc:
+            errors = (
+                _errors_of(exc)
+                if isinstance(exc, ValidationError)
+                else [{"field": "email", "message": str(exc) or _("This lead already exists.")}]
+            )
+            decided[row.row] = RowResult(row=row.row, status="error", errors=errors)
+    return decided
+
+
+# --- the per-row report as CSV ----------------------------------------------------------------
+
+REPORT_HEADER = ["row", "status", "id", "field", "message"]
+
+
+def csv_cell(value: Any) -> str:
+    """A cell a spreadsheet shows as text: formula-looking values get a leading quote."""
+    text = "" if value is None else str(value)
+    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def report_csv_rows(results: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
+    """One line per row result, one per error of a bad row; formula-safe cells."""
+    yield REPORT_HEADER
+    for item in results:
+        errors = item.get("errors") or [{"field": "", "message": ""}]
+        for error in errors:
+            yield [
+                csv_cell(item.get("row")),
+                csv_cell(item.get("status")),
+                csv_cell(item.get("id", "")),
+                csv_cell(error.get("field")),
+                csv_cell(error.get("message")),
+            ]

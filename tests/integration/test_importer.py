@@ -1,0 +1,265 @@
+"""The import engine: bad rows reported, duplicates merged, re-import idempotent, history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.db.models.functions import Lower
+
+from alignment.models import StageKey
+from alignment.services import agreement_create_default
+from leads.importer import (
+    csv_cell,
+    lead_import,
+    report_csv_rows,
+    rows_from_csv,
+    rows_from_json,
+)
+from leads.models import Deal, Lead, LeadImport, StageEvent
+from leads.services import lead_transition
+from tests.factories import CampaignFactory, LeadFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def active():
+    return agreement_create_default()
+
+
+def _rows(n: int) -> tuple[list[dict], set[int], set[int]]:
+    """n rows: every 20th invalid (5 %), every 50th an email of an earlier row in upper case."""
+    rows, bad, dupes = [], set(), set()
+    for i in range(1, n + 1):
+        row = {
+            "email": f"person{i}@example.com",
+            "first_name": f"First{i}",
+            "company": f"Company {i % 97}",
+            "country": "de",
+            "company_size": str(10 + i % 40),
+            "source": "organic_search",
+        }
+        if i % 20 == 0:
+            bad.add(i)
+            kind = (i // 20) % 3
+            if kind == 0:
+                row["email"] = f"not-an-email-{i}"
+            elif kind == 1:
+                row["company_size"] = "many"
+            else:
+                row["created_at"] = "31/02/2026"
+        elif i % 50 == 25:
+            dupes.add(i)
+            original = rows[i - 11]  # row i-10, a valid one (not a multiple of 20)
+            row = {**original, "email": original["email"].upper()}
+        rows.append(row)
+    return rows, bad, dupes
+
+
+def test_ten_thousand_rows_keep_the_valid_report_the_bad_and_reimport_changes_nothing(
+    active, marketer
+):
+    rows, bad, dupes = _rows(10_000)
+    assert len(bad) == 500 and len(dupes) == 200
+
+    result = lead_import(rows=rows, user=marketer)
+
+    assert result.total == 10_000
+    assert result.errors == 500
+    errors = {r.row: r for r in result.results if r.status == "error"}
+    assert set(errors) == bad
+    for r in errors.values():
+        assert r.errors and all(e["field"] and e["message"] for e in r.errors)
+    assert {errors[20].errors[0]["field"], errors[40].errors[0]["field"]} <= {
+        "email",
+        "company_size",
+        "created_at",
+    }
+    assert result.created == 10_000 - 500 - 200
+    assert {r.row for r in result.results if r.status == "unchanged"} == dupes
+    assert Lead.objects.count() == 9_300
+    assert not (
+        Lead.objects.annotate(e=Lower("email")).values("e").annotate(n=Count("id")).filter(n__gt=1)
+    )
+    events = StageEvent.objects.count()
+    stamp = sorted(Lead.objects.values_list("pk", "updated_at", "score", "stage"))
+
+    again = lead_import(rows=rows, user=marketer)
+
+    assert (again.created, again.updated, again.errors) == (0, 0, 500)
+    assert again.unchanged == 9_500
+    assert Lead.objects.count() == 9_300 and StageEvent.objects.count() == events
+    assert sorted(Lead.objects.values_list("pk", "updated_at", "score", "stage")) == stamp
+    record = LeadImport.objects.get(pk=again.record.pk)
+    assert record.status == "done" and record.error_count == 500 and record.total_rows == 10_000
+
+
+def test_an_update_in_another_case_changes_the_existing_lead(active, marketer):
+    lead = LeadFactory(email="ada@example.com", company="Old")
+    result = lead_import(rows=[{"email": "ADA@EXAMPLE.COM", "company": "New"}], user=marketer)
+    assert [r.status for r in result.results] == ["updated"]
+    lead.refresh_from_db()
+    assert lead.company == "New" and Lead.objects.count() == 1
+
+
+def test_external_id_wins_over_email(active, marketer):
+    lead = LeadFactory(email="old@example.com", external_id="crm-1")
+    result = lead_import(rows=[{"external_id": "crm-1", "email": "new@example.com"}], user=marketer)
+    assert result.results[0].status == "updated" and result.results[0].id == lead.pk
+    lead.refresh_from_db()
+    assert lead.email == "new@example.com"
+
+
+def test_a_dry_run_reports_the_same_and_writes_nothing(active, marketer):
+    LeadFactory(email="known@example.com", company="Same")
+    rows = [
+        {"email": "new@example.com"},
+        {"email": "KNOWN@example.com", "company": "Same"},
+        {"email": "known@example.com", "company": "Other"},
+        {"email": ""},
+    ]
+    result = lead_import(rows=rows, user=marketer, dry_run=True)
+    assert [r.status for r in result.results] == ["created", "unchanged", "updated", "error"]
+    assert Lead.objects.count() == 1
+    assert Lead.objects.get().company == "Same"
+
+
+def test_a_history_import_reproduces_stage_timestamps(active, marketer):
+    owner = UserFactory(username="seller", email="seller@accord.test")
+    campaign = CampaignFactory(name="Spring launch")
+    times = {
+        "created_at": "2025-01-02T09:00:00+00:00",
+        "mql_at": "2025-01-05T10:00:00+00:00",
+        "sal_at": "2025-01-06T11:00:00+00:00",
+        "sql_at": "2025-01-10T12:00:00+00:00",
+        "opportunity_at": "2025-01-20T13:00:00+00:00",
+        "won_at": "2025-02-01T14:00:00+00:00",
+    }
+    rows = [
+        {
+            "email": "won@example.com",
+            **times,
+            "stage": "won",
+            "owner_email": "SELLER@accord.test",
+            "campaign": "spring launch",
+            "source": "Paid search",
+            "deal_amount": "12500.50",
+        },
+        {
+            "email": "lost@example.com",
+            "created_at": "2025-03-01",
+            "mql_at": "2025-03-02",
+            "lost_at": "2025-03-09",
+            "lost_reason": "price",
+            "deal_amount": "900",
+        },
+        {"email": "opp@example.com", "created_at": "2025-04-01", "stage": "opportunity"},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in result.results] == ["created"] * 3, result.results
+
+    won = Lead.objects.get(email="won@example.com")
+    for column, value in times.items():
+        assert getattr(won, column) == datetime.fromisoformat(value)
+    assert won.stage == "won" and won.owner == owner and won.campaign == campaign
+    assert won.source == "paid_search"
+    history = list(won.stage_events.values_list("from_stage", "to_stage", "occurred_at", "source"))
+    assert [(f, t) for f, t, _at, _s in history] == [
+        ("", "inquiry"),
+        ("inquiry", "mql"),
+        ("mql", "sal"),
+        ("sal", "sql"),
+        ("sql", "opportunity"),
+        ("opportunity", "won"),
+    ]
+    assert [at for _f, _t, at, _s in history] == [
+        datetime.fromisoformat(times[c])
+        for c in ["created_at", "mql_at", "sal_at", "sql_at", "opportunity_at", "won_at"]
+    ]
+    assert {s for *_x, s in history} == {"import"}
+    deal = Deal.objects.get(lead=won)
+    assert deal.outcome == "won" and deal.amount == Decimal("12500.50")
+    assert deal.closed_at == datetime.fromisoformat(times["won_at"])
+
+    lost = Lead.objects.get(email="lost@example.com")
+    assert lost.stage == "lost" and lost.lost_at == datetime(2025, 3, 9, tzinfo=UTC)
+    assert lost.stage_events.last().reason == "price"
+    assert Deal.objects.get(lead=lost).lost_reason == "price"
+
+    # New activity still follows the agreed funnel.
+    opportunity = Lead.objects.get(email="opp@example.com")
+    assert opportunity.stage == "opportunity"
+    with pytest.raises(ValidationError):
+        lead_transition(lead=won, to_stage=StageKey.MQL, actor=marketer)
+    lead_transition(lead=opportunity, to_stage=StageKey.WON, actor=marketer)
+
+    # Importing the history again changes nothing.
+    events = StageEvent.objects.count()
+    again = lead_import(rows=rows, user=marketer)
+    assert again.created == 0 and StageEvent.objects.count() == events
+    assert Deal.objects.count() == 2
+
+
+def test_bad_history_is_reported_by_field(active, marketer):
+    rows = [
+        {"email": "a@example.com", "created_at": "2025-02-01", "mql_at": "2025-01-01"},
+        {"email": "b@example.com", "owner_email": "nobody@example.com"},
+        {"email": "c@example.com", "stage": "nirvana"},
+        {"email": "d@example.com", "campaign": "No such campaign"},
+        {"email": "e@example.com", "deal_amount": "lots"},
+        {"email": "f@example.com", "won_at": "2025-01-01", "lost_at": "2025-01-02"},
+        {"email": "g@example.com", "stage": "mql", "won_at": "2025-01-01"},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+    fields = [r.errors[0]["field"] for r in result.results]
+    assert fields == ["mql_at", "owner_email", "stage", "campaign", "deal_amount", "lost_at",
+                      "stage"]  # fmt: skip
+    assert [r.row for r in result.results] == [1, 2, 3, 4, 5, 6, 7]
+    assert Lead.objects.count() == 0
+
+
+def test_csv_and_json_lines_are_read_as_streams():
+    data = "\ufeffEmail;First name;Company size\nada@example.com;Ada;12\n"
+    rows = list(rows_from_csv(io.BytesIO(data.encode())))
+    assert rows == [{"Email": "ada@example.com", "First name": "Ada", "Company size": "12"}]
+    lines = b'{"email": "a@example.com"}\n\n{"email": "b@example.com"}\nnot json\n'
+    assert list(rows_from_json(io.BytesIO(lines))) == [
+        {"email": "a@example.com"},
+        {"email": "b@example.com"},
+        {"__invalid__": "not json"},
+    ]
+    array = json.dumps([{"email": "a@example.com"}, 3]).encode()
+    assert list(rows_from_json(io.BytesIO(array)))[1] == {"__invalid__": 3}
+
+
+def test_file_headers_map_to_columns_in_any_case(active, marketer):
+    rows = rows_from_csv(io.BytesIO(b"EMAIL,First Name,company-size\nada@example.com,Ada,5\n"))
+    result = lead_import(rows=rows, user=marketer)
+    lead = Lead.objects.get()
+    assert result.created == 1 and lead.first_name == "Ada" and lead.company_size == 5
+
+
+def test_an_explicit_mapping_and_custom_fields(active, marketer):
+    rows = [{"Mail": "ada@example.com", "Plan": "gold", "Ignored": "x"}]
+    lead_import(rows=rows, user=marketer, mapping={"Mail": "email", "Plan": "custom:plan"})
+    assert Lead.objects.get().custom_fields == {"plan": "gold"}
+
+
+def test_the_report_csv_escapes_formulas():
+    assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert csv_cell("+1") == "'+1" and csv_cell("@x") == "'@x" and csv_cell("-2") == "'-2"
+    assert csv_cell("plain") == "plain"
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        report_csv_rows(
+            [{"row": 1, "status": "error", "errors": [{"field": "email", "message": "=cmd"}]}]
+        )
+    )
+    assert out.getvalue().splitlines()[1] == "1,error,,email,'=cmd"
