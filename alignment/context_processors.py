@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from functools import cache
+
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +20,12 @@ def navigation(request: HttpRequest) -> dict:
     items.append((_("Leads"), reverse("leads:list")))
     items.append((_("Campaigns"), reverse("campaigns:list")))
     items.append((_("Agreement"), reverse("alignment:agreement")))
+    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
+        items.append((_("Intel inbox"), reverse("feedback:intel")))
+    else:
+        items.append((_("Intel"), reverse("feedback:intel")))
+    items.append((_("Battlecards"), reverse("feedback:battlecards")))
+    items.append((_("Disputes"), reverse("feedback:disputes")))
     if user.is_staff:
         items.append((_("Admin"), reverse("admin:index")))
     role = user_primary_role(user)
@@ -25,3 +33,13 @@ def navigation(request: HttpRequest) -> dict:
         "nav_items": items,
         "nav_role": Role(role).label if role else (_("Administrator") if user.is_superuser else ""),
     }
+
+
+def unread_notifications(request: HttpRequest) -> dict:
+    """The header's unread count: one query, run only when a page shows it."""
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    from alignment.notifications import notification_unread_count
+
+    return {"unread_notifications": cache(lambda: notification_unread_count(user=user))}

@@ -6,11 +6,28 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from alignment.models import Notification, UserProfile
+
+# The events Accord notifies about, as users choose them on the preferences page.
+# Other apps may send events not listed here; a user who has received one can still
+# opt in to its email (see notification_email_choices).
+NOTIFICATION_EVENTS: dict[str, str] = {
+    "intel.submitted": _("New field intelligence for marketing"),
+    "intel.responded": _("Marketing responded to intelligence I sent"),
+    "dispute.raised": _("A dispute was raised on a lead I am part of (or to arbitrate)"),
+    "dispute.resolved": _("A dispute I am part of was resolved"),
+    "lead.assigned": _("A lead was assigned to me"),
+    "sla.breached": _("A lead went past its SLA"),
+    "campaign.acceptance_below_floor": _("A campaign's lead acceptance fell below the floor"),
+    "webhook.disabled": _("One of my webhooks was disabled after failures"),
+}
 
 
 def notification_send(
@@ -85,3 +102,45 @@ def notification_mark_read(*, user: AbstractBaseUser, ids: Iterable[int] | None 
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return qs.update(read_at=timezone.now())
+
+
+def notification_email_choices(*, user: AbstractBaseUser) -> list[tuple[str, str]]:
+    """(event, label) a user may opt in to: the known events plus any they have received."""
+    received = set(
+        Notification.objects.filter(recipient=user).values_list("event", flat=True).distinct()
+    )
+    choices = [(event, str(label)) for event, label in NOTIFICATION_EVENTS.items()]
+    choices += [(event, event) for event in sorted(received - NOTIFICATION_EVENTS.keys())]
+    return choices
+
+
+def notification_preferences_get(*, user: AbstractBaseUser) -> list[str]:
+    """The events that email this user (none until they choose)."""
+    profile = UserProfile.objects.filter(user=user).only("email_events").first()
+    return list(profile.email_events or []) if profile else []
+
+
+def notification_preferences_set(
+    *, user: AbstractBaseUser, email_events: Iterable[str]
+) -> list[str]:
+    """Choose which events email the user; in-app notifications always arrive.
+
+    Unknown events are refused with a ValidationError; setting the same list twice
+    changes nothing.
+    """
+    wanted = sorted(set(email_events))
+    allowed = {event for event, _label in notification_email_choices(user=user)}
+    unknown = [event for event in wanted if event not in allowed]
+    if unknown:
+        raise ValidationError(
+            {"email_events": gettext("Unknown events: %(events)s") % {"events": ", ".join(unknown)}}
+        )
+    profile, _created = UserProfile.objects.get_or_create(user=user)
+    if profile.email_events != wanted:
+        profile.email_events = wanted
+        profile.save(update_fields=["email_events"])
+    return wanted
+
+
+def notification_unread_count(*, user: AbstractBaseUser) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "alignment.context_processors.navigation",
+                "alignment.context_processors.unread_notifications",
             ],
         },
     }

@@ -16,6 +16,7 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("agreement/", include("alignment.urls")),
     path("account/", include("alignment.urls_account")),
+    path("feedback/", include("alignment.urls_feedback")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -391,4 +391,8 @@ def demo_seed(*, lead_count: int = 240, today: date | None = None) -> DemoSummar
             now=now,
             count=lead_count,
         )
+    from alignment.demo_feedback import feedback_demo_seed
+
+    demo_leads = Lead.objects.filter(external_id__startswith="demo-").order_by("pk")[:4]
+    feedback_demo_seed(leads=list(demo_leads), now=now)
     return DemoSummary(users=len(users), leads_created=created)

@@ -82,6 +82,12 @@ def test_every_page_answers_for_every_role(client: Client, demo, name: str, path
     from alignment.models import Agreement
 
     path = path.replace("/agreement/1/", f"/agreement/{Agreement.objects.get().pk}/")
+    from alignment.models import Battlecard, Dispute, FieldIntel
+
+    feedback = (("intel", FieldIntel), ("battlecards", Battlecard), ("disputes", Dispute))
+    for prefix, model in feedback:
+        first = model.objects.order_by("pk").first()
+        path = path.replace(f"/feedback/{prefix}/1/", f"/feedback/{prefix}/{first.pk}/")
     for role in Role.values:
         user = UserFactory(username=f"walker-{role}", role=role)
         client.force_login(user)
