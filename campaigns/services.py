@@ -69,6 +69,8 @@ def _apply(campaign: Campaign, data: dict[str, Any]) -> list:
     for name in CAMPAIGN_FIELDS:
         if name in data:
             value = data[name]
+            if name == "owner" and value is None:
+                continue  # no owner given: keep the current one (the creator on create)
             if isinstance(value, str) and name != "description":
                 value = value.strip()
             setattr(campaign, name, value)

@@ -5,5 +5,17 @@ from campaigns import views
 app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list_view, name="list"),
+    path("new/", views.campaign_create_view, name="create"),
     path("<int:pk>/", views.campaign_detail_view, name="detail"),
+    path("<int:pk>/edit/", views.campaign_edit_view, name="edit"),
+    path("<int:pk>/spend/", views.campaign_spend_add_view, name="spend-add"),
+    path("<int:pk>/collateral/", views.campaign_collateral_add_view, name="collateral-add"),
+    path(
+        "<int:pk>/collateral/delete/",
+        views.campaign_collateral_delete_view,
+        name="collateral-delete",
+    ),
+    path("<int:pk>/briefing/", views.campaign_briefing_view, name="briefing"),
+    path("<int:pk>/acknowledge/", views.campaign_acknowledge_view, name="acknowledge"),
+    path("<int:pk>/launch/", views.campaign_launch_view, name="launch"),
 ]

@@ -1,31 +1,287 @@
-"""Thin HTML views of campaigns."""
+"""Thin HTML views of campaigns; the services decide, the selectors read."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from datetime import timedelta
+from functools import wraps
 
-from campaigns.models import Campaign
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alignment.selectors import agreement_active
+from campaigns import selectors, services
+from campaigns.charts import spend_revenue_chart
+from campaigns.forms import (
+    BriefingForm,
+    CampaignForm,
+    CollateralForm,
+    LaunchForm,
+    PeriodForm,
+    SpendForm,
+    errors_into,
+)
+from campaigns.models import Campaign, Channel, Collateral
+from metrics.definitions import MetricFilter
+
+LIST_DEFAULT_DAYS = 90
+
+
+def can_edit(user) -> bool:
+    return user.has_perm("campaigns.change_campaign")
+
+
+def post_only(view):
+    """A form target: a GET (a reload, a bookmark) goes back to the campaign page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return redirect("campaigns:detail", pk=pk)
+        return view(request, pk)
+
+    return wrapped
+
+
+def marketers_only(view):
+    """Reps and executives see campaigns; a GET of an edit page sends them back, a POST is 403."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not can_edit(request.user):
+            if request.method == "POST":
+                raise PermissionDenied(_("Only marketing can change campaigns."))
+            messages.error(request, _("Only marketing can change campaigns."))
+            pk = kwargs.get("pk")
+            return redirect("campaigns:detail", pk=pk) if pk else redirect("campaigns:list")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+# --- list --------------------------------------------------------------------------------
 
 
 def campaign_list_view(request: HttpRequest) -> HttpResponse:
-    campaigns = (
-        Campaign.objects.select_related("owner")
-        .annotate(lead_count=Count("first_touch_leads", distinct=True))
-        .order_by("-starts_on", "name")
+    """Every campaign with its KPIs for a period, and the same KPIs per channel."""
+    today = timezone.localdate()
+    form = PeriodForm(request.GET or None)
+    start, end, model = form.period(
+        default_start=today - timedelta(days=LIST_DEFAULT_DAYS - 1),
+        default_end=today + timedelta(days=1),
     )
-    return render(request, "campaigns/list.html", {"campaigns": campaigns})
+    f = MetricFilter(start=start, end=end)
+    table = selectors.campaign_kpis(f=f, by="campaign", model=model)
+    channels = selectors.campaign_kpis(f=f, by="channel", model=model)
+    campaigns = Campaign.objects.select_related("owner").order_by("-starts_on", "name")
+    context = {
+        "form": form,
+        "start": start,
+        "end_inclusive": end - timedelta(days=1),
+        "model_label": table.model_label,
+        "rows": [(campaign, table.row(campaign.pk)) for campaign in campaigns],
+        "channel_rows": [
+            (Channel(key).label, row)
+            for key, row in sorted(channels.rows.items())
+            if key in Channel.values
+        ],
+        "totals": table.totals,
+        "can_edit": can_edit(request.user),
+    }
+    return render(request, "campaigns/list.html", context)
+
+
+# --- the campaign page -------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, campaign: Campaign) -> dict:
+    lifetime = selectors.campaign_period(campaign=campaign)
+    period = PeriodForm(request.GET or None)
+    start, end, model = period.period(default_start=lifetime.start, default_end=lifetime.end)
+    f = MetricFilter(start=start, end=end, campaign=campaign.pk)
+    kpis = selectors.campaign_kpis(f=f, by="campaign", model=model)
+    row = kpis.row(campaign.pk)
+    agreement = agreement_active()
+    floor = agreement.acceptance_floor if agreement else None
+    rate = row["acceptance_rate"]
+    readiness = selectors.campaign_readiness(campaign=campaign, agreement=agreement)
+    briefing = selectors.briefing_for(campaign=campaign)
+    expected = list(selectors.campaign_expected_reps(campaign=campaign).select_related("user"))
+    acked = set(briefing.acknowledgments.values_list("user_id", flat=True) if briefing else [])
+    reps = sorted({m.user_id: m.user for m in expected}.values(), key=lambda u: u.username)
+    user = request.user
+    return {
+        "campaign": campaign,
+        "period": period,
+        "start": start,
+        "end_inclusive": end - timedelta(days=1),
+        "model_label": kpis.model_label,
+        "kpi": row,
+        "funnel": selectors.campaign_funnel(f=f),
+        "chart": spend_revenue_chart(
+            selectors.campaign_spend_revenue_weekly(campaign=campaign, f=f, model=model)
+        ),
+        "acceptance_floor": floor,
+        "below_floor": rate is not None and floor is not None and rate < float(floor),
+        "rejections": selectors.campaign_rejection_reasons(campaign=campaign),
+        "collateral": campaign.collateral.order_by("stage_key", "title"),
+        "spend_entries": campaign.spend_entries.order_by("-date", "-pk")[:20],
+        "territories": campaign.target_territories.all(),
+        "readiness": readiness,
+        "briefing": briefing,
+        "reps": [(rep, rep.pk in acked) for rep in reps],
+        "can_acknowledge": briefing is not None
+        and user.has_perm("campaigns.add_briefingacknowledgment")
+        and user.pk not in acked,
+        "acknowledged": user.pk in acked,
+        "can_edit": can_edit(user),
+        "spend_form": SpendForm(),
+        "collateral_form": CollateralForm(),
+        "briefing_form": BriefingForm(initial={"body": briefing.body if briefing else ""}),
+        "launch_form": LaunchForm(),
+    }
 
 
 def campaign_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    campaign = get_object_or_404(Campaign.objects.select_related("owner"), pk=pk)
-    context = {
-        "campaign": campaign,
-        "spend_total": campaign.spend_entries.aggregate(total=Sum("amount"))["total"] or 0,
-        "spend_entries": campaign.spend_entries.all()[:50],
-        "collateral": campaign.collateral.all(),
-        "territories": campaign.target_territories.all(),
-        "lead_count": campaign.first_touch_leads.count(),
-    }
-    return render(request, "campaigns/detail.html", context)
+    campaign = get_object_or_404(Campaign.objects.select_related("owner", "launched_by"), pk=pk)
+    return render(request, "campaigns/detail.html", _detail_context(request, campaign))
+
+
+def _detail_with(request: HttpRequest, campaign: Campaign, **forms) -> HttpResponse:
+    """The campaign page again, with a failed form and its errors (status 400)."""
+    context = _detail_context(request, campaign)
+    context.update(forms)
+    return render(request, "campaigns/detail.html", context, status=400)
+
+
+# --- create and edit ---------------------------------------------------------------------
+
+
+@marketers_only
+def campaign_create_view(request: HttpRequest) -> HttpResponse:
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(actor=request.user, data=form.cleaned_data)
+        except ValidationError as error:
+            errors_into(form, error)
+        else:
+            messages.success(request, _("Campaign created."))
+            return redirect("campaigns:detail", pk=campaign.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "campaigns/form.html", {"form": form, "campaign": None}, status=status)
+
+
+@marketers_only
+def campaign_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    # The form validates a copy, so a rejected edit never touches the campaign.
+    form = CampaignForm(request.POST or None, instance=Campaign.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.campaign_update(campaign=campaign, actor=request.user, data=form.cleaned_data)
+        except ValidationError as error:
+            errors_into(form, error)
+        else:
+            messages.success(request, _("Campaign saved."))
+            return redirect("campaigns:detail", pk=campaign.pk)
+    status = 400 if form.is_bound else 200
+    context = {"form": form, "campaign": campaign}
+    return render(request, "campaigns/form.html", context, status=status)
+
+
+# --- actions on the campaign page --------------------------------------------------------
+
+
+@post_only
+@marketers_only
+def campaign_spend_add_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = SpendForm(request.POST)
+    if form.is_valid():
+        try:
+            services.spend_entry_add(campaign=campaign, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            errors_into(form, error)
+        else:
+            messages.success(request, _("Spend recorded."))
+            return redirect("campaigns:detail", pk=pk)
+    return _detail_with(request, campaign, spend_form=form)
+
+
+@post_only
+@marketers_only
+def campaign_collateral_add_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = CollateralForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.collateral_add(actor=request.user, campaign=campaign, **form.cleaned_data)
+        except ValidationError as error:
+            errors_into(form, error)
+        else:
+            messages.success(request, _("Collateral added."))
+            return redirect("campaigns:detail", pk=pk)
+    return _detail_with(request, campaign, collateral_form=form)
+
+
+@post_only
+@marketers_only
+def campaign_collateral_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(Collateral, pk=request.POST.get("collateral") or 0, campaign_id=pk)
+    services.collateral_delete(collateral=item, actor=request.user)
+    messages.success(request, _("Collateral removed."))
+    return redirect("campaigns:detail", pk=pk)
+
+
+@post_only
+@marketers_only
+def campaign_briefing_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = BriefingForm(request.POST)
+    if form.is_valid():
+        try:
+            services.briefing_save(campaign=campaign, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            errors_into(form, error)
+        else:
+            messages.success(request, _("Briefing saved."))
+            return redirect("campaigns:detail", pk=pk)
+    return _detail_with(request, campaign, briefing_form=form)
+
+
+@post_only
+def campaign_acknowledge_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        services.briefing_acknowledge(campaign=campaign, user=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Thanks: you acknowledged the briefing."))
+    return redirect("campaigns:detail", pk=pk)
+
+
+@post_only
+@marketers_only
+def campaign_launch_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = LaunchForm(request.POST)
+    form.is_valid()
+    try:
+        result = services.campaign_launch(
+            campaign=campaign,
+            actor=request.user,
+            confirm_below_threshold=bool(form.cleaned_data.get("confirm")),
+        )
+    except ValidationError as error:
+        errors_into(form, error)
+        return _detail_with(request, campaign, launch_form=form)
+    if result.below_threshold:
+        messages.warning(request, _("Campaign launched below the agreed readiness; recorded."))
+    else:
+        messages.success(request, _("Campaign launched."))
+    return redirect("campaigns:detail", pk=pk)

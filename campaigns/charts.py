@@ -1,0 +1,60 @@
+"""Server-rendered SVG charts (pygal); no script and no CDN."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+
+import pygal
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from pygal.style import Style
+
+from campaigns.selectors import TimelinePoint
+
+STYLE = Style(
+    background="transparent",
+    plot_background="transparent",
+    foreground="#1d2733",
+    foreground_strong="#1d2733",
+    foreground_subtle="#d9e0e7",
+    colors=("#7a4bb3", "#1f7a5a"),
+    font_family="system-ui, -apple-system, 'Segoe UI', sans-serif",
+    label_font_size=11,
+    major_label_font_size=11,
+    legend_font_size=12,
+)
+
+
+def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
+    """Cumulative spend against cumulative won revenue, week by week, as inline SVG."""
+    chart = pygal.Line(
+        style=STYLE,
+        width=760,
+        height=300,
+        js=[],  # pygal links its tooltip script from a CDN by default
+        disable_xml_declaration=True,
+        show_dots=len(points) <= 26,
+        dots_size=2.5,
+        fill=False,
+        legend_at_bottom=True,
+        x_label_rotation=0,
+        show_minor_x_labels=False,
+        x_labels_major_every=max(1, len(points) // 8),
+        truncate_label=-1,
+        value_formatter=lambda v: f"{v:,.0f}",
+        margin=8,
+    )
+    chart.x_labels = [date_format(p.week, "M j") for p in points]
+    spent = revenue = Decimal("0")
+    spend_series, revenue_series = [], []
+    for point in points:
+        spent += point.spend
+        revenue += point.revenue
+        spend_series.append(float(spent))
+        revenue_series.append(float(revenue))
+    chart.add(_("Spend (cumulative)"), spend_series)
+    chart.add(_("Won revenue (cumulative)"), revenue_series)
+    # Without its tooltip library, pygal's inline config script does nothing: drop it.
+    return re.sub(r"<script.*?</script>", "", chart.render(is_unicode=True), flags=re.S)

@@ -1,0 +1,127 @@
+"""Forms of the campaign pages; they validate input, the services decide."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from alignment.models import StageKey
+from alignment.roles import Role
+from campaigns.attribution import DEFAULT_MODEL, AttributionModel
+from campaigns.models import Campaign
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def errors_into(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError onto the form, field by field when it can."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "channel",
+            "status",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "starts_on",
+            "ends_on",
+            "budget",
+            "owner",
+            "target_territories",
+            "description",
+        ]
+        widgets = {
+            "starts_on": DATE,
+            "ends_on": DATE,
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "target_territories": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Campaigns belong to marketing: only marketers can own one.
+        self.fields["owner"].queryset = (
+            get_user_model()
+            .objects.filter(
+                is_active=True, groups__name__in=[Role.MARKETER, Role.MARKETING_MANAGER]
+            )
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["owner"].required = False
+        self.fields["owner"].help_text = _("Empty: you.")
+
+
+class SpendForm(forms.Form):
+    date = forms.DateField(label=_("Date"), widget=DATE, initial=timezone.localdate)
+    amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=14, decimal_places=2)
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+
+class CollateralForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    url = forms.URLField(label=_("Link"), required=False, assume_scheme="https")
+    file = forms.FileField(label=_("or a file"), required=False)
+    stage_key = forms.ChoiceField(
+        label=_("Stage"),
+        required=False,
+        choices=[("", _("Any stage")), *StageKey.choices],
+        help_text=_("Shown to reps on leads in this stage."),
+    )
+    description = forms.CharField(label=_("Description"), required=False)
+
+
+class BriefingForm(forms.Form):
+    body = forms.CharField(
+        label=_("Sales briefing"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What reps of the target territories must know before launch."),
+    )
+
+
+class LaunchForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Launch below the agreed readiness anyway"), required=False
+    )
+
+
+class PeriodForm(forms.Form):
+    """The period of the KPIs, [start, end], and the attribution model of revenue."""
+
+    start = forms.DateField(label=_("From"), widget=DATE, required=False)
+    end = forms.DateField(label=_("To (inclusive)"), widget=DATE, required=False)
+    model = forms.ChoiceField(
+        label=_("Revenue credited by"), choices=AttributionModel.choices, required=False
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("The end must not be before the start."))
+        if start and end and (end - start).days > 3650:
+            self.add_error("end", _("A period may span at most ten years."))
+        return data
+
+    def period(self, *, default_start: date, default_end: date) -> tuple[date, date, str]:
+        """(start, end exclusive, model); the defaults where the input is missing or bad."""
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        start = data.get("start") or default_start
+        end = data.get("end") + timedelta(days=1) if data.get("end") else default_end
+        if end <= start:
+            start, end = default_start, default_end
+        return start, end, data.get("model") or DEFAULT_MODEL
