@@ -20,6 +20,14 @@ def navigation(request: HttpRequest) -> dict:
     items.append((_("Leads"), reverse("leads:list")))
     items.append((_("Campaigns"), reverse("campaigns:list")))
     items.append((_("Agreement"), reverse("alignment:agreement")))
+    if user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER):
+        items.append((_("Agenda"), reverse("leads:agenda")))
+    if user.is_superuser or user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE):
+        items.append((_("Team"), reverse("leads:team")))
+    if user.is_superuser or user_has_role(
+        user, Role.SALES_REP, Role.SALES_MANAGER, Role.EXECUTIVE
+    ):
+        items.append((_("Ledger"), reverse("leads:ledger")))
     if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
         items.append((_("Intel inbox"), reverse("feedback:intel")))
     else:

@@ -131,6 +131,14 @@ class Lead(models.Model):
         indexes = [
             # The rep queue: my open leads, most urgent first.
             models.Index(fields=["owner", "sla_due_at", "id"], name="lead_queue_idx"),
+            # The queue proper: only open leads, in the queue's order (closed ones skipped).
+            models.Index(
+                fields=["owner", "sla_due_at", "id"],
+                condition=Q(stage__in=["inquiry", "mql", "sal", "sql", "opportunity"]),
+                name="lead_open_queue_idx",
+            ),
+            # The agenda: a rep's next follow-ups by date.
+            models.Index(fields=["owner", "next_follow_up_at"], name="lead_agenda_idx"),
             models.Index(fields=["stage", "territory"], name="lead_stage_territory_idx"),
             models.Index(fields=["created_at", "id"], name="lead_created_idx"),
             models.Index(fields=["mql_at"], name="lead_mql_at_idx"),

@@ -8,11 +8,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from alignment.models import StageKey
-from leads.models import Lead
+from leads.models import FollowUp, Lead
 
 OPEN_STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 CLOSED_STAGES = [StageKey.WON, StageKey.LOST, StageKey.DISQUALIFIED, StageKey.RECYCLED]
@@ -25,13 +26,52 @@ def lead_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
     return LeadFilter(filters or {}, queryset=queryset).qs
 
 
-def lead_queue(*, rep: AbstractBaseUser) -> QuerySet[Lead]:
-    """A rep's open leads, most urgent first: overdue, then soonest due, then no clock."""
-    return (
+QUEUE_DUE_CHOICES = ("overdue", "24h", "week", "none")
+
+
+def lead_queue(
+    *,
+    rep: AbstractBaseUser,
+    stage: str = "",
+    due: str = "",
+    search: str = "",
+    now: datetime | None = None,
+) -> QuerySet[Lead]:
+    """A rep's open leads, most urgent first: overdue, then soonest due, then no clock.
+
+    The order (owner, open stage, sla_due_at, id) is served by the partial index
+    `lead_open_queue_idx`; the last follow-up's next step comes in the same query.
+    Filters: a stage, a due window (overdue, 24h, week, none: no clock) and a search.
+    """
+    now = now or timezone.now()
+    last_step = FollowUp.objects.filter(lead=OuterRef("pk")).exclude(next_step="")
+    queryset = (
         Lead.objects.filter(owner=rep, stage__in=OPEN_STAGES)
         .select_related("territory", "campaign")
+        .annotate(
+            next_step=Subquery(last_step.order_by("-occurred_at", "-id").values("next_step")[:1])
+        )
         .order_by(F("sla_due_at").asc(nulls_last=True), "id")
     )
+    if stage in OPEN_STAGES:
+        queryset = queryset.filter(stage=stage)
+    if due == "overdue":
+        queryset = queryset.filter(sla_due_at__lt=now)
+    elif due == "24h":
+        queryset = queryset.filter(sla_due_at__gte=now, sla_due_at__lt=now + timedelta(hours=24))
+    elif due == "week":
+        queryset = queryset.filter(sla_due_at__gte=now, sla_due_at__lt=now + timedelta(days=7))
+    elif due == "none":
+        queryset = queryset.filter(sla_due_at__isnull=True)
+    search = search.strip()
+    if search:
+        queryset = queryset.filter(
+            Q(email__icontains=search)
+            | Q(company__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    return queryset
 
 
 def lead_stage_counts(*, queryset: QuerySet[Lead] | None = None) -> dict[str, int]:
@@ -68,7 +108,17 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 at=follow_up.occurred_at,
                 kind="follow_up",
                 title=f"{follow_up.get_kind_display()}: {follow_up.get_outcome_display()}",
-                detail=follow_up.notes,
+                detail=" · ".join(
+                    filter(
+                        None,
+                        [
+                            follow_up.notes,
+                            _("Next step: %(step)s") % {"step": follow_up.next_step}
+                            if follow_up.next_step
+                            else "",
+                        ],
+                    )
+                ),
                 actor=str(follow_up.author),
             )
         )
@@ -164,4 +214,165 @@ def sla_ledger(*, reps: Iterable[AbstractBaseUser], start: date, weeks: int = 1)
                     breaches=values.get("sla_breaches", 0),
                 )
             )
+    return rows
+
+
+@dataclass(frozen=True)
+class AgendaDay:
+    day: date
+    leads: list[Lead]
+
+
+def agenda_for(*, rep: AbstractBaseUser, days: int = 14, now: datetime | None = None) -> dict:
+    """A rep's next follow-ups (and visits, meetings, demos they planned) by day.
+
+    `missed`: planned follow-ups whose time has passed without a newer one; `days`: the
+    next `days` days from today, each with its leads in time order. Two queries.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    horizon = today + timedelta(days=days)
+    planned = FollowUp.objects.filter(lead=OuterRef("pk"), next_follow_up_at__isnull=False)
+    leads = list(
+        Lead.objects.filter(
+            owner=rep,
+            stage__in=OPEN_STAGES,
+            next_follow_up_at__isnull=False,
+            next_follow_up_at__lt=_day_start(horizon),
+        )
+        .annotate(
+            next_step=Subquery(planned.order_by("-occurred_at", "-id").values("next_step")[:1]),
+            planned_kind=Subquery(planned.order_by("-occurred_at", "-id").values("kind")[:1]),
+        )
+        .order_by("next_follow_up_at", "id")
+    )
+    missed = [lead for lead in leads if lead.next_follow_up_at < now]
+    by_day: dict[date, list[Lead]] = {today + timedelta(days=i): [] for i in range(days)}
+    for lead in leads:
+        if lead.next_follow_up_at >= now:
+            by_day.setdefault(timezone.localdate(lead.next_follow_up_at), []).append(lead)
+    return {
+        "missed": missed,
+        "days": [AgendaDay(day=day, leads=items) for day, items in sorted(by_day.items())],
+        "today": today,
+    }
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def team_reps(*, user: AbstractBaseUser) -> list[AbstractBaseUser]:
+    """The reps a user sees in the team view and ledger.
+
+    A sales manager: the reps of the territories they manage (every sales rep if they
+    manage none); an executive or superuser: every sales rep; a rep: themself.
+    """
+    from django.contrib.auth import get_user_model
+
+    from alignment.roles import Role, user_has_role
+
+    users = get_user_model().objects.filter(is_active=True)
+    reps = users.filter(groups__name=Role.SALES_REP)
+    if user.is_superuser or user_has_role(user, Role.EXECUTIVE):
+        chosen = reps
+    elif user_has_role(user, Role.SALES_MANAGER):
+        managed = users.filter(
+            territory_memberships__territory__manager=user,
+            territory_memberships__is_active=True,
+        )
+        chosen = managed if managed.exists() else reps
+    elif user_has_role(user, Role.SALES_REP):
+        chosen = users.filter(pk=user.pk)
+    else:
+        chosen = users.none()
+    return list(chosen.distinct().order_by("first_name", "last_name", "username"))
+
+
+@dataclass(frozen=True)
+class TeamRow:
+    rep: AbstractBaseUser
+    follow_ups: int
+    calls: int
+    meetings: int
+    visits: int
+    credits: int
+    breaches: int
+    open_leads: int
+    overdue: int
+    missed_follow_ups: int
+    deals_won: int
+
+    @property
+    def behind(self) -> bool:
+        return self.overdue > 0 or self.breaches > self.credits or self.missed_follow_ups > 0
+
+
+def team_week(
+    *, reps: list[AbstractBaseUser], week: date, now: datetime | None = None
+) -> list[TeamRow]:
+    """What each rep did in the ISO week starting `week`, and who is behind now.
+
+    Behind: leads past their SLA now, planned follow-ups missed, or more breaches than
+    credits this week. A fixed number of grouped queries, whatever the team's size.
+    """
+    from leads.models import Deal, DealOutcome
+
+    now = now or timezone.now()
+    ids = [r.pk for r in reps]
+    start, end = _day_start(week), _day_start(week + timedelta(weeks=1))
+    done = {
+        row["author_id"]: row
+        for row in FollowUp.objects.filter(
+            author_id__in=ids, occurred_at__gte=start, occurred_at__lt=end
+        )
+        .values("author_id")
+        .annotate(
+            n=Count("id"),
+            calls=Count("id", filter=Q(kind="call")),
+            meetings=Count("id", filter=Q(kind__in=["meeting", "demo", "joint_call"])),
+            visits=Count("id", filter=Q(kind="visit")),
+        )
+        .order_by()
+    }
+    queue = {
+        row["owner_id"]: row
+        for row in Lead.objects.filter(owner_id__in=ids, stage__in=OPEN_STAGES)
+        .values("owner_id")
+        .annotate(
+            n=Count("id"),
+            overdue=Count("id", filter=Q(sla_due_at__lt=now)),
+            missed=Count("id", filter=Q(next_follow_up_at__lt=now)),
+        )
+        .order_by()
+    }
+    won = dict(
+        Deal.objects.filter(
+            owner_id__in=ids, outcome=DealOutcome.WON, closed_at__gte=start, closed_at__lt=end
+        )
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("owner_id", "n")
+    )
+    ledger = {row.rep_id: row for row in sla_ledger(reps=reps, start=week)}
+    rows = []
+    for rep in reps:
+        did, mine, book = done.get(rep.pk, {}), queue.get(rep.pk, {}), ledger[rep.pk]
+        rows.append(
+            TeamRow(
+                rep=rep,
+                follow_ups=did.get("n", 0),
+                calls=did.get("calls", 0),
+                meetings=did.get("meetings", 0),
+                visits=did.get("visits", 0),
+                credits=book.credits,
+                breaches=book.breaches,
+                open_leads=mine.get("n", 0),
+                overdue=mine.get("overdue", 0),
+                missed_follow_ups=mine.get("missed", 0),
+                deals_won=won.get(rep.pk, 0),
+            )
+        )
+    rows.sort(key=lambda r: (not r.behind, -r.overdue, -r.breaches, r.rep.get_full_name()))
     return rows

@@ -6,5 +6,16 @@ app_name = "leads"
 urlpatterns = [
     path("", views.lead_list_view, name="list"),
     path("queue/", views.queue_view, name="queue"),
+    path("agenda/", views.agenda_view, name="agenda"),
+    path("team/", views.team_view, name="team"),
+    path("ledger/", views.ledger_view, name="ledger"),
     path("<int:pk>/", views.lead_detail_view, name="detail"),
+    path("<int:pk>/follow-ups/", views.follow_up_create_view, name="follow-up-create"),
+    path("<int:pk>/claim/", views.lead_claim_view, name="claim"),
+    path("<int:pk>/reassign/", views.lead_reassign_view, name="reassign"),
+    path("<int:pk>/move/", views.lead_move_view, name="move"),
+    path("<int:pk>/accept/", views.lead_accept_view, name="accept"),
+    path("<int:pk>/reject/", views.lead_reject_view, name="reject"),
+    path("<int:pk>/deals/", views.deal_create_view, name="deal-create"),
+    path("<int:pk>/deals/<int:deal_pk>/close/", views.deal_close_view, name="deal-close"),
 ]

@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus
+from alignment.api import transition_allowed_for
+from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
 from alignment.roles import Role, user_has_role, user_primary_role
+from alignment.selectors import Funnel, funnel_active, reason_kind_for
 from campaigns.models import Campaign, CampaignStatus
 from leads.filters import LeadFilter
-from leads.models import Lead
-from leads.selectors import OPEN_STAGES, lead_queue, lead_stage_counts, lead_timeline
+from leads.forms import (
+    DealCloseForm,
+    DealForm,
+    FollowUpForm,
+    MoveStageForm,
+    QueueFilterForm,
+    ReassignForm,
+    RejectForm,
+)
+from leads.models import Deal, DealOutcome, Lead
+from leads.selectors import (
+    OPEN_STAGES,
+    agenda_for,
+    lead_queue,
+    lead_stage_counts,
+    lead_timeline,
+    sla_ledger,
+    team_reps,
+    team_week,
+    week_start_of,
+)
+from leads.services import LeadConflict, lead_transition
+from leads.services.sales import (
+    deal_close,
+    deal_create,
+    follow_up_log,
+    lead_can_work,
+    lead_claim,
+    lead_reassign,
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -51,18 +88,371 @@ def lead_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def queue_view(request: HttpRequest) -> HttpResponse:
-    page = Paginator(lead_queue(rep=request.user), 50).get_page(request.GET.get("page"))
-    return render(request, "leads/queue.html", {"page": page, "now": timezone.now()})
-
-
-def lead_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    lead = get_object_or_404(
-        Lead.objects.select_related("owner", "territory", "campaign", "qualified_under"), pk=pk
+    """My open leads, most urgent first, with filters (stage, SLA window, search)."""
+    form = QueueFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    queue = lead_queue(
+        rep=request.user,
+        stage=filters.get("stage", ""),
+        due=filters.get("due", ""),
+        search=filters.get("search", ""),
     )
+    page = Paginator(queue, 50).get_page(request.GET.get("page"))
+    return render(request, "leads/queue.html", {"page": page, "form": form, "now": timezone.now()})
+
+
+def _funnel() -> Funnel | None:
+    try:
+        return funnel_active()
+    except LookupError:
+        return None
+
+
+def _lead_page(request: HttpRequest, lead: Lead, **forms: object) -> HttpResponse:
+    """The lead page, with any bound forms (and their errors) the caller passes."""
+    return render(request, "leads/detail.html", _lead_page_context(request, lead, **forms))
+
+
+def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dict:
+    user = request.user
+    funnel = _funnel()
+    can_work = lead_can_work(user=user, lead=lead)
+    deals = list(lead.deals.select_related("owner"))
     context = {
         "lead": lead,
         "timeline": lead_timeline(lead=lead),
-        "deals": lead.deals.all(),
+        "deals": deals,
+        "open_deals": [d for d in deals if d.outcome == DealOutcome.OPEN],
         "now": timezone.now(),
+        "can_work": can_work,
+        "can_claim": lead.owner_id is None
+        and lead.stage in OPEN_STAGES
+        and user.has_perm("leads.claim_lead"),
+        "can_reassign": user.has_perm("leads.assign_lead"),
+        "can_move": funnel is not None
+        and any(
+            transition_allowed_for(
+                user=user, lead=lead, from_stage=lead.stage, to_stage=to, funnel=funnel
+            )
+            for to in funnel.transitions.get(lead.stage, [])
+        ),
+        "follow_up_form": FollowUpForm(),
+        "move_form": MoveStageForm(funnel=funnel, stage=lead.stage),
+        "reject_form": RejectForm(funnel=funnel),
+        "reassign_form": ReassignForm(initial={"owner": lead.owner_id}),
+        "deal_form": DealForm(),
+        "close_form": DealCloseForm(funnel=funnel),
+        "close_deal_pk": None,
     }
-    return render(request, "leads/detail.html", context)
+    context.update(forms)
+    return context
+
+
+def _add_errors(form: forms.Form, error: ValidationError, fields: dict[str, str]) -> None:
+    """Put a service's ValidationError on the form: service field → form field."""
+    messages_by_field = error.message_dict if hasattr(error, "error_dict") else {}
+    if not messages_by_field:
+        form.add_error(None, error.messages)
+    for name, messages_ in messages_by_field.items():
+        target = fields.get(name, name if name in form.fields else None)
+        form.add_error(target, messages_)
+
+
+def _detail(pk: int) -> Lead:
+    return get_object_or_404(
+        Lead.objects.select_related("owner", "territory", "campaign", "qualified_under"), pk=pk
+    )
+
+
+def lead_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _lead_page(request, _detail(pk))
+
+
+def _back(lead: Lead, anchor: str = "") -> HttpResponse:
+    return redirect(reverse("leads:detail", args=[lead.pk]) + (f"#{anchor}" if anchor else ""))
+
+
+def follow_up_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Log a follow-up: htmx swaps the timeline section in place; without JS, PRG."""
+    lead = _detail(pk)
+    if request.method != "POST":
+        return _back(lead, "timeline")
+    form = FollowUpForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            follow_up_log(
+                lead=lead,
+                author=request.user,
+                kind=data["kind"],
+                outcome=data["outcome"],
+                notes=data["notes"],
+                occurred_at=data["occurred_at"],
+                next_step=data["next_step"],
+                next_follow_up_at=data["next_follow_up_at"],
+            )
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            _add_errors(form, exc, {})
+        else:
+            if request.htmx:
+                lead.refresh_from_db()
+                return render(
+                    request,
+                    "leads/_follow_up_section.html",
+                    _lead_page_context(request, lead, follow_up_saved=True, oob=True),
+                )
+            messages.success(request, _("Follow-up logged."))
+            return _back(lead, "timeline")
+    if request.htmx:
+        return render(
+            request,
+            "leads/_follow_up_section.html",
+            _lead_page_context(request, lead, follow_up_form=form, oob=True),
+        )
+    return _lead_page(request, lead, follow_up_form=form)
+
+
+def lead_claim_view(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _detail(pk)
+    if request.method == "POST":
+        try:
+            lead_claim(lead_id=lead.pk, user=request.user)
+        except (LeadConflict, PermissionDenied) as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("The lead is yours."))
+    return _back(lead)
+
+
+def lead_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _detail(pk)
+    if request.method != "POST":
+        return _back(lead)
+    form = ReassignForm(request.POST)
+    if form.is_valid():
+        try:
+            lead_reassign(lead=lead, to_user=form.cleaned_data["owner"], actor=request.user)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            _add_errors(form, exc, {})
+        else:
+            messages.success(
+                request,
+                _("The lead now belongs to %(owner)s.")
+                % {"owner": form.cleaned_data["owner"].get_full_name() or lead.owner},
+            )
+            return _back(lead)
+    return _lead_page(request, lead, reassign_form=form)
+
+
+def _transition(
+    request: HttpRequest, lead: Lead, *, to_stage: str, reason_code: str, reason: str
+) -> None:
+    """Move through the one stage service; PermissionDenied/ValidationError for the form."""
+    funnel = _funnel()
+    if funnel is None:
+        raise ValidationError(_("No agreement is active, so no lead can move."))
+    if not transition_allowed_for(
+        user=request.user, lead=lead, from_stage=lead.stage, to_stage=to_stage, funnel=funnel
+    ):
+        raise PermissionDenied(_("Your role may not move this lead to %(to)s.") % {"to": to_stage})
+    kind = reason_kind_for(from_stage=lead.stage, to_stage=to_stage)
+    lead_transition(
+        lead=lead,
+        to_stage=to_stage,
+        actor=request.user,
+        reason_code=reason_code if kind else "",
+        reason=reason,
+        funnel=funnel,
+    )
+
+
+def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move the stage; a move the funnel refuses comes back as form errors."""
+    lead = _detail(pk)
+    if request.method != "POST":
+        return _back(lead)
+    form = MoveStageForm(request.POST, funnel=_funnel(), stage=lead.stage)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            _transition(
+                request,
+                lead,
+                to_stage=data["to_stage"],
+                reason_code=data["reason_code"],
+                reason=data["reason"],
+            )
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            _add_errors(form, exc, {"to": "to_stage", "reason": "reason_code"})
+        else:
+            messages.success(
+                request, _("Moved to %(stage)s.") % {"stage": lead.get_stage_display()}
+            )
+            return _back(lead)
+    return _lead_page(request, lead, move_form=form)
+
+
+def lead_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Accept an MQL: it becomes a sales-accepted lead."""
+    lead = _detail(pk)
+    if request.method == "POST":
+        try:
+            _transition(request, lead, to_stage=StageKey.SAL, reason_code="", reason="")
+        except PermissionDenied as exc:
+            messages.error(request, str(exc))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Accepted: the lead is now sales-accepted."))
+    return _back(lead)
+
+
+def lead_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reject an MQL back to marketing's nurture with an agreed reason code."""
+    lead = _detail(pk)
+    if request.method != "POST":
+        return _back(lead)
+    form = RejectForm(request.POST, funnel=_funnel())
+    if form.is_valid():
+        try:
+            _transition(
+                request,
+                lead,
+                to_stage=StageKey.RECYCLED,
+                reason_code=form.cleaned_data["reason_code"],
+                reason=form.cleaned_data["reason"],
+            )
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            _add_errors(form, exc, {"to": "reason_code", "reason": "reason_code"})
+        else:
+            messages.success(request, _("Rejected and sent back to marketing."))
+            return _back(lead)
+    return _lead_page(request, lead, reject_form=form)
+
+
+def deal_create_view(request: HttpRequest, pk: int) -> HttpResponse:
+    lead = _detail(pk)
+    if request.method != "POST":
+        return _back(lead, "deals")
+    form = DealForm(request.POST)
+    if form.is_valid():
+        try:
+            deal_create(lead=lead, actor=request.user, **form.cleaned_data)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            _add_errors(form, exc, {"lead": None})
+        else:
+            messages.success(request, _("Deal opened."))
+            return _back(lead, "deals")
+    return _lead_page(request, lead, deal_form=form)
+
+
+def deal_close_view(request: HttpRequest, pk: int, deal_pk: int) -> HttpResponse:
+    lead = _detail(pk)
+    if request.method != "POST":
+        return _back(lead, "deals")
+    deal = get_object_or_404(Deal, pk=deal_pk, lead=lead)
+    form = DealCloseForm(request.POST, funnel=_funnel())
+    if form.is_valid():
+        try:
+            deal_close(deal=deal, actor=request.user, **form.cleaned_data)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        except ValidationError as exc:
+            _add_errors(form, exc, {})
+        else:
+            messages.success(
+                request, _("Deal closed as %(outcome)s.") % {"outcome": deal.get_outcome_display()}
+            )
+            return _back(lead, "deals")
+    return _lead_page(request, lead, close_form=form, close_deal_pk=deal.pk)
+
+
+def _is_sales(user: object) -> bool:
+    return user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER)
+
+
+def agenda_view(request: HttpRequest) -> HttpResponse:
+    """My next follow-ups and visits, by day."""
+    if not _is_sales(request.user):
+        messages.info(request, _("The agenda is for the sales team."))
+        return redirect("home")
+    return render(
+        request, "leads/agenda.html", {**agenda_for(rep=request.user), "now": timezone.now()}
+    )
+
+
+def _week_param(request: HttpRequest) -> date:
+    raw = (request.GET.get("week") or "").strip()
+    try:
+        return week_start_of(date.fromisoformat(raw)) if raw else week_start_of(timezone.now())
+    except ValueError:
+        messages.error(request, _("Enter the week as YYYY-MM-DD; showing this week."))
+        return week_start_of(timezone.now())
+
+
+def _may_see_team(user: object) -> bool:
+    return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE))
+
+
+def team_view(request: HttpRequest) -> HttpResponse:
+    """A manager's week: what each rep did, who is behind."""
+    if not _may_see_team(request.user):
+        messages.info(request, _("The team view is for sales managers."))
+        return redirect("home")
+    week = _week_param(request)
+    rows = team_week(reps=team_reps(user=request.user), week=week)
+    context = {
+        "rows": rows,
+        "week": week,
+        "previous": week - timedelta(weeks=1),
+        "next": week + timedelta(weeks=1),
+        "behind": sum(1 for r in rows if r.behind),
+    }
+    return render(request, "leads/team.html", context)
+
+
+LEDGER_WEEKS = 8
+
+
+def ledger_view(request: HttpRequest) -> HttpResponse:
+    """SLA credits and breaches per rep and week: a rep's own, a manager's team."""
+    user = request.user
+    if not (_is_sales(user) or _may_see_team(user)):
+        messages.info(request, _("The ledger is for the sales team."))
+        return redirect("home")
+    last = _week_param(request)
+    first = last - timedelta(weeks=LEDGER_WEEKS - 1)
+    reps = team_reps(user=user)
+    rows = sla_ledger(reps=reps, start=first, weeks=LEDGER_WEEKS)
+    weeks = [first + timedelta(weeks=i) for i in range(LEDGER_WEEKS)]
+    grid = {(r.rep_id, r.week_start): r for r in rows}
+    table = [
+        {
+            "rep": rep,
+            "weeks": [grid[(rep.pk, week)] for week in weeks],
+            "credits": sum(grid[(rep.pk, week)].credits for week in weeks),
+            "breaches": sum(grid[(rep.pk, week)].breaches for week in weeks),
+        }
+        for rep in reps
+    ]
+    context = {
+        "table": table,
+        "weeks": weeks,
+        "last": last,
+        "previous": last - timedelta(weeks=LEDGER_WEEKS),
+        "next": last + timedelta(weeks=LEDGER_WEEKS),
+        "own": reps == [user],
+    }
+    return render(request, "leads/ledger.html", context)

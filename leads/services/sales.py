@@ -217,6 +217,13 @@ def follow_up_log(
         locked.last_activity_at = occurred_at
     if next_follow_up_at is not None:
         locked.next_follow_up_at = next_follow_up_at
+    elif (
+        kind in CLOCK_STOPPING_KINDS
+        and locked.next_follow_up_at is not None
+        and timezone.localdate(locked.next_follow_up_at) <= timezone.localdate(occurred_at)
+    ):
+        # The planned follow-up was due by today and this is it: nothing is planned now.
+        locked.next_follow_up_at = None
     locked.save(
         update_fields=[
             "sla_due_at",

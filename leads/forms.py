@@ -1,0 +1,130 @@
+"""Forms of the sales pages; rules stay in leads/services/sales.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from alignment.models import ReasonKind, StageKey
+from alignment.selectors import Funnel
+from leads.models import DealOutcome, FollowUpKind, FollowUpOutcome
+from leads.selectors import OPEN_STAGES
+
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class FollowUpForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=FollowUpKind.choices)
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=FollowUpOutcome.choices)
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    occurred_at = forms.DateTimeField(
+        label=_("When"),
+        required=False,
+        widget=DATETIME_INPUT,
+        help_text=_("Leave empty for now."),
+    )
+    next_step = forms.CharField(label=_("Next step"), required=False, max_length=200)
+    next_follow_up_at = forms.DateTimeField(
+        label=_("Next follow-up"), required=False, widget=DATETIME_INPUT
+    )
+
+
+class QueueFilterForm(forms.Form):
+    stage = forms.ChoiceField(
+        label=_("Stage"),
+        required=False,
+        choices=[("", _("Any open stage"))]
+        + [(k, label) for k, label in StageKey.choices if k in OPEN_STAGES],
+    )
+    due = forms.ChoiceField(
+        label=_("SLA"),
+        required=False,
+        choices=[
+            ("", _("Any")),
+            ("overdue", _("Overdue")),
+            ("24h", _("Due within 24 hours")),
+            ("week", _("Due within 7 days")),
+            ("none", _("No clock running")),
+        ],
+    )
+    search = forms.CharField(label=_("Search"), required=False, max_length=100)
+
+
+class MoveStageForm(forms.Form):
+    """Move a lead along the agreed funnel; the choices are the moves the funnel allows."""
+
+    to_stage = forms.ChoiceField(label=_("Move to"))
+    reason_code = forms.ChoiceField(label=_("Reason"), required=False)
+    reason = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, funnel: Funnel | None, stage: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        labels = dict(StageKey.choices)
+        allowed = sorted(
+            funnel.transitions.get(stage, []) if funnel else [],
+            key=lambda k: StageKey.values.index(k),
+        )
+        self.fields["to_stage"].choices = [(k, labels[k]) for k in allowed]
+        codes: list[tuple[str, Any]] = [("", _("— no reason —"))]
+        if funnel:
+            kinds = dict(ReasonKind.choices)
+            for kind, by_code in funnel.reason_codes.items():
+                group = [(code, label) for code, label in by_code.items()]
+                if group:
+                    codes.append((kinds.get(kind, kind), group))
+        self.fields["reason_code"].choices = codes
+
+
+class RejectForm(forms.Form):
+    """Reject an MQL back to marketing with one of the agreed rejection reasons."""
+
+    reason_code = forms.ChoiceField(label=_("Why"))
+    reason = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, funnel: Funnel | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        codes = funnel.reason_codes.get(ReasonKind.REJECTION, {}) if funnel else {}
+        self.fields["reason_code"].choices = [("", _("Choose a reason")), *list(codes.items())]
+
+
+class ReassignForm(forms.Form):
+    owner = forms.ModelChoiceField(label=_("Give to"), queryset=None)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from leads.services.sales import assignable_users
+
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = assignable_users()
+        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class DealForm(forms.Form):
+    name = forms.CharField(label=_("Name"), required=False, max_length=200)
+    amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=14, decimal_places=2)
+    expected_close = forms.DateField(label=_("Expected close"), required=False, widget=DATE_INPUT)
+    gross_margin = forms.DecimalField(
+        label=_("Gross margin"), required=False, max_digits=14, decimal_places=2
+    )
+
+
+class DealCloseForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=[(DealOutcome.WON, _("Won")), (DealOutcome.LOST, _("Lost"))],
+    )
+    lost_reason = forms.ChoiceField(label=_("Lost reason"), required=False)
+    gross_margin = forms.DecimalField(
+        label=_("Gross margin"), required=False, max_digits=14, decimal_places=2
+    )
+
+    def __init__(self, *args: Any, funnel: Funnel | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        codes = funnel.reason_codes.get(ReasonKind.LOST, {}) if funnel else {}
+        self.fields["lost_reason"].choices = [("", _("— if lost —")), *list(codes.items())]
