@@ -14,6 +14,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    "compute-weekly-scorecards": {
+        "task": "metrics.tasks.compute_weekly_scorecards",
+        # Monday 06:00 in the deployment's time zone (CELERY_TIMEZONE = TIME_ZONE).
+        "schedule": crontab(minute=0, hour=6, day_of_week="mon"),
+    },
     # Proof of life for beat (shown on /healthz); the interval is tunable for the fault tests.
     "beat-heartbeat": {
         "task": "alignment.tasks.beat_heartbeat",

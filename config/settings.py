@@ -213,6 +213,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("id", _("Indonesian")), ("pl", _("Polish"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
+# Beat crontabs (the Monday scorecards) run in the deployment's time zone.
+CELERY_TIMEZONE = TIME_ZONE
 USE_I18N = True
 USE_TZ = True
 ACCORD_CURRENCY = env_str("ACCORD_CURRENCY", "USD")

@@ -1,0 +1,19 @@
+"""Thin Celery wrappers around metrics services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="metrics.tasks.compute_weekly_scorecards", acks_late=True)
+def compute_weekly_scorecards(week: str | None = None) -> int:
+    """Monday morning: last week's scorecards and the trailing 12 weeks (upserts; rerunnable).
+
+    `week` is any day of the week as YYYY-MM-DD; without it, the last complete week.
+    """
+    from datetime import date
+
+    from metrics.services import last_complete_week, scorecards_compute
+
+    day = date.fromisoformat(week) if week else last_complete_week()
+    return len(scorecards_compute(week=day))
