@@ -51,9 +51,10 @@ from alignment.services.feedback import (
     dispute_can_raise,
     dispute_can_resolve,
     dispute_raise,
+    intel_acknowledge,
+    intel_action,
     intel_can_respond,
     intel_can_submit,
-    intel_respond,
     intel_submit,
 )
 from leads.models import Lead
@@ -210,13 +211,14 @@ def intel_respond_view(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(_("Only marketing answers field intelligence."))
     form = IntelRespondForm(request.POST)
     if form.is_valid():
+        # Each button moves the status once; a stale or repeated submit is refused.
+        move = (
+            intel_action
+            if form.cleaned_data["status"] == IntelStatus.ACTIONED
+            else intel_acknowledge
+        )
         try:
-            intel_respond(
-                intel=intel,
-                user=request.user,
-                status=form.cleaned_data["status"],
-                response=form.cleaned_data["response"],
-            )
+            move(intel=intel, user=request.user, response=form.cleaned_data["response"])
         except ValidationError as exc:
             errors_into(form, exc)
         else:

@@ -297,7 +297,8 @@ def _intel_move(
         raise ValidationError(
             {
                 "status": [
-                    _("This item is already %(status)s.") % {"status": locked.get_status_display()}
+                    _("This item is already %(status)s.")
+                    % {"status": str(locked.get_status_display()).lower()}
                 ]
             }
         )
