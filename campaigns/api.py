@@ -1,7 +1,464 @@
-"""Thin DRF views and serializers of this app; rules live in services and selectors."""
+"""Thin DRF views and serializers of campaigns; rules live in services and selectors.
+
+Routes: campaigns/ (list; create for marketers), campaigns/{id}/ (read with KPIs;
+PATCH for marketers), campaigns/{id}/spend/ (read; add for marketers), touches/
+(read; push engagement for marketers and integrations).
+"""
 
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from typing import Any
 
-urlpatterns: list = []
+import django_filters
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alignment.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND
+from campaigns import selectors, services
+from campaigns.attribution import DEFAULT_MODEL, AttributionModel
+from campaigns.forms import PeriodForm
+from campaigns.models import Campaign, SpendEntry, Touch, TouchKind
+from config.api import LargeCursorPagination, RoleModelPermissions
+from leads.models import Lead
+from metrics.definitions import MetricFilter
+from metrics.models import Territory
+
+
+# The shared error shapes of the API (one schema component each).
+def _call(fn, **kwargs):
+    """A service's PermissionDenied as DRF's 403 (its ValidationError is 400 already)."""
+    try:
+        return fn(**kwargs)
+    except DjangoPermissionDenied as error:
+        raise PermissionDenied(str(error) or None) from error
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        required=False,
+        help_text="User id of the marketer who owns it; the creator when omitted.",
+    )
+    target_territories = serializers.PrimaryKeyRelatedField(
+        queryset=Territory.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "channel",
+            "status",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "starts_on",
+            "ends_on",
+            "budget",
+            "owner",
+            "description",
+            "target_territories",
+            "launched_at",
+            "launched_below_readiness",
+            "readiness_at_launch",
+            "created_at",
+        ]
+        read_only_fields = [
+            "launched_at",
+            "launched_below_readiness",
+            "readiness_at_launch",
+            "created_at",
+        ]
+        # Uniqueness is the service's (and the database's) to judge, with the same message.
+        validators: list = []
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class KpiSerializer(serializers.Serializer):
+    """A campaign's KPIs for a period, by the names of the common metrics."""
+
+    spend = serializers.DecimalField(max_digits=16, decimal_places=2)
+    new_leads = serializers.IntegerField()
+    mqls = serializers.IntegerField()
+    mqls_accepted = serializers.IntegerField()
+    acceptance_rate = serializers.FloatField(allow_null=True)
+    pipeline_created = serializers.DecimalField(max_digits=16, decimal_places=2)
+    new_accounts = serializers.IntegerField()
+    won_revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    cost_per_lead = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    cost_per_mql = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    cac = serializers.DecimalField(max_digits=16, decimal_places=2, allow_null=True)
+    roi = serializers.FloatField(allow_null=True)
+
+
+class CampaignDetailSerializer(CampaignSerializer):
+    """The campaign with its figures over the period in the context (its life by default)."""
+
+    spend_total = serializers.SerializerMethodField()
+    leads = serializers.SerializerMethodField()
+    mqls = serializers.SerializerMethodField()
+    won_revenue = serializers.SerializerMethodField()
+    roi = serializers.SerializerMethodField()
+    attribution_model = serializers.SerializerMethodField()
+    period = serializers.SerializerMethodField()
+    kpis = serializers.SerializerMethodField()
+
+    class Meta(CampaignSerializer.Meta):
+        fields = [
+            *CampaignSerializer.Meta.fields,
+            "spend_total",
+            "leads",
+            "mqls",
+            "won_revenue",
+            "roi",
+            "attribution_model",
+            "period",
+            "kpis",
+        ]
+
+    def _kpis(self) -> dict[str, Any]:
+        return self.context["kpis"]
+
+    @extend_schema_field(serializers.DecimalField(max_digits=16, decimal_places=2))
+    def get_spend_total(self, campaign: Campaign) -> str:
+        return f"{self._kpis()['spend']:.2f}"
+
+    def get_leads(self, campaign: Campaign) -> int:
+        return self._kpis()["new_leads"]
+
+    def get_mqls(self, campaign: Campaign) -> int:
+        return self._kpis()["mqls"]
+
+    @extend_schema_field(serializers.DecimalField(max_digits=16, decimal_places=2))
+    def get_won_revenue(self, campaign: Campaign) -> str:
+        return f"{self._kpis()['won_revenue']:.2f}"
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_roi(self, campaign: Campaign) -> float | None:
+        return self._kpis()["roi"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=AttributionModel.choices))
+    def get_attribution_model(self, campaign: Campaign) -> str:
+        return self.context["model"]
+
+    @extend_schema_field(
+        inline_serializer(
+            "CampaignPeriod",
+            {"start": serializers.DateField(), "end": serializers.DateField()},
+        )
+    )
+    def get_period(self, campaign: Campaign) -> dict[str, str]:
+        f: MetricFilter = self.context["f"]
+        return {"start": f.start.isoformat(), "end": f.end.isoformat()}
+
+    @extend_schema_field(KpiSerializer)
+    def get_kpis(self, campaign: Campaign) -> dict[str, Any]:
+        return KpiSerializer(self._kpis()).data
+
+
+class CampaignFilter(django_filters.FilterSet):
+    starts_after = django_filters.DateFilter(field_name="starts_on", lookup_expr="gte")
+    starts_before = django_filters.DateFilter(field_name="starts_on", lookup_expr="lt")
+    search = django_filters.CharFilter(method="filter_search", label="Name or UTM campaign")
+
+    class Meta:
+        model = Campaign
+        fields = ["channel", "status", "owner", "utm_campaign"]
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        from django.db.models import Q
+
+        return queryset.filter(Q(name__icontains=value) | Q(utm_campaign__icontains=value))
+
+
+def _service_data(validated: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v for k, v in validated.items() if k in [*services.CAMPAIGN_FIELDS, "target_territories"]
+    }
+
+
+@extend_schema_view(
+    get=extend_schema(summary="List campaigns", tags=["campaigns"]),
+    post=extend_schema(
+        summary="Create a campaign (marketers)",
+        tags=["campaigns"],
+        responses={201: CampaignSerializer, 400: FIELD_ERRORS, 403: NOT_ALLOWED},
+    ),
+)
+class CampaignListView(generics.ListCreateAPIView):
+    queryset = (
+        Campaign.objects.select_related("owner")
+        .prefetch_related("target_territories")
+        .order_by("-starts_on", "name", "pk")
+    )
+    serializer_class = CampaignSerializer
+    permission_classes = [IsAuthenticated, RoleModelPermissions]
+    filterset_class = CampaignFilter
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        campaign = _call(
+            services.campaign_create,
+            actor=request.user,
+            data=_service_data(serializer.validated_data),
+        )
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+
+PERIOD_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: the start)."),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, inclusive (default: today)."),
+    OpenApiParameter(
+        "model",
+        OpenApiTypes.STR,
+        enum=AttributionModel.values,
+        description=f"Attribution model of won revenue and ROI (default {DEFAULT_MODEL}).",
+    ),
+]
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="A campaign with its KPIs",
+        tags=["campaigns"],
+        parameters=PERIOD_PARAMETERS,
+        responses={200: CampaignDetailSerializer, 400: FIELD_ERRORS, 404: NOT_FOUND},
+    ),
+    patch=extend_schema(
+        summary="Change a campaign (marketers)",
+        tags=["campaigns"],
+        request=CampaignSerializer,
+        responses={
+            200: CampaignDetailSerializer,
+            400: FIELD_ERRORS,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
+    ),
+)
+class CampaignDetailView(generics.RetrieveUpdateAPIView):
+    queryset = Campaign.objects.select_related("owner").prefetch_related("target_territories")
+    serializer_class = CampaignDetailSerializer
+    permission_classes = [IsAuthenticated, RoleModelPermissions]
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def _context(self, campaign: Campaign) -> dict[str, Any]:
+        lifetime = selectors.campaign_period(campaign=campaign)
+        form = PeriodForm(self.request.query_params or None)
+        if form.is_bound and not form.is_valid():
+            raise ValidationError(
+                {k: [e["message"] for e in v] for k, v in form.errors.get_json_data().items()}
+            )
+        start, end, model = form.period(default_start=lifetime.start, default_end=lifetime.end)
+        f = MetricFilter(start=start, end=end, campaign=campaign.pk)
+        table = selectors.campaign_kpis(f=f, by="campaign", model=model)
+        return {
+            **self.get_serializer_context(),
+            "f": f,
+            "model": table.model,
+            "kpis": table.row(campaign.pk),
+        }
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        campaign = self.get_object()
+        return Response(CampaignDetailSerializer(campaign, context=self._context(campaign)).data)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        campaign = self.get_object()
+        serializer = CampaignSerializer(campaign, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        campaign = _call(
+            services.campaign_update,
+            campaign=campaign,
+            actor=request.user,
+            data=_service_data(serializer.validated_data),
+        )
+        campaign = self.get_queryset().get(pk=campaign.pk)
+        return Response(CampaignDetailSerializer(campaign, context=self._context(campaign)).data)
+
+
+# --- spend -------------------------------------------------------------------------------
+
+
+class SpendSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SpendEntry
+        fields = ["id", "campaign", "date", "amount", "note", "created_at"]
+        read_only_fields = ["campaign", "created_at"]
+
+
+class SpendPermissions(RoleModelPermissions):
+    """Whoever may see a campaign sees its spend (as on its page); marketers add it."""
+
+    perms_map = {
+        **RoleModelPermissions.perms_map,
+        "GET": ["campaigns.view_campaign"],
+        "HEAD": ["campaigns.view_campaign"],
+    }
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="A campaign's spend entries", tags=["campaigns"], responses={200: SpendSerializer}
+    ),
+    post=extend_schema(
+        summary="Record spend (marketers)",
+        tags=["campaigns"],
+        responses={201: SpendSerializer, 400: FIELD_ERRORS, 403: NOT_ALLOWED, 404: NOT_FOUND},
+    ),
+)
+class CampaignSpendView(generics.ListCreateAPIView):
+    serializer_class = SpendSerializer
+    permission_classes = [IsAuthenticated, SpendPermissions]
+    queryset = SpendEntry.objects.none()  # the permission class reads its model
+
+    def campaign(self) -> Campaign:
+        return get_object_or_404(Campaign, pk=self.kwargs["pk"])
+
+    def get_queryset(self) -> QuerySet[SpendEntry]:
+        if getattr(self, "swagger_fake_view", False):
+            return SpendEntry.objects.none()
+        return SpendEntry.objects.filter(campaign=self.campaign()).order_by("-date", "-pk")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        campaign = self.campaign()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = _call(
+            services.spend_entry_add,
+            campaign=campaign,
+            actor=request.user,
+            date=serializer.validated_data["date"],
+            amount=serializer.validated_data["amount"],
+            note=serializer.validated_data.get("note", ""),
+        )
+        return Response(SpendSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+# --- touches -----------------------------------------------------------------------------
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "format": "email"}]})
+class LeadRefField(serializers.Field):
+    """A lead by id or by email (any case)."""
+
+    default_error_messages = {"missing": _("No lead with this id or email.")}
+
+    def to_internal_value(self, data: Any) -> Lead:
+        raw = str(data).strip()
+        lead = None
+        if raw.isdigit():
+            lead = Lead.objects.filter(pk=int(raw)).first()
+        elif "@" in raw:
+            lead = Lead.objects.filter(email__iexact=raw).first()
+        if lead is None:
+            self.fail("missing")
+        return lead
+
+    def get_attribute(self, instance: Touch) -> int:
+        return instance.lead_id  # the id, without loading the lead
+
+    def to_representation(self, value: Any) -> int:
+        return value
+
+
+class TouchSerializer(serializers.ModelSerializer):
+    lead = LeadRefField(help_text="The lead's id or email.")
+    campaign = serializers.PrimaryKeyRelatedField(
+        queryset=Campaign.objects.all(), required=False, allow_null=True
+    )
+    kind = serializers.ChoiceField(choices=TouchKind.choices)
+    external_id = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=100,
+        help_text="The event's id at the source: pushing it again records nothing more.",
+    )
+    metadata = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Touch
+        fields = ["id", "lead", "campaign", "kind", "occurred_at", "external_id", "metadata"]
+        validators: list = []
+
+
+class TouchFilter(django_filters.FilterSet):
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = Touch
+        fields = ["lead", "campaign", "kind"]
+
+
+@extend_schema_view(
+    get=extend_schema(summary="Engagement touches", tags=["touches"]),
+    post=extend_schema(
+        summary="Push an engagement touch (marketers, integrations)",
+        description="Rescores the lead, which may become an MQL. A known `external_id` "
+        "returns the stored touch with 200 and records nothing.",
+        tags=["touches"],
+        responses={
+            201: TouchSerializer,
+            200: TouchSerializer,
+            400: FIELD_ERRORS,
+            403: NOT_ALLOWED,
+        },
+    ),
+)
+class TouchListView(generics.ListCreateAPIView):
+    queryset = Touch.objects.all()
+    serializer_class = TouchSerializer
+    permission_classes = [IsAuthenticated, RoleModelPermissions]
+    pagination_class = LargeCursorPagination
+    filterset_class = TouchFilter
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        external_id = (data.get("external_id") or "").strip() or None
+        known = Touch.objects.filter(external_id=external_id).first() if external_id else None
+        if known is not None:
+            return Response(TouchSerializer(known).data, status=status.HTTP_200_OK)
+        touch = services.touch_create(
+            lead=data["lead"],
+            campaign=data.get("campaign"),
+            kind=data["kind"],
+            occurred_at=data["occurred_at"],
+            external_id=external_id,
+            metadata=data.get("metadata") or {},
+        )
+        return Response(TouchSerializer(touch).data, status=status.HTTP_201_CREATED)
+
+
+urlpatterns = [
+    path("campaigns/", CampaignListView.as_view(), name="api-campaigns"),
+    path("campaigns/<int:pk>/", CampaignDetailView.as_view(), name="api-campaign"),
+    path("campaigns/<int:pk>/spend/", CampaignSpendView.as_view(), name="api-campaign-spend"),
+    path("touches/", TouchListView.as_view(), name="api-touches"),
+]

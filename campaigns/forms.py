@@ -122,6 +122,6 @@ class PeriodForm(forms.Form):
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         start = data.get("start") or default_start
         end = data.get("end") + timedelta(days=1) if data.get("end") else default_end
-        if end <= start:
-            start, end = default_start, default_end
+        if end <= start:  # only a start after the default end was given
+            end = start + timedelta(days=1)
         return start, end, data.get("model") or DEFAULT_MODEL

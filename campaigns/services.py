@@ -62,6 +62,12 @@ def _clean(instance: Any, *, exclude: list[str] | None = None) -> None:
     instance.full_clean(exclude=exclude)
 
 
+def _check_owner(campaign: Campaign) -> None:
+    owner = campaign.owner if campaign.owner_id else None
+    if owner is not None and not owner.has_perm("campaigns.add_campaign"):
+        raise ValidationError({"owner": [_("A campaign is owned by a marketer.")]})
+
+
 # --- campaigns ---------------------------------------------------------------------------
 
 
@@ -85,6 +91,7 @@ def campaign_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> 
     territories = _apply(campaign, data)
     if campaign.owner_id is None:
         campaign.owner = actor
+    _check_owner(campaign)
     _clean(campaign)
     campaign.save()
     if territories is not None:
@@ -99,6 +106,7 @@ def campaign_update(
     """Change a campaign's own fields (marketers only); launch goes through campaign_launch."""
     _require(actor, "campaigns.change_campaign")
     territories = _apply(campaign, data)
+    _check_owner(campaign)
     _clean(campaign)
     campaign.save()
     if territories is not None:
