@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.idempotency.IdempotencyMiddleware",
     "config.middleware.BrokerUnavailableMiddleware",
 ]
 
@@ -281,6 +282,9 @@ SPECTACULAR_SETTINGS = {
         "StageEventSourceEnum": "leads.models.StageEvent.Source",
     },
 }
+
+# Idempotency-Key: how long a request waits for a concurrent one with the same key.
+IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10, minimum=0)
 
 # Webhooks: a failed delivery is retried WEBHOOK_MAX_ATTEMPTS times in all, waiting
 # WEBHOOK_BACKOFF_SECONDS × 2^n (capped); a subscription failing WEBHOOK_DISABLE_AFTER

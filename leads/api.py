@@ -22,12 +22,16 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alignment.api import ErrorSerializer
 from config.api import LargeCursorPagination, RoleModelPermissions
 from leads.filters import LeadFilter
+from leads.importer import ImportResult, lead_import, rows_from_file
 from leads.models import Lead, StageEvent
 from leads.services import (
     LeadConflict,
@@ -341,7 +345,101 @@ def _read_only_changes(*, lead: Lead, data: Any) -> dict[str, list[str]]:
     return errors
 
 
+# --- import -------------------------------------------------------------------------------
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The column at fault ('' for the whole row).")
+    message = serializers.CharField()
+
+
+class ImportRowSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="1 is the first row after the header.")
+    status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "error"])
+    id = serializers.IntegerField(required=False)
+    errors = ImportRowErrorSerializer(many=True, required=False)
+
+
+class ImportResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The import run (its report stays downloadable).")
+    dry_run = serializers.BooleanField()
+    total = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    results = ImportRowSerializer(many=True)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV (header row) or JSON (array or JSON Lines).")
+
+
+def import_result_data(result: ImportResult) -> dict[str, Any]:
+    return {
+        "id": result.record.pk if result.record else 0,
+        "dry_run": result.dry_run,
+        "total": result.total,
+        "created": result.created,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "errors": result.errors,
+        "results": [r.as_dict() for r in result.results],
+    }
+
+
+@extend_schema(tags=["leads"])
+class LeadImportView(generics.GenericAPIView):
+    """Import leads from a CSV/JSON file or a JSON list of rows, with a per-row result."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser]
+    serializer_class = ImportResultSerializer
+
+    @extend_schema(
+        summary="Import leads (upsert by external_id, else email in any case)",
+        description="Columns: the lead fields plus history (created_at, stage, mql_at, "
+        "sal_at, sql_at, opportunity_at, won_at, lost_at, lost_reason, owner_email, "
+        "campaign or utm_source/utm_medium/utm_campaign, source, deal_amount). Valid rows "
+        "are kept when others fail; importing the same rows again changes nothing.",
+        parameters=[
+            OpenApiParameter(
+                "dry_run", OpenApiTypes.BOOL, description="Report what would happen; write nothing."
+            )
+        ],
+        request={
+            "multipart/form-data": ImportUploadSerializer,
+            "application/json": serializers.ListField(child=serializers.DictField()),
+        },
+        responses={
+            200: ImportResultSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not request.user.has_perm("leads.add_leadimport"):
+            raise PermissionDenied(_("Your role may not import leads."))
+        dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
+        if isinstance(request.data, list):
+            rows: Any = request.data
+            name = "api.json"
+        else:
+            upload = request.FILES.get("file") if hasattr(request.data, "get") else None
+            if upload is None:
+                return Response(
+                    {"file": [_("Upload a CSV or JSON file, or send a JSON list of rows.")]},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            name = upload.name or "upload.csv"
+            rows = rows_from_file(upload.file, name=name)
+        result = lead_import(rows=rows, user=request.user, dry_run=dry_run, filename=name)
+        return Response(import_result_data(result))
+
+
 urlpatterns = [
     path("leads/", LeadListCreate.as_view(), name="api-leads"),
+    path("leads/import/", LeadImportView.as_view(), name="api-lead-import"),
     path("leads/<int:pk>/", LeadDetail.as_view(), name="api-lead"),
 ]

@@ -593,27 +593,30 @@ def _existing(parsed: list[ParsedRow]) -> tuple[dict[str, Lead], dict[str, Lead]
 def _write(
     parsed: list[ParsedRow], *, user: AbstractBaseUser | None, lookups: _Lookups
 ) -> dict[int, RowResult]:
-    by_external, by_email = _existing(parsed)
     decided: dict[int, RowResult] = {}
-    pending: list[ParsedRow] = []
-    pending_keys: set[str] = set()
-    for row in parsed:
-        email = row.fields["email"].lower()
-        external_id = row.fields.get("external_id")
-        if email in pending_keys or (external_id and external_id in pending_keys):
-            # The same lead twice in one batch: create the first, then match this one.
-            decided.update(_create(pending, user=user, lookups=lookups))
-            pending, pending_keys = [], set()
-            by_external, by_email = _existing(parsed)
-        lead = (by_external.get(external_id) if external_id else None) or by_email.get(email)
-        if lead is None:
-            pending.append(row)
-            pending_keys.add(email)
-            if external_id:
-                pending_keys.add(external_id)
-            continue
-        decided[row.row] = _update(row, lead=lead, user=user, by_email=by_email)
-    decided.update(_create(pending, user=user, lookups=lookups))
+    todo = parsed
+    while todo:
+        by_external, by_email = _existing(todo)
+        pending: list[ParsedRow] = []
+        pending_keys: set[str] = set()
+        deferred: list[ParsedRow] = []
+        for row in todo:
+            email = row.fields["email"].lower()
+            external_id = row.fields.get("external_id")
+            if email in pending_keys or (external_id and external_id in pending_keys):
+                # The same lead twice in one batch: create the first, then match this one.
+                deferred.append(row)
+                continue
+            lead = (by_external.get(external_id) if external_id else None) or by_email.get(email)
+            if lead is None:
+                pending.append(row)
+                pending_keys.add(email)
+                if external_id:
+                    pending_keys.add(external_id)
+                continue
+            decided[row.row] = _update(row, lead=lead, user=user, by_email=by_email)
+        decided.update(_create(pending, user=user, lookups=lookups))
+        todo = deferred
     return decided
 
 
