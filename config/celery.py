@@ -40,4 +40,8 @@ app.conf.beat_schedule = {
         "task": "alignment.tasks.apply_score_decay",
         "schedule": crontab(minute=5, hour=2),
     },
+    "check-campaign-acceptance": {
+        "task": "campaigns.tasks.check_campaign_acceptance",
+        "schedule": crontab(minute=40, hour=6),
+    },
 }

@@ -185,3 +185,21 @@ def test_a_campaign_below_the_acceptance_floor_is_flagged_to_its_owner_once(db, 
     notes = Notification.objects.filter(event=ACCEPTANCE_EVENT)
     assert [(n.recipient, n.dedupe_key) for n in notes] == [(marketer, f"campaign:{poor.pk}")]
     assert "25%" in notes.get().body
+
+
+def test_the_daily_task_runs_the_acceptance_check_and_is_safe_twice(db, marketer):
+    from campaigns.tasks import check_campaign_acceptance
+    from config.celery import app
+
+    assert "campaigns.tasks.check_campaign_acceptance" in {
+        entry["task"] for entry in app.conf.beat_schedule.values()
+    }
+    agreement_create_default()
+    poor = CampaignFactory(owner=marketer)
+    lead = LeadFactory(campaign=poor)
+    now = datetime.now(tz=UTC)
+    moved(lead, StageKey.INQUIRY, StageKey.MQL, now)
+    moved(lead, StageKey.MQL, StageKey.RECYCLED, now, "wrong-fit")
+    assert check_campaign_acceptance() == [poor.pk]
+    assert check_campaign_acceptance() == [poor.pk]
+    assert Notification.objects.filter(event=ACCEPTANCE_EVENT).count() == 1
