@@ -350,6 +350,8 @@ def intel_respond(
         return intel
     if not intel_can_respond(user=user):
         raise PermissionDenied(_("Only marketing answers field intelligence."))
+    if status == IntelStatus.NEW and intel.status == IntelStatus.NEW:
+        raise ValidationError({"status": [_("Acknowledge or action the item to send a response.")]})
     raise ValidationError(
         {
             "status": [
