@@ -198,6 +198,11 @@ def lead_transition(
         agreement=funnel.agreement,
         source=source,
     )
+    if locked.sla_due_at is not None and locked.sla_due_at < at:
+        # Left the stage after its deadline: the breach counts even if no check ran since.
+        from leads.services.sales import sla_breach_record
+
+        sla_breach_record(lead=locked, stage=from_stage, due_at=locked.sla_due_at, detected_at=at)
     locked.stage = to_stage
     locked.stage_entered_at = at
     setattr(locked, f"{to_stage}_at", at)

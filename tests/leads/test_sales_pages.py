@@ -111,7 +111,7 @@ def test_a_rep_can_neither_log_on_nor_move_another_reps_lead_in_the_pages(client
     lead = make_lead(email="a@acme.pl", stage=StageKey.MQL, owner=other)
     client.force_login(rep)
     page = client.get(f"/leads/{lead.pk}/").content.decode()
-    assert "Log follow-up" not in page and 'action="/leads/%d/move/"' % lead.pk not in page
+    assert "Log follow-up" not in page and f'action="/leads/{lead.pk}/move/"' not in page
     response = client.post(
         f"/leads/{lead.pk}/follow-ups/", {"kind": "call", "outcome": "connected"}
     )

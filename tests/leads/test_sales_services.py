@@ -17,7 +17,7 @@ from alignment.models import Notification, StageKey, UserProfile
 from alignment.roles import Role
 from leads.models import Deal, DealOutcome, FollowUpKind, FollowUpOutcome, Lead, SlaBreach
 from leads.selectors import sla_ledger, week_start_of
-from leads.services import LeadConflict
+from leads.services import LeadConflict, lead_transition
 from leads.services.sales import (
     deal_close,
     deal_create,
@@ -359,3 +359,14 @@ def test_the_beat_runs_the_sla_check_every_five_minutes_and_the_task_is_idempote
     assert entry["schedule"].minute == set(range(0, 60, 5))
     assert check_slas() == 1
     assert check_slas() == 0
+
+
+def test_a_lead_moved_on_after_its_deadline_still_counts_one_breach(territory, team):
+    rep = team[0]
+    lead = make_lead(
+        email="slow@acme.pl", stage=StageKey.MQL, owner=rep, at=timezone.now() - timedelta(hours=30)
+    )
+    lead_transition(lead=lead, to_stage=StageKey.SAL, actor=rep)
+    assert list(SlaBreach.objects.values_list("lead", "stage")) == [(lead.pk, StageKey.MQL)]
+    assert sla_breaches_check().recorded == 0
+    assert SlaBreach.objects.count() == 1
