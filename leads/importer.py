@@ -486,8 +486,10 @@ def lead_import(
             result.results.append(row_result)
         if on_result is not None:
             on_result(row_result)
-        # Past the limit only bad rows are kept: every one of them stays reported.
-        if len(report) < REPORT_LIMIT or row_result.status == "error":
+        # The record keeps every row's result up to the limit, then bad rows only; with
+        # keep_results off (a file report is streamed instead), bad rows only, capped.
+        room = len(report) < REPORT_LIMIT
+        if (row_result.status == "error" and (room or keep_results)) or (keep_results and room):
             report.append(row_result.as_dict())
 
     batch: list[tuple[int, dict[str, Any]]] = []

@@ -1,0 +1,107 @@
+"""`python manage.py import_leads FILE`: the importer from the command line, with progress."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from leads.importer import (
+    REPORT_HEADER,
+    ImportResult,
+    RowResult,
+    csv_cell,
+    lead_import,
+    rows_from_file,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Import leads from a CSV or JSON (array or JSON Lines) file: upsert by external_id, "
+        "else email in any case; history columns become stage events. Bad rows are "
+        "reported and never stop the others; running it again changes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="Path of the CSV or JSON file.")
+        parser.add_argument("--dry-run", action="store_true", help="Report, write nothing.")
+        parser.add_argument("--user", help="Username recorded as the creator of the leads.")
+        parser.add_argument(
+            "--report", help="Write the per-row report (CSV) to this path as rows are done."
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = options["file"]
+        if not os.path.isfile(path):
+            raise CommandError(f"No such file: {path}")
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"No user {options['user']!r}.")
+        size = os.path.getsize(path) or 1
+        show = not options["no_progress"]
+        report_file = open(options["report"], "w", newline="") if options["report"] else None  # noqa: SIM115
+        writer = csv.writer(report_file) if report_file else None
+        if writer:
+            writer.writerow(REPORT_HEADER)
+        errors_shown = 0
+        started = time.monotonic()
+
+        with open(path, "rb") as raw:
+
+            def on_result(result: RowResult) -> None:
+                nonlocal errors_shown
+                if writer:
+                    for error in result.errors or [{"field": "", "message": ""}]:
+                        writer.writerow(
+                            [csv_cell(v) for v in (result.row, result.status, result.id or "",
+                                                   error["field"], error["message"])]
+                        )  # fmt: skip
+                if result.status == "error" and errors_shown < 20 and not writer:
+                    errors_shown += 1
+                    for error in result.errors:
+                        self.stderr.write(f"row {result.row}: {error['field']}: {error['message']}")
+
+            def on_progress(result: ImportResult) -> None:
+                if not show:
+                    return
+                done = 1.0 if raw.closed else min(raw.tell() / size, 1.0)
+                width = 30
+                bar = "#" * int(done * width) + "." * (width - int(done * width))
+                rate = result.total / max(time.monotonic() - started, 0.001)
+                self.stderr.write(
+                    f"\r[{bar}] {done:4.0%} {result.total:,} rows "
+                    f"({result.created:,} new, {result.updated:,} updated, "
+                    f"{result.errors:,} bad) {rate:,.0f} rows/s",
+                    ending="",
+                )
+                self.stderr.flush()
+
+            try:
+                result = lead_import(
+                    rows=rows_from_file(raw, name=path),
+                    user=user,
+                    dry_run=options["dry_run"],
+                    filename=os.path.basename(path),
+                    keep_results=False,
+                    on_result=on_result,
+                    on_progress=on_progress,
+                )
+            finally:
+                if report_file:
+                    report_file.close()
+        if show:
+            self.stderr.write("")
+        prefix = "Dry run: " if options["dry_run"] else ""
+        self.stdout.write(
+            f"{prefix}{result.total} rows: {result.created} created, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {result.errors} with errors "
+            f"(import #{result.record.pk if result.record else '-'})."
+        )
