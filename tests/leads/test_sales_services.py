@@ -370,3 +370,35 @@ def test_a_lead_moved_on_after_its_deadline_still_counts_one_breach(territory, t
     assert list(SlaBreach.objects.values_list("lead", "stage")) == [(lead.pk, StageKey.MQL)]
     assert sla_breaches_check().recorded == 0
     assert SlaBreach.objects.count() == 1
+
+
+def test_breaches_and_closed_deals_emit_their_webhooks_once(territory, team, sales_manager):
+    from alignment.models import WebhookDelivery, WebhookSubscription
+
+    rep = team[0]
+    WebhookSubscription.objects.create(
+        owner=sales_manager,
+        url="https://hooks.example/accord",
+        events=["sla.breached", "deal.won", "deal.lost"],
+        secret="s3cret",
+    )
+    make_lead(
+        email="late@acme.pl", stage=StageKey.MQL, owner=rep, at=timezone.now() - timedelta(hours=30)
+    )
+    sla_breaches_check()
+    sla_breaches_check()
+    won = deal_create(
+        lead=make_lead(email="w@acme.pl", stage=StageKey.SQL, owner=rep), actor=rep, amount=10
+    )
+    deal_close(deal=won, actor=rep, outcome=DealOutcome.WON)
+    lost = deal_create(
+        lead=make_lead(email="l@acme.pl", stage=StageKey.SQL, owner=rep), actor=rep, amount=10
+    )
+    deal_close(deal=lost, actor=rep, outcome=DealOutcome.LOST, lost_reason="timing")
+    assert Counter(WebhookDelivery.objects.values_list("event", flat=True)) == {
+        "sla.breached": 1,
+        "deal.won": 1,
+        "deal.lost": 1,
+    }
+    payload = WebhookDelivery.objects.get(event="deal.lost").payload
+    assert payload["lost_reason"] == "timing" and payload["deal"] == lost.pk
