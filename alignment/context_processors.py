@@ -34,6 +34,8 @@ def navigation(request: HttpRequest) -> dict:
         items.append((_("Intel"), reverse("feedback:intel")))
     items.append((_("Battlecards"), reverse("feedback:battlecards")))
     items.append((_("Disputes"), reverse("feedback:disputes")))
+    items.append((_("Dashboard"), reverse("metrics:dashboard")))
+    items.append((_("Targets"), reverse("metrics:targets")))
     if user.is_staff:
         items.append((_("Admin"), reverse("admin:index")))
     role = user_primary_role(user)

@@ -15,6 +15,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("agreement/", include("alignment.urls")),
+    path("metrics/", include("metrics.urls")),
     path("account/", include("alignment.urls_account")),
     path("feedback/", include("alignment.urls_feedback")),
     path("admin/", admin.site.urls),

@@ -167,6 +167,44 @@ def scorecard_delta(
 
 
 @dataclass(frozen=True)
+class ScorecardData:
+    """A week's figures before they are stored (the meeting pack shows them live too)."""
+
+    week_start: date
+    territory_id: int | None
+    metrics: dict[str, Any]
+    components: list[dict[str, Any]]
+    alignment_score: Decimal | None
+    agreement: Agreement | None
+
+
+def scorecard_build(
+    *, week: date, territory: int | None, agreement: Agreement | None = None
+) -> ScorecardData:
+    """Every metric of the week, the alignment components and the score (nothing saved)."""
+    week_start = week_start_of(week)
+    f = MetricFilter(start=week_start, end=week_start + timedelta(days=7), territory=territory)
+    values = metric_values(f=f)
+    agreement = agreement if agreement is not None else agreement_active()
+    weights = agreement.weights() if agreement is not None else dict(DEFAULT_WEIGHTS)
+    plan = plan_compute(f=f)
+    components = alignment_components(
+        values=values, planned_mql_to_won=plan.mql_to_won_rate, weights=weights
+    )
+    metrics = {name: _jsonable(values[name]) for name in METRIC_NAMES}
+    metrics["planned_mqls"] = plan.needed.get("mql")
+    metrics["revenue_target"] = _jsonable(plan.revenue_target)
+    return ScorecardData(
+        week_start=week_start,
+        territory_id=territory,
+        metrics=metrics,
+        components=components,
+        alignment_score=alignment_score(components),
+        agreement=agreement,
+    )
+
+
+@dataclass(frozen=True)
 class ScorecardResult:
     scorecard: Scorecard
     created: bool
@@ -186,18 +224,13 @@ def scorecard_compute(
     """
     week_start = week_start_of(week)
     territory_id = territory.pk if isinstance(territory, Territory) else territory
-    f = MetricFilter(start=week_start, end=week_start + timedelta(days=7), territory=territory_id)
-    values = metric_values(f=f)
-    agreement = agreement if agreement is not None else agreement_active()
-    weights = agreement.weights() if agreement is not None else dict(DEFAULT_WEIGHTS)
-    plan = plan_compute(f=f)
-    components = alignment_components(
-        values=values, planned_mql_to_won=plan.mql_to_won_rate, weights=weights
+    built = scorecard_build(week=week_start, territory=territory_id, agreement=agreement)
+    agreement, metrics, components, score = (
+        built.agreement,
+        built.metrics,
+        built.components,
+        built.alignment_score,
     )
-    score = alignment_score(components)
-    metrics = {name: _jsonable(values[name]) for name in METRIC_NAMES}
-    metrics["planned_mqls"] = plan.needed.get("mql")
-    metrics["revenue_target"] = _jsonable(plan.revenue_target)
     computed_at = now or timezone.now()
     key = {"week_start": week_start, "territory_id": territory_id}
 

@@ -107,7 +107,7 @@ def test_a_new_week_is_published_once(week_data, monkeypatch):
     assert emitted[0]["payload"]["alignment_score"] == "66.95"
     notices = Notification.objects.filter(recipient=manager, event="scorecard.published")
     assert notices.count() == 1
-    assert notices.get().title == "Scorecard for the week of 2026-03-02"
+    assert notices.get().url == "/metrics/pack/?week=2026-03-02"
 
 
 def test_last_complete_week_is_taken_in_the_deployment_time_zone(warsaw):

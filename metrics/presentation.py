@@ -1,0 +1,187 @@
+"""How metric figures and the records behind them are shown: on pages and in CSV.
+
+One formatting for the page and the export, so a figure reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
+
+EMPTY = "—"
+
+
+def alias(name: str) -> str:
+    """A template-safe key: stage_conversion[mql→sal] → stage_conversion_mql_sal."""
+    return re.sub(r"[^a-z0-9]+", "_", name).strip("_")
+
+
+def display(value: Any, unit: str) -> str:
+    if value is None:
+        return EMPTY
+    if unit in {"rate"}:
+        return f"{float(value) * 100:.1f}%"
+    if unit == "ratio":
+        return f"{float(value) * 100:.0f}%"
+    if unit == "money":
+        return formats.number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
+    if unit == "hours":
+        return _("%(n)s h") % {"n": formats.number_format(value, 1)}
+    if unit == "days":
+        return _("%(n)s d") % {"n": formats.number_format(value, 1)}
+    return formats.number_format(value, 0, force_grouping=True)
+
+
+def records_url(name: str, f: MetricFilter, **extra: Any) -> str:
+    return reverse("metrics:records") + "?" + urlencode({"metric": name, **f.as_params(), **extra})
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    label: str
+    unit: str
+    value: Any
+    display: str
+    url: str
+
+
+def figures(values: dict[str, Any], f: MetricFilter) -> dict[str, Figure]:
+    """{alias: Figure} for every value, each linking to its drill-down."""
+    result = {}
+    for name, value in values.items():
+        unit = metric_unit(name)
+        result[alias(name)] = Figure(
+            name=name,
+            label=metric_label(name),
+            unit=unit,
+            value=value,
+            display=display(value, unit),
+            url=records_url(name, f),
+        )
+    return result
+
+
+# --- the records behind a figure -------------------------------------------------------------
+
+_SELECT: dict[str, tuple[str, ...]] = {
+    "lead": ("owner", "territory", "campaign"),
+    "event": ("lead", "actor"),
+    "deal": ("lead", "owner"),
+    "spend": ("campaign",),
+    "intel": ("author", "lead", "campaign"),
+    "dispute": ("lead", "raised_by"),
+    "breach": ("lead", "owner"),
+    "followup": ("lead", "author"),
+}
+
+
+def _when(moment: Any) -> str:
+    if moment is None:
+        return ""
+    if hasattr(moment, "tzinfo"):
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat()
+
+
+def _name(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()) if user else ""
+
+
+def record_header(base: str) -> list[str]:
+    return {
+        "lead": [_("Lead"), _("Company"), _("Stage"), _("Source"), _("Created"), _("Owner"),
+                 _("Territory"), _("Campaign")],
+        "event": [_("Lead"), _("From"), _("To"), _("When"), _("By"), _("Reason")],
+        "deal": [_("Deal"), _("Lead"), _("Company"), _("Amount"), _("Outcome"), _("Created"),
+                 _("Closed"), _("Owner")],
+        "spend": [_("Campaign"), _("Date"), _("Amount"), _("Note")],
+        "intel": [_("Kind"), _("Text"), _("By"), _("Sent"), _("Acknowledged"), _("Lead")],
+        "dispute": [_("Kind"), _("Lead"), _("Raised by"), _("Opened"), _("Resolved"),
+                    _("Decision")],
+        "breach": [_("Lead"), _("Stage"), _("Due"), _("Detected"), _("Owner")],
+        "followup": [_("Lead"), _("Kind"), _("Outcome"), _("When"), _("By"), _("Within SLA")],
+    }[base]  # fmt: skip
+
+
+def record_cells(base: str, obj: Any) -> list[Any]:
+    if base == "lead":
+        return [obj.email, obj.company, obj.get_stage_display(), obj.get_source_display(),
+                _when(obj.created_at), _name(obj.owner), obj.territory or "",
+                obj.campaign or ""]  # fmt: skip
+    if base == "event":
+        return [obj.lead.email, obj.from_stage, obj.to_stage, _when(obj.occurred_at),
+                _name(obj.actor), obj.reason_code or obj.reason]  # fmt: skip
+    if base == "deal":
+        return [str(obj), obj.lead.email, obj.lead.company, obj.amount, obj.get_outcome_display(),
+                _when(obj.created_at), _when(obj.closed_at), _name(obj.owner)]  # fmt: skip
+    if base == "spend":
+        return [obj.campaign.name, _when(obj.date), obj.amount, obj.note]
+    if base == "intel":
+        return [obj.get_kind_display(), obj.text, _name(obj.author), _when(obj.created_at),
+                _when(obj.acknowledged_at), obj.lead.email if obj.lead else ""]  # fmt: skip
+    if base == "dispute":
+        return [obj.get_kind_display(), obj.lead.email, _name(obj.raised_by),
+                _when(obj.created_at), _when(obj.resolved_at),
+                obj.get_decision_display()]  # fmt: skip
+    if base == "breach":
+        return [obj.lead.email, obj.stage, _when(obj.due_at), _when(obj.detected_at),
+                _name(obj.owner)]  # fmt: skip
+    if base == "followup":
+        return [obj.lead.email, obj.get_kind_display(), obj.get_outcome_display(),
+                _when(obj.occurred_at), _name(obj.author),
+                {True: _("yes"), False: _("no")}.get(obj.within_sla, "")]  # fmt: skip
+    raise KeyError(base)
+
+
+def record_link(base: str, obj: Any) -> str:
+    if base == "lead":
+        return reverse("leads:detail", args=[obj.pk])
+    if base == "spend":
+        return reverse("campaigns:detail", args=[obj.campaign_id])
+    lead_id = getattr(obj, "lead_id", None)
+    return reverse("leads:detail", args=[lead_id]) if lead_id else ""
+
+
+def records_for(name: str, qs: QuerySet) -> tuple[str, QuerySet]:
+    """The base kind of a metric's records and the queryset ready to list (no N+1)."""
+    base = REGISTRY[name].drill_base().base
+    return base, qs.select_related(*_SELECT[base]).order_by("-pk")
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+# A spreadsheet runs a cell that starts like a formula: quote it (OWASP CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_rows(base: str, objects: Iterable[Any]) -> Iterator[str]:
+    import csv
+
+    writer = csv.writer(_Echo())
+    yield writer.writerow([csv_safe(h) for h in record_header(base)])
+    for obj in objects:
+        yield writer.writerow([csv_safe(cell) for cell in record_cells(base, obj)])

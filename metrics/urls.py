@@ -1,0 +1,13 @@
+from django.urls import path
+
+from metrics import views
+
+app_name = "metrics"
+
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("records/", views.records_view, name="records"),
+    path("records.csv", views.records_csv_view, name="records-csv"),
+    path("targets/", views.targets_view, name="targets"),
+    path("pack/", views.pack_view, name="pack"),
+]

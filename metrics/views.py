@@ -1,0 +1,325 @@
+"""Thin HTML views: the shared dashboard, drill-downs and CSV, targets and the meeting pack."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from metrics import charts, selectors
+from metrics.definitions import (
+    METRIC_NAMES,
+    REGISTRY,
+    MetricFilter,
+    deployment_tz,
+    metric_filter_parse,
+    metric_label,
+    metric_records,
+    metric_value,
+)
+from metrics.models import Target, Territory
+from metrics.presentation import (
+    csv_rows,
+    display,
+    figures,
+    record_cells,
+    record_header,
+    record_link,
+    records_for,
+    records_url,
+)
+from metrics.services import COMPONENT_LABELS, last_complete_week, target_set
+
+RECORDS_PER_PAGE = 100
+
+
+def _filters(request: HttpRequest, **defaults: Any) -> tuple[MetricFilter, dict[str, list[str]]]:
+    """The filter from the query string; on bad input the default period and the errors."""
+    try:
+        return metric_filter_parse(request.GET, **defaults), {}
+    except ValidationError as exc:
+        return metric_filter_parse({}, **defaults), exc.message_dict
+
+
+def _filter_context(f: MetricFilter, errors: dict) -> dict[str, Any]:
+    return {
+        "f": f,
+        "filter_errors": errors,
+        "territories": Territory.objects.order_by("name"),
+        "end_inclusive": f.end - timedelta(days=1),
+    }
+
+
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    f, errors = _filters(request)
+    data = selectors.dashboard_build(f=f)
+    fig = figures(data.values, f)
+    funnel = [{**row, "fig": fig[_alias(row["name"])],
+               "conv": fig[_alias(row["conversion_name"])] if row["conversion_name"] else None}
+              for row in data.funnel]  # fmt: skip
+    history = data.history
+    points = [
+        (
+            c.week_start.strftime("%d %b"),
+            None if c.alignment_score is None else float(c.alignment_score),
+        )
+        for c in history
+    ]
+    component_series: dict[str, list] = {}
+    for card in history:
+        for comp in card.components:
+            label = str(COMPONENT_LABELS.get(comp["key"], comp["key"]))
+            value = comp.get("value")
+            component_series.setdefault(label, []).append(
+                None if value is None else round(value * 100, 1)
+            )
+    latest = history[-1] if history else None
+    for row in data.campaigns:
+        row["url"] = records_url("spend", f, campaign=row["campaign"])
+        row["roi_display"] = display(row["roi"], "ratio")
+        row["spend_display"] = display(row["spend"], "money")
+        row["revenue_display"] = display(row["attributed_revenue"], "money")
+        row["mqls_url"] = records_url("mqls", f, campaign=row["campaign"])
+        row["revenue_url"] = records_url("attributed_revenue", f, campaign=row["campaign"])
+    for row in data.ledger:
+        row["credits_url"] = records_url("follow_ups_within_sla", f, owner=row["owner"])
+        row["breaches_url"] = records_url("sla_breaches", f, owner=row["owner"])
+    context = {
+        **_filter_context(f, errors),
+        "data": data,
+        "fig": fig,
+        "funnel": funnel,
+        "revenue_target": display(data.revenue_target, "money"),
+        "funnel_svg": charts.funnel_chart(data.funnel),
+        "score_svg": charts.score_chart(points, component_series) if points else "",
+        "latest": latest,
+        "all_figures": [fig[_alias(name)] for name in METRIC_NAMES],
+        "pack_url": reverse("metrics:pack"),
+    }
+    return render(request, "metrics/dashboard.html", context)
+
+
+def _alias(name: str) -> str:
+    from metrics.presentation import alias
+
+    return alias(name)
+
+
+def records_view(request: HttpRequest) -> HttpResponse:
+    """The records a figure counts, as many rows as the figure says; CSV from here."""
+    f, errors = _filters(request)
+    name = request.GET.get("metric", "")
+    context = {**_filter_context(f, errors), "metric": name, "choices": []}
+    if not name or (name not in REGISTRY and name not in ("target_attainment", "mql_attainment")):
+        if name:
+            errors = {**errors, "metric": [_("Unknown metric “%(n)s”.") % {"n": name}]}
+            context["filter_errors"] = errors
+        context["choices"] = [(metric_label(n), records_url(n, f)) for n in METRIC_NAMES]
+        return render(request, "metrics/records.html", context, status=400 if name else 200)
+    base, qs = records_for(_drill_name(name), metric_records(name=name, f=f))
+    page = Paginator(qs, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
+    value = metric_value(name=name, f=f)
+    from metrics.definitions import metric_unit
+
+    context.update(
+        {
+            "label": metric_label(name),
+            "description": _description(name),
+            "value": display(value, metric_unit(name)),
+            "count": page.paginator.count,
+            "header": record_header(base),
+            "rows": [(record_link(base, obj), record_cells(base, obj)) for obj in page],
+            "page": page,
+            "csv_url": reverse("metrics:records-csv") + "?" + request.GET.urlencode(),
+        }
+    )
+    return render(request, "metrics/records.html", context)
+
+
+def _drill_name(name: str) -> str:
+    from metrics.definitions import TARGET_DRILL
+
+    return TARGET_DRILL.get(name, name)
+
+
+def _description(name: str) -> str:
+    metric = REGISTRY.get(_drill_name(name))
+    return str(metric.description) if metric else ""
+
+
+def records_csv_view(request: HttpRequest) -> HttpResponse:
+    name = request.GET.get("metric", "")
+    if _drill_name(name) not in REGISTRY:
+        return redirect(reverse("metrics:records") + "?" + request.GET.urlencode())
+    f, errors = _filters(request)
+    if errors:
+        return redirect(reverse("metrics:records") + "?" + request.GET.urlencode())
+    base, qs = records_for(_drill_name(name), metric_records(name=name, f=f))
+    filename = f"{_drill_name(name).replace('[', '_').replace(']', '').replace('→', '-')}"
+    response = StreamingHttpResponse(
+        csv_rows(base, qs.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="{filename}_{f.start.isoformat()}_{f.end.isoformat()}.csv"'
+    )
+    return response
+
+
+# --- targets and plans -------------------------------------------------------------------------
+
+
+class TargetForm(forms.Form):
+    territory = forms.ModelChoiceField(
+        queryset=Territory.objects.order_by("name"),
+        required=False,
+        label=_lazy("Territory"),
+        empty_label=_lazy("Overall (all territories)"),
+    )
+    period = forms.ChoiceField(choices=Target.Period.choices, label=_lazy("Period"))
+    starts_on = forms.DateField(
+        label=_lazy("First day"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    revenue_target = forms.DecimalField(
+        label=_lazy("Revenue target"), min_value=0, max_digits=14, decimal_places=2
+    )
+
+
+def targets_view(request: HttpRequest) -> HttpResponse:
+    can_set = request.user.has_perm("metrics.add_target")
+    form = TargetForm(request.POST or None)
+    if request.method == "POST":
+        if not can_set:
+            raise PermissionDenied(_("Only a sales manager sets targets."))
+        if form.is_valid():
+            try:
+                target = target_set(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errs in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errs)
+            else:
+                messages.success(
+                    request,
+                    _("Target saved: %(target)s.") % {"target": target.revenue_target},
+                )
+                return redirect(
+                    reverse("metrics:targets")
+                    + f"?period={target.period}&start={target.starts_on}"
+                    + (f"&territory={target.territory_id}" if target.territory_id else "")
+                )
+    period = request.GET.get("period") or Target.Period.MONTH
+    if period not in Target.Period.values:
+        period = Target.Period.MONTH
+    today = timezone.localdate(timezone=deployment_tz())
+    start, end = selectors.target_period_current(today=today, period=period)
+    try:
+        f = metric_filter_parse(
+            {"start": request.GET.get("start") or start.isoformat(),
+             "end": request.GET.get("end") or "", "territory": request.GET.get("territory", "")},
+            default_days=(end - start).days,
+        )  # fmt: skip
+        errors: dict = {}
+    except ValidationError as exc:
+        f, errors = MetricFilter(start=start, end=end), exc.message_dict
+    if request.GET.get("start") and not request.GET.get("end"):
+        _s, e = selectors.target_period_current(today=f.start, period=period)
+        f = f.shifted(start=f.start, end=e)
+    plan = selectors.plan_build(f=f)
+    for row in plan["rows"]:
+        row["url"] = records_url(row["metric"], f)
+    forecast = selectors.forecast_weighted(territory=f.territory)
+    context = {
+        **_filter_context(f, errors),
+        "form": form,
+        "can_set": can_set,
+        "period": period,
+        "plan": plan["plan"],
+        "plan_rows": plan["rows"],
+        "revenue": display(plan["actuals"]["revenue"], "money"),
+        "revenue_url": records_url("revenue", f),
+        "attainment": display(plan["actuals"]["target_attainment"], "rate"),
+        "target": display(plan["plan"].revenue_target, "money"),
+        "avg_deal": display(plan["plan"].avg_deal_size, "money"),
+        "rates": [(k, display(v, "rate")) for k, v in plan["plan"].rates.items()],
+        "forecast": forecast,
+        "targets": selectors.targets_list()[:50],
+    }
+    return render(request, "metrics/targets.html", context)
+
+
+# --- the weekly meeting pack ----------------------------------------------------------------
+
+
+def pack_view(request: HttpRequest) -> HttpResponse:
+    errors: dict = {}
+    params = {"week": request.GET.get("week") or last_complete_week().isoformat(),
+              "territory": request.GET.get("territory", "")}  # fmt: skip
+    try:
+        f = metric_filter_parse(params)
+    except ValidationError as exc:
+        errors = exc.message_dict
+        f = metric_filter_parse({"week": last_complete_week().isoformat()})
+    data = selectors.pack_build(week_start=f.start, territory=f.territory)
+    card = data["scorecard"] or data["live"]
+    values = card.metrics
+    fig = figures({n: _parsed(n, values.get(n)) for n in METRIC_NAMES}, f)
+    components = [
+        {**c, "raw_display": _raw_display(c), "value_display": display(c["value"], "rate"),
+         "share_display": display(c["effective_weight"], "rate")}
+        for c in card.components
+    ]  # fmt: skip
+    delta = data["scorecard"].delta if data["scorecard"] else {}
+    context = {
+        **_filter_context(f, errors),
+        **data,
+        "card": card,
+        "fig": fig,
+        "components": components,
+        "score": card.alignment_score,
+        "score_delta": delta.get("alignment_score"),
+        "published": data["scorecard"] is not None,
+        "previous_week": f.start - timedelta(days=7),
+        "next_week": f.start + timedelta(days=7),
+        "key_metrics": [fig[k] for k in _PACK_METRICS],
+        "deltas": {k: delta.get(fig[k].name) for k in _PACK_METRICS},
+    }
+    context["key_rows"] = [(fig[k], context["deltas"][k]) for k in _PACK_METRICS]
+    return render(request, "metrics/pack.html", context)
+
+
+_PACK_METRICS = [
+    "new_leads", "mqls", "acceptance_rate", "sla_compliance", "response_time_hours_median",
+    "stage_conversion_mql_sal", "win_rate", "revenue", "target_attainment", "pipeline_created",
+    "spend", "roi", "sla_breaches", "follow_ups_within_sla", "intel_ack_within_5d",
+    "disputes_opened", "disputes_resolved",
+]  # fmt: skip
+
+
+def _parsed(name: str, value: Any) -> Any:
+    """Scorecard JSON keeps money as strings; figures format them again."""
+    from decimal import Decimal
+
+    from metrics.definitions import metric_unit
+
+    if value is not None and metric_unit(name) == "money":
+        return Decimal(value)
+    return value
+
+
+def _raw_display(component: dict[str, Any]) -> str:
+    raw = component["raw"]
+    if isinstance(raw, dict):
+        return _("%(actual)s actual vs %(planned)s planned") % {
+            "actual": display(raw.get("actual"), "rate"),
+            "planned": display(raw.get("planned"), "rate"),
+        }
+    return display(raw, "rate")
