@@ -1,0 +1,185 @@
+"""The dashboard, drill-downs, CSV, targets and meeting pack, through the test client."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from metrics.definitions import REGISTRY, metric_value
+from metrics.models import Target
+from metrics.presentation import csv_safe
+from metrics.services import scorecard_compute
+from tests.factories import LeadFactory
+from tests.metrics.conftest import EXPECTED, WEEK, at
+
+pytestmark = pytest.mark.django_db
+
+WEEK_QUERY = "start=2026-03-02&end=2026-03-09"
+
+
+def _links(html: str) -> dict[str, str]:
+    """{metric name: drill-down URL} of every figure link on a page."""
+    links = {}
+    for href in re.findall(r'href="(/metrics/records/\?[^"]+)"', html):
+        href = unescape(href)
+        from urllib.parse import parse_qs, urlsplit
+
+        name = parse_qs(urlsplit(href).query)["metric"][0]
+        links.setdefault(name, href)
+    return links
+
+
+def _count(html: str) -> int:
+    match = re.search(r'class="record-count">(\d+) record', html)
+    assert match, html[:500]
+    return int(match.group(1))
+
+
+def test_every_dashboard_figure_links_to_as_many_records_as_it_counts(client, week_data, executive):
+    client.force_login(executive)
+    html = client.get(f"/metrics/?{WEEK_QUERY}").content.decode()
+    links = _links(html)
+    assert set(REGISTRY) | {"target_attainment"} <= set(links)
+    for name, href in links.items():
+        page = client.get(href)
+        assert page.status_code == 200, name
+        metric = REGISTRY.get(name)
+        if metric and metric.unit == "count" and not metric.parts:
+            assert _count(page.content.decode()) == EXPECTED[name], name
+            rows = page.content.decode().split("<tbody>")[1].split("</tbody>")[0].count("<tr>")
+            assert rows == EXPECTED[name] or EXPECTED[name] == 0, name
+
+
+def test_the_dashboard_shows_the_figures_and_inline_charts_without_a_cdn(client, week_data, rep):
+    client.force_login(rep)
+    html = client.get(f"/metrics/?{WEEK_QUERY}").content.decode()
+    assert "3,800.50" in html  # revenue
+    assert "50.0%" in html  # acceptance rate
+    assert html.count("<svg") >= 1
+    assert "kozea.github.io" not in html and "cdn" not in html.lower()
+    assert "—" in html  # null rates read as a dash
+
+
+def test_a_bad_period_on_the_dashboard_is_a_form_error(client, week_data, rep):
+    client.force_login(rep)
+    response = client.get("/metrics/?start=2026-99-01")
+    assert response.status_code == 200
+    assert "Enter a date as YYYY-MM-DD." in response.content.decode()
+
+
+def test_an_unknown_metric_is_a_400_with_the_list_to_choose_from(client, week_data, rep):
+    client.force_login(rep)
+    response = client.get("/metrics/records/?metric=nope")
+    assert response.status_code == 400
+    assert "Unknown metric" in response.content.decode()
+
+
+def test_the_csv_export_has_one_line_per_record_of_the_figure(client, week_data, marketer):
+    client.force_login(marketer)
+    response = client.get(f"/metrics/records.csv?metric=mqls&{WEEK_QUERY}")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) - 1 == metric_value(name="mqls", f=WEEK) == 3
+    assert {r[0] for r in rows[1:]} == {"l1@x.test", "l2@x.test", "l5@x.test"}
+
+
+def test_the_csv_export_defuses_formulas(client, week_data, marketer):
+    LeadFactory(email="evil@x.test", company='=HYPERLINK("http://x","y")', created_at=at(3, 3))
+    client.force_login(marketer)
+    response = client.get(f"/metrics/records.csv?metric=new_leads&{WEEK_QUERY}")
+    body = b"".join(response.streaming_content).decode()
+    assert "'=HYPERLINK" in body
+    assert ",=HYPERLINK" not in body
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_each_formula_start_is_quoted(start):
+    assert csv_safe(f"{start}1+1") == f"'{start}1+1"
+    assert csv_safe("plain") == "plain" and csv_safe(12) == "12" and csv_safe(None) == ""
+
+
+def test_the_drill_down_list_does_not_grow_its_queries_with_rows(client, week_data, rep):
+    client.force_login(rep)
+    url = f"/metrics/records/?metric=new_leads&{WEEK_QUERY}"
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for i in range(12):
+        LeadFactory(email=f"more{i}@x.test", created_at=at(3, 4), owner=week_data.rep,
+                    territory=week_data.north, campaign=week_data.c1)  # fmt: skip
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert _count(response.content.decode()) == 15
+    assert len(many) == len(few)
+
+
+def test_a_sales_manager_sets_a_target_and_sees_the_plan(client, week_data, sales_manager):
+    client.force_login(sales_manager)
+    response = client.post(
+        "/metrics/targets/",
+        {"territory": week_data.north.pk, "period": "quarter", "starts_on": "2026-04-01",
+         "revenue_target": "90000"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    target = Target.objects.get(territory=week_data.north)
+    assert (target.starts_on, target.ends_on) == (date(2026, 4, 1), date(2026, 7, 1))
+    assert target.revenue_target == Decimal("90000") and target.set_by == sales_manager
+    page = client.get(response["Location"]).content.decode()
+    assert "90,000.00" in page and "Weighted pipeline forecast" in page
+
+
+def test_a_target_must_start_a_quarter(client, week_data, sales_manager):
+    client.force_login(sales_manager)
+    response = client.post(
+        "/metrics/targets/",
+        {"period": "quarter", "starts_on": "2026-05-01", "revenue_target": "1"},
+    )
+    assert response.status_code == 200
+    assert "A quarter starts in January, April, July or October." in response.content.decode()
+
+
+def test_a_rep_cannot_set_targets(client, week_data, rep):
+    client.force_login(rep)
+    response = client.post(
+        "/metrics/targets/", {"period": "month", "starts_on": "2026-04-01", "revenue_target": "1"}
+    )
+    assert response.status_code == 403
+    assert not Target.objects.filter(starts_on=date(2026, 4, 1)).exists()
+
+
+def test_the_weighted_forecast_weighs_open_deals_by_stage(week_data):
+    from leads.models import Deal, Lead
+    from metrics.selectors import forecast_weighted
+
+    lead = week_data.leads[3]
+    Lead.objects.filter(pk=lead.pk).update(stage="opportunity")
+    Deal.objects.create(lead=lead, amount=Decimal("10000.00"), created_at=at(3, 3))
+    forecast = forecast_weighted()
+    assert forecast["rows"][0]["stage"] == "opportunity"
+    assert forecast["total"] == Decimal("4000.00")  # 40% in the default agreement
+
+
+def test_the_meeting_pack_shows_the_week(client, week_data, executive):
+    scorecard_compute(week=WEEK.start, territory=None)
+    client.force_login(executive)
+    html = client.get("/metrics/pack/?week=2026-03-04").content.decode()
+    assert "week of 2 Mar 2026" in html
+    assert "66.95" in html
+    assert "1 SLA breach" in html  # due Monday 12:00
+    assert "1 open dispute" in html  # raised 5 March, still open
+    assert "Not yet published" not in html
+
+
+def test_the_meeting_pack_works_before_the_week_is_published(client, week_data, rep):
+    client.force_login(rep)
+    html = client.get(
+        f"/metrics/pack/?week=2026-03-02&territory={week_data.north.pk}"
+    ).content.decode()
+    assert "Not yet published" in html and "North" in html
