@@ -190,9 +190,7 @@ def _intel_detail(
                 initial={"status": IntelStatus.ACKNOWLEDGED, "response": intel.response}
             )
         if intel.status != IntelStatus.ACTIONED:
-            forms["action"] = IntelRespondForm(
-                initial={"status": IntelStatus.ACTIONED, "response": intel.response}
-            )
+            forms["action"] = IntelRespondForm(initial={"status": IntelStatus.ACTIONED})
         if form is not None:
             forms[
                 "action" if form.data.get("status") == IntelStatus.ACTIONED else "acknowledge"
