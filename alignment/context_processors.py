@@ -36,6 +36,8 @@ def navigation(request: HttpRequest) -> dict:
     items.append((_("Disputes"), reverse("feedback:disputes")))
     items.append((_("Dashboard"), reverse("metrics:dashboard")))
     items.append((_("Targets"), reverse("metrics:targets")))
+    if user.has_perm("leads.add_leadimport"):
+        items.append((_("Import"), reverse("leads:import")))
     if user.is_staff:
         items.append((_("Admin"), reverse("admin:index")))
     role = user_primary_role(user)

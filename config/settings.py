@@ -283,6 +283,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Lead import page: files up to this size are imported within the request, larger
+# ones by a Celery task (the page shows its progress).
+LEAD_IMPORT_INLINE_MAX_BYTES = env_int("LEAD_IMPORT_INLINE_MAX_BYTES", 2 * 1024 * 1024, minimum=0)
+
 # Idempotency-Key: how long a request waits for a concurrent one with the same key.
 IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10, minimum=0)
 

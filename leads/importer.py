@@ -457,6 +457,7 @@ def lead_import(
     filename: str = "",
     record: LeadImport | None = None,
     keep_results: bool = True,
+    full_report: bool = True,
     on_result: Callable[[RowResult], None] | None = None,
     on_progress: Callable[[ImportResult], None] | None = None,
     batch_size: int = BATCH_SIZE,
@@ -465,6 +466,8 @@ def lead_import(
 
     Returns the counts and, with `keep_results`, every row's result; `on_result` sees
     each row's result as it is decided (the command streams them to a report file).
+    The record's report holds every row's result (up to REPORT_LIMIT, then bad rows
+    only), or with `full_report` off only the bad rows.
     A dry run decides the same results and writes nothing. Records the run on a
     LeadImport row (`record`, or a new one) with its per-row report.
     """
@@ -486,10 +489,10 @@ def lead_import(
             result.results.append(row_result)
         if on_result is not None:
             on_result(row_result)
-        # The record keeps every row's result up to the limit, then bad rows only; with
-        # keep_results off (a file report is streamed instead), bad rows only, capped.
+        # The record keeps every row's result up to the limit, then bad rows only; without
+        # full_report (the caller streams its own report), bad rows only, capped.
         room = len(report) < REPORT_LIMIT
-        if (row_result.status == "error" and (room or keep_results)) or (keep_results and room):
+        if (row_result.status == "error" and (room or full_report)) or (full_report and room):
             report.append(row_result.as_dict())
 
     batch: list[tuple[int, dict[str, Any]]] = []

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leads import views
+from leads import views, views_import
 
 app_name = "leads"
 urlpatterns = [
@@ -9,6 +9,14 @@ urlpatterns = [
     path("agenda/", views.agenda_view, name="agenda"),
     path("team/", views.team_view, name="team"),
     path("ledger/", views.ledger_view, name="ledger"),
+    path("import/", views_import.lead_import_view, name="import"),
+    path("import/runs/<int:pk>/", views_import.lead_import_run_view, name="import-run"),
+    path(
+        "import/runs/<int:pk>/report.csv",
+        views_import.lead_import_report_view,
+        name="import-report",
+    ),
+    path("import/<str:token>/", views_import.lead_import_map_view, name="import-map"),
     path("<int:pk>/", views.lead_detail_view, name="detail"),
     path("<int:pk>/follow-ups/", views.follow_up_create_view, name="follow-up-create"),
     path("<int:pk>/claim/", views.lead_claim_view, name="claim"),

@@ -91,6 +91,7 @@ class Command(BaseCommand):
                     dry_run=options["dry_run"],
                     filename=os.path.basename(path),
                     keep_results=False,
+                    full_report=False,
                     on_result=on_result,
                     on_progress=on_progress,
                 )
