@@ -44,6 +44,8 @@ def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
         x_labels_major_every=max(1, len(points) // 8),
         truncate_label=-1,
         value_formatter=lambda v: f"{v:,.0f}",
+        y_labels_major_count=6,
+        show_minor_y_labels=False,
         margin=8,
     )
     chart.x_labels = [date_format(p.week, "M j") for p in points]

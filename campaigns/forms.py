@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -64,6 +65,12 @@ class CampaignForm(forms.ModelForm):
         )
         self.fields["owner"].required = False
         self.fields["owner"].help_text = _("Empty: you.")
+        self.fields["budget"].min_value = 0
+        self.fields["budget"].validators.append(MinValueValidator(0))
+
+    def _post_clean(self) -> None:
+        """No model validation here: the service validates fields, uniqueness and constraints,
+        with messages on the fields they concern (the form never saves the instance)."""
 
 
 class SpendForm(forms.Form):

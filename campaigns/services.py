@@ -62,6 +62,42 @@ def _clean(instance: Any, *, exclude: list[str] | None = None) -> None:
     instance.full_clean(exclude=exclude)
 
 
+def _check_status(campaign: Campaign) -> None:
+    # Going live is a launch: it goes through campaign_launch, which checks readiness.
+    if campaign.status == CampaignStatus.LIVE and campaign.launched_at is None:
+        raise ValidationError(
+            {"status": [_("Launch the campaign from its page; sales readiness is checked there.")]}
+        )
+
+
+def _validate_campaign(campaign: Campaign) -> None:
+    """Every field error at once; the database's constraints as errors on their fields."""
+    errors: dict[str, list[str]] = {}
+    try:
+        campaign.full_clean(validate_constraints=False)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
+        errors.setdefault("ends_on", []).append(_("The campaign cannot end before it starts."))
+    if campaign.utm_campaign:
+        clash = (
+            Campaign.objects.filter(
+                utm_source=campaign.utm_source,
+                utm_medium=campaign.utm_medium,
+                utm_campaign=campaign.utm_campaign,
+            )
+            .exclude(pk=campaign.pk)
+            .first()
+        )
+        if clash:
+            errors.setdefault("utm_campaign", []).append(
+                _("Campaign “%(name)s” already uses these UTM tags.") % {"name": clash.name}
+            )
+    if errors:
+        raise ValidationError(errors)
+    campaign.validate_constraints()
+
+
 def _check_owner(campaign: Campaign) -> None:
     owner = campaign.owner if campaign.owner_id else None
     if owner is not None and not owner.has_perm("campaigns.add_campaign"):
@@ -92,7 +128,8 @@ def campaign_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> 
     if campaign.owner_id is None:
         campaign.owner = actor
     _check_owner(campaign)
-    _clean(campaign)
+    _check_status(campaign)
+    _validate_campaign(campaign)
     campaign.save()
     if territories is not None:
         campaign.target_territories.set(territories)
@@ -107,7 +144,8 @@ def campaign_update(
     _require(actor, "campaigns.change_campaign")
     territories = _apply(campaign, data)
     _check_owner(campaign)
-    _clean(campaign)
+    _check_status(campaign)
+    _validate_campaign(campaign)
     campaign.save()
     if territories is not None:
         campaign.target_territories.set(territories)

@@ -62,6 +62,12 @@ def marketers_only(view):
     return wrapped
 
 
+def _show_period(form: PeriodForm, *, start, end, model: str) -> None:
+    """An unbound period form shows the period in use."""
+    if not form.is_bound:
+        form.initial = {"start": start, "end": end - timedelta(days=1), "model": model}
+
+
 # --- list --------------------------------------------------------------------------------
 
 
@@ -73,6 +79,7 @@ def campaign_list_view(request: HttpRequest) -> HttpResponse:
         default_start=today - timedelta(days=LIST_DEFAULT_DAYS - 1),
         default_end=today + timedelta(days=1),
     )
+    _show_period(form, start=start, end=end, model=model)
     f = MetricFilter(start=start, end=end)
     table = selectors.campaign_kpis(f=f, by="campaign", model=model)
     channels = selectors.campaign_kpis(f=f, by="channel", model=model)
@@ -101,6 +108,7 @@ def _detail_context(request: HttpRequest, campaign: Campaign) -> dict:
     lifetime = selectors.campaign_period(campaign=campaign)
     period = PeriodForm(request.GET or None)
     start, end, model = period.period(default_start=lifetime.start, default_end=lifetime.end)
+    _show_period(period, start=start, end=end, model=model)
     f = MetricFilter(start=start, end=end, campaign=campaign.pk)
     kpis = selectors.campaign_kpis(f=f, by="campaign", model=model)
     row = kpis.row(campaign.pk)

@@ -395,4 +395,7 @@ def demo_seed(*, lead_count: int = 240, today: date | None = None) -> DemoSummar
 
     demo_leads = Lead.objects.filter(external_id__startswith="demo-").order_by("pk")[:4]
     feedback_demo_seed(leads=list(demo_leads), now=now)
+    from campaigns.demo import campaigns_demo_seed
+
+    campaigns_demo_seed(campaigns=campaigns, now=now)
     return DemoSummary(users=len(users), leads_created=created)

@@ -96,7 +96,7 @@ def test_the_campaign_page_shows_funnel_chart_rejections_collateral_and_readines
     briefing_save(campaign=campaign, actor=marketer, body="Expect SMB leads.")
     body = login(client, rep).get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
     assert 'id="funnel"' in body and "MQLs" in body
-    svg = body.split("<svg")[1].split("</svg>")[0]
+    svg = body.split('id="spend-vs-revenue"')[1].split("</svg>")[0]
     assert "pygal" in svg and "<script" not in svg and "//kozea" not in svg
     assert "Why sales rejected its leads" in body
     assert "Battle deck" in body

@@ -301,3 +301,31 @@ def test_a_campaign_with_no_rep_to_brief_counts_as_ready(agreement, marketer):
     campaign = CampaignFactory(owner=marketer, starts_on=date.today() + timedelta(days=3))
     readiness = campaign_readiness(campaign=campaign)
     assert readiness.expected == 0 and readiness.ratio is None and readiness.is_ready
+
+
+def test_going_live_without_a_launch_is_refused(marketer):
+    with pytest.raises(ValidationError) as caught:
+        campaign_create(actor=marketer, data=_data(status="live"))
+    assert "status" in caught.value.message_dict
+    campaign = campaign_create(actor=marketer, data=_data())
+    with pytest.raises(ValidationError):
+        campaign_update(campaign=campaign, actor=marketer, data={"status": "live"})
+    campaign.refresh_from_db()
+    assert campaign.status == "planned"
+
+
+def test_dates_and_utm_tags_are_checked_with_field_errors(marketer):
+    campaign_create(actor=marketer, data=_data(utm_source="g", utm_medium="cpc", utm_campaign="s"))
+    with pytest.raises(ValidationError) as caught:
+        campaign_create(
+            actor=marketer,
+            data=_data(
+                name="Other",
+                ends_on=date(2026, 2, 1),
+                utm_source="g",
+                utm_medium="cpc",
+                utm_campaign="s",
+            ),
+        )
+    assert set(caught.value.message_dict) == {"ends_on", "utm_campaign"}
+    assert "Spring webinar" in caught.value.message_dict["utm_campaign"][0]
