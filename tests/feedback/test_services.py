@@ -323,3 +323,25 @@ def test_unread_count(rep, marketer, lead):
     intel = intel_submit(author=rep, kind="market", text="x", lead=lead)
     intel_acknowledge(intel=intel, user=marketer)
     assert notification_unread_count(user=rep) == 1
+
+
+def test_new_intel_and_resolved_disputes_reach_webhook_subscribers_once(
+    rep, marketer, executive, lead
+):
+    from alignment.models import WebhookDelivery, WebhookSubscription
+
+    WebhookSubscription.objects.create(
+        owner=executive,
+        url="https://hooks.example/accord",
+        events=["intel.created", "dispute.resolved"],
+        secret="s3cret",
+    )
+    intel = intel_submit(author=rep, kind="pricing", text="Per-team price", lead=lead)
+    dispute = dispute_raise(user=marketer, lead=lead, kind="rejection", reason="Good fit")
+    dispute_resolve(dispute=dispute, user=executive, decision="shared", note="Both right")
+    deliveries = {d.event: d for d in WebhookDelivery.objects.all()}
+    assert set(deliveries) == {"intel.created", "dispute.resolved"}
+    assert deliveries["intel.created"].payload["id"] == intel.pk
+    assert deliveries["intel.created"].payload["kind"] == "pricing"
+    assert deliveries["dispute.resolved"].payload["decision"] == "shared"
+    assert deliveries["dispute.resolved"].event_key == f"dispute:{dispute.pk}"
