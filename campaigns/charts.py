@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -27,6 +28,16 @@ STYLE = Style(
 )
 
 
+def nice_ticks(top: float, *, at_most: int = 6) -> list[float]:
+    """Round y-axis ticks from 0 past `top`: steps of 1, 2, 2.5 or 5 times a power of ten."""
+    if top <= 0:
+        return [0.0, 1.0]
+    magnitude = 10 ** math.floor(math.log10(top / at_most))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if top / (m * magnitude) <= at_most)
+    count = math.ceil(top / step - 1e-9)
+    return [i * step for i in range(count + 1)]
+
+
 def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
     """Cumulative spend against cumulative won revenue, week by week, as inline SVG."""
     chart = pygal.Line(
@@ -44,8 +55,6 @@ def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
         x_labels_major_every=max(1, len(points) // 8),
         truncate_label=-1,
         value_formatter=lambda v: f"{v:,.0f}",
-        y_labels_major_count=6,
-        show_minor_y_labels=False,
         margin=8,
     )
     chart.x_labels = [date_format(p.week, "M j") for p in points]
@@ -56,6 +65,7 @@ def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
         revenue += point.revenue
         spend_series.append(float(spent))
         revenue_series.append(float(revenue))
+    chart.y_labels = nice_ticks(max([*spend_series, *revenue_series, 0.0]))
     chart.add(_("Spend (cumulative)"), spend_series)
     chart.add(_("Won revenue (cumulative)"), revenue_series)
     # Without its tooltip library, pygal's inline config script does nothing: drop it.

@@ -302,7 +302,7 @@ class TimelinePoint:
 def campaign_spend_revenue_weekly(
     *, campaign: Campaign, f: MetricFilter, model: str = DEFAULT_MODEL
 ) -> list[TimelinePoint]:
-    """Spend and credited won revenue per ISO week of the period (for the chart)."""
+    """Spend and credited won revenue per ISO week of the period up to today (for the chart)."""
     spend_by_week: dict[date, Decimal] = {}
     spend = REGISTRY["spend"].records(f)
     for day, amount in spend.filter(campaign=campaign).values_list("date", "amount"):
@@ -316,7 +316,8 @@ def campaign_spend_revenue_weekly(
             revenue_by_week[week] = revenue_by_week.get(week, Decimal("0.00")) + credit.amount
     points = []
     week = week_start_of(f.start)
-    while week < f.end:
+    until = min(f.end, timezone.localdate() + timedelta(days=1))  # no flat future
+    while week < until or not points:
         points.append(
             TimelinePoint(
                 week=week,

@@ -260,3 +260,13 @@ def test_every_campaign_page_answers_for_every_role(client, marketer, rep, execu
             ).status_code
             == 200
         )
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [(16000, [0, 5000, 10000, 15000, 20000]), (7, [0, 2, 4, 6, 8]), (0, [0, 1])],
+)
+def test_chart_ticks_are_round_numbers_past_the_top(top, ticks):
+    from campaigns.charts import nice_ticks
+
+    assert nice_ticks(top, at_most=5) == ticks
