@@ -280,6 +280,9 @@ SPECTACULAR_SETTINGS = {
         "TeamEnum": "alignment.models.agreement.Team",
         "SourceChannelEnum": "leads.models.SourceChannel",
         "StageEventSourceEnum": "leads.models.StageEvent.Source",
+        "FollowUpKindEnum": "leads.models.FollowUpKind",
+        "FollowUpOutcomeEnum": "leads.models.FollowUpOutcome",
+        "DealOutcomeEnum": "leads.models.DealOutcome",
     },
 }
 

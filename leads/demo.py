@@ -398,4 +398,7 @@ def demo_seed(*, lead_count: int = 240, today: date | None = None) -> DemoSummar
     from campaigns.demo import campaigns_demo_seed
 
     campaigns_demo_seed(campaigns=campaigns, now=now)
+    from metrics.demo import metrics_demo_seed
+
+    metrics_demo_seed(today=today, manager=users["salesmgr"])
     return DemoSummary(users=len(users), leads_created=created)
