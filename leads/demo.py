@@ -398,6 +398,9 @@ def demo_seed(*, lead_count: int = 240, today: date | None = None) -> DemoSummar
     from campaigns.demo import campaigns_demo_seed
 
     campaigns_demo_seed(campaigns=campaigns, now=now)
+    from leads.services.sales import sla_breaches_check
+
+    sla_breaches_check(now=now)  # the overdue demo leads' breaches, recorded once
     from metrics.demo import metrics_demo_seed
 
     metrics_demo_seed(today=today, manager=users["salesmgr"])
