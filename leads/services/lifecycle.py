@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -271,16 +270,11 @@ def lead_find_by_email(email: str) -> Lead | None:
 
 
 def _campaign_from_utm(data: dict[str, Any]) -> Any:
-    from campaigns.models import Campaign
+    from campaigns.selectors import campaign_for_utm  # the one UTM → campaign rule
 
-    utm = {k: (data.get(k) or "").strip() for k in ("utm_source", "utm_medium", "utm_campaign")}
-    if not utm["utm_campaign"]:
-        return None
-    query = Q(utm_campaign__iexact=utm["utm_campaign"])
-    for key in ("utm_source", "utm_medium"):
-        if utm[key]:
-            query &= Q(**{f"{key}__iexact": utm[key]})
-    return Campaign.objects.filter(query).order_by("pk").first()
+    return campaign_for_utm(
+        **{k: data.get(k) or "" for k in ("utm_source", "utm_medium", "utm_campaign")}
+    )
 
 
 @transaction.atomic
