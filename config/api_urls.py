@@ -1,10 +1,11 @@
 """The v1 API: each app (and topic) owns its own module of routes."""
 
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
+
+from config.auth import TokenView
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     path("", include("alignment.api")),  # agreements, stages, lead transitions
     path("", include("alignment.api_feedback")),  # intel, disputes, notifications
     path("", include("alignment.api_webhooks")),  # webhook subscriptions

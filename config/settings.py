@@ -6,6 +6,7 @@ DATABASE_URL switches to PostgreSQL, REDIS_URL to Redis for the broker and the c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "alignment",
     "leads",
     "campaigns",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "config.idempotency.IdempotencyMiddleware",
     "config.middleware.BrokerUnavailableMiddleware",
+    # Last: turns a login refused for too many failures into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -205,6 +209,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login brute force: django-axes locks a username+IP pair out after AXES_FAILURE_LIMIT
+# failures (page and token endpoint alike) for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "config.auth.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -264,6 +279,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.TokenRateThrottle",
+        "config.throttling.AnonymousRateThrottle",
+    ],
+}
+# Per token (or session user) and, unauthenticated, per IP: "<n>/<second|minute|hour|day>".
+API_THROTTLE_ENABLED = env_bool("API_THROTTLE_ENABLED", True)
+API_THROTTLE_RATES = {
+    "token": env_str("API_THROTTLE_RATE", "1200/minute"),
+    "anon": env_str("API_THROTTLE_ANON_RATE", "60/minute"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",

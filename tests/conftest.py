@@ -31,6 +31,12 @@ def _fast_passwords(settings: pytest.FixtureRequest) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _no_api_throttle(settings: pytest.FixtureRequest) -> None:
+    """API rate limits have their own test; elsewhere results would depend on test order."""
+    settings.API_THROTTLE_ENABLED = False
+
+
 @pytest.fixture
 def rep(db):
     return UserFactory(username="rep1", role=Role.SALES_REP)

@@ -1,0 +1,60 @@
+"""The login lockout backend (django-axes) in front of Django's model backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from config.throttling import AnonymousRateThrottle
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """Axes' lockout check for logins that come with a request (the login page, the
+    token endpoint). A call without one (a script, the test client's login) is not an
+    attempt from the network: it passes through to the model backend unchecked."""
+
+    def authenticate(self, request: Any, username: str | None = None,
+                     password: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class TokenView(ObtainAuthToken):
+    """POST username and password, get the API token; a locked-out login gets 429.
+
+    django-axes does the lockout; the per-IP anonymous rate only caps request volume.
+    """
+
+    throttle_classes = [AnonymousRateThrottle]
+
+    @extend_schema(
+        summary="Get an API token",
+        request=AuthTokenSerializer,
+        responses={
+            200: inline_serializer("AuthToken", {"token": serializers.CharField()}),
+            400: OpenApiResponse(description="Wrong username or password."),
+            429: OpenApiResponse(description="Too many failed logins: locked out for a while."),
+        },
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            if getattr(request, "axes_locked_out", False):
+                return Response(
+                    {"detail": _("Too many failed logins: try again later.")},
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                )
+            raise
