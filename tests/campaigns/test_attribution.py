@@ -22,6 +22,13 @@ from tests.factories import CampaignFactory, DealFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _utc(settings):
+    # The hand-made data is in UTC; periods are whole days of the deployment's zone.
+    settings.TIME_ZONE = "UTC"
+
+
 JAN = datetime(2026, 1, 1, tzinfo=UTC)
 FEB = datetime(2026, 2, 1, tzinfo=UTC)
 

@@ -19,6 +19,13 @@ from tests.factories import CampaignFactory, DealFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _utc(settings):
+    # The hand-made data is in UTC; periods are whole days of the deployment's zone.
+    settings.TIME_ZONE = "UTC"
+
+
 JANUARY = MetricFilter(start=date(2026, 1, 1), end=date(2026, 2, 1))
 
 

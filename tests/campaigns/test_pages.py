@@ -270,3 +270,22 @@ def test_chart_ticks_are_round_numbers_past_the_top(top, ticks):
     from campaigns.charts import nice_ticks
 
     assert nice_ticks(top, at_most=5) == ticks
+
+
+def test_a_marketer_uploads_a_collateral_file_for_a_stage(client, marketer, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    campaign = CampaignFactory(owner=marketer)
+    login(client, marketer)
+    url = reverse("campaigns:collateral-add", args=[campaign.pk])
+    pdf = SimpleUploadedFile("pricing.pdf", b"%PDF-1.4 pricing", content_type="application/pdf")
+    response = client.post(url, {"title": "Pricing sheet", "file": pdf, "stage_key": "sql"})
+    assert response.status_code == 302
+    item = Collateral.objects.get()
+    assert (item.campaign, item.stage_key) == (campaign, "sql")
+    assert item.file.name.endswith(".pdf") and (tmp_path / item.file.name).exists()
+    response = client.post(url, {"title": "Nothing in it"})
+    assert response.status_code == 400
+    assert "Give a link or upload a file." in response.content.decode()
+    assert Collateral.objects.count() == 1
