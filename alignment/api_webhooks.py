@@ -1,7 +1,220 @@
-"""Thin DRF views and serializers of this app; rules live in services and selectors."""
+"""Thin DRF views of webhook subscriptions; rules live in alignment.services.webhooks.
+
+Routes: webhooks/ (my subscriptions; POST subscribes), webhooks/{id}/ (GET, DELETE) and
+webhooks/{id}/deliveries/ (every delivery with its logged attempts). Each user sees and
+manages only their own subscriptions.
+"""
 
 from __future__ import annotations
 
-from django.urls import path  # noqa: F401
+from typing import Any
 
-urlpatterns: list = []
+from django.db.models import Prefetch, QuerySet
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alignment.api import FIELD_ERRORS, NOT_FOUND, ErrorSerializer
+from alignment.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from alignment.services.webhooks import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    webhook_subscription_create,
+    webhook_subscription_delete,
+)
+from config.api import LargeCursorPagination, StandardPagination
+
+UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="No or invalid credentials.")
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices),
+        allow_empty=False,
+        help_text="The events to receive.",
+    )
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        help_text="Key of the HMAC-SHA256 signature; generated when left out.",
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "id",
+            "url",
+            "events",
+            "secret",
+            "is_active",
+            "consecutive_failures",
+            "disabled_at",
+            "created_at",
+        ]
+        read_only_fields = ["is_active", "consecutive_failures", "disabled_at", "created_at"]
+
+    def validate_url(self, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise serializers.ValidationError(_("Use an http:// or https:// URL."))
+        return value
+
+
+class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
+    """The one response that shows the secret: keep it to verify signatures."""
+
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(WebhookSubscriptionSerializer.Meta):
+        read_only_fields = WebhookSubscriptionSerializer.Meta.fields
+
+
+class WebhookAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = ["attempted_at", "status_code", "error", "duration_ms"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    attempt_log = WebhookAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "delivery_id",
+            "event",
+            "event_key",
+            "status",
+            "attempts",
+            "created_at",
+            "delivered_at",
+            "payload",
+            "attempt_log",
+        ]
+
+
+def _mine(request: Request) -> QuerySet[WebhookSubscription]:
+    return WebhookSubscription.objects.filter(owner=request.user)
+
+
+@extend_schema(tags=["webhooks"])
+class WebhookList(generics.ListCreateAPIView):
+    __doc__ = (
+        "Your webhook subscriptions. Each event is POSTed as JSON "
+        '{"id", "event", "created_at", "data"} with the headers '
+        f"{SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body with the secret>) and "
+        f"{DELIVERY_HEADER} (the delivery id, the same on every retry); failures are "
+        "retried with exponential backoff, and a subscription that keeps failing is "
+        "disabled and its owner notified."
+    )
+
+    serializer_class = WebhookSubscriptionSerializer
+    permission_classes = [IsAuthenticated]
+    pagination_class = StandardPagination
+
+    def get_queryset(self) -> QuerySet[WebhookSubscription]:
+        return _mine(self.request)
+
+    @extend_schema(
+        summary="List my webhook subscriptions",
+        responses={200: WebhookSubscriptionSerializer(many=True), 401: UNAUTHORIZED},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Subscribe a URL to events",
+        request=WebhookSubscriptionSerializer,
+        responses={
+            201: WebhookSubscriptionCreatedSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHORIZED,
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = WebhookSubscriptionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription = webhook_subscription_create(
+            owner=request.user,
+            url=serializer.validated_data["url"],
+            events=serializer.validated_data["events"],
+            secret=serializer.validated_data.get("secret", ""),
+        )
+        return Response(
+            WebhookSubscriptionCreatedSerializer(subscription).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+@extend_schema(tags=["webhooks"])
+class WebhookDetail(generics.RetrieveDestroyAPIView):
+    """One of your subscriptions (others' answer 404)."""
+
+    serializer_class = WebhookSubscriptionSerializer
+    permission_classes = [IsAuthenticated]
+
+    def get_queryset(self) -> QuerySet[WebhookSubscription]:
+        return _mine(self.request)
+
+    @extend_schema(
+        summary="A webhook subscription",
+        responses={200: WebhookSubscriptionSerializer, 401: UNAUTHORIZED, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Unsubscribe",
+        responses={204: None, 401: UNAUTHORIZED, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        webhook_subscription_delete(subscription=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["webhooks"])
+class WebhookDeliveryList(generics.ListAPIView):
+    """The deliveries of one of your subscriptions, newest first, with every attempt."""
+
+    serializer_class = WebhookDeliverySerializer
+    permission_classes = [IsAuthenticated]
+    pagination_class = LargeCursorPagination
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        subscription = generics.get_object_or_404(_mine(self.request), pk=self.kwargs["pk"])
+        return WebhookDelivery.objects.filter(subscription=subscription).prefetch_related(
+            Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("attempted_at"))
+        )
+
+    @extend_schema(
+        summary="Deliveries and their attempts",
+        responses={
+            200: WebhookDeliverySerializer(many=True),
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+urlpatterns = [
+    path("webhooks/", WebhookList.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/", WebhookDetail.as_view(), name="api-webhook"),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        WebhookDeliveryList.as_view(),
+        name="api-webhook-deliveries",
+    ),
+]

@@ -1,0 +1,83 @@
+"""webhooks/: subscribe, list, unsubscribe, deliveries; each user sees only their own."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from alignment.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from alignment.services.webhooks import webhook_subscription_create
+
+pytestmark = pytest.mark.django_db
+
+
+def api(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+def test_webhooks_need_auth():
+    assert api().get("/api/v1/webhooks/").status_code == 401
+
+
+def test_subscribe_shows_the_secret_once_then_lists_without_it(marketer):
+    response = api(marketer).post(
+        "/api/v1/webhooks/",
+        {"url": "https://hooks.example.com/accord", "events": ["lead.created", "deal.won"]},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert len(body["secret"]) >= 32 and body["is_active"] is True
+    assert WebhookSubscription.objects.get().secret == body["secret"]
+    listed = api(marketer).get("/api/v1/webhooks/").json()["results"]
+    assert [s["id"] for s in listed] == [body["id"]] and "secret" not in listed[0]
+
+
+def test_a_given_secret_is_kept(marketer):
+    api(marketer).post(
+        "/api/v1/webhooks/",
+        {"url": "https://h.example.com/", "events": ["lead.created"], "secret": "mine"},
+        format="json",
+    )
+    assert WebhookSubscription.objects.get().secret == "mine"
+
+
+def test_bad_subscriptions_are_400_with_field_errors(marketer):
+    response = api(marketer).post(
+        "/api/v1/webhooks/", {"url": "ftp://x.example.com", "events": ["nope"]}, format="json"
+    )
+    assert response.status_code == 400 and set(response.json()) == {"url", "events"}
+    response = api(marketer).post(
+        "/api/v1/webhooks/", {"url": "https://x.example.com", "events": []}, format="json"
+    )
+    assert response.status_code == 400 and "events" in response.json()
+
+
+def test_others_subscriptions_are_invisible_and_cannot_be_deleted(marketer, rep):
+    theirs = webhook_subscription_create(
+        owner=rep, url="https://rep.example.com/", events=["lead.created"]
+    )
+    assert api(marketer).get("/api/v1/webhooks/").json()["results"] == []
+    assert api(marketer).get(f"/api/v1/webhooks/{theirs.pk}/").status_code == 404
+    assert api(marketer).delete(f"/api/v1/webhooks/{theirs.pk}/").status_code == 404
+    assert api(marketer).get(f"/api/v1/webhooks/{theirs.pk}/deliveries/").status_code == 404
+    assert api(rep).delete(f"/api/v1/webhooks/{theirs.pk}/").status_code == 204
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_deliveries_list_every_attempt(marketer):
+    subscription = webhook_subscription_create(
+        owner=marketer, url="https://m.example.com/", events=["lead.created"]
+    )
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription, event="lead.created", event_key="lead:1", payload={"a": 1}
+    )
+    WebhookAttempt.objects.create(delivery=delivery, status_code=500, error="boom")
+    WebhookAttempt.objects.create(delivery=delivery, status_code=200)
+    body = api(marketer).get(f"/api/v1/webhooks/{subscription.pk}/deliveries/").json()
+    [item] = body["results"]
+    assert item["delivery_id"] == str(delivery.delivery_id)
+    assert [a["status_code"] for a in item["attempt_log"]] == [500, 200]
