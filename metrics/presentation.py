@@ -43,6 +43,21 @@ def display(value: Any, unit: str) -> str:
     return formats.number_format(value, 0, force_grouping=True)
 
 
+def delta_display(value: Any, unit: str) -> str:
+    """A week-on-week change: rates in percentage points, others in their unit, signed."""
+    if value is None:
+        return EMPTY
+    number = float(value)
+    sign = "+" if number > 0 else ""
+    if unit in {"rate", "ratio"}:
+        return _("%(sign)s%(n)s pp") % {"sign": sign, "n": formats.number_format(number * 100, 1)}
+    if unit == "money":
+        return sign + formats.number_format(Decimal(str(value)), 2, force_grouping=True)
+    if unit in {"hours", "days"}:
+        return sign + display(number, unit)
+    return sign + formats.number_format(number, 0, force_grouping=True)
+
+
 def records_url(name: str, f: MetricFilter, **extra: Any) -> str:
     return reverse("metrics:records") + "?" + urlencode({"metric": name, **f.as_params(), **extra})
 

@@ -30,6 +30,7 @@ from metrics.definitions import (
 from metrics.models import Target, Territory
 from metrics.presentation import (
     csv_rows,
+    delta_display,
     display,
     figures,
     record_cells,
@@ -237,6 +238,10 @@ def targets_view(request: HttpRequest) -> HttpResponse:
     for row in plan["rows"]:
         row["url"] = records_url(row["metric"], f)
     forecast = selectors.forecast_weighted(territory=f.territory)
+    for row in forecast["rows"]:
+        row["amount_display"] = display(row["amount"], "money")
+        row["weighted_display"] = display(row["weighted"], "money")
+    forecast["total_display"] = display(forecast["total"], "money")
     context = {
         **_filter_context(f, errors),
         "form": form,
@@ -289,10 +294,10 @@ def pack_view(request: HttpRequest) -> HttpResponse:
         "published": data["scorecard"] is not None,
         "previous_week": f.start - timedelta(days=7),
         "next_week": f.start + timedelta(days=7),
-        "key_metrics": [fig[k] for k in _PACK_METRICS],
-        "deltas": {k: delta.get(fig[k].name) for k in _PACK_METRICS},
+        "key_rows": [
+            (fig[k], delta_display(delta.get(fig[k].name), fig[k].unit)) for k in _PACK_METRICS
+        ],
     }
-    context["key_rows"] = [(fig[k], context["deltas"][k]) for k in _PACK_METRICS]
     return render(request, "metrics/pack.html", context)
 
 

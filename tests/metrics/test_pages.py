@@ -167,6 +167,7 @@ def test_the_weighted_forecast_weighs_open_deals_by_stage(week_data):
 
 
 def test_the_meeting_pack_shows_the_week(client, week_data, executive):
+    scorecard_compute(week=date(2026, 2, 23), territory=None)
     scorecard_compute(week=WEEK.start, territory=None)
     client.force_login(executive)
     html = client.get("/metrics/pack/?week=2026-03-04").content.decode()
@@ -175,6 +176,8 @@ def test_the_meeting_pack_shows_the_week(client, week_data, executive):
     assert "1 SLA breach" in html  # due Monday 12:00
     assert "1 open dispute" in html  # raised 5 March, still open
     assert "Not yet published" not in html
+    assert "+3,100.50" in html  # revenue against the week before (3,800.50 − 700)
+    assert "+2</td>" in html  # new leads: 3 against 1
 
 
 def test_the_meeting_pack_works_before_the_week_is_published(client, week_data, rep):

@@ -1,0 +1,57 @@
+"""The shared dashboard in a real browser: figures, charts, a drill-down, targets and the pack."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.utils import timezone
+
+from leads.demo import DEMO_PASSWORD, demo_seed
+from metrics.models import Scorecard, Target
+from tests.e2e.conftest import screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _login(page, username: str) -> None:
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+
+
+def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
+    demo_seed(lead_count=120)
+    # The demo seeds targets and the past weeks' scorecards, idempotently.
+    targets, cards = Target.objects.count(), Scorecard.objects.count()
+    assert targets and cards
+    demo_seed(lead_count=120)
+    assert (Target.objects.count(), Scorecard.objects.count()) == (targets, cards)
+
+    _login(page, "salesmgr")
+    page.click("nav >> text=Dashboard")
+    page.wait_for_url("**/metrics/")
+    start = (timezone.localdate() - timezone.timedelta(days=84)).isoformat()
+    page.fill("input[name=start]", start)
+    page.click("button:has-text('Apply')")
+    page.wait_for_load_state()
+    assert page.locator("svg").count() >= 2  # the funnel and the score over the weeks
+    assert page.get_by_role("heading", name="Follow-up ledger").is_visible()
+    screenshot(page, "metrics-dashboard")
+
+    mqls = page.locator(".funnel-table tr", has_text="Marketing qualified").locator("a").first
+    shown = int(mqls.inner_text().replace(",", ""))
+    mqls.click()
+    page.wait_for_url("**/metrics/records/**")
+    count = int(re.match(r"(\d+)", page.locator(".record-count").inner_text()).group(1))
+    assert count == shown
+    screenshot(page, "metrics-records")
+
+    page.goto("/metrics/targets/")
+    assert page.get_by_text("Reverse-funnel plan").first.is_visible()
+    screenshot(page, "metrics-targets")
+    page.goto("/metrics/pack/")
+    assert page.get_by_role("heading", name=re.compile("Alignment meeting")).is_visible()
+    screenshot(page, "metrics-pack")
