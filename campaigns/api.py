@@ -34,11 +34,10 @@ from rest_framework.response import Response
 from alignment.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND
 from campaigns import selectors, services
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
-from campaigns.forms import PeriodForm
-from campaigns.models import Campaign, SpendEntry, Touch, TouchKind
+from campaigns.models import Campaign, Channel, SpendEntry, Touch, TouchKind
 from config.api import LargeCursorPagination, RoleModelPermissions
 from leads.models import Lead
-from metrics.definitions import MetricFilter
+from metrics.definitions import MetricFilter, metric_filter_parse
 from metrics.models import Territory
 
 
@@ -228,9 +227,23 @@ class CampaignListView(generics.ListCreateAPIView):
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
 
+def attribution_model_param(request: Request) -> str:
+    model = (request.query_params.get("model") or "").strip() or DEFAULT_MODEL
+    if model not in AttributionModel.values:
+        raise ValidationError(
+            {"model": [_("Choose one of: %(m)s.") % {"m": ", ".join(AttributionModel.values)}]}
+        )
+    return model
+
+
 PERIOD_PARAMETERS = [
-    OpenApiParameter("start", OpenApiTypes.DATE, description="First day (default: the start)."),
-    OpenApiParameter("end", OpenApiTypes.DATE, description="Last day, inclusive (default: today)."),
+    OpenApiParameter(
+        "start", OpenApiTypes.DATE, description="First day (default: the campaign's start)."
+    ),
+    OpenApiParameter(
+        "end", OpenApiTypes.DATE, description="First day after the period (default: tomorrow)."
+    ),
+    OpenApiParameter("week", OpenApiTypes.DATE, description="Any day of an ISO week: that week."),
     OpenApiParameter(
         "model",
         OpenApiTypes.STR,
@@ -266,14 +279,13 @@ class CampaignDetailView(generics.RetrieveUpdateAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def _context(self, campaign: Campaign) -> dict[str, Any]:
-        lifetime = selectors.campaign_period(campaign=campaign)
-        form = PeriodForm(self.request.query_params or None)
-        if form.is_bound and not form.is_valid():
-            raise ValidationError(
-                {k: [e["message"] for e in v] for k, v in form.errors.get_json_data().items()}
-            )
-        start, end, model = form.period(default_start=lifetime.start, default_end=lifetime.end)
-        f = MetricFilter(start=start, end=end, campaign=campaign.pk)
+        model = attribution_model_param(self.request)
+        params = self.request.query_params
+        if any(params.get(k) for k in ("start", "end", "week")):
+            f = metric_filter_parse({k: params.get(k, "") for k in ("start", "end", "week")})
+            f = MetricFilter(start=f.start, end=f.end, campaign=campaign.pk)
+        else:
+            f = selectors.campaign_period(campaign=campaign)
         table = selectors.campaign_kpis(f=f, by="campaign", model=model)
         return {
             **self.get_serializer_context(),
@@ -298,6 +310,67 @@ class CampaignDetailView(generics.RetrieveUpdateAPIView):
         )
         campaign = self.get_queryset().get(pk=campaign.pk)
         return Response(CampaignDetailSerializer(campaign, context=self._context(campaign)).data)
+
+
+class KpiRowSerializer(KpiSerializer):
+    key = serializers.CharField(help_text="The campaign id or the channel.")
+    name = serializers.CharField()
+
+
+class KpiTableSerializer(serializers.Serializer):
+    by = serializers.ChoiceField(choices=["campaign", "channel"])
+    attribution_model = serializers.ChoiceField(choices=AttributionModel.choices)
+    period = inline_serializer(
+        "KpiPeriod", {"start": serializers.DateField(), "end": serializers.DateField()}
+    )
+    rows = KpiRowSerializer(many=True)
+    totals = KpiSerializer()
+
+
+class CampaignKpiView(generics.GenericAPIView):
+    """KPIs of every campaign (or channel) for a period: the figures of the campaign list."""
+
+    queryset = Campaign.objects.all()
+    permission_classes = [IsAuthenticated, RoleModelPermissions]
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="KPIs per campaign or per channel for a period",
+        tags=["campaigns"],
+        parameters=[
+            OpenApiParameter("by", OpenApiTypes.STR, enum=["campaign", "channel"]),
+            *PERIOD_PARAMETERS,
+        ],
+        responses={200: KpiTableSerializer, 400: FIELD_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        by = request.query_params.get("by") or "campaign"
+        if by not in ("campaign", "channel"):
+            raise ValidationError({"by": [_("Choose campaign or channel.")]})
+        model = attribution_model_param(request)
+        params = request.query_params
+        f = metric_filter_parse(
+            {k: params.get(k, "") for k in ("start", "end", "week")}, default_days=90
+        )
+        table = selectors.campaign_kpis(f=f, by=by, model=model)
+        if by == "campaign":
+            names = dict(Campaign.objects.values_list("pk", "name"))
+            rows = [{"key": str(pk), "name": names[pk], **table.row(pk)} for pk in sorted(names)]
+        else:
+            rows = [
+                {"key": key, "name": str(Channel(key).label), **row}
+                for key, row in sorted(table.rows.items())
+                if key in Channel.values
+            ]
+        body = {
+            "by": by,
+            "attribution_model": table.model,
+            "period": {"start": f.start, "end": f.end},
+            "rows": rows,
+            "totals": table.totals,
+        }
+        return Response(KpiTableSerializer(body).data)
 
 
 # --- spend -------------------------------------------------------------------------------
@@ -458,6 +531,7 @@ class TouchListView(generics.ListCreateAPIView):
 
 urlpatterns = [
     path("campaigns/", CampaignListView.as_view(), name="api-campaigns"),
+    path("campaigns/kpis/", CampaignKpiView.as_view(), name="api-campaign-kpis"),
     path("campaigns/<int:pk>/", CampaignDetailView.as_view(), name="api-campaign"),
     path("campaigns/<int:pk>/spend/", CampaignSpendView.as_view(), name="api-campaign-spend"),
     path("touches/", TouchListView.as_view(), name="api-touches"),

@@ -238,3 +238,31 @@ def test_the_schema_documents_the_campaign_endpoints(marketer):
         "/api/v1/touches/",
     } <= set(paths)
     assert "403" in paths["/api/v1/campaigns/"]["post"]["responses"]
+
+
+def test_kpis_per_channel_for_a_period_match_the_page_figures(rep):
+    from datetime import UTC, datetime
+
+    campaign = CampaignFactory(channel="paid_search")
+    SpendEntry.objects.create(campaign=campaign, date=date(2026, 1, 10), amount=Decimal("200"))
+    SpendEntry.objects.create(campaign=campaign, date=date(2026, 2, 1), amount=Decimal("999"))
+    lead = LeadFactory(campaign=campaign, created_at=datetime(2026, 1, 5, tzinfo=UTC))
+    DealFactory(
+        lead=lead,
+        amount=Decimal("500.00"),
+        outcome=DealOutcome.WON,
+        closed_at=datetime(2026, 1, 20, tzinfo=UTC),
+    )
+    params = {"start": "2026-01-01", "end": "2026-02-01"}
+    body = api(rep).get("/api/v1/campaigns/kpis/", {**params, "by": "channel"}).json()
+    assert body["attribution_model"] == "first_touch"
+    assert body["period"] == {"start": "2026-01-01", "end": "2026-02-01"}
+    (row,) = body["rows"]
+    assert row["key"] == "paid_search" and row["spend"] == "200.00"
+    assert row["won_revenue"] == "500.00" and row["roi"] == pytest.approx(1.5)
+    assert row["cost_per_lead"] == "200.00"
+    by_campaign = api(rep).get("/api/v1/campaigns/kpis/", params).json()
+    assert by_campaign["rows"][0]["key"] == str(campaign.pk)
+    assert by_campaign["rows"][0]["won_revenue"] == "500.00"
+    bad = api(rep).get("/api/v1/campaigns/kpis/", {"by": "moon", "model": "x", "start": "no"})
+    assert bad.status_code == 400 and {"by"} <= set(bad.json())
