@@ -41,7 +41,7 @@ class TokenView(ObtainAuthToken):
         summary="Get an API token",
         request=AuthTokenSerializer,
         responses={
-            200: inline_serializer("AuthToken", {"token": serializers.CharField()}),
+            200: inline_serializer("AuthTokenResponse", {"token": serializers.CharField()}),
             400: OpenApiResponse(description="Wrong username or password."),
             429: OpenApiResponse(description="Too many failed logins: locked out for a while."),
         },

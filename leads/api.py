@@ -31,7 +31,7 @@ from rest_framework.response import Response
 from alignment.api import ErrorSerializer
 from config.api import LargeCursorPagination, RoleModelPermissions
 from leads.filters import LeadFilter
-from leads.importer import ImportResult, lead_import, rows_from_file
+from leads.importer import ROW_STATUSES, ImportResult, lead_import, rows_from_file
 from leads.models import Lead, StageEvent
 from leads.services import (
     LeadConflict,
@@ -355,7 +355,7 @@ class ImportRowErrorSerializer(serializers.Serializer):
 
 class ImportRowSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text="1 is the first row after the header.")
-    status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "error"])
+    status = serializers.ChoiceField(choices=ROW_STATUSES)
     id = serializers.IntegerField(required=False)
     errors = ImportRowErrorSerializer(many=True, required=False)
 
@@ -409,7 +409,11 @@ class LeadImportView(generics.GenericAPIView):
         ],
         request={
             "multipart/form-data": ImportUploadSerializer,
-            "application/json": serializers.ListField(child=serializers.DictField()),
+            "application/json": {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": True},
+                "description": "Rows as objects keyed by column.",
+            },
         },
         responses={
             200: ImportResultSerializer,

@@ -83,6 +83,7 @@ HISTORY_COLUMNS = [
 ]
 COLUMNS = [*LEAD_COLUMNS, *HISTORY_COLUMNS]
 CUSTOM_PREFIX = "custom:"
+ROW_STATUSES = ["created", "updated", "unchanged", "error"]
 
 
 @dataclass
