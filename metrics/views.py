@@ -104,6 +104,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "funnel_svg": charts.funnel_chart(data.funnel),
         "score_svg": charts.score_chart(points, component_series) if points else "",
         "latest": latest,
+        "latest_components": [
+            {**c, "label": str(COMPONENT_LABELS.get(c["key"], c["label"]))}
+            for c in (latest.components if latest else [])
+        ],
         "all_figures": [fig[_alias(name)] for name in METRIC_NAMES],
         "pack_url": reverse("metrics:pack"),
     }
@@ -278,7 +282,8 @@ def pack_view(request: HttpRequest) -> HttpResponse:
     values = card.metrics
     fig = figures({n: _parsed(n, values.get(n)) for n in METRIC_NAMES}, f)
     components = [
-        {**c, "raw_display": _raw_display(c), "value_display": display(c["value"], "rate"),
+        {**c, "label": str(COMPONENT_LABELS.get(c["key"], c["label"])),
+         "raw_display": _raw_display(c), "value_display": display(c["value"], "rate"),
          "share_display": display(c["effective_weight"], "rate")}
         for c in card.components
     ]  # fmt: skip

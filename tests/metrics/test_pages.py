@@ -186,3 +186,25 @@ def test_the_meeting_pack_works_before_the_week_is_published(client, week_data, 
         f"/metrics/pack/?week=2026-03-02&territory={week_data.north.pk}"
     ).content.decode()
     assert "Not yet published" in html and "North" in html
+
+
+def test_the_dashboard_costs_the_same_queries_with_more_records(client, week_data, rep):
+    from campaigns.models import SpendEntry
+    from tests.factories import CampaignFactory, UserFactory
+
+    client.force_login(rep)
+    url = f"/metrics/?{WEEK_QUERY}"
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for i in range(4):
+        owner = UserFactory(username=f"more-rep-{i}")
+        campaign = CampaignFactory(name=f"More {i}", owner=owner)
+        SpendEntry.objects.create(campaign=campaign, date=date(2026, 3, 3), amount=Decimal("5"))
+        for j in range(3):
+            LeadFactory(email=f"m{i}-{j}@x.test", created_at=at(3, 4), owner=owner,
+                        campaign=campaign)  # fmt: skip
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert "More 3" in response.content.decode()
+    assert len(many) == len(few)

@@ -187,3 +187,22 @@ def test_two_concurrent_runs_leave_one_row(monkeypatch):
     assert errors == []
     assert sorted(r.created for r in results) == [False, True]
     assert Scorecard.objects.filter(week_start=date(2026, 3, 2), territory=None).count() == 1
+
+
+def test_a_webhook_subscriber_gets_one_delivery_per_published_week(week_data):
+    from alignment.models import WebhookDelivery, WebhookSubscription
+
+    subscription = WebhookSubscription.objects.create(
+        owner=week_data.rep, url="https://hooks.example/accord",
+        events=["scorecard.published"], secret="s" * 32,
+    )  # fmt: skip
+    scorecards_compute(week=WEEK.start, trailing=1)
+    scorecards_compute(week=WEEK.start, trailing=1)
+    deliveries = WebhookDelivery.objects.filter(subscription=subscription)
+    assert sorted(deliveries.values_list("event_key", flat=True)) == [
+        "week:2026-02-23",
+        "week:2026-03-02",
+    ]
+    latest = deliveries.get(event_key="week:2026-03-02")
+    assert latest.event == "scorecard.published"
+    assert latest.payload["alignment_score"] == "66.95"
