@@ -421,9 +421,11 @@ def conversion_cohort(from_stage: str, to_stage: str) -> Callable[[MetricFilter]
         entered = StageEvent.objects.filter(
             lead=OuterRef("pk"), to_stage=from_stage, **_in("occurred_at", f)
         ).order_by("occurred_at")
+        # The Exists filter lets the database start from the period's stage events
+        # (an index on to_stage, occurred_at), not from every lead.
         qs = (
-            Lead.objects.annotate(entered_from_at=Subquery(entered.values("occurred_at")[:1]))
-            .filter(entered_from_at__isnull=False)
+            Lead.objects.filter(_entered(from_stage, f))
+            .annotate(entered_from_at=Subquery(entered.values("occurred_at")[:1]))
             .annotate(
                 reached=Exists(
                     StageEvent.objects.filter(

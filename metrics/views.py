@@ -91,6 +91,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         row["spend_display"] = display(row["spend"], "money")
         row["revenue_display"] = display(row["attributed_revenue"], "money")
         row["mqls_url"] = records_url("mqls", f, campaign=row["campaign"])
+        row["roi_url"] = records_url("roi", f, campaign=row["campaign"])
         row["revenue_url"] = records_url("attributed_revenue", f, campaign=row["campaign"])
     for row in data.ledger:
         row["credits_url"] = records_url("follow_ups_within_sla", f, owner=row["owner"])
