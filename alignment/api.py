@@ -54,7 +54,8 @@ class ErrorSerializer(serializers.Serializer):
 
 FIELD_ERRORS = OpenApiResponse(
     response=inline_serializer(
-        "FieldErrors", {"field": serializers.ListField(child=serializers.CharField())}
+        "FieldErrors",
+        {"field": serializers.ListField(child=serializers.CharField(), required=False)},
     ),
     description=_('Validation errors by field: {"field": ["message", ...]}.'),
 )

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.api_errors.ApiJsonErrorsMiddleware",
     "config.idempotency.IdempotencyMiddleware",
     "config.middleware.BrokerUnavailableMiddleware",
     # Last: turns a login refused for too many failures into the lockout page (429).
@@ -300,6 +301,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One schema name per shared choice set (several serializers use them).
+    # The error responses and headers every operation shares (config/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.common_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "StageKeyEnum": "alignment.models.agreement.StageKey",
         "TeamEnum": "alignment.models.agreement.Team",

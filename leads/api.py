@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
+from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.urls import path
@@ -19,7 +21,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
+    extend_schema_field,
 )
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -28,7 +30,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.api import ErrorSerializer
+from alignment.api import FIELD_ERRORS, ErrorSerializer
 from config.api import LargeCursorPagination, RoleModelPermissions
 from leads.filters import LeadFilter
 from leads.importer import ROW_STATUSES, ImportResult, lead_import, rows_from_file
@@ -50,12 +52,6 @@ class ConflictSerializer(serializers.Serializer):
     id = serializers.IntegerField(required=False, help_text="The existing lead's id.")
 
 
-FIELD_ERRORS = OpenApiResponse(
-    response=inline_serializer(
-        "LeadFieldErrors", {"field": serializers.ListField(child=serializers.CharField())}
-    ),
-    description='Validation errors by field: {"field": ["message", ...]}.',
-)
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="No or invalid credentials.")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Your role may not do this.")
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such lead.")
@@ -63,13 +59,36 @@ CONFLICT = OpenApiResponse(
     ConflictSerializer, description="A lead with this email (any case) or external id exists."
 )
 
+
+class LeadApiFilter(LeadFilter):
+    """The pages' filters; owner and territory by id (an unknown id matches nothing)."""
+
+    owner = django_filters.NumberFilter(field_name="owner_id", label="Owner (user id)")
+    territory = django_filters.NumberFilter(field_name="territory_id", label="Territory id")
+
+
 # --- serializers ------------------------------------------------------------------------
 
 # Set only by the stage service, assignment and scoring: never by PATCH.
 READ_ONLY_FIELDS = ["owner", "territory", "stage", "score", "created_by", "qualified_under"]
 
 
+@extend_schema_field({"type": "string", "maxLength": 254, "description": "Email address."})
+class EmailText(serializers.CharField):
+    """A validated email, a plain string in the schema: stored addresses may have
+    non-ASCII local parts, which JSON Schema's "email" format rejects."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=254, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        EmailValidator()(value)
+        return value
+
+
 class LeadSerializer(serializers.ModelSerializer):
+    email = EmailText()
     utm_source = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=100
     )
@@ -134,9 +153,11 @@ class StageEventSerializer(serializers.ModelSerializer):
 
 
 class ScoreLineSerializer(serializers.Serializer):
+    """One rule's points; older breakdowns may lack the rule id and kind."""
+
     rule_id = serializers.IntegerField(allow_null=True, required=False)
     rule = serializers.CharField()
-    kind = serializers.CharField()
+    kind = serializers.CharField(required=False)
     points = serializers.FloatField()
 
 
@@ -186,7 +207,7 @@ class LeadListCreate(generics.ListCreateAPIView):
     permission_classes = [RoleModelPermissions]
     pagination_class = LargeCursorPagination
     filter_backends = [DjangoFilterBackend]
-    filterset_class = LeadFilter
+    filterset_class = LeadApiFilter
 
     @extend_schema(
         summary="List leads",
