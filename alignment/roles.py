@@ -89,11 +89,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_crud("alignment.reasoncode", "add", "change", "delete"),
         *_crud("metrics.target", "add", "change"),
         *_crud("metrics.territorymember", "add", "change", "view"),
+        "metrics.recompute_scorecard",
     ],
     Role.MARKETER: _MARKETER,
     Role.MARKETING_MANAGER: [
         *_MARKETER,
         "alignment.sign_for_marketing",
+        "metrics.recompute_scorecard",
         *_crud("alignment.funnelstage", "add", "change", "delete"),
         *_crud("alignment.reasoncode", "add", "change", "delete"),
     ],

@@ -317,6 +317,11 @@ SPECTACULAR_SETTINGS = {
         "FollowUpKindEnum": "leads.models.FollowUpKind",
         "FollowUpOutcomeEnum": "leads.models.FollowUpOutcome",
         "DealOutcomeEnum": "leads.models.DealOutcome",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "AgreementStatusEnum": "alignment.models.agreement.AgreementStatus",
+        "IntelStatusEnum": "alignment.models.feedback.IntelStatus",
+        "IntelKindEnum": "alignment.models.feedback.IntelKind",
+        "DisputeKindEnum": "alignment.models.feedback.DisputeKind",
     },
 }
 

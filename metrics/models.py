@@ -136,6 +136,7 @@ class Scorecard(models.Model):
 
     class Meta:
         ordering = ["-week_start", "territory_id"]
+        permissions = [("recompute_scorecard", "Can queue a recompute of the scorecards")]
         constraints = [
             models.UniqueConstraint(
                 fields=["week_start", "territory"],

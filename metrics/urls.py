@@ -10,4 +10,5 @@ urlpatterns = [
     path("records.csv", views.records_csv_view, name="records-csv"),
     path("targets/", views.targets_view, name="targets"),
     path("pack/", views.pack_view, name="pack"),
+    path("scorecards/recompute/", views.scorecards_recompute_view, name="scorecards-recompute"),
 ]

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST
 
 from metrics import charts, selectors
 from metrics.definitions import (
@@ -111,6 +112,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         ],
         "all_figures": [fig[_alias(name)] for name in METRIC_NAMES],
         "pack_url": reverse("metrics:pack"),
+        "can_recompute": request.user.has_perm("metrics.recompute_scorecard"),
     }
     return render(request, "metrics/dashboard.html", context)
 
@@ -334,3 +336,38 @@ def _raw_display(component: dict[str, Any]) -> str:
             "planned": display(raw.get("planned"), "rate"),
         }
     return display(raw, "rate")
+
+
+class RecomputeForm(forms.Form):
+    week = forms.DateField(
+        required=False,
+        label=_lazy("Week"),
+        help_text=_lazy("Any day of the week; empty means the last complete week."),
+    )
+
+
+@require_POST
+def scorecards_recompute_view(request: HttpRequest) -> HttpResponse:
+    """A manager queues the scorecards of a week (and its trailing 12 weeks) on the worker.
+
+    Enqueuing needs the broker: while it is down the request answers 503 with a message
+    (config.middleware.BrokerUnavailableMiddleware) and nothing is queued.
+    """
+    if not request.user.has_perm("metrics.recompute_scorecard"):
+        raise PermissionDenied(_("Only a manager recomputes the scorecards."))
+    form = RecomputeForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("metrics:dashboard")
+    from metrics.tasks import compute_weekly_scorecards
+
+    week = form.cleaned_data["week"] or last_complete_week()
+    compute_weekly_scorecards.delay(week.isoformat())
+    messages.success(
+        request,
+        _("The scorecards of the week of %(week)s and the 12 weeks before are being computed.")
+        % {"week": week.strftime("%Y-%m-%d")},
+    )
+    return redirect("metrics:dashboard")

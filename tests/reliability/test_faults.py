@@ -58,38 +58,51 @@ def test_pages_answer_while_redis_is_down_and_health_says_so(
     assert client.get("/").status_code == 200
 
 
+def _point_celery_at(url: str) -> None:
+    """Point the Celery app at another broker, dropping every pooled connection/producer."""
+    from config.celery import app
+
+    app.conf.broker_url = url
+    app.conf.task_always_eager = False
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.mark.django_db
 def test_an_action_that_enqueues_answers_503_with_a_message_while_the_broker_is_down(
-    client: Client, rep, private_redis, settings
+    client: Client, sales_manager, private_redis
 ):
-    """The broker outage reaches the user as a clear 503, then the action works again."""
-    from config.celery import app
-    from config.middleware import BrokerUnavailableMiddleware
+    """A manager queues a scorecard recompute: 503 with a message while Redis is down, then OK."""
+    import redis
+    from django.conf import settings as live
 
-    app.conf.broker_url = private_redis.url
-    app._pool = None
-    private_redis.stop()
+    _point_celery_at(private_redis.url)
+    client.force_login(sales_manager)
+    url = "/metrics/scorecards/recompute/"
     try:
-        from alignment.tasks import beat_heartbeat
+        private_redis.stop()
+        down = client.post(url, {"week": "2026-11-16"})
+        assert down.status_code == 503
+        assert down["Retry-After"] == "60"
+        assert "Nothing was lost; please try again in a minute." in down.content.decode()
+        assert client.get("/metrics/").status_code == 200  # reading still works
 
-        request = client.get("/").wsgi_request
-        try:
-            beat_heartbeat.delay()
-        except Exception as exc:  # the publish error the middleware turns into a 503
-            response = BrokerUnavailableMiddleware(lambda r: None).process_exception(request, exc)
-        else:
-            pytest.fail("publishing succeeded with the broker down")
-        assert response.status_code == 503
-        assert response["Retry-After"] == "60"
-        assert "try again" in response.content.decode()
         private_redis.start()
-        app._pool = None
-        beat_heartbeat.delay()  # recovered: publishing works again
+        up = client.post(url, {"week": "2026-11-16"}, follow=True)
+        assert up.status_code == 200
+        assert "are being computed" in up.content.decode()
+        queued = redis.Redis(port=private_redis.port).lrange("celery", 0, -1)
+        assert len(queued) == 1 and b"compute_weekly_scorecards" in queued[0]
     finally:
-        from django.conf import settings as live
+        _point_celery_at(live.CELERY_BROKER_URL)
 
-        app.conf.broker_url = live.CELERY_BROKER_URL
-        app._pool = None
+
+@pytest.mark.django_db
+def test_only_managers_queue_a_recompute(client: Client, rep):
+    client.force_login(rep)
+    assert client.post("/metrics/scorecards/recompute/").status_code == 403
 
 
 @pytest.mark.django_db(transaction=True)
