@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # Modules whose @benchmark functions run; add yours here.
-MODULES = ["bench.rescoring"]
+MODULES = ["bench.rescoring", "bench.sales"]
 
 
 def _refuse_without_postgres() -> None:
