@@ -835,24 +835,16 @@ def _write_slowly(
 REPORT_HEADER = ["row", "status", "id", "field", "message"]
 
 
-def csv_cell(value: Any) -> str:
-    """A cell a spreadsheet shows as text: formula-looking values get a leading quote."""
-    text = "" if value is None else str(value)
-    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def report_csv_rows(results: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
-    """One line per row result, one per error of a bad row; formula-safe cells."""
+def report_csv_rows(results: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+    """One line per row result, one per error of a bad row; write it with config.exports."""
     yield REPORT_HEADER
     for item in results:
         errors = item.get("errors") or [{"field": "", "message": ""}]
         for error in errors:
             yield [
-                csv_cell(item.get("row")),
-                csv_cell(item.get("status")),
-                csv_cell(item.get("id", "")),
-                csv_cell(error.get("field")),
-                csv_cell(error.get("message")),
+                item.get("row"),
+                item.get("status"),
+                item.get("id", ""),
+                error.get("field"),
+                error.get("message"),
             ]

@@ -8,7 +8,6 @@ the run page polls.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 import uuid
@@ -23,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.exports import csv_lines
 from leads.importer import (
     COLUMNS,
     CUSTOM_PREFIX,
@@ -258,13 +258,8 @@ def lead_import_report_view(request: HttpRequest, pk: int) -> HttpResponse:
     if record is None:
         return redirect("leads:import")
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(line) for line in report_csv_rows(record.report)),
+        csv_lines(report_csv_rows(record.report)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="import-{record.pk}-report.csv"'

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from config.exports import csv_lines
 from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
 
 EMPTY = "—"
@@ -175,28 +176,9 @@ def records_for(name: str, qs: QuerySet) -> tuple[str, QuerySet]:
     return base, qs.select_related(*_SELECT[base]).order_by("-pk")
 
 
-# --- CSV -------------------------------------------------------------------------------------
-
-# A spreadsheet runs a cell that starts like a formula: quote it (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+# --- CSV (cells made formula-safe by config.exports) ------------------------------------------
 
 
 def csv_rows(base: str, objects: Iterable[Any]) -> Iterator[str]:
-    import csv
-
-    writer = csv.writer(_Echo())
-    yield writer.writerow([csv_safe(h) for h in record_header(base)])
-    for obj in objects:
-        yield writer.writerow([csv_safe(cell) for cell in record_cells(base, obj)])
+    yield from csv_lines([record_header(base)])
+    yield from csv_lines(record_cells(base, obj) for obj in objects)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import UTC, datetime
@@ -15,8 +14,9 @@ from django.db.models.functions import Lower
 
 from alignment.models import StageKey
 from alignment.services import agreement_create_default
+from config.exports import csv_lines
+from config.exports import csv_safe as csv_cell
 from leads.importer import (
-    csv_cell,
     lead_import,
     report_csv_rows,
     rows_from_csv,
@@ -256,10 +256,9 @@ def test_the_report_csv_escapes_formulas():
     assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert csv_cell("+1") == "'+1" and csv_cell("@x") == "'@x" and csv_cell("-2") == "'-2"
     assert csv_cell("plain") == "plain"
-    out = io.StringIO()
-    csv.writer(out).writerows(
+    lines = csv_lines(
         report_csv_rows(
             [{"row": 1, "status": "error", "errors": [{"field": "email", "message": "=cmd"}]}]
         )
     )
-    assert out.getvalue().splitlines()[1] == "1,error,,email,'=cmd"
+    assert "".join(lines).splitlines()[1] == "1,error,,email,'=cmd"

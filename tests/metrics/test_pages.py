@@ -13,9 +13,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from config.exports import csv_safe
 from metrics.definitions import REGISTRY, metric_value
 from metrics.models import Target
-from metrics.presentation import csv_safe
 from metrics.services import scorecard_compute
 from tests.factories import LeadFactory
 from tests.metrics.conftest import EXPECTED, WEEK, at

@@ -10,11 +10,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from config.exports import csv_safe
 from leads.importer import (
     REPORT_HEADER,
     ImportResult,
     RowResult,
-    csv_cell,
     lead_import,
     rows_from_file,
 )
@@ -61,7 +61,7 @@ class Command(BaseCommand):
                 if writer:
                     for error in result.errors or [{"field": "", "message": ""}]:
                         writer.writerow(
-                            [csv_cell(v) for v in (result.row, result.status, result.id or "",
+                            [csv_safe(v) for v in (result.row, result.status, result.id or "",
                                                    error["field"], error["message"])]
                         )  # fmt: skip
                 if result.status == "error" and errors_shown < 20 and not writer:
