@@ -21,6 +21,32 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def _compile_catalogs() -> None:
+    """Build any missing or stale .mo next to its .po (Babel, pure Python), as `make test` does.
+
+    Running pytest directly must not test against absent catalogs: every page would be English.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in Path(settings.BASE_DIR, "locale").glob("*/LC_MESSAGES/django.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with open(po, "rb") as handle:
+            catalog = read_po(handle, locale=po.parent.parent.name)
+        with tempfile.NamedTemporaryFile(dir=po.parent, suffix=".mo.tmp", delete=False) as out:
+            write_mo(out, catalog)
+        os.replace(out.name, mo)  # atomic: a concurrent test run never reads half a catalog
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _compile_catalogs()
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     broker = "redis" if settings.REDIS_URL else "filesystem (local)"
     return [f"accord: database={settings.DATABASE_VENDOR} broker={broker} CI={IN_CI}"]
