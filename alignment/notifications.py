@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zoneinfo
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alignment.models import Notification, UserProfile
+
+# A notification's title or body: a callable renders it in each recipient's language.
+Text = str | Callable[[], str]
 
 # The events Accord notifies about, as users choose them on the preferences page.
 # Other apps may send events not listed here; a user who has received one can still
@@ -35,12 +41,15 @@ def notification_send(
     recipients: Iterable[AbstractBaseUser | None],
     event: str,
     dedupe_key: str,
-    title: str,
-    body: str = "",
+    title: Text,
+    body: Text = "",
     url: str = "",
 ) -> list[Notification]:
     """Notify each recipient once per (event, dedupe_key); a second call adds nothing.
 
+    `title` and `body` are best given as callables (`lambda: _("…") % {…}`): they are then
+    rendered for each recipient in their own language and display time zone (their profile;
+    else the deployment's), not the sender's. A plain string is stored as it is.
     Emails go out after the transaction commits, to users whose profile opts in.
     """
     unique = {user.pk: user for user in recipients if user is not None and user.is_active}
@@ -51,13 +60,26 @@ def notification_send(
             recipient_id__in=unique, event=event, dedupe_key=dedupe_key
         ).values_list("recipient_id", flat=True)
     )
-    rows = [
-        Notification(
-            recipient_id=pk, event=event, dedupe_key=dedupe_key, title=title, body=body, url=url
+    new = [pk for pk in unique if pk not in existing]
+    preferences = _preferences(new)
+    rendered: dict[tuple[str, str], tuple[str, str]] = {}
+    rows = []
+    for pk in new:
+        locale = preferences.get(pk, ("", ""))
+        if locale not in rendered:
+            with recipient_locale(language=locale[0], time_zone=locale[1]):
+                rendered[locale] = (_render(title)[:200], _render(body))
+        text_title, text_body = rendered[locale]
+        rows.append(
+            Notification(
+                recipient_id=pk,
+                event=event,
+                dedupe_key=dedupe_key,
+                title=text_title,
+                body=text_body,
+                url=url,
+            )
         )
-        for pk in unique
-        if pk not in existing
-    ]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     created = list(
         Notification.objects.filter(
@@ -76,22 +98,67 @@ def notification_send(
     for notification in created:
         if notification.recipient_id in email_to:
             user = unique[notification.recipient_id]
+            language = preferences.get(user.pk, ("", ""))[0]
             transaction.on_commit(
-                lambda n=notification, u=user: _email(notification=n, address=u.email)
+                lambda n=notification, u=user, lang=language: _email(
+                    notification=n, address=u.email, language=lang
+                )
             )
     return created
 
 
-def _email(*, notification: Notification, address: str) -> None:
+def _render(text: Text) -> str:
+    return str(text() if callable(text) else text)
+
+
+def _preferences(user_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """{user id: (language, time zone)} as each user chose them ("" where they did not)."""
+    return {
+        row["user_id"]: (row["language"] or "", row["time_zone"] or "")
+        for row in UserProfile.objects.filter(user_id__in=list(user_ids)).values(
+            "user_id", "language", "time_zone"
+        )
+    }
+
+
+@contextmanager
+def recipient_locale(*, language: str = "", time_zone: str = ""):
+    """Render for one recipient: their language and time zone, else the deployment's."""
+    codes = {code for code, _name in settings.LANGUAGES}
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone) if time_zone else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = None
+    with (
+        translation.override(language if language in codes else settings.LANGUAGE_CODE),
+        timezone.override(zone or timezone.get_default_timezone()),
+    ):
+        yield
+
+
+def _email(*, notification: Notification, address: str, language: str = "") -> None:
     # Claim the row first, so a retried commit hook never sends the same email twice.
     claimed = Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
         emailed_at=timezone.now()
     )
-    if claimed and address:
-        link = f"{settings.SITE_URL}{notification.url}" if notification.url else ""
+    if not (claimed and address):
+        return
+    with recipient_locale(language=language):
+        parts = [notification.body]
+        if notification.url:
+            parts.append(
+                gettext("Open it in Accord: %(link)s")
+                % {"link": f"{settings.SITE_URL}{notification.url}"}
+            )
+        preferences = f"{settings.SITE_URL}{reverse('feedback:notification-preferences')}"
+        parts.append(
+            "-- \n"
+            + gettext("You receive this email because you chose it in your preferences: %(url)s")
+            % {"url": preferences}
+        )
         send_mail(
             subject=f"[Accord] {notification.title}",
-            message="\n\n".join(filter(None, [notification.body, link])),
+            message="\n\n".join(part for part in parts if part),
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[address],
         )

@@ -409,15 +409,17 @@ def campaign_acceptance_flag(
         recipients=[campaign.owner],
         event=ACCEPTANCE_EVENT,
         dedupe_key=f"campaign:{campaign.pk}",
-        title=_("Sales accepts few leads of “%(name)s”") % {"name": campaign.name},
-        body=_(
-            "Only %(rate)s%% of this campaign's MQLs were accepted by sales, below the "
-            "agreed floor of %(floor)s%%. See the rejection reasons on the campaign page."
-        )
-        % {
-            "rate": int((Decimal(str(rate)) * 100).to_integral_value()),
-            "floor": int((floor * 100).to_integral_value()),
-        },
+        title=lambda: _("Sales accepts few leads of “%(name)s”") % {"name": campaign.name},
+        body=lambda: (
+            _(
+                "Only %(rate)s%% of this campaign's MQLs were accepted by sales, below the "
+                "agreed floor of %(floor)s%%. See the rejection reasons on the campaign page."
+            )
+            % {
+                "rate": int((Decimal(str(rate)) * 100).to_integral_value()),
+                "floor": int((floor * 100).to_integral_value()),
+            }
+        ),
         url=reverse("campaigns:detail", args=[campaign.pk]),
     )
     return True

@@ -9,11 +9,13 @@ week. Running a computation twice, or in two workers at once, leaves one row.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -292,8 +294,8 @@ def scorecard_publish(*, scorecard: Scorecard) -> None:
         recipients=managers,
         event=PUBLISHED_EVENT,
         dedupe_key=f"week:{week}",
-        title=_("Scorecard for the week of %(week)s") % {"week": week},
-        body=(
+        title=lambda: _("Scorecard for the week of %(week)s") % {"week": week},
+        body=lambda: (
             _("Alignment score: %(score)s") % {"score": score}
             if score is not None
             else _("No alignment score: no component had data.")
@@ -339,8 +341,11 @@ def scorecards_compute(
     agreement = agreement_active()
     territories = [None, *Territory.objects.order_by("pk").values_list("pk", flat=True)]
     results = []
+    pause = settings.SCORECARD_STEP_DELAY_MS / 1000
     for week_start in scorecard_weeks(week=week, trailing=trailing):
         for territory_id in territories:
+            if pause:
+                time.sleep(pause)
             results.append(
                 scorecard_compute(
                     week=week_start, territory=territory_id, agreement=agreement, now=now

@@ -215,7 +215,7 @@ def intel_submit(
         recipients=_users_with_roles(Role.MARKETER, Role.MARKETING_MANAGER),
         event="intel.submitted",
         dedupe_key=f"intel:{intel.pk}",
-        title=_("New field intelligence: %(kind)s") % {"kind": intel.get_kind_display()},
+        title=lambda: _("New field intelligence: %(kind)s") % {"kind": intel.get_kind_display()},
         body=text[:500],
         url=reverse("feedback:intel-detail", args=[intel.pk]),
     )
@@ -313,10 +313,12 @@ def _intel_move(
     locked.save(
         update_fields=["status", "response", "acknowledged_at", "acknowledged_by", "actioned_at"]
     )
-    if to == IntelStatus.ACKNOWLEDGED:
-        title = _("Marketing acknowledged your intelligence")
-    else:
-        title = _("Marketing acted on your intelligence")
+
+    def title() -> str:  # rendered in each recipient's language
+        if to == IntelStatus.ACKNOWLEDGED:
+            return _("Marketing acknowledged your intelligence")
+        return _("Marketing acted on your intelligence")
+
     notification_send(
         recipients=[locked.author],
         event="intel.responded",
@@ -411,10 +413,13 @@ def dispute_raise(
         created_at=now or timezone.now(),
     )
     url = reverse("feedback:dispute-detail", args=[dispute.pk])
-    title = _("Dispute raised: %(kind)s on %(lead)s") % {
-        "kind": dispute.get_kind_display(),
-        "lead": lead.full_name,
-    }
+
+    def title() -> str:  # rendered in each recipient's language
+        return _("Dispute raised: %(kind)s on %(lead)s") % {
+            "kind": dispute.get_kind_display(),
+            "lead": lead.full_name,
+        }
+
     notification_send(
         recipients=[*_users_with_roles(Role.EXECUTIVE), *dispute_other_side(dispute=dispute)],
         event="dispute.raised",
@@ -487,7 +492,10 @@ def dispute_resolve(
         "lead__owner", "lead__campaign__owner", "deal__owner", "raised_by"
     ).get(pk=dispute.pk)
     url = reverse("feedback:dispute-detail", args=[resolved.pk])
-    title = _("Dispute resolved: %(decision)s") % {"decision": resolved.get_decision_display()}
+
+    def title() -> str:  # rendered in each recipient's language
+        return _("Dispute resolved: %(decision)s") % {"decision": resolved.get_decision_display()}
+
     notification_send(
         recipients=[resolved.raised_by, *dispute_other_side(dispute=resolved)],
         event="dispute.resolved",

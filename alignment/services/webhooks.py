@@ -268,12 +268,14 @@ def _disable(*, subscription: WebhookSubscription, error: str) -> None:
         recipients=[subscription.owner],
         event="webhook.disabled",
         dedupe_key=f"webhook:{subscription.pk}:{subscription.consecutive_failures}",
-        title=_("Webhook to %(url)s disabled") % {"url": subscription.url[:120]},
-        body=_(
-            "It failed %(count)s times in a row (last error: %(error)s). "
-            "Fix the receiver and subscribe again."
-        )
-        % {"count": subscription.consecutive_failures, "error": error or "—"},
+        title=lambda: _("Webhook to %(url)s disabled") % {"url": subscription.url[:120]},
+        body=lambda: (
+            _(
+                "It failed %(count)s times in a row (last error: %(error)s). "
+                "Fix the receiver and subscribe again."
+            )
+            % {"count": subscription.consecutive_failures, "error": error or "—"}
+        ),
     )
 
 

@@ -149,8 +149,10 @@ def lead_reassign(
         recipients=[to_user],
         event="lead.assigned",
         dedupe_key=f"lead:{locked.pk}:{at.isoformat()}",
-        title=_("%(actor)s gave you the lead %(lead)s")
-        % {"actor": actor.get_full_name() or actor.get_username(), "lead": locked.full_name},
+        title=lambda: (
+            _("%(actor)s gave you the lead %(lead)s")
+            % {"actor": actor.get_full_name() or actor.get_username(), "lead": locked.full_name}
+        ),
         url=reverse("leads:detail", args=[locked.pk]),
     )
     return locked
@@ -289,20 +291,26 @@ def sla_breach_record(
         owner = get_user_model().objects.filter(pk=lead.owner_id).first() if lead.owner_id else None
         from alignment.notifications import notification_send
 
-        stage_label = dict(StageKey.choices).get(stage, stage)
+        stage_label = dict(StageKey.choices).get(stage, stage)  # lazy: the recipient's language
         notification_send(
             recipients=[owner, *_managers_of(lead=lead, owner=owner)],
             event=SLA_BREACHED,
             dedupe_key=f"breach:{breach.pk}",
-            title=_("SLA breached: %(lead)s waited too long in %(stage)s")
-            % {"lead": lead.full_name, "stage": stage_label},
-            body=_("%(lead)s (%(company)s) was due for action by %(due)s; owner: %(owner)s.")
-            % {
-                "lead": lead.full_name,
-                "company": lead.company or "—",
-                "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M %Z"),
-                "owner": (owner.get_full_name() or owner.get_username()) if owner else _("nobody"),
-            },
+            title=lambda: (
+                _("SLA breached: %(lead)s waited too long in %(stage)s")
+                % {"lead": lead.full_name, "stage": stage_label}
+            ),
+            body=lambda: (
+                _("%(lead)s (%(company)s) was due for action by %(due)s; owner: %(owner)s.")
+                % {
+                    "lead": lead.full_name,
+                    "company": lead.company or "—",
+                    "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M %Z"),
+                    "owner": (owner.get_full_name() or owner.get_username())
+                    if owner
+                    else _("nobody"),
+                }
+            ),
             url=reverse("leads:detail", args=[lead.pk]),
         )
         _webhook(
