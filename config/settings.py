@@ -145,7 +145,8 @@ if REDIS_URL:
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
-        "visibility_timeout": 3600,
+        # An unacknowledged task (acks_late; its worker died) is redelivered after this.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
     }
@@ -193,6 +194,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Fault tests only: a pause between two scorecards, so a worker can be killed mid-run.
+SCORECARD_STEP_DELAY_MS = env_int("SCORECARD_STEP_DELAY_MS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Auth ------------------------------------------------------------------------------
