@@ -264,6 +264,8 @@ def collateral_add(
         raise ValidationError({"stage_key": [_("Attach it to a campaign or a stage.")]})
     if not (url or "").strip() and not file:
         raise ValidationError({"url": [_("Give a link or upload a file.")]})
+    if file:
+        collateral_file_check(file=file)
     item = Collateral(
         title=(title or "").strip(),
         url=(url or "").strip(),
@@ -277,6 +279,63 @@ def collateral_add(
     _clean(item)
     item.save()
     return item
+
+
+COLLATERAL_EXTENSIONS = {
+    # extension: the first bytes the file must start with (None: any text or binary)
+    ".pdf": (b"%PDF",),
+    ".png": (b"\x89PNG",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".gif": (b"GIF8",),
+    ".webp": (b"RIFF",),
+    ".pptx": (b"PK\x03\x04",),
+    ".docx": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".key": (b"PK\x03\x04",),
+    ".zip": (b"PK\x03\x04",),
+    ".ppt": (b"\xd0\xcf\x11\xe0",),
+    ".doc": (b"\xd0\xcf\x11\xe0",),
+    ".xls": (b"\xd0\xcf\x11\xe0",),
+    ".mp4": None,
+    ".txt": None,
+    ".csv": None,
+    ".md": None,
+}
+# Served back from our own site, markup would run as our page: never accept it.
+_MARKUP = (b"<!doctype", b"<html", b"<svg", b"<?xml", b"<script", b"<body", b"<head")
+
+
+def collateral_file_check(*, file: UploadedFile) -> None:
+    """A collateral file is a document, image or video of an allowed kind, size and content.
+
+    ValidationError on the `file` field otherwise; nothing is stored.
+    """
+    from django.conf import settings
+    from django.template.defaultfilters import filesizeformat
+
+    limit = settings.COLLATERAL_MAX_BYTES
+    if file.size is not None and file.size > limit:
+        raise ValidationError(
+            {"file": [_("The file is %(size)s; collateral may be at most %(max)s.")
+                      % {"size": filesizeformat(file.size), "max": filesizeformat(limit)}]}
+        )  # fmt: skip
+    name = (file.name or "").lower()
+    extension = name[name.rfind(".") :] if "." in name else ""
+    if extension not in COLLATERAL_EXTENSIONS:
+        raise ValidationError(
+            {"file": [_("Upload a document, image or video (%(kinds)s).")
+                      % {"kinds": ", ".join(sorted(COLLATERAL_EXTENSIONS))}]}
+        )  # fmt: skip
+    head = file.read(1024)
+    file.seek(0)
+    signatures = COLLATERAL_EXTENSIONS[extension]
+    if signatures is not None and not head.startswith(signatures):
+        raise ValidationError(
+            {"file": [_("The file's content is not a %(ext)s file.") % {"ext": extension}]}
+        )
+    if head.lstrip().lower().startswith(_MARKUP):
+        raise ValidationError({"file": [_("Web pages and SVG images cannot be collateral.")]})
 
 
 def collateral_delete(*, collateral: Collateral, actor: AbstractBaseUser | None) -> None:

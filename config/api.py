@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
@@ -39,6 +43,17 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         else:
             data = {"non_field_errors": [str(m) for m in exc.messages]}
         return Response(data, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": _("The request body is larger than %(max)s; send less at once.")
+             % {"max": filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )  # fmt: skip
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response(
+            {"detail": _("The request has too many fields or files.")},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, LeadConflict):
         body: dict[str, Any] = {"detail": str(exc)}
         if exc.lead_id is not None:

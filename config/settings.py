@@ -331,6 +331,10 @@ SPECTACULAR_SETTINGS = {
 # Lead import page: files up to this size are imported within the request, larger
 # ones by a Celery task (the page shows its progress).
 LEAD_IMPORT_INLINE_MAX_BYTES = env_int("LEAD_IMPORT_INLINE_MAX_BYTES", 2 * 1024 * 1024, minimum=0)
+# The largest file the import page and API take (bigger ones: split, or the command).
+LEAD_IMPORT_MAX_BYTES = env_int("LEAD_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# The largest collateral file (decks, one-pagers, short videos).
+COLLATERAL_MAX_BYTES = env_int("COLLATERAL_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 # Idempotency-Key: how long a request waits for a concurrent one with the same key.
 IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10, minimum=0)

@@ -33,7 +33,14 @@ from rest_framework.response import Response
 from alignment.api import FIELD_ERRORS, ErrorSerializer
 from config.api import LargeCursorPagination, RoleModelPermissions
 from leads.filters import LeadFilter
-from leads.importer import ROW_STATUSES, ImportResult, lead_import, rows_from_file
+from leads.importer import (
+    ROW_STATUSES,
+    ImportFileError,
+    ImportResult,
+    import_file_check,
+    lead_import,
+    rows_from_file,
+)
 from leads.models import Lead, StageEvent
 from leads.services import (
     LeadConflict,
@@ -441,6 +448,7 @@ class LeadImportView(generics.GenericAPIView):
             400: FIELD_ERRORS,
             401: UNAUTHORIZED,
             403: FORBIDDEN,
+            413: OpenApiResponse(FIELD_ERRORS.response, description="The file is too large."),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -458,6 +466,15 @@ class LeadImportView(generics.GenericAPIView):
                     status=status.HTTP_400_BAD_REQUEST,
                 )
             name = upload.name or "upload.csv"
+            try:
+                import_file_check(stream=upload.file, name=name, size=upload.size)
+            except ImportFileError as exc:
+                code = (
+                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                    if exc.code == "too_large"
+                    else status.HTTP_400_BAD_REQUEST
+                )
+                return Response({"file": [str(exc)]}, status=code)
             rows = rows_from_file(upload.file, name=name)
         result = lead_import(rows=rows, user=request.user, dry_run=dry_run, filename=name)
         return Response(import_result_data(result))

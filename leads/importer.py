@@ -126,7 +126,135 @@ class ImportResult:
 
 
 class ImportFileError(Exception):
-    """The file as a whole cannot be read (not a row's fault)."""
+    """The file as a whole cannot be read (not a row's fault).
+
+    `code`: "too_large" (the API answers 413), "type", "encoding", "columns" or "".
+    """
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- checking an uploaded file before anything is stored ------------------------------------
+
+IMPORT_EXTENSIONS = (".csv", ".txt", ".json", ".jsonl", ".ndjson")
+IMPORT_MAX_COLUMNS = 1000
+_HEAD_BYTES = 64 * 1024
+_CHUNK_BYTES = 256 * 1024
+# What people upload by mistake, by its first bytes.
+_SIGNATURES = {
+    b"\x89PNG": "PNG image",
+    b"GIF8": "GIF image",
+    b"\xff\xd8\xff": "JPEG image",
+    b"%PDF": "PDF document",
+    b"PK\x03\x04": "ZIP archive (an .xlsx workbook is one)",
+    b"\xd0\xcf\x11\xe0": "legacy Office file (.xls)",
+    b"\x1f\x8b": "gzip archive",
+}
+
+
+def import_file_check(*, stream: IO[bytes], name: str, size: int | None) -> None:
+    """Refuse a file that is not readable CSV/JSON text, before anything is stored.
+
+    Reads the file once in chunks (memory stays flat whatever its size or shape) and
+    rewinds it. Raises ImportFileError with a message for the person who uploaded it.
+    """
+    from django.conf import settings
+    from django.template.defaultfilters import filesizeformat
+
+    limit = settings.LEAD_IMPORT_MAX_BYTES
+    if size is not None and size > limit:
+        raise ImportFileError(
+            _("The file is %(size)s; the most an import takes is %(max)s. Split it.")
+            % {"size": filesizeformat(size), "max": filesizeformat(limit)},
+            "too_large",
+        )
+    lowered = (name or "").lower()
+    if "." in lowered and not lowered.endswith(IMPORT_EXTENSIONS):
+        raise ImportFileError(_("Upload a .csv or .json file."), "type")
+    head = stream.read(_HEAD_BYTES)
+    if not isinstance(head, bytes):  # a text stream: nothing to sniff
+        stream.seek(0)
+        return
+    if not head.strip():
+        raise ImportFileError(_("The file is empty."), "type")
+    for signature, kind in _SIGNATURES.items():
+        if head.startswith(signature):
+            raise ImportFileError(
+                _("This is a %(kind)s, not a CSV or JSON file. Export the data as CSV (UTF-8).")
+                % {"kind": kind},
+                "type",
+            )
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(head):
+        raise ImportFileError(
+            _("The file is UTF-16 text; save it as CSV (UTF-8) and upload it again."),
+            "encoding",
+        )
+    if b"\x00" in head:
+        raise ImportFileError(_("The file holds binary data, not CSV or JSON text."), "type")
+    is_json = lowered.endswith((".json", ".jsonl", ".ndjson"))
+    if not is_json:
+        _check_header(head, more=size is None or size > len(head))
+    _check_utf8(stream, head)
+    stream.seek(0)
+
+
+def _looks_utf16(head: bytes) -> bool:
+    sample = head[:4096]
+    even, odd = sample[0::2], sample[1::2]
+    return max(even.count(0), odd.count(0)) > len(sample) // 4
+
+
+def _check_header(head: bytes, *, more: bool) -> None:
+    end = head.find(b"\n")
+    if end < 0 and more:
+        raise ImportFileError(
+            _(
+                "The first line is longer than %(kb)s KB: a header row names at most "
+                "%(max)s columns."
+            )
+            % {"kb": _HEAD_BYTES // 1024, "max": IMPORT_MAX_COLUMNS},
+            "columns",
+        )
+    header = head if end < 0 else head[:end]
+    columns = max(header.count(d) for d in (b",", b";", b"\t", b"|")) + 1
+    if columns > IMPORT_MAX_COLUMNS:
+        raise ImportFileError(
+            _("The header row has %(n)s columns; an import takes at most %(max)s.")
+            % {"n": columns, "max": IMPORT_MAX_COLUMNS},
+            "columns",
+        )
+
+
+def _check_utf8(stream: IO[bytes], head: bytes) -> None:
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    line = 1
+    chunk = head
+    while chunk:
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            line += chunk[: exc.start].count(b"\n")
+            raise ImportFileError(
+                _(
+                    "Line %(line)s is not UTF-8 text. Save the file as CSV (UTF-8) "
+                    "and upload it again."
+                )
+                % {"line": line},
+                "encoding",
+            ) from None
+        line += chunk.count(b"\n")
+        chunk = stream.read(_CHUNK_BYTES)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            _("The file ends in the middle of a character: it is not UTF-8 text."),
+            "encoding",
+        ) from None
 
 
 # --- reading files ------------------------------------------------------------------------

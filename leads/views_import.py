@@ -26,7 +26,10 @@ from config.exports import csv_lines
 from leads.importer import (
     COLUMNS,
     CUSTOM_PREFIX,
+    IMPORT_EXTENSIONS,
+    ImportFileError,
     column_mapping_default,
+    import_file_check,
     lead_import,
     report_csv_rows,
     rows_from_file,
@@ -38,7 +41,7 @@ logger = logging.getLogger(__name__)
 SESSION_KEY = "lead_import_uploads"
 PREVIEW_ROWS = 1000
 SAMPLE_ROWS = 5
-EXTENSIONS = (".csv", ".txt", ".json", ".jsonl", ".ndjson")
+EXTENSIONS = IMPORT_EXTENSIONS
 
 
 def _upload_dir() -> Path:
@@ -61,6 +64,10 @@ class UploadForm(forms.Form):
             raise forms.ValidationError(_("Upload a .csv or .json file."))
         if not upload.size:
             raise forms.ValidationError(_("The file is empty."))
+        try:
+            import_file_check(stream=upload, name=upload.name, size=upload.size)
+        except ImportFileError as exc:
+            raise forms.ValidationError(str(exc)) from None
         return upload
 
 
@@ -149,7 +156,12 @@ def lead_import_view(request: HttpRequest) -> HttpResponse:
         if request.user.has_perm("leads.view_leadimport")
         else []
     )
-    return render(request, "leads/import.html", {"form": form, "allowed": allowed, "runs": runs})
+    return render(
+        request,
+        "leads/import.html",
+        {"form": form, "allowed": allowed, "runs": runs},
+        status=400 if form.errors else 200,
+    )
 
 
 def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:

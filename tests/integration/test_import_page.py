@@ -111,7 +111,7 @@ def test_a_bad_upload_is_a_form_error(marketer):
     client = _logged_in(marketer)
     response = client.post("/leads/import/", {"file": SimpleUploadedFile("x.exe", b"MZ")})
     assert (
-        response.status_code == 200 and "Upload a .csv or .json file" in response.content.decode()
+        response.status_code == 400 and "Upload a .csv or .json file" in response.content.decode()
     )
 
 
