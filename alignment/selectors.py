@@ -82,6 +82,21 @@ def reason_kind_for(*, from_stage: str, to_stage: str) -> str | None:
     return None
 
 
+def _rule_field(name: str) -> tuple[str, dict]:
+    """A rule's lead field in the reader's language, and its choice labels by key."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    from leads.models import Lead
+
+    if name.startswith("custom."):
+        return _("custom field %(name)s") % {"name": name.removeprefix("custom.")}, {}
+    try:
+        field = Lead._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name.replace("_", " "), {}
+    return str(getattr(field, "verbose_name", name)), dict(getattr(field, "choices", None) or [])
+
+
 def rule_in_words(rule: QualificationRule) -> str:
     """A rule as a sentence both teams can read, e.g. "company size is at least 50: +20"."""
     if rule.kind == RuleKind.ENGAGEMENT:
@@ -93,13 +108,14 @@ def rule_in_words(rule: QualificationRule) -> str:
             "points": rule.points,
             "days": rule.half_life_days,
         }
-    field = rule.field.replace("custom.", "custom field ").replace("_", " ")
+    field, choices = _rule_field(rule.field)
     operator = RuleOperator(rule.operator).label if rule.operator in RuleOperator.values else ""
     if rule.operator == RuleOperator.EXISTS:
         test = f"{field} {operator}"
     else:
         value = rule.value
-        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        values = value if isinstance(value, list) else [value]
+        shown = ", ".join(str(choices.get(v, v)) for v in values)
         test = f"{field} {operator} {shown}"
     if rule.kind == RuleKind.MUST:
         return _("must: %(test)s") % {"test": test}

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 
-from alignment.models import Dispute, DisputeStatus, FieldIntel, StageKey
+from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, StageKey
 from alignment.selectors import agreement_active
 from campaigns.models import Campaign
 from leads.models import Deal, DealOutcome, SlaBreach
@@ -264,9 +264,11 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
         {"campaign": c, "rate": rates[c.pk]}
         for c in Campaign.objects.filter(pk__in=flagged_ids).order_by("name")
     ]
-    intel_by_kind = list(
-        intel.order_by().values("kind").annotate(n=Count("pk")).order_by("-n", "kind")
-    )
+    kinds = dict(IntelKind.choices)
+    intel_by_kind = [
+        {**row, "label": kinds.get(row["kind"], row["kind"])}
+        for row in intel.order_by().values("kind").annotate(n=Count("pk")).order_by("-n", "kind")
+    ]
     return {
         "week_start": week_start,
         "week_end": end,

@@ -6,7 +6,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.core import Locale
-from babel.numbers import format_currency, get_currency_symbol
+from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
 from django import template
 from django.conf import settings
 from django.utils.translation import get_language, to_locale
@@ -32,7 +32,10 @@ def money_format(value, *, whole: bool = False) -> str:
     locale = _locale()
     currency = settings.ACCORD_CURRENCY
     if not whole:
-        return format_currency(amount, currency, locale=locale)
+        # Never round an amount away: a currency without minor units (IDR in recent CLDR)
+        # still shows the cents an amount really has.
+        exact = amount == amount.quantize(Decimal(1).scaleb(-get_currency_precision(currency)))
+        return format_currency(amount, currency, locale=locale, currency_digits=exact)
     pattern = re.sub(r"\.0+", "", locale.currency_formats["standard"].pattern)
     return format_currency(
         amount.quantize(Decimal(1), rounding=ROUND_HALF_UP),
@@ -52,3 +55,18 @@ def money(value, arg: str = "") -> str:
 @register.simple_tag
 def currency_symbol() -> str:
     return get_currency_symbol(settings.ACCORD_CURRENCY, locale=_locale())
+
+
+@register.filter
+def stage_labels(keys) -> str:
+    """`{{ keys|stage_labels }}`: stage keys ("mql", "sal") named in the reader's language."""
+    from alignment.models import StageKey
+
+    labels = dict(StageKey.choices)
+    return ", ".join(str(labels.get(key, key)) for key in keys or [])
+
+
+@register.filter
+def stage_label(key) -> str:
+    """`{{ key|stage_label }}`: one stage key named in the reader's language."""
+    return stage_labels([key])

@@ -39,7 +39,8 @@ def test_active_returns_stages_criteria_slas_and_weights(active, rep):
     assert body["slas"]["mql"] == 24
     assert body["criteria"]["mql_threshold"] == 50
     assert any(
-        r["in_words"].startswith("company size is at least 50") for r in body["criteria"]["rules"]
+        r["in_words"].startswith("company size (employees) is at least 50")
+        for r in body["criteria"]["rules"]
     )
     assert body["weights"]["sla_compliance"] == 25
 

@@ -35,7 +35,7 @@ def logged_in(user) -> Client:
 def test_the_agreement_page_shows_stages_criteria_in_words_and_history(active, rep):
     body = logged_in(rep).get("/agreement/").content.decode()
     assert "Marketing qualified lead" in body and "24" in body
-    assert "company size is at least 50: +20 points" in body
+    assert "company size (employees) is at least 50: +20 points" in body
     assert "must: company is filled in" in body
     assert "Version history" in body and "v1" in body
     assert "Start a draft" not in body  # reps do not draft

@@ -69,6 +69,7 @@ def test_the_email_goes_out_in_the_recipients_language(
     intel = intel_submit(author=rep, kind="market", text="x", lead=lead)
     with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
         intel_acknowledge(intel=intel, user=marketer, response="Dzięki")
+        assert translation.get_language() == "en"  # the sender's language is left as it was
     assert len(mail.outbox) == 1
     email = mail.outbox[0]
     assert email.to == [rep.email]
@@ -76,4 +77,3 @@ def test_the_email_goes_out_in_the_recipients_language(
     assert "Dzięki" in email.body
     assert "Otwórz w Accord:" in email.body
     assert "Otrzymujesz tę wiadomość" in email.body
-    assert translation.get_language() == "en"  # the sender's language is left as it was

@@ -30,6 +30,12 @@ def test_money_shows_the_deployment_currency_with_local_grouping(language, curre
         assert money_format(Decimal("1234567.50")) == expected
 
 
+def test_money_never_rounds_an_amount_away_even_in_a_currency_without_cents():
+    with override_settings(ACCORD_CURRENCY="IDR"), translation.override("id"):
+        assert money_format(Decimal("12500000")) == "Rp12.500.000"
+        assert money_format(Decimal("0.10")) == "Rp0,10"
+
+
 def test_money_keeps_exact_decimals_and_can_drop_minor_units():
     with override_settings(ACCORD_CURRENCY="USD"), translation.override("en"):
         assert money_format(Decimal("0.10") + Decimal("0.20")) == "$0.30"
