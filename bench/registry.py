@@ -24,17 +24,25 @@ class Benchmark:
     func: Callable[..., list[Measurement]]
     order: int
     description: str
+    default: bool = True  # False: runs only when named in BENCH
 
 
 BENCHMARKS: dict[str, Benchmark] = {}
 
 
-def benchmark(name: str, *, order: int = 100) -> Callable:
-    """Register `func(context) -> list[Measurement]`; `context` is a bench.dataset.Dataset."""
+def benchmark(name: str, *, order: int = 100, default: bool = True) -> Callable:
+    """Register `func(context) -> list[Measurement]`; `context` is a bench.dataset.Dataset.
+
+    `default=False`: an opt-in benchmark (too slow for every run), run with BENCH=name.
+    """
 
     def register(func: Callable[..., list[Measurement]]) -> Callable[..., list[Measurement]]:
         BENCHMARKS[name] = Benchmark(
-            name=name, func=func, order=order, description=(func.__doc__ or "").strip()
+            name=name,
+            func=func,
+            order=order,
+            description=(func.__doc__ or "").strip(),
+            default=default,
         )
         return func
 

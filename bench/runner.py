@@ -18,7 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # Modules whose @benchmark functions run; add yours here.
-MODULES = ["bench.rescoring", "bench.sales"]
+MODULES = [
+    "bench.rescoring",
+    "bench.sales",
+    "bench.web",
+    "bench.importing",
+    "bench.scorecards",
+]
 
 
 def _refuse_without_postgres() -> None:
@@ -30,6 +36,18 @@ def _refuse_without_postgres() -> None:
             "SCALE=small (10k leads, default), 100k, or 1m (one million leads).\n"
         )
         raise SystemExit(2)
+
+
+def table_print(measurements: list) -> None:
+    """One line per figure: name, seconds (p95 for request figures), rows, notes."""
+    width = max([len(m.name) for m in measurements] + [9])
+    print()
+    print(f"{'benchmark':<{width}}  {'seconds':>9}  {'rows':>10}  notes")
+    print(f"{'-' * width}  {'-' * 9}  {'-' * 10}  -----")
+    for m in measurements:
+        rows = f"{m.rows:,}" if m.rows is not None else ""
+        print(f"{m.name:<{width}}  {m.seconds:>9.3f}  {rows:>10}  {m.notes}")
+    print("(seconds: p95 for request figures, wall time otherwise)")
 
 
 def main() -> int:
@@ -55,25 +73,23 @@ def main() -> int:
     print(f"Building the {scale} data set ...", flush=True)
     dataset = dataset_build(scale=scale)
     print(
-        f"{dataset.leads:,} leads and {dataset.touches:,} touches in "
+        f"{dataset.leads:,} leads, {dataset.touches:,} touches, {dataset.stage_events:,} stage "
+        f"events, {dataset.follow_ups:,} follow-ups, {dataset.deals:,} deals in "
         f"{dataset.build_seconds:.1f} s (PostgreSQL {dataset.server_version})",
         flush=True,
     )
+    built = dict(dataset.counts)
+    load_before = os.getloadavg()
+    run_started = time.perf_counter()
     measurements = []
     for bench in sorted(BENCHMARKS.values(), key=lambda b: (b.order, b.name)):
-        if wanted and bench.name not in wanted:
+        if (wanted and bench.name not in wanted) or (not wanted and not bench.default):
             continue
         started = time.perf_counter()
         measurements += bench.func(dataset)
         print(f"  {bench.name} done in {time.perf_counter() - started:.1f} s", flush=True)
 
-    width = max([len(m.name) for m in measurements] + [9])
-    print()
-    print(f"{'benchmark':<{width}}  {'seconds':>9}  {'rows':>10}  notes")
-    print(f"{'-' * width}  {'-' * 9}  {'-' * 10}  -----")
-    for m in measurements:
-        rows = f"{m.rows:,}" if m.rows is not None else ""
-        print(f"{m.name:<{width}}  {m.seconds:>9.2f}  {rows:>10}  {m.notes}")
+    table_print(measurements)
 
     out_dir = Path(os.environ.get("BENCH_RESULTS", "bench-results"))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,13 +99,19 @@ def main() -> int:
         json.dumps(
             {
                 "scale": scale,
-                "leads": dataset.leads,
-                "touches": dataset.touches,
+                "leads": built.get("leads", dataset.leads),
+                "touches": built.get("touches", dataset.touches),
+                "dataset": built,
                 "build_seconds": dataset.build_seconds,
+                "measure_seconds": time.perf_counter() - run_started,
                 "postgresql": dataset.server_version,
                 "python": platform.python_version(),
                 "machine": platform.machine(),
                 "cpus": os.cpu_count(),
+                "gunicorn_workers": 2 * (os.cpu_count() or 1) + 1,
+                # Other processes' load: the machine may be shared (1-minute averages).
+                "load_average_before": load_before[0],
+                "load_average_after": os.getloadavg()[0],
                 "finished_at": stamp,
                 "results": [asdict(m) for m in measurements],
             },

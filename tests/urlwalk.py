@@ -43,3 +43,18 @@ def page_urls() -> list[tuple[str, str]]:
         path = "/" + _CONVERTER.sub(lambda m: _SAMPLE.get(m.group("conv") or "str", "1"), route)
         pages.append((name, path))
     return pages
+
+
+def all_routes() -> list[tuple[str, str]]:
+    """(name, route) of every named URL but the admin's and static/media files: pages and
+    API alike, DRF router routes included (they are URLPatterns under a resolver)."""
+    return [
+        (name, route)
+        for name, route in _walk(get_resolver().url_patterns)
+        if name and not route.startswith(("admin/", "static/", "media/", "^"))
+    ]
+
+
+def api_routes() -> list[tuple[str, str]]:
+    """(name, route) of every REST API endpoint (under api/)."""
+    return [(name, route) for name, route in all_routes() if route.startswith("api/")]

@@ -1,0 +1,86 @@
+"""CSV import: `manage.py import_leads` in a subprocess, its rows/s and its peak memory.
+
+Two files, one ten times the other: if the importer streams, the peak memory (max RSS
+of the process, from wait4) stays the same as the file grows.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.dataset import Dataset
+from bench.registry import Measurement, benchmark
+from bench.web import ROOT, bench_env
+
+IMPORT_ROWS = {"tiny": 500, "small": 10_000, "100k": 100_000, "1m": 100_000}
+
+
+def _write_csv(path: Path, *, rows: int, tag: str) -> None:
+    countries = ["PL", "DE", "FR", "US", "GB", "ES"]
+    titles = ["Head of Sales", "Engineer", "Marketing Director", "Analyst"]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["email", "first_name", "last_name", "company", "title", "phone",
+                         "country", "industry", "company_size", "source"])  # fmt: skip
+        for i in range(rows):
+            writer.writerow([
+                f"import-{tag}-{i}@bench.accord.test", f"First{i}", f"Last{i}",
+                f"Imported {i % 5000}", titles[i % 4], f"+48 700 {i:06d}",
+                countries[i % 6], "Software", 10 + i % 900, "event",
+            ])  # fmt: skip
+
+
+def import_run(*, path: Path, var_dir: str) -> tuple[float, int, str]:
+    """Run the import command; its wall seconds, peak RSS in bytes and last output line."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "import_leads", str(path), "--no-progress"],
+        cwd=ROOT, env=bench_env(var_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    # wait4 gives this child's own rusage (RUSAGE_CHILDREN would mix in other children).
+    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"import_leads failed: {stderr.decode()[-2000:]}")
+    lines = stdout.decode().strip().splitlines()
+    return seconds, usage.ru_maxrss * 1024, lines[-1] if lines else ""
+
+
+@benchmark("csv_import", order=80)
+def csv_import(dataset: Dataset) -> list[Measurement]:
+    """Import N new leads from CSV (and N/10 first, for the memory comparison)."""
+    big = IMPORT_ROWS.get(dataset.scale, 100_000)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="accord-import-") as var_dir:
+        peaks = {}
+        for rows in (big // 10, big):
+            path = Path(var_dir) / f"leads-{rows}.csv"
+            _write_csv(path, rows=rows, tag=f"{rows}-{int(time.time())}")
+            seconds, peak, summary = import_run(path=path, var_dir=var_dir)
+            peaks[rows] = peak
+            results.append(
+                Measurement(
+                    name=f"CSV import {rows:,} rows",
+                    seconds=seconds,
+                    rows=rows,
+                    notes=f"{rows / seconds:,.0f} rows/s, peak RSS {peak / 2**20:.0f} MiB; "
+                    f"{summary}",
+                    extra={
+                        "rows_per_second": rows / seconds,
+                        "peak_rss_bytes": peak,
+                        "goal": ">= 10k rows/s, memory flat < 300 MB",
+                    },
+                )
+            )
+        growth = peaks[big] / peaks[big // 10]
+        results[-1].notes += f"; peak {growth:.2f}x the {big // 10:,}-row run"
+        results[-1].extra["peak_growth"] = growth
+    return results
