@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alignment.models import StageKey
@@ -322,7 +323,7 @@ class Deal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or f"Deal {self.pk} ({self.lead_id})"
+        return self.name or gettext("Deal %(id)s") % {"id": self.pk}
 
 
 class LeadImport(models.Model):

@@ -32,17 +32,26 @@ def _walk(patterns, prefix: str = "", namespace: str = "") -> Iterator[tuple[str
             yield name, prefix + route
 
 
+def page_routes() -> list[tuple[str, str]]:
+    """(name, route) of every HTML page: not the admin, the API, static or media files."""
+    return [
+        (name, route)
+        for name, route in _walk(get_resolver().url_patterns)
+        if not route.startswith(("admin/", "api/", "static/", "media/", "^"))
+    ]
+
+
+def route_parameters(route: str) -> list[str]:
+    """The names of a route's path parameters, e.g. ["pk", "deal_pk"]."""
+    return [m.group("name") for m in _CONVERTER.finditer(route)]
+
+
 def page_urls() -> list[tuple[str, str]]:
-    """(name, path) of every HTML page: not the admin, the API, static or media files."""
-    pages = []
-    for name, route in _walk(get_resolver().url_patterns):
-        if route.startswith(
-            ("admin/", "api/", "^static", "^media", "static/", "media/")
-        ) or route.startswith("^"):
-            continue
-        path = "/" + _CONVERTER.sub(lambda m: _SAMPLE.get(m.group("conv") or "str", "1"), route)
-        pages.append((name, path))
-    return pages
+    """(name, path) of every HTML page, with sample values for its path parameters."""
+    return [
+        (name, "/" + _CONVERTER.sub(lambda m: _SAMPLE.get(m.group("conv") or "str", "1"), route))
+        for name, route in page_routes()
+    ]
 
 
 def all_routes() -> list[tuple[str, str]]:

@@ -1,0 +1,287 @@
+"""The catalogs are current and complete, and no page shows an untranslated string."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from django.test import Client
+
+from leads.demo import demo_seed
+from tests.conftest import need
+from tests.urlwalk import page_routes, route_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+LANGUAGES = ("id", "pl")
+IGNORE = (".venv", "var", ".git", "bench-results", "test-artifacts", "node_modules", "locale")
+
+
+def _catalog(language: str, root: Path = ROOT):
+    with open(root / "locale" / language / "LC_MESSAGES" / "django.po", "rb") as handle:
+        return read_po(handle, locale=language)
+
+
+def _ids(catalog) -> set:
+    return {message.id for message in catalog if message.id}
+
+
+def test_makemessages_finds_no_new_strings(tmp_path):
+    need(shutil.which("xgettext") is not None, "GNU gettext (xgettext) is not installed")
+    copy = tmp_path / "accord"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*IGNORE, "__pycache__", "*.mo"))
+    shutil.copytree(ROOT / "locale", copy / "locale", ignore=shutil.ignore_patterns("*.mo"))
+    subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "--no-obsolete", "-l", "en",
+         *[f"--ignore={name}/*" for name in IGNORE]],
+        cwd=copy, check=True, capture_output=True,
+    )  # fmt: skip
+    fresh, committed = _ids(_catalog("en", copy)), _ids(_catalog("en"))
+    assert fresh - committed == set(), "run `make messages` and translate the new strings"
+    assert committed - fresh == set(), "stale strings in the catalog: run `make messages`"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_string_is_translated(language):
+    english = _ids(_catalog("en"))
+    catalog = _catalog(language)
+    assert _ids(catalog) == english, "the catalogs differ: run `make messages`"
+    untranslated = [
+        message.id
+        for message in catalog
+        if message.id
+        and (message.fuzzy or not (all(message.string) if message.pluralizable else message.string))
+    ]
+    assert untranslated == []
+
+
+class _TextNodes(HTMLParser):
+    """Visible text and the human-facing attributes of a page."""
+
+    SKIP = {"script", "style", "svg", "code", "pre", "option", "textarea"}
+    ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
+
+    def __init__(self):
+        super().__init__()
+        self.texts: list[str] = []
+        self._skipping: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self._skipping.append(tag)
+        for name, value in attrs:
+            if name in self.ATTRIBUTES and value:
+                self.texts.append(value)
+
+    def handle_endtag(self, tag):
+        if self._skipping and self._skipping[-1] == tag:
+            self._skipping.pop()
+
+    def handle_data(self, data):
+        if not self._skipping and data.strip():
+            self.texts.append(" ".join(data.split()))
+
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}")
+# Words that are the same in every language of Accord: names, codes and acronyms.
+ALLOWED = {
+    "Accord", "MQL", "MQLs", "SAL", "SALs", "SQL", "SQLs", "SLA", "SLAs", "CSV", "API", "UTM",
+    "ROI", "CAC", "CPL", "HTML", "JSON", "URL", "Email", "email", "Google", "LinkedIn",
+    "webinar", "Webinar", "Olist", "Maven", "htmx", "IDR", "PLN", "EUR", "USD",
+}  # fmt: skip
+
+
+def _english_vocabulary() -> set[str]:
+    words: set[str] = set()
+    for message in _catalog("en"):
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        for text in ids:
+            words.update(w.lower() for w in WORD.findall(re.sub(r"%\(\w+\)s|<[^>]+>", " ", text)))
+    return words
+
+
+def _translated_vocabulary(language: str) -> set[str]:
+    words: set[str] = set()
+    for message in _catalog(language):
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            words.update(w.lower() for w in WORD.findall(text or ""))
+    return words
+
+
+def _stored_texts() -> list[str]:
+    """Every free text stored in the database (names, companies, campaign names: data, not
+    interface), longest first. Choice fields are left out: their labels must be translated."""
+    from django.apps import apps
+    from django.db import models
+
+    def strings(value):
+        if isinstance(value, str):
+            for text in [value, *value.splitlines()]:
+                if text.strip():
+                    yield " ".join(text.split())
+        elif isinstance(value, dict | list):
+            for item in value.values() if isinstance(value, dict) else value:
+                yield from strings(item)
+
+    texts: set[str] = set()
+    for model in apps.get_models():
+        fields = [
+            f.name
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField)
+            and not f.choices
+        ]
+        if fields:
+            for row in model.objects.values_list(*fields):
+                for value in row:
+                    texts.update(strings(value))
+    return sorted(texts, key=len, reverse=True)
+
+
+def _without_data(text: str, stored: list[str]) -> str:
+    for value in stored:
+        if value in text:
+            text = text.replace(value, " ")
+    return text
+
+
+def _records() -> dict[str, dict[str, object]]:
+    """Per URL name, or name prefix ending in ":" or "-", the path arguments of a real record.
+
+    Every page with path parameters must find its record here: a new page fails the walk
+    until it is added, rather than being skipped.
+    """
+    from django.contrib.auth import get_user_model
+
+    from alignment.models import Battlecard, Dispute, FieldIntel, Notification
+    from alignment.notifications import notification_send
+    from alignment.services.agreement import agreement_draft_create
+    from campaigns.models import Campaign
+    from leads.importer import lead_import
+    from leads.models import Deal, DealOutcome, Lead
+    from tests.factories import DealFactory
+
+    users = {u.username: u for u in get_user_model().objects.all()}
+    rep = users["rep"]
+    deal = Deal.objects.filter(lead__owner=rep, outcome=DealOutcome.OPEN).first()
+    if deal is None:
+        deal = DealFactory(lead=Lead.objects.filter(owner=rep).first())
+    run = lead_import(
+        rows=[{"email": "walk@example.com", "first_name": "Ewa", "last_name": "Nowak"}],
+        user=users["marketer"],
+        filename="walk.csv",
+    ).record
+    draft = agreement_draft_create(user=users["salesmgr"], title="Walk draft")
+    notification_send(recipients=[rep], event="walk", dedupe_key="walk", title="Walk")
+    return {
+        "leads:import-": {"pk": run.pk},
+        "leads:deal-close": {"pk": deal.lead_id, "deal_pk": deal.pk},
+        "leads:": {"pk": deal.lead_id},
+        "campaigns:": {"pk": Campaign.objects.order_by("pk").first().pk},
+        "alignment:": {"pk": draft.pk},
+        "feedback:intel-": {"pk": FieldIntel.objects.order_by("pk").first().pk},
+        "feedback:battlecard-": {"pk": Battlecard.objects.order_by("pk").first().pk},
+        "feedback:dispute-": {"pk": Dispute.objects.order_by("pk").first().pk},
+        "feedback:notification-": {"pk": Notification.objects.filter(recipient=rep).first().pk},
+    }
+
+
+def _arguments(name: str, records: dict[str, dict[str, object]]) -> dict[str, object] | None:
+    for key in sorted(records, key=len, reverse=True):
+        if name == key or (key.endswith((":", "-")) and name.startswith(key)):
+            return records[key]
+    return None
+
+
+# Who may see what differs: each page is read as the first of these who may open it.
+WALKERS = ("rep", "salesmgr", "marketer", "mktmgr", "exec")
+# Pages answered elsewhere or that only act: logging out, uploads kept in another session.
+NOT_PAGES = {"logout"}
+
+
+def _walk(language: str, records: dict) -> tuple[dict[str, set[str]], int]:
+    """Read every page in `language`: ({page: its untranslated texts}, pages read)."""
+    from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    clients = {}
+    for username in WALKERS:
+        clients[username] = Client(HTTP_ACCEPT_LANGUAGE=language)
+        clients[username].force_login(get_user_model().objects.get(username=username))
+    # An upload waiting to be mapped lives in the uploader's session.
+    upload = clients["marketer"].post(
+        "/leads/import/",
+        {"file": SimpleUploadedFile("walk.csv", b"email,first_name\nwalk2@example.com,Ewa\n")},
+    )
+    assert upload.status_code == 302, "the marketer could not upload a file to import"
+    token_page = upload["Location"]
+
+    english = _english_vocabulary()
+    suspicious = english - _translated_vocabulary(language) - {w.lower() for w in ALLOWED}
+    stored = _stored_texts()
+    problems: dict[str, set[str]] = {}
+    walked = 0
+    for name, route in page_routes():
+        if name in NOT_PAGES:
+            continue
+        parameters = route_parameters(route)
+        if name == "leads:import-map":
+            path, walkers = token_page, ("marketer",)
+        elif parameters:
+            arguments = _arguments(name, records)
+            if arguments is None or set(parameters) - set(arguments):
+                problems[f"{language} {name}"] = {"no record to show: add one to _records()"}
+                continue
+            path = reverse(name, kwargs={p: arguments[p] for p in parameters})
+            walkers = WALKERS
+        else:
+            path, walkers = reverse(name), WALKERS
+        # The first walker who may open the page reads it. A form target, which sends a GET
+        # elsewhere, is read where it sends the first walker.
+        response, answers, redirected = None, [], None
+        for username in walkers:
+            answer = clients[username].get(path)
+            answers.append(f"{username}: {answer.status_code}")
+            if answer.status_code in (200, 405):  # 405: acts on POST only, nothing to read
+                response = answer
+                break
+            if answer.status_code in (301, 302, 303) and redirected is None:
+                redirected = username
+        if response is None and redirected is not None:
+            response = clients[redirected].get(path, follow=True)
+            answers.append(f"{redirected}, redirects followed: {response.status_code}")
+        if response is None or response.status_code not in (200, 405):
+            problems[f"{language} {name} {path}"] = {"no role could open: " + ", ".join(answers)}
+            continue
+        if response.status_code == 405 or "html" not in response.get("Content-Type", ""):
+            continue
+        walked += 1
+        parser = _TextNodes()
+        parser.feed(response.content.decode())
+        for text in parser.texts:
+            if {w for w in WORD.findall(text) if w.lower() in suspicious} and {
+                w for w in WORD.findall(_without_data(text, stored)) if w.lower() in suspicious
+            }:
+                problems.setdefault(f"{language} {name} {path}", set()).add(text)
+    return problems, walked
+
+
+@pytest.mark.django_db
+def test_every_page_speaks_the_users_language():
+    """Each page, detail pages of real records included, in Indonesian and in Polish.
+
+    One demo company serves both languages (seeding it is the slow part).
+    """
+    demo_seed(lead_count=30)
+    records = _records()
+    for language in LANGUAGES:
+        problems, walked = _walk(language, records)
+        assert problems == {}
+        assert walked > 40, "the walk read fewer pages than Accord has"
