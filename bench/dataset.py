@@ -252,7 +252,7 @@ def _leads(cursor, *, first: int, last: int, weeks_back: int, reps: list[int]) -
                        {now} - interval '{weeks_back * 7} days'
                            - ((g::bigint * 7919) % {span_minutes}) * interval '1 minute'
                            - interval '1 minute' AS c
-                FROM generate_series({int(first)}, {int(last)}) AS g
+                FROM generate_series({int(first)}::bigint, {int(last)}::bigint) AS g
             ) AS raw
         ) AS s
         """,

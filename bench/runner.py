@@ -38,6 +38,22 @@ def _refuse_without_postgres() -> None:
         raise SystemExit(2)
 
 
+def benchmarks_run(*, dataset, wanted: list[str]) -> list:
+    """Every default benchmark (or those named in `wanted`) in order; their measurements."""
+    from bench.registry import BENCHMARKS
+
+    for module in MODULES:
+        importlib.import_module(module)
+    measurements = []
+    for bench in sorted(BENCHMARKS.values(), key=lambda b: (b.order, b.name)):
+        if (wanted and bench.name not in wanted) or (not wanted and not bench.default):
+            continue
+        started = time.perf_counter()
+        measurements += bench.func(dataset)
+        print(f"  {bench.name} done in {time.perf_counter() - started:.1f} s", flush=True)
+    return measurements
+
+
 def table_print(measurements: list) -> None:
     """One line per figure: name, seconds (p95 for request figures), rows, notes."""
     width = max([len(m.name) for m in measurements] + [9])
@@ -81,13 +97,7 @@ def main() -> int:
     built = dict(dataset.counts)
     load_before = os.getloadavg()
     run_started = time.perf_counter()
-    measurements = []
-    for bench in sorted(BENCHMARKS.values(), key=lambda b: (b.order, b.name)):
-        if (wanted and bench.name not in wanted) or (not wanted and not bench.default):
-            continue
-        started = time.perf_counter()
-        measurements += bench.func(dataset)
-        print(f"  {bench.name} done in {time.perf_counter() - started:.1f} s", flush=True)
+    measurements = benchmarks_run(dataset=dataset, wanted=wanted)
 
     table_print(measurements)
 

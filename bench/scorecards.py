@@ -15,7 +15,7 @@ from bench.registry import Measurement, benchmark
 _BEFORE: dict[str, float] = {}
 # Seconds the full recompute may take before the bench projects it from a sample of
 # weeks instead (BENCH_RECOMPUTE_BUDGET overrides).
-RECOMPUTE_BUDGET = {"tiny": 10, "small": 30, "100k": 180, "1m": 300}
+RECOMPUTE_BUDGET = {"tiny": 2, "small": 30, "100k": 180, "1m": 300}
 
 
 def _full_recompute(*, label: str, budget: float, per_week: float) -> Measurement:

@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.db import connection
 from django.test import Client, override_settings
@@ -35,7 +35,7 @@ from bench.registry import Measurement, benchmark
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Seconds of load per locust run, and sequential requests per page, by scale.
-LOAD_SECONDS = {"tiny": 3, "small": 10, "100k": 30, "1m": 30}
+LOAD_SECONDS = {"tiny": 2, "small": 10, "100k": 30, "1m": 30}
 PAGE_REQUESTS = {"tiny": 3, "small": 20, "100k": 30, "1m": 30}
 PAGE_BUDGET = 60.0  # seconds per page; at least MIN_REQUESTS are timed whatever it takes
 MIN_REQUESTS = 5
@@ -57,6 +57,8 @@ def bench_env(var_dir: str) -> dict[str, str]:
     """
     env = dict(os.environ)
     env.update(
+        # The database this process is connected to (under pytest: the test database).
+        DATABASE_URL=database_url(),
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="false",
         SECRET_KEY=env.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(48),
@@ -67,6 +69,13 @@ def bench_env(var_dir: str) -> dict[str, str]:
         ACCORD_VAR_DIR=var_dir,
     )
     return env
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}{port}/{quote(db['NAME'])}"
 
 
 def _free_port() -> int:
