@@ -70,3 +70,13 @@ def stage_labels(keys) -> str:
 def stage_label(key) -> str:
     """`{{ key|stage_label }}`: one stage key named in the reader's language."""
     return stage_labels([key])
+
+
+@register.filter
+def system_text(value) -> str:
+    """`{{ event.reason|system_text }}`: a fixed sentence Accord stored as written in the code
+    (`gettext_noop("Deal opened.")`), in the reader's language. Any other stored text, such
+    as what a user typed, stays as it is."""
+    from django.utils.translation import gettext
+
+    return gettext(value) if isinstance(value, str) and value.strip() else value

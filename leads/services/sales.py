@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from alignment.models import ReasonKind, StageKey
 from alignment.roles import Role, user_has_role
@@ -428,7 +429,7 @@ def deal_create(
             lead=lead,
             to_stage=StageKey.OPPORTUNITY,
             actor=actor,
-            reason=_("Deal opened."),
+            reason=gettext_noop("Deal opened."),  # stored as written, shown translated
             funnel=funnel,
         )
     return Deal.objects.create(

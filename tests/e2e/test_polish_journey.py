@@ -72,6 +72,8 @@ def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_flo
     deal = page.locator(".deal").first
     assert "12 500,00 zł" in spaced(deal.inner_text())
     assert "W toku" in deal.inner_text()  # the deal's state, translated
+    # The stage move the deal caused, stored by the service, reads in Polish too.
+    assert page.locator("#follow-up-section .timeline").get_by_text("Otwarto transakcję.").count()
 
     # A follow-up dated in the future is refused, with the reason in Polish.
     form = page.locator("#follow-up-section form.follow-up-form")
