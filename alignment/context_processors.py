@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -24,9 +25,7 @@ def navigation(request: HttpRequest) -> dict:
         items.append((_("Agenda"), reverse("leads:agenda")))
     if user.is_superuser or user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE):
         items.append((_("Team"), reverse("leads:team")))
-    if user.is_superuser or user_has_role(
-        user, Role.SALES_REP, Role.SALES_MANAGER, Role.EXECUTIVE
-    ):
+    if user.is_superuser or user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER, Role.EXECUTIVE):
         items.append((_("Ledger"), reverse("leads:ledger")))
     if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
         items.append((_("Intel inbox"), reverse("feedback:intel")))
@@ -42,6 +41,7 @@ def navigation(request: HttpRequest) -> dict:
         items.append((_("Admin"), reverse("admin:index")))
     role = user_primary_role(user)
     return {
+        "deployment_time_zone": settings.TIME_ZONE,  # SLA clocks, weeks and reports count in it
         "nav_items": items,
         "nav_role": Role(role).label if role else (_("Administrator") if user.is_superuser else ""),
     }

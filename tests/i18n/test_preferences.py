@@ -85,3 +85,12 @@ def test_a_users_time_zone_changes_display_only(client: Client, rep):
     page = client.get("/account/profile/")
     assert page.context["TIME_ZONE"] == "Asia/Jakarta"
     assert "deployment's time zone (UTC)" in page.content.decode()
+
+
+def test_every_page_says_which_time_zone_shows_times_and_which_one_counts(client: Client, rep):
+    profile_update(user=rep, time_zone="Asia/Jakarta")
+    client.force_login(rep)
+    with override_settings(TIME_ZONE="Europe/Warsaw"):
+        body = client.get("/leads/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Times are shown in Asia/Jakarta." in body
+    assert "scorecard weeks and reports count in Europe/Warsaw" in body
