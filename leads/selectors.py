@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alignment.models import StageKey
-from leads.models import FollowUp, Lead
+from leads.models import FollowUp, Lead, LeadImport
 
 OPEN_STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 CLOSED_STAGES = [StageKey.WON, StageKey.LOST, StageKey.DISQUALIFIED, StageKey.RECYCLED]
@@ -376,3 +376,16 @@ def team_week(
         )
     rows.sort(key=lambda r: (not r.behind, -r.overdue, -r.breaches, r.rep.get_full_name()))
     return rows
+
+
+def lead_import_visible(*, user: AbstractBaseUser) -> QuerySet[LeadImport]:
+    """The import runs a user may see: their own; every run for a marketing manager or an
+    executive (oversight); none without the role to see imports."""
+    from alignment.roles import Role, user_has_role
+
+    if not user.is_authenticated or not user.has_perm("leads.view_leadimport"):
+        return LeadImport.objects.none()
+    runs = LeadImport.objects.select_related("created_by")
+    if user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER, Role.EXECUTIVE):
+        return runs
+    return runs.filter(created_by=user)

@@ -35,6 +35,7 @@ from leads.importer import (
     rows_from_file,
 )
 from leads.models import LeadImport
+from leads.selectors import lead_import_visible
 
 logger = logging.getLogger(__name__)
 
@@ -151,11 +152,7 @@ def lead_import_view(request: HttpRequest) -> HttpResponse:
             uploads[token] = {"path": str(path), "name": upload.name[:200]}
             request.session[SESSION_KEY] = uploads
             return redirect("leads:import-map", token=token)
-    runs = (
-        LeadImport.objects.select_related("created_by")[:20]
-        if request.user.has_perm("leads.view_leadimport")
-        else []
-    )
+    runs = lead_import_visible(user=request.user)[:20]
     return render(
         request,
         "leads/import.html",
@@ -282,7 +279,7 @@ def _run_or_none(request: HttpRequest, pk: int) -> LeadImport | None:
     if not request.user.has_perm("leads.view_leadimport"):
         messages.info(request, _("Your role may not see imports."))
         return None
-    record = LeadImport.objects.select_related("created_by").filter(pk=pk).first()
+    record = lead_import_visible(user=request.user).filter(pk=pk).first()
     if record is None:
         messages.info(request, _("No such import."))
     return record

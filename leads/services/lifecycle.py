@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -320,10 +320,29 @@ def lead_create(
 
 
 @transaction.atomic
+def lead_can_edit(*, user: AbstractBaseUser | None, lead: Lead) -> bool:
+    """Who may change a lead's own fields: the system (no user), marketing (it owns the
+    lead data), sales managers, and a sales rep only on a lead they own."""
+    from alignment.roles import Role, user_has_role
+
+    if user is None or user.is_superuser:
+        return True
+    if user_has_role(user, Role.SALES_MANAGER, Role.MARKETER, Role.MARKETING_MANAGER):
+        return True
+    return user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk
+
+
 def lead_update(
     *, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser | None, score: bool = True
 ) -> Lead:
-    """Change a lead's own fields (never stage, score or owner) and rescore it."""
+    """Change a lead's own fields (never stage, score or owner) and rescore it.
+
+    PermissionDenied when `actor` may not edit this lead (see lead_can_edit).
+    """
+    if not lead_can_edit(user=actor, lead=lead):
+        raise PermissionDenied(
+            _("Only the lead's owner, a sales manager or marketing may edit it.")
+        )
     changed = False
     for name, value in data.items():
         if name not in EDITABLE_FIELDS:
