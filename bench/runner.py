@@ -49,8 +49,11 @@ def benchmarks_run(*, dataset, wanted: list[str]) -> list:
         if (wanted and bench.name not in wanted) or (not wanted and not bench.default):
             continue
         started = time.perf_counter()
-        measurements += bench.func(dataset)
+        done = bench.func(dataset)
+        measurements += done
         print(f"  {bench.name} done in {time.perf_counter() - started:.1f} s", flush=True)
+        for m in done:  # as they come, so a run stopped early still shows its figures
+            print(f"    {m.name}: {m.seconds:.3f} s; {m.notes}", flush=True)
     return measurements
 
 
