@@ -73,9 +73,10 @@ check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
-## bench: time rescoring every lead on PostgreSQL (SCALE=small|100k|1m; needs DATABASE_URL)
+## bench: build a data set in PostgreSQL, measure, print a table, write bench-results/*.json
+## (SCALE=tiny|small|100k|1m, default small; needs DATABASE_URL; see bench/README.md)
 SCALE ?= small
-bench: install
+bench: install-dev
 	SCALE=$(SCALE) $(PY) -m bench
 
 clean:
