@@ -46,6 +46,7 @@ from alignment.services.feedback import (
 )
 from campaigns.models import Campaign
 from config.api import RoleModelPermissions
+from config.filters import UtcIsoDateTimeFilter
 from leads.models import Deal, Lead
 
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description=_("No or bad credentials."))
@@ -139,8 +140,8 @@ class IntelFilter(django_filters.FilterSet):
     lead = django_filters.NumberFilter(field_name="lead_id")
     deal = django_filters.NumberFilter(field_name="deal_id")
     campaign = django_filters.NumberFilter(field_name="campaign_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = FieldIntel
@@ -282,10 +283,10 @@ class DisputeFilter(django_filters.FilterSet):
     raised_by_team = django_filters.ChoiceFilter(choices=Team.choices)
     decision = django_filters.ChoiceFilter(choices=DisputeDecision.choices)
     lead = django_filters.NumberFilter(field_name="lead_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    resolved_after = django_filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
-    resolved_before = django_filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    resolved_after = UtcIsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = UtcIsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
 
     class Meta:
         model = Dispute

@@ -36,6 +36,7 @@ from campaigns import selectors, services
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign, Channel, SpendEntry, Touch, TouchKind
 from config.api import LargeCursorPagination, RoleModelPermissions
+from config.filters import UtcIsoDateTimeFilter
 from leads.models import Lead
 from metrics.definitions import MetricFilter, metric_filter_parse
 from metrics.models import Territory
@@ -480,8 +481,8 @@ class TouchSerializer(serializers.ModelSerializer):
 
 
 class TouchFilter(django_filters.FilterSet):
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Touch

@@ -214,3 +214,15 @@ def test_the_schema_documents_intel_and_disputes(rep):
         assert route in paths
     assert "patch" in paths["/api/v1/disputes/{id}/"]
     assert "403" in paths["/api/v1/disputes/{id}/resolve/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/intel/", "/api/v1/disputes/", "/api/v1/touches/"])
+def test_date_time_filters_take_any_offset_and_refuse_out_of_range_values(url, marketer):
+    """Offsets PostgreSQL refuses (beyond ±15:59) are normalised to UTC, not a 500."""
+    name = "occurred_after" if "touches" in url else "created_after"
+    ok = api(marketer).get(url, {name: "4165-06-23T20:30:24-20:20"})
+    assert ok.status_code == 200, ok.content
+    assert ok.json()["results"] == []
+    bad = api(marketer).get(url, {name: "9999-12-31T23:59:59-23:00"})
+    assert bad.status_code == 400
+    assert name in bad.json()

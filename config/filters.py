@@ -1,0 +1,32 @@
+"""django-filter pieces shared by every API filter set."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, normalised to UTC before it reaches the database.
+
+    Python accepts offsets up to ±23:59, PostgreSQL only up to ±15:59: sent as given,
+    "2026-01-01T00:00-20:20" would be a server error instead of a filter.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(
+                _("Enter a date and time within the supported range.")
+            ) from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
