@@ -21,6 +21,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -294,7 +295,10 @@ def scorecard_publish(*, scorecard: Scorecard) -> None:
         recipients=managers,
         event=PUBLISHED_EVENT,
         dedupe_key=f"week:{week}",
-        title=lambda: _("Scorecard for the week of %(week)s") % {"week": week},
+        title=lambda: (
+            _("Scorecard for the week of %(week)s")
+            % {"week": date_format(scorecard.week_start, "SHORT_DATE_FORMAT")}
+        ),
         body=lambda: (
             _("Alignment score: %(score)s") % {"score": score}
             if score is not None

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -267,6 +268,12 @@ def _managers_of(*, lead: Lead, owner: AbstractBaseUser | None) -> list[Abstract
     ]
 
 
+def _local_time(moment: datetime) -> str:
+    """A moment as the active language writes it, in the active time zone, zone named."""
+    local = timezone.localtime(moment)
+    return f"{date_format(local, 'SHORT_DATETIME_FORMAT')} {local.strftime('%Z')}"
+
+
 def sla_breach_record(
     *, lead: Lead, stage: str, due_at: datetime, detected_at: datetime
 ) -> tuple[SlaBreach, bool]:
@@ -306,7 +313,7 @@ def sla_breach_record(
                 % {
                     "lead": lead.full_name,
                     "company": lead.company or "—",
-                    "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M %Z"),
+                    "due": _local_time(due_at),
                     "owner": (owner.get_full_name() or owner.get_username())
                     if owner
                     else _("nobody"),
