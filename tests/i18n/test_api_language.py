@@ -1,0 +1,31 @@
+"""API errors speak the client's language; field names and codes stay English."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from alignment.services import agreement_create_default
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("pl", "Podaj poprawny adres e-mail."), ("en", "Enter a valid email address.")],
+)
+def test_an_api_400_names_english_fields_with_messages_in_the_requested_language(
+    marketer, language, expected
+):
+    agreement_create_default()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=marketer).key}")
+    response = client.post(
+        "/api/v1/leads/", {"email": "not-an-email", "source": "nowhere"}, format="json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) >= {"email", "source"}  # field names are the API's, in English
+    assert body["email"] == [expected]
+    assert "nowhere" in body["source"][0]  # the refused code is quoted as sent
