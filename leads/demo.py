@@ -373,7 +373,10 @@ def _generate_leads(
 
 
 @transaction.atomic
-def demo_seed(*, lead_count: int = 240, today: date | None = None) -> DemoSummary:
+def demo_seed(
+    *, lead_count: int = 240, today: date | None = None, scorecard_weeks: int = 12
+) -> DemoSummary:
+    """The demo company (idempotent); `scorecard_weeks` past weeks get their scorecards."""
     now = timezone.now()
     today = today or timezone.localdate()
     agreement = agreement_create_default()
@@ -403,5 +406,5 @@ def demo_seed(*, lead_count: int = 240, today: date | None = None) -> DemoSummar
     sla_breaches_check(now=now)  # the overdue demo leads' breaches, recorded once
     from metrics.demo import metrics_demo_seed
 
-    metrics_demo_seed(today=today, manager=users["salesmgr"])
+    metrics_demo_seed(today=today, manager=users["salesmgr"], weeks=max(scorecard_weeks - 1, 0))
     return DemoSummary(users=len(users), leads_created=created)

@@ -19,8 +19,9 @@ from metrics.services import last_complete_week, scorecards_compute, target_set
 MONTHLY_TARGETS = {"emea": Decimal("60000.00"), "apac": Decimal("45000.00")}
 
 
-def metrics_demo_seed(*, today: date, manager: AbstractBaseUser | None, weeks: int = 8) -> int:
-    """Targets for the previous, current and next month and the quarter; scorecards."""
+def metrics_demo_seed(*, today: date, manager: AbstractBaseUser | None, weeks: int = 11) -> int:
+    """Targets for the previous, current and next month and the quarter; scorecards of
+    the last complete week and `weeks` weeks before it."""
     month_start, _end = target_period_current(today=today, period=Target.Period.MONTH)
     months = [
         date(month_start.year - (month_start.month == 1), (month_start.month - 2) % 12 + 1, 1),

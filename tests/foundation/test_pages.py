@@ -29,30 +29,29 @@ def test_the_login_page_is_public(client: Client):
 
 @pytest.fixture
 def demo(db):
-    return demo_seed(lead_count=40)
+    return demo_seed(lead_count=40, scorecard_weeks=1)
 
 
-@pytest.mark.parametrize(
-    ("username", "expected"),
-    [
-        ("rep", "open leads in my queue"),
-        ("rep2", "open leads in my queue"),
-        ("salesmgr", "MQLs waiting for an owner"),
-        ("marketer", "Live campaigns"),
-        ("mktmgr", "Live campaigns"),
-        ("exec", "open disputes"),
-        ("admin", "Admin"),
-    ],
-)
-def test_every_demo_user_logs_in_and_lands_on_a_home_page_for_the_role(
-    client: Client, demo, username: str, expected: str
-):
-    response = client.post(
-        "/login/", {"username": username, "password": DEMO_PASSWORD}, follow=True
-    )
-    assert response.status_code == 200
-    assert response.request["PATH_INFO"] == "/"
-    assert expected in response.content.decode()
+HOMES = {
+    "rep": "open leads in my queue",
+    "rep2": "open leads in my queue",
+    "salesmgr": "MQLs waiting for an owner",
+    "marketer": "Live campaigns",
+    "mktmgr": "Live campaigns",
+    "exec": "open disputes",
+    "admin": "Admin",
+}
+
+
+def test_every_demo_user_logs_in_and_lands_on_a_home_page_for_the_role(demo):
+    for username, expected in HOMES.items():
+        client = Client()
+        response = client.post(
+            "/login/", {"username": username, "password": DEMO_PASSWORD}, follow=True
+        )
+        assert response.status_code == 200, username
+        assert response.request["PATH_INFO"] == "/", username
+        assert expected in response.content.decode(), username
 
 
 def test_reps_do_not_see_marketing_sections_nor_marketers_the_queue(client: Client, demo):
@@ -70,30 +69,38 @@ def test_admin_works_for_admin(client: Client, demo):
     assert client.get("/admin/leads/lead/").status_code == 200
 
 
-@pytest.mark.parametrize(("name", "path"), [p for p in page_urls() if p[0] != "logout"])
-def test_every_page_answers_for_every_role(client: Client, demo, name: str, path: str):
-    lead = Lead.objects.order_by("pk").first()
+def _with_real_ids(path: str) -> str:
+    """The sample /1/ of a URL pattern replaced by the id of a demo object."""
+    from alignment.models import Agreement, Battlecard, Dispute, FieldIntel
     from campaigns.models import Campaign
 
-    campaign = Campaign.objects.order_by("pk").first()
-    path = path.replace("/leads/1/", f"/leads/{lead.pk}/").replace(
-        "/campaigns/1/", f"/campaigns/{campaign.pk}/"
+    path = path.replace("/leads/1/", f"/leads/{Lead.objects.order_by('pk').first().pk}/")
+    path = path.replace(
+        "/campaigns/1/", f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/"
     )
-    from alignment.models import Agreement
-
     path = path.replace("/agreement/1/", f"/agreement/{Agreement.objects.get().pk}/")
-    from alignment.models import Battlecard, Dispute, FieldIntel
-
     feedback = (("intel", FieldIntel), ("battlecards", Battlecard), ("disputes", Dispute))
     for prefix, model in feedback:
         first = model.objects.order_by("pk").first()
         path = path.replace(f"/feedback/{prefix}/1/", f"/feedback/{prefix}/{first.pk}/")
-    for role in Role.values:
-        user = UserFactory(username=f"walker-{role}", role=role)
-        client.force_login(user)
-        response = client.get(path)
-        # 405: an action URL that only takes POST (its form lives on another page).
-        assert response.status_code in (200, 302, 405), (name, role, response.status_code)
+    return path
+
+
+def test_every_page_answers_for_every_role(client: Client, demo):
+    """One walk over the URL conf (one demo seed), every role on every page."""
+    users = {role: UserFactory(username=f"walker-{role}", role=role) for role in Role.values}
+    failures = {}
+    for name, raw in page_urls():
+        if name == "logout":
+            continue
+        path = _with_real_ids(raw)
+        for role, user in users.items():
+            client.force_login(user)
+            status = client.get(path).status_code
+            # 405: an action URL that only takes POST (its form lives on another page).
+            if status not in (200, 302, 405):
+                failures[f"{name} {path} as {role}"] = status
+    assert failures == {}
 
 
 def test_the_lead_list_refuses_bad_filters_with_a_message(client: Client, demo):
