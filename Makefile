@@ -56,10 +56,12 @@ worker: install
 beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule
 
-## test: lint, then the whole suite (against DATABASE_URL / REDIS_URL when set)
+## test: lint, then the whole suite (against DATABASE_URL / REDIS_URL when set), in
+## TEST_WORKERS processes (pytest-xdist; each has its own test database; 0 = in-process)
+TEST_WORKERS ?= 2
 test: install-dev compile-messages
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install-dev
 	$(BIN)/ruff check .
