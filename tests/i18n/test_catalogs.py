@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zoneinfo
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -61,19 +62,28 @@ def test_every_string_is_translated(language):
 
 
 class _TextNodes(HTMLParser):
-    """Visible text and the human-facing attributes of a page."""
+    """Visible text (charts and choices included) and the human-facing attributes of a page.
 
-    SKIP = {"script", "style", "svg", "code", "pre", "option", "textarea"}
+    Skipped: code, what the user typed, text marked as another language (the language
+    switcher names each language in itself) and time zone names (IANA identifiers).
+    """
+
+    SKIP = {"script", "style", "code", "pre", "textarea"}
     ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
+    ZONES = zoneinfo.available_timezones()
 
-    def __init__(self):
+    def __init__(self, language: str):
         super().__init__()
+        self.language = language
         self.texts: list[str] = []
         self._skipping: list[str] = []
 
     def handle_starttag(self, tag, attrs):
-        if tag in self.SKIP:
+        marked = dict(attrs).get("lang")
+        if tag in self.SKIP or (marked and marked != self.language):
             self._skipping.append(tag)
+        if self._skipping:
+            return
         for name, value in attrs:
             if name in self.ATTRIBUTES and value:
                 self.texts.append(value)
@@ -83,8 +93,9 @@ class _TextNodes(HTMLParser):
             self._skipping.pop()
 
     def handle_data(self, data):
-        if not self._skipping and data.strip():
-            self.texts.append(" ".join(data.split()))
+        text = " ".join(data.split())
+        if text and not self._skipping and text not in self.ZONES:
+            self.texts.append(text)
 
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}")
@@ -199,8 +210,10 @@ def _arguments(name: str, records: dict[str, dict[str, object]]) -> dict[str, ob
 
 # Who may see what differs: each page is read as the first of these who may open it.
 WALKERS = ("rep", "salesmgr", "marketer", "mktmgr", "exec")
-# Pages answered elsewhere or that only act: logging out, uploads kept in another session.
+# Logging out is no page to read.
 NOT_PAGES = {"logout"}
+# Pages that show each role something else: read by every walker who may open them.
+BY_ROLE = {"home", "leads:detail", "leads:list", "metrics:dashboard", "campaigns:detail"}
 
 
 def _walk(language: str, records: dict) -> tuple[dict[str, set[str]], int]:
@@ -241,33 +254,36 @@ def _walk(language: str, records: dict) -> tuple[dict[str, set[str]], int]:
             walkers = WALKERS
         else:
             path, walkers = reverse(name), WALKERS
-        # The first walker who may open the page reads it. A form target, which sends a GET
-        # elsewhere, is read where it sends the first walker.
-        response, answers, redirected = None, [], None
+        # The first walker who may open the page reads it (on pages that differ by role,
+        # every walker who may). A form target, which sends a GET elsewhere, is read where
+        # it sends the first walker.
+        responses, answers, redirected = [], [], None
         for username in walkers:
             answer = clients[username].get(path)
             answers.append(f"{username}: {answer.status_code}")
             if answer.status_code in (200, 405):  # 405: acts on POST only, nothing to read
-                response = answer
-                break
-            if answer.status_code in (301, 302, 303) and redirected is None:
+                responses.append(answer)
+                if name not in BY_ROLE:
+                    break
+            elif answer.status_code in (301, 302, 303) and redirected is None:
                 redirected = username
-        if response is None and redirected is not None:
-            response = clients[redirected].get(path, follow=True)
-            answers.append(f"{redirected}, redirects followed: {response.status_code}")
-        if response is None or response.status_code not in (200, 405):
+        if not responses and redirected is not None:
+            responses.append(clients[redirected].get(path, follow=True))
+            answers.append(f"{redirected}, redirects followed: {responses[0].status_code}")
+        if not responses or responses[0].status_code not in (200, 405):
             problems[f"{language} {name} {path}"] = {"no role could open: " + ", ".join(answers)}
             continue
-        if response.status_code == 405 or "html" not in response.get("Content-Type", ""):
-            continue
-        walked += 1
-        parser = _TextNodes()
-        parser.feed(response.content.decode())
-        for text in parser.texts:
-            if {w for w in WORD.findall(text) if w.lower() in suspicious} and {
-                w for w in WORD.findall(_without_data(text, stored)) if w.lower() in suspicious
-            }:
-                problems.setdefault(f"{language} {name} {path}", set()).add(text)
+        for response in responses:
+            if response.status_code == 405 or "html" not in response.get("Content-Type", ""):
+                continue
+            walked += 1
+            parser = _TextNodes(language)
+            parser.feed(response.content.decode())
+            for text in parser.texts:
+                if {w for w in WORD.findall(text) if w.lower() in suspicious} and {
+                    w for w in WORD.findall(_without_data(text, stored)) if w.lower() in suspicious
+                }:
+                    problems.setdefault(f"{language} {name} {path}", set()).add(text)
     return problems, walked
 
 
