@@ -36,6 +36,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
 from alignment.models import StageKey
+from alignment.stored_text import SCORE_REACHED, stored_text
 from leads.models import Deal, DealOutcome, Lead, LeadImport, SourceChannel, StageEvent
 from leads.services import (
     LeadConflict,
@@ -907,8 +908,9 @@ def _score_new(*, lead_ids: list[int]) -> None:
             to_stage=StageKey.MQL,
             actor=None,
             source=StageEvent.Source.AUTOMATIC,
-            reason=_("Score %(score)s reached the threshold of %(threshold)s.")
-            % {"score": lead.score, "threshold": agreement.mql_threshold},
+            reason=stored_text(
+                sentence=SCORE_REACHED, score=lead.score, threshold=agreement.mql_threshold
+            ),
             funnel=funnel,
         )
 

@@ -22,10 +22,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from alignment.models import Agreement, QualificationRule, RuleKind, RuleOperator, StageKey
 from alignment.scoring import SCORABLE_FIELDS
+from alignment.stored_text import SCORE_REACHED_UNDER, stored_text
 
 LEAD_TABLE = "leads_lead"
 CUSTOM_FIELD = re.compile(r"custom\.[A-Za-z0-9_-]{1,60}")
@@ -344,12 +344,12 @@ def leads_promote_qualifying(
                 to_stage=StageKey.MQL,
                 actor=None,
                 source=StageEvent.Source.AUTOMATIC,
-                reason=_("Score %(score)s reached the threshold of %(threshold)s (version %(v)s).")
-                % {
-                    "score": lead.score,
-                    "threshold": agreement.mql_threshold,
-                    "v": agreement.version,
-                },
+                reason=stored_text(
+                    sentence=SCORE_REACHED_UNDER,
+                    score=lead.score,
+                    threshold=agreement.mql_threshold,
+                    v=agreement.version,
+                ),
                 funnel=funnel,
                 at=now,
             )

@@ -74,9 +74,8 @@ def stage_label(key) -> str:
 
 @register.filter
 def system_text(value) -> str:
-    """`{{ event.reason|system_text }}`: a fixed sentence Accord stored as written in the code
-    (`gettext_noop("Deal opened.")`), in the reader's language. Any other stored text, such
-    as what a user typed, stays as it is."""
-    from django.utils.translation import gettext
+    """`{{ event.reason|system_text }}`: a sentence Accord stored (alignment/stored_text.py)
+    in the reader's language; any other stored text, such as a user's note, as it is."""
+    from alignment.stored_text import stored_text_display
 
-    return gettext(value) if isinstance(value, str) and value.strip() else value
+    return stored_text_display(text=value)

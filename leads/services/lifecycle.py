@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from alignment.models import Agreement, StageKey
 from alignment.scoring import score_compute
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
+from alignment.stored_text import SCORE_REACHED, stored_text
 from leads.models import Lead, StageEvent
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
 
@@ -255,8 +256,9 @@ def lead_score_refresh(
             to_stage=StageKey.MQL,
             actor=None,
             source=StageEvent.Source.AUTOMATIC,
-            reason=_("Score %(score)s reached the threshold of %(threshold)s.")
-            % {"score": result.score, "threshold": agreement.mql_threshold},
+            reason=stored_text(
+                sentence=SCORE_REACHED, score=result.score, threshold=agreement.mql_threshold
+            ),
             funnel=funnel,
         )
     return lead

@@ -20,11 +20,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from alignment.models import ReasonKind, StageKey
 from alignment.roles import Role, user_has_role
 from alignment.selectors import Funnel, funnel_active
+from alignment.stored_text import DEAL_CLOSED, DEAL_OPENED, stored_text
 from leads.models import (
     Deal,
     DealOutcome,
@@ -436,7 +436,7 @@ def deal_create(
             lead=lead,
             to_stage=StageKey.OPPORTUNITY,
             actor=actor,
-            reason=gettext_noop("Deal opened."),  # stored as written, shown translated
+            reason=stored_text(sentence=DEAL_OPENED),
             funnel=funnel,
         )
     return Deal.objects.create(
@@ -543,7 +543,7 @@ def deal_close(
             to_stage=target,
             actor=actor,
             reason_code=lost_reason if target == StageKey.LOST else "",
-            reason=_("Deal “%(deal)s” closed.") % {"deal": locked},
+            reason=stored_text(sentence=DEAL_CLOSED, deal=locked),
             at=closed_at,
             funnel=funnel,
         )
