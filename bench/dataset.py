@@ -1,7 +1,7 @@
 """Build a benchmark data set in PostgreSQL quickly, with INSERT ... SELECT generate_series.
 
 At scale `1m`: 1M leads and about 10M history rows (~4M touches, ~2.9M stage events
-consistent with each lead's stage, ~2.9M follow-ups by the lead's rep), deals for
+consistent with each lead's stage, ~3M follow-ups by the lead's rep), deals for
 opportunity/won/lost leads, campaigns with weekly spend, territories with reps owning
 the leads, quarterly targets. History is spread over the last 52 weeks;
 `dataset_double_history` adds the 52 weeks before that, of the same shape (the
@@ -312,7 +312,7 @@ def _history(cursor, *, first: int, last: int) -> None:
         WHERE {in_range}
         """
     )
-    # Follow-ups by the owner: 1..9 per owned lead (~2.9 per lead overall), the first
+    # Follow-ups by the owner: 1..11 per owned lead (~3 per lead overall), the first
     # half a step after assignment (within the SLA), then every few days.
     fu_kinds = ["call", "email", "meeting", "demo", "note"]
     outcomes = ["connected", "left_message", "no_answer", "meeting_booked", "interested"]
@@ -324,7 +324,7 @@ def _history(cursor, *, first: int, last: int) -> None:
                ({_array(outcomes)})[1 + (l.id * 3 + i) % 5], '',
                LEAST(now(), l.first_follow_up_at + (i - 1) * interval '2 days'),
                '', NULL, CASE WHEN i = 1 THEN true END, l.first_follow_up_at
-        FROM leads_lead l, generate_series(1, 1 + l.id % 9) AS i
+        FROM leads_lead l, generate_series(1, 1 + l.id % 11) AS i
         WHERE {in_range} AND l.owner_id IS NOT NULL AND l.first_follow_up_at IS NOT NULL
         """
     )
