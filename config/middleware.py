@@ -16,7 +16,8 @@ class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
 
 
 class UserPreferencesMiddleware:
-    """After authentication: a signed-in user's chosen language and display time zone win.
+    """After authentication: a signed-in user's (or API token's) chosen language and display
+    time zone win.
 
     Without a choice the language comes from the browser (LocaleMiddleware) and times
     show in the deployment's time zone, in which SLA clocks and scorecard weeks are kept.
@@ -26,15 +27,22 @@ class UserPreferencesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        language = time_zone = ""
-        if user is not None and user.is_authenticated:
-            from alignment.models import UserProfile
+        from alignment.models import UserProfile
 
-            prefs = (
-                UserProfile.objects.filter(user=user).values("language", "time_zone").first() or {}
-            )
-            language, time_zone = prefs.get("language") or "", prefs.get("time_zone") or ""
+        user = getattr(request, "user", None)
+        profiles = UserProfile.objects.none()
+        if user is not None and user.is_authenticated:
+            profiles = UserProfile.objects.filter(user=user)
+        elif request.path_info.startswith("/api/"):
+            # An API client with a token: the view authenticates it (and refuses a bad
+            # token); here the token only says whose language the answer speaks.
+            scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+            if scheme == "Token" and key.strip():
+                profiles = UserProfile.objects.filter(
+                    user__auth_token__key=key.strip(), user__is_active=True
+                )
+        prefs = profiles.values("language", "time_zone").first() or {}
+        language, time_zone = prefs.get("language") or "", prefs.get("time_zone") or ""
         if language:
             translation.activate(language)
             request.LANGUAGE_CODE = translation.get_language()

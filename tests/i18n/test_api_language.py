@@ -7,6 +7,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from alignment.services import agreement_create_default
+from alignment.services.profile import profile_update
 
 pytestmark = pytest.mark.django_db
 
@@ -29,3 +30,21 @@ def test_an_api_400_names_english_fields_with_messages_in_the_requested_language
     assert set(body) >= {"email", "source"}  # field names are the API's, in English
     assert body["email"] == [expected]
     assert "nowhere" in body["source"][0]  # the refused code is quoted as sent
+
+
+def test_an_api_token_speaks_its_users_chosen_language_over_the_clients_header(marketer):
+    agreement_create_default()
+    profile_update(user=marketer, language="pl")
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=marketer).key}")
+    response = client.post("/api/v1/leads/", {"email": "not-an-email"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["email"] == ["Podaj poprawny adres e-mail."]
+    assert response["Content-Language"] == "pl"
+
+
+def test_a_bad_token_is_refused_in_the_clients_language():
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="pl", HTTP_AUTHORIZATION="Token not-a-token")
+    response = client.get("/api/v1/leads/")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Niepoprawny token."  # DRF's own Polish
