@@ -61,6 +61,27 @@ def test_every_string_is_translated(language):
     assert untranslated == []
 
 
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\w+\}")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_translation_keeps_the_placeholders_of_its_english(language):
+    """A lost or misspelt %(name)s would raise at render time, or hide a value."""
+    wrong = []
+    for message in _catalog(language):
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wanted = set(PLACEHOLDER.findall(ids[-1]))
+        for text in strings:
+            found = set(PLACEHOLDER.findall(text or ""))
+            # A plural form may leave the count out ("jeden lead"), never add a name.
+            if found - wanted or (wanted - found and not message.pluralizable):
+                wrong.append((ids[0], text))
+    assert wrong == []
+
+
 class _TextNodes(HTMLParser):
     """Visible text (charts and choices included) and the human-facing attributes of a page.
 
