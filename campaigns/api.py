@@ -38,6 +38,7 @@ from campaigns.models import Campaign, Channel, SpendEntry, Touch, TouchKind
 from config.api import LargeCursorPagination, RoleModelPermissions
 from config.filters import UtcIsoDateTimeFilter
 from leads.models import Lead
+from leads.selectors import leads_with_email
 from metrics.definitions import MetricFilter, metric_filter_parse
 from metrics.models import Territory
 
@@ -447,7 +448,7 @@ class LeadRefField(serializers.Field):
         if raw.isdigit():
             lead = Lead.objects.filter(pk=int(raw)).first()
         elif "@" in raw:
-            lead = Lead.objects.filter(email__iexact=raw).first()
+            lead = leads_with_email(email=raw).first()
         if lead is None:
             self.fail("missing")
         return lead

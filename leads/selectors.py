@@ -8,12 +8,23 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alignment.models import StageKey
 from leads.models import FollowUp, Lead, LeadImport
+
+
+def leads_with_email(*, email: str) -> QuerySet[Lead]:
+    """Leads whose email is `email` in any case, found through the unique lower(email) index.
+
+    Not `email__iexact`: it compiles to UPPER(email) = UPPER(...), which no index serves,
+    so every lookup read the whole table (13 s per created lead at 1M leads).
+    """
+    return Lead.objects.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
+
 
 OPEN_STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 CLOSED_STAGES = [StageKey.WON, StageKey.LOST, StageKey.DISQUALIFIED, StageKey.RECYCLED]

@@ -20,6 +20,7 @@ from alignment.scoring import score_compute
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
 from alignment.stored_text import SCORE_REACHED, stored_text
 from leads.models import Lead, StageEvent
+from leads.selectors import leads_with_email
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
 
 # Fields a lead's creator may set; stage, score, owner and history go through services.
@@ -268,7 +269,7 @@ def lead_score_refresh(
 
 
 def lead_find_by_email(email: str) -> Lead | None:
-    return Lead.objects.filter(email__iexact=email.strip()).first()
+    return leads_with_email(email=email.strip()).first()
 
 
 def _campaign_from_utm(data: dict[str, Any]) -> Any:
@@ -355,7 +356,7 @@ def lead_update(
             setattr(lead, name, value)
             changed = True
     if "email" in data:
-        other = Lead.objects.filter(email__iexact=lead.email.strip()).exclude(pk=lead.pk).first()
+        other = leads_with_email(email=lead.email.strip()).exclude(pk=lead.pk).first()
         if other:
             raise LeadConflict(_("Another lead already has this email."), lead_id=other.pk)
     if "country" in data and lead.owner_id is None:

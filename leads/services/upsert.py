@@ -10,6 +10,7 @@ from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
 from leads.models import Lead, StageEvent
+from leads.selectors import leads_with_email
 from leads.services.lifecycle import EDITABLE_FIELDS, LeadConflict, lead_create, lead_update
 
 
@@ -20,7 +21,7 @@ def lead_match(*, external_id: str | None, email: str) -> Lead | None:
         if lead is not None:
             return lead
     email = (email or "").strip()
-    return Lead.objects.filter(email__iexact=email).first() if email else None
+    return leads_with_email(email=email).first() if email else None
 
 
 def lead_changes(*, lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def lead_upsert(
         return lead_create(data=data, actor=actor, source=source, score=score), "created"
     email = (data.get("email") or "").strip()
     if email and email.lower() != existing.email.lower():
-        other = Lead.objects.filter(email__iexact=email).exclude(pk=existing.pk).first()
+        other = leads_with_email(email=email).exclude(pk=existing.pk).first()
         if other is not None:
             raise LeadConflict(
                 _("The external id belongs to one lead and the email to another."),
