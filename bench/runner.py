@@ -2,7 +2,8 @@
 
 Environment: DATABASE_URL (PostgreSQL, required: the figures are about PostgreSQL),
 SCALE (small | 100k | 1m, default small), BENCH (comma-separated names, default all),
-BENCH_RESULTS (output folder, default bench-results).
+BENCH_RESULTS (output folder, default bench-results), BENCH_REUSE=1 (measure the data set
+already in the database instead of building one).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from bench.dataset import dataset_build
+    from bench.dataset import dataset_build, dataset_reuse
     from bench.registry import BENCHMARKS
 
     for module in MODULES:
@@ -89,8 +90,11 @@ def main() -> int:
         raise SystemExit(f"Unknown BENCH names: {sorted(unknown)}; known: {sorted(BENCHMARKS)}")
 
     call_command("migrate", verbosity=0, interactive=False)
-    print(f"Building the {scale} data set ...", flush=True)
-    dataset = dataset_build(scale=scale)
+    if os.environ.get("BENCH_REUSE"):  # re-measure on the data set already there
+        dataset = dataset_reuse(scale=scale)
+    else:
+        print(f"Building the {scale} data set ...", flush=True)
+        dataset = dataset_build(scale=scale)
     print(
         f"{dataset.leads:,} leads, {dataset.touches:,} touches, {dataset.stage_events:,} stage "
         f"events, {dataset.follow_ups:,} follow-ups, {dataset.deals:,} deals in "
