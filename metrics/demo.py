@@ -16,7 +16,11 @@ from metrics.selectors import target_period_current
 from metrics.services import last_complete_week, scorecards_compute, target_set
 
 # Monthly revenue target per territory code; the overall quarter is their sum × 3.
-MONTHLY_TARGETS = {"emea": Decimal("60000.00"), "apac": Decimal("45000.00")}
+MONTHLY_TARGETS = {
+    "emea": Decimal("60000.00"),
+    "apac": Decimal("45000.00"),
+    "amer": Decimal("50000.00"),
+}
 
 
 def metrics_demo_seed(*, today: date, manager: AbstractBaseUser | None, weeks: int = 11) -> int:

@@ -40,7 +40,7 @@ def test_seed_demo_is_idempotent_and_gives_every_role_a_user():
     assert roles["exec"] == {"executive"}
     assert User.objects.get(username="admin").is_superuser
     assert Agreement.objects.filter(status=AgreementStatus.ACTIVE).count() == 1
-    assert first["territories"] == 2 and first["leads"] == 60
+    assert first["territories"] == 3 and first["leads"] == 60
 
 
 def test_demo_history_follows_the_agreed_funnel():

@@ -11,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--leads", type=int, default=240, help="How many demo leads on first run."
+            "--leads", type=int, default=640, help="How many demo leads on first run."
         )
 
     def handle(self, *args, **options) -> None:
