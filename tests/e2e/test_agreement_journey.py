@@ -20,7 +20,7 @@ def login(page, username: str) -> None:
 
 
 def test_draft_backtest_propose_and_sign_in_a_browser(page):
-    demo_seed(lead_count=60)
+    demo_seed(lead_count=60, scorecard_weeks=1)
     login(page, "marketer")
     page.goto("/agreement/")
     screenshot(page, "agreement-page")

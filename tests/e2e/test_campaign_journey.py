@@ -26,7 +26,7 @@ def logout(page) -> None:
 
 
 def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):
-    demo_seed(lead_count=120)
+    demo_seed(lead_count=120, scorecard_weeks=1)
     login(page, "marketer")
     page.goto("/campaigns/")
     assert page.locator("#campaign-kpis tbody tr").count() == Campaign.objects.count()

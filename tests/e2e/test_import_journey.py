@@ -20,7 +20,7 @@ CSV = (
 
 def test_a_marketer_imports_a_csv_in_a_browser(page, tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path
-    demo_seed(lead_count=5)
+    demo_seed(lead_count=5, scorecard_weeks=1)
     page.goto("/login/")
     page.fill("#id_username", "marketer")
     page.fill("#id_password", DEMO_PASSWORD)

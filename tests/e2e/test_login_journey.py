@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
     [("rep", "Most urgent in my queue"), ("marketer", "Live campaigns"), ("exec", "open disputes")],
 )
 def test_a_user_logs_in_in_a_real_browser_and_sees_their_home(page, username, landmark):
-    demo_seed(lead_count=30)
+    demo_seed(lead_count=30, scorecard_weeks=1)
     page.goto("/")
     assert "/login/" in page.url
     page.fill("#id_username", username)
@@ -27,7 +27,7 @@ def test_a_user_logs_in_in_a_real_browser_and_sees_their_home(page, username, la
 
 
 def test_a_wrong_password_gets_a_clear_message(page):
-    demo_seed(lead_count=5)
+    demo_seed(lead_count=5, scorecard_weeks=1)
     page.goto("/login/")
     page.fill("#id_username", "rep")
     page.fill("#id_password", "not-it")

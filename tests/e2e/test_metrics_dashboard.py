@@ -23,11 +23,11 @@ def _login(page, username: str) -> None:
 
 
 def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
-    demo_seed(lead_count=120)
+    demo_seed(lead_count=120, scorecard_weeks=4)
     # The demo seeds targets and the past weeks' scorecards, idempotently.
     targets, cards = Target.objects.count(), Scorecard.objects.count()
     assert targets and cards
-    demo_seed(lead_count=120)
+    demo_seed(lead_count=120, scorecard_weeks=4)
     assert (Target.objects.count(), Scorecard.objects.count()) == (targets, cards)
 
     _login(page, "salesmgr")
