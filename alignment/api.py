@@ -16,7 +16,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -42,7 +41,7 @@ from alignment.services import (
     agreement_propose,
     agreement_sign,
 )
-from config.api import RoleModelPermissions
+from config.api import FIELD_ERRORS, RoleModelPermissions
 from leads.models import Lead, StageEvent
 
 # --- serializers ------------------------------------------------------------------------
@@ -52,13 +51,6 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-FIELD_ERRORS = OpenApiResponse(
-    response=inline_serializer(
-        "FieldErrors",
-        {"field": serializers.ListField(child=serializers.CharField(), required=False)},
-    ),
-    description=_('Validation errors by field: {"field": ["message", ...]}.'),
-)
 NOT_ALLOWED = OpenApiResponse(ErrorSerializer, description=_("Your role may not do this."))
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description=_("No such object."))
 

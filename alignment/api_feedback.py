@@ -243,6 +243,11 @@ class IntelDetailView(generics.RetrieveAPIView):
 
 
 class DisputeSerializer(serializers.ModelSerializer):
+    # Blank while the dispute is open (read-only fields lose allow_blank otherwise).
+    decision = serializers.ChoiceField(
+        choices=DisputeDecision.choices, allow_blank=True, read_only=True
+    )
+
     class Meta:
         model = Dispute
         fields = [

@@ -40,6 +40,7 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices),
         allow_empty=False,
+        min_length=1,  # allow_empty's message first; this documents minItems
         help_text="The events to receive.",
     )
     secret = serializers.CharField(

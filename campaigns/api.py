@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -460,6 +461,19 @@ class LeadRefField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class JsonObjectField(serializers.JSONField):
+    """Free-form JSON that must be an object ({"key": value, ...})."""
+
+    default_error_messages = {"not_an_object": _lazy('Send an object: {"key": value, ...}.')}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_an_object")
+        return value
+
+
 class TouchSerializer(serializers.ModelSerializer):
     lead = LeadRefField(help_text="The lead's id or email.")
     campaign = serializers.PrimaryKeyRelatedField(
@@ -473,7 +487,7 @@ class TouchSerializer(serializers.ModelSerializer):
         max_length=100,
         help_text="The event's id at the source: pushing it again records nothing more.",
     )
-    metadata = serializers.JSONField(required=False)
+    metadata = JsonObjectField(required=False, help_text="Anything the source knows, as an object.")
 
     class Meta:
         model = Touch

@@ -9,13 +9,34 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from rest_framework import status
+from django.utils.translation import gettext_lazy as _lazy
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.schema import FIELD_ERRORS_SCHEMA
 from leads.services import LeadConflict
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    """Documentation only: a 400's body, messages by field (config/schema.py)."""
+
+
+class _FieldErrorsExtension(OpenApiSerializerExtension):
+    target_class = FieldErrorsSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return FIELD_ERRORS_SCHEMA
+
+
+FIELD_ERRORS = OpenApiResponse(
+    FieldErrorsSerializer,
+    description=_lazy('Validation errors by field: {"field": ["message", ...]}.'),
+)
 
 
 class StandardPagination(PageNumberPagination):

@@ -19,8 +19,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -100,7 +102,17 @@ class IdempotencyMiddleware:
         user = _api_user(request)
         if user is None:
             return self.get_response(request)  # the view answers 401
-        fingerprint = request_fingerprint(request)
+        try:
+            fingerprint = request_fingerprint(request)
+        except MultiPartParserError as exc:  # e.g. multipart without a boundary
+            return JsonResponse(
+                {"detail": _("The multipart body cannot be read: %(error)s") % {"error": exc}},
+                status=400,
+            )
+        except (TooManyFieldsSent, TooManyFilesSent):
+            return JsonResponse(
+                {"detail": _("The request has too many fields or files.")}, status=400
+            )
         claimed = self._claim(user=user, key=key, request=request, fingerprint=fingerprint)
         if isinstance(claimed, HttpResponse):
             return claimed

@@ -16,11 +16,18 @@ _DETAIL = {
     "properties": {"detail": {"type": "string"}},
     "required": ["detail"],
 }
-_FIELD_ERRORS = {
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
+# The one 400 body (component FieldErrors): messages by field name; "non_field_errors"
+# for the body as a whole; "detail" alone when the body cannot be read at all.
+FIELD_ERRORS_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": 'Validation errors by field: {"field": ["message", ...]}.',
-    "additionalProperties": {},
+    "description": 'Validation errors by field: {"field": ["message", ...]}; '
+    '"non_field_errors" for the request as a whole; {"detail": "..."} when the body '
+    "cannot be read.",
+    "properties": {"detail": {"type": "string"}, "non_field_errors": _MESSAGES},
+    "additionalProperties": _MESSAGES,
 }
+_FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
 _COMMON = {
     "401": "Authentication credentials were not provided or are invalid.",
     "403": "Your role may not do this.",
@@ -35,6 +42,9 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def common_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "FieldErrors", FIELD_ERRORS_SCHEMA
+    )
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -58,7 +68,7 @@ def common_responses(result: dict[str, Any], generator: Any, request: Any, publi
             if (operation.get("parameters") or operation.get("requestBody")) and (
                 "400" not in responses
             ):
-                responses["400"] = _json(_FIELD_ERRORS, "Invalid parameters or body.")
+                responses["400"] = _json(_FIELD_ERRORS_REF, "Invalid parameters or body.")
             if method == "post" and path not in _PUBLIC:
                 parameters = operation.setdefault("parameters", [])
                 if not any(p.get("name") == "Idempotency-Key" for p in parameters):
@@ -76,4 +86,25 @@ def common_responses(result: dict[str, Any], generator: Any, request: Any, publi
                     responses["409"] = _json(
                         _DETAIL, "Conflict, or the Idempotency-Key was used with another body."
                     )
+                else:
+                    _idempotency_conflict_allowed(responses["409"], result)
     return result
+
+
+def _idempotency_conflict_allowed(response: dict[str, Any], result: dict[str, Any]) -> None:
+    """A view's own 409 may require more than "detail" (e.g. the claimed lead's "id");
+    the Idempotency-Key's 409 has "detail" only, so the schema accepts either."""
+    media = response.get("content", {}).get("application/json")
+    if not media or "schema" not in media:
+        return
+    schema = media["schema"]
+    ref = schema.get("$ref", "")
+    component = result.get("components", {}).get("schemas", {}).get(ref.rpartition("/")[2], {})
+    required = (component if ref else schema).get("required", [])
+    if set(required) <= {"detail"}:
+        return
+    media["schema"] = {"anyOf": [schema, _DETAIL]}
+    response["description"] = (
+        response.get("description", "").rstrip(".")
+        + "; or the Idempotency-Key was used with another body."
+    )

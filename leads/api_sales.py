@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alignment.api import ErrorSerializer
-from config.api import LargeCursorPagination, RoleModelPermissions
+from config.api import FIELD_ERRORS, LargeCursorPagination, RoleModelPermissions
 from leads.models import Deal, DealOutcome, FollowUp, FollowUpKind, FollowUpOutcome, Lead
 from leads.services.sales import (
     deal_close,
@@ -35,12 +35,6 @@ from leads.services.sales import (
     lead_reassign,
 )
 
-FIELD_ERRORS = OpenApiResponse(
-    response=inline_serializer(
-        "SalesFieldErrors", {"field": serializers.ListField(child=serializers.CharField())}
-    ),
-    description='Validation errors by field: {"field": ["message", ...]}.',
-)
 FORBIDDEN = OpenApiResponse(
     ErrorSerializer, description="Your role may not do this, or the lead is another rep's."
 )

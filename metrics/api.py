@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import FIELD_ERRORS
 from leads.models import SourceChannel
 from metrics.definitions import (
     METRIC_NAMES,
@@ -45,12 +46,7 @@ class CanViewMetrics(BasePermission):
 
 
 ERRORS = {
-    400: OpenApiResponse(
-        response=inline_serializer(
-            "MetricFieldErrors", {"field": serializers.ListField(child=serializers.CharField())}
-        ),
-        description='Validation errors by field: {"field": ["message", ...]}.',
-    ),
+    400: FIELD_ERRORS,
     401: OpenApiResponse(description="Not authenticated."),
     403: OpenApiResponse(description="The role may not read metrics."),
 }

@@ -88,6 +88,19 @@ def test_a_multipart_upload_with_a_new_boundary_is_the_same_body(marketer):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("key", ["key-1", None])
+def test_a_multipart_body_without_a_boundary_is_a_400_with_a_message(marketer, key):
+    agreement_create_default()
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    response = _client(marketer).post(
+        "/api/v1/leads/", b"email=ada@example.com", content_type="multipart/form-data", **headers
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert not Lead.objects.exists() and not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.django_db
 def test_keys_are_kept_a_day_and_purged_later(marketer):
     fresh = IdempotencyKey.objects.create(
         user=marketer, key="a", method="POST", path="/", body_hash="x"
