@@ -465,7 +465,8 @@ class LeadRefField(serializers.Field):
 class JsonObjectField(serializers.JSONField):
     """Free-form JSON that must be an object ({"key": value, ...})."""
 
-    default_error_messages = {"not_an_object": _lazy('Send an object: {"key": value, ...}.')}
+    # DRF formats these messages with str.format: no braces in them.
+    default_error_messages = {"not_an_object": _lazy("Send a JSON object of keys and values.")}
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)

@@ -48,3 +48,16 @@ def test_a_bad_token_is_refused_in_the_clients_language():
     response = client.get("/api/v1/leads/")
     assert response.status_code == 401
     assert response.json()["detail"] == "Niepoprawny token."  # DRF's own Polish
+
+
+def test_touch_metadata_that_is_no_object_is_a_400_in_the_clients_language(marketer):
+    agreement_create_default()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="pl")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=marketer).key}")
+    response = client.post(
+        "/api/v1/touches/",
+        {"lead": "nobody@example.com", "kind": "email_open", "metadata": [1, 2]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["metadata"] == ["Wyślij obiekt JSON z kluczami i wartościami."]
