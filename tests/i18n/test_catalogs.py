@@ -237,86 +237,139 @@ NOT_PAGES = {"logout"}
 BY_ROLE = {"home", "leads:detail", "leads:list", "metrics:dashboard", "campaigns:detail"}
 
 
-def _walk(language: str, records: dict) -> tuple[dict[str, set[str]], int]:
-    """Read every page in `language`: ({page: its untranslated texts}, pages read)."""
-    from django.contrib.auth import get_user_model
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.urls import reverse
+class _Forms(HTMLParser):
+    """Where a page's POST forms send their data."""
 
-    clients = {}
-    for username in WALKERS:
-        clients[username] = Client(HTTP_ACCEPT_LANGUAGE=language)
-        clients[username].force_login(get_user_model().objects.get(username=username))
-    # An upload waiting to be mapped lives in the uploader's session.
-    upload = clients["marketer"].post(
-        "/leads/import/",
-        {"file": SimpleUploadedFile("walk.csv", b"email,first_name\nwalk2@example.com,Ewa\n")},
-    )
-    assert upload.status_code == 302, "the marketer could not upload a file to import"
-    token_page = upload["Location"]
+    def __init__(self):
+        super().__init__()
+        self.actions: list[str] = []
 
-    english = _english_vocabulary()
-    suspicious = english - _translated_vocabulary(language) - {w.lower() for w in ALLOWED}
-    stored = _stored_texts()
-    problems: dict[str, set[str]] = {}
-    walked = 0
-    for name, route in page_routes():
-        if name in NOT_PAGES:
-            continue
-        parameters = route_parameters(route)
-        if name == "leads:import-map":
-            path, walkers = token_page, ("marketer",)
-        elif parameters:
-            arguments = _arguments(name, records)
-            if arguments is None or set(parameters) - set(arguments):
-                problems[f"{language} {name}"] = {"no record to show: add one to _records()"}
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form" and (attributes.get("method") or "").lower() == "post":
+            self.actions.append(attributes.get("action") or "")
+
+
+class _Walk:
+    """Reads pages in one language as the demo company's people, noting what is English."""
+
+    def __init__(self, language: str):
+        from django.contrib.auth import get_user_model
+
+        self.language = language
+        self.clients = {}
+        for username in WALKERS:
+            self.clients[username] = Client(HTTP_ACCEPT_LANGUAGE=language)
+            self.clients[username].force_login(get_user_model().objects.get(username=username))
+        self.suspicious = (
+            _english_vocabulary() - _translated_vocabulary(language) - {w.lower() for w in ALLOWED}
+        )
+        self.stored = _stored_texts()
+        self.problems: dict[str, set[str]] = {}
+        self.read = 0
+        self.forms: dict[str, str] = {}  # where a form posts -> who was shown it
+
+    def check(self, where: str, response) -> None:
+        if "html" not in response.get("Content-Type", ""):
+            return
+        self.read += 1
+        parser = _TextNodes(self.language)
+        parser.feed(response.content.decode())
+        for text in parser.texts:
+            if {w for w in WORD.findall(text) if w.lower() in self.suspicious} and {
+                w
+                for w in WORD.findall(_without_data(text, self.stored))
+                if w.lower() in self.suspicious
+            }:
+                self.problems.setdefault(f"{self.language} {where}", set()).add(text)
+
+    def pages(self, records: dict) -> None:
+        """Every page of the URL conf, with real records for its path parameters."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from django.urls import reverse
+
+        # An upload waiting to be mapped lives in the uploader's session.
+        upload = self.clients["marketer"].post(
+            "/leads/import/",
+            {"file": SimpleUploadedFile("walk.csv", b"email,first_name\nwalk2@example.com,Ewa\n")},
+        )
+        assert upload.status_code == 302, "the marketer could not upload a file to import"
+        for name, route in page_routes():
+            if name in NOT_PAGES:
                 continue
-            path = reverse(name, kwargs={p: arguments[p] for p in parameters})
+            parameters = route_parameters(route)
             walkers = WALKERS
-        else:
-            path, walkers = reverse(name), WALKERS
+            if name == "leads:import-map":
+                path, walkers = upload["Location"], ("marketer",)
+            elif parameters:
+                arguments = _arguments(name, records)
+                if arguments is None or set(parameters) - set(arguments):
+                    self.problems[f"{self.language} {name}"] = {"no record: add to _records()"}
+                    continue
+                path = reverse(name, kwargs={p: arguments[p] for p in parameters})
+            else:
+                path = reverse(name)
+            self.page(name, path, walkers)
+
+    def page(self, name: str, path: str, walkers: tuple[str, ...]) -> None:
         # The first walker who may open the page reads it (on pages that differ by role,
         # every walker who may). A form target, which sends a GET elsewhere, is read where
         # it sends the first walker.
         responses, answers, redirected = [], [], None
         for username in walkers:
-            answer = clients[username].get(path)
+            answer = self.clients[username].get(path)
             answers.append(f"{username}: {answer.status_code}")
             if answer.status_code in (200, 405):  # 405: acts on POST only, nothing to read
-                responses.append(answer)
+                responses.append((username, answer))
                 if name not in BY_ROLE:
                     break
             elif answer.status_code in (301, 302, 303) and redirected is None:
                 redirected = username
         if not responses and redirected is not None:
-            responses.append(clients[redirected].get(path, follow=True))
-            answers.append(f"{redirected}, redirects followed: {responses[0].status_code}")
-        if not responses or responses[0].status_code not in (200, 405):
-            problems[f"{language} {name} {path}"] = {"no role could open: " + ", ".join(answers)}
-            continue
-        for response in responses:
-            if response.status_code == 405 or "html" not in response.get("Content-Type", ""):
+            answer = self.clients[redirected].get(path, follow=True)
+            answers.append(f"{redirected}, redirects followed: {answer.status_code}")
+            responses.append((None, answer))  # its forms are the page it lands on's
+        if not responses or responses[0][1].status_code not in (200, 405):
+            self.problems[f"{self.language} {name} {path}"] = {"no role could open it"} | {
+                ", ".join(answers)
+            }
+            return
+        for username, response in responses:
+            if response.status_code == 405:
                 continue
-            walked += 1
-            parser = _TextNodes(language)
-            parser.feed(response.content.decode())
-            for text in parser.texts:
-                if {w for w in WORD.findall(text) if w.lower() in suspicious} and {
-                    w for w in WORD.findall(_without_data(text, stored)) if w.lower() in suspicious
-                }:
-                    problems.setdefault(f"{language} {name} {path}", set()).add(text)
-    return problems, walked
+            self.check(f"{name} {path}", response)
+            if username and "html" in response.get("Content-Type", ""):
+                forms = _Forms()
+                forms.feed(response.content.decode())
+                for action in forms.actions:
+                    self.forms.setdefault(action or path, username)
+
+    def forms_sent_empty(self) -> None:
+        """Each form, sent empty by someone shown it: the answer, errors included."""
+        for target, username in self.forms.items():
+            if target.startswith(("/logout/", "/account/language/")):
+                continue
+            answer = self.clients[username].post(target, {}, follow=True)
+            if answer.status_code >= 500:
+                self.problems[f"{self.language} POST {target}"] = {str(answer.status_code)}
+            else:
+                self.check(f"POST {target} as {username}", answer)
 
 
 @pytest.mark.django_db
-def test_every_page_speaks_the_users_language():
-    """Each page, detail pages of real records included, in Indonesian and in Polish.
+def test_every_page_and_form_speaks_the_users_language():
+    """Each page, detail pages of real records included, in Indonesian and in Polish; and
+    in Polish, each form sent empty (form errors, messages), never a server error.
 
     One demo company serves both languages (seeding it is the slow part).
     """
-    demo_seed(lead_count=30)
+    demo_seed(lead_count=30, scorecard_weeks=1)  # one week of scorecards is enough to show
     records = _records()
     for language in LANGUAGES:
-        problems, walked = _walk(language, records)
-        assert problems == {}
-        assert walked > 40, "the walk read fewer pages than Accord has"
+        walk = _Walk(language)
+        walk.pages(records)
+        assert walk.problems == {}
+        assert walk.read > 40, "the walk read fewer pages than Accord has"
+    walk.forms_sent_empty()  # Polish: the last language walked
+    assert walk.problems == {}
+    assert len(walk.forms) > 20, "fewer forms were sent than Accord shows"
