@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from alignment.templatetags.accord_format import money_format
 from config.exports import csv_lines
 from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
 
@@ -32,11 +33,11 @@ def display(value: Any, unit: str) -> str:
     if value is None:
         return EMPTY
     if unit in {"rate"}:
-        return f"{float(value) * 100:.1f}%"
+        return formats.number_format(float(value) * 100, 1, force_grouping=True) + "%"
     if unit == "ratio":
-        return f"{float(value) * 100:.0f}%"
+        return formats.number_format(float(value) * 100, 0, force_grouping=True) + "%"
     if unit == "money":
-        return formats.number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
+        return money_format(Decimal(value))
     if unit == "hours":
         return _("%(n)s h") % {"n": formats.number_format(value, 1)}
     if unit == "days":
@@ -53,7 +54,7 @@ def delta_display(value: Any, unit: str) -> str:
     if unit in {"rate", "ratio"}:
         return _("%(sign)s%(n)s pp") % {"sign": sign, "n": formats.number_format(number * 100, 1)}
     if unit == "money":
-        return sign + formats.number_format(Decimal(str(value)), 2, force_grouping=True)
+        return sign + money_format(Decimal(str(value)))
     if unit in {"hours", "days"}:
         return sign + display(number, unit)
     return sign + formats.number_format(number, 0, force_grouping=True)

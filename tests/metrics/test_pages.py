@@ -176,7 +176,7 @@ def test_the_meeting_pack_shows_the_week(client, week_data, executive):
     assert "1 SLA breach" in html  # due Monday 12:00
     assert "1 open dispute" in html  # raised 5 March, still open
     assert "Not yet published" not in html
-    assert "+3,100.50" in html  # revenue against the week before (3,800.50 − 700)
+    assert "+$3,100.50" in html  # revenue against the week before (3,800.50 − 700)
     assert "+2</td>" in html  # new leads: 3 against 1
 
 
