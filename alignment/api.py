@@ -12,6 +12,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -51,8 +52,8 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-NOT_ALLOWED = OpenApiResponse(ErrorSerializer, description=_("Your role may not do this."))
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description=_("No such object."))
+NOT_ALLOWED = OpenApiResponse(ErrorSerializer, description=_lazy("Your role may not do this."))
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description=_lazy("No such object."))
 
 
 class StageSerializer(serializers.ModelSerializer):

@@ -441,7 +441,7 @@ class CampaignSpendView(generics.ListCreateAPIView):
 class LeadRefField(serializers.Field):
     """A lead by id or by email (any case)."""
 
-    default_error_messages = {"missing": _("No lead with this id or email.")}
+    default_error_messages = {"missing": _lazy("No lead with this id or email.")}
 
     def to_internal_value(self, data: Any) -> Lead:
         raw = str(data).strip()

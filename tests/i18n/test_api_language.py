@@ -61,3 +61,5 @@ def test_touch_metadata_that_is_no_object_is_a_400_in_the_clients_language(marke
     )
     assert response.status_code == 400
     assert response.json()["metadata"] == ["Wyślij obiekt JSON z kluczami i wartościami."]
+    # Messages fixed when the serializer class is defined are translated per request too.
+    assert response.json()["lead"] == ["Brak leada o tym identyfikatorze lub adresie e-mail."]

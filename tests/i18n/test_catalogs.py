@@ -373,3 +373,39 @@ def test_every_page_and_form_speaks_the_users_language():
     walk.forms_sent_empty()  # Polish: the last language walked
     assert walk.problems == {}
     assert len(walk.forms) > 20, "fewer forms were sent than Accord shows"
+
+
+def test_no_string_is_translated_once_at_import():
+    """`gettext` (not lazy) outside a function runs once, in the default language: every
+    user after sees that language. Module and class level strings must be lazy."""
+    import ast
+
+    eager_names = {"gettext", "ngettext", "pgettext"}
+    found = []
+    for path in ROOT.rglob("*.py"):
+        if set(path.relative_to(ROOT).parts) & {*IGNORE, "migrations", "tests", "bench"}:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        eager = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation"
+            for alias in node.names
+            if alias.name in eager_names
+        }
+
+        def visit(node, in_function: bool, eager=eager, path=path) -> None:
+            for child in ast.iter_child_nodes(node):
+                if (
+                    not in_function
+                    and isinstance(child, ast.Call)
+                    and isinstance(child.func, ast.Name)
+                    and child.func.id in eager
+                ):
+                    found.append(f"{path.relative_to(ROOT)}:{child.lineno}")
+                inner = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+                visit(child, in_function or inner)
+
+        if eager:
+            visit(tree, False)
+    assert found == []
