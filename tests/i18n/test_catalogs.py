@@ -92,6 +92,7 @@ class _TextNodes(HTMLParser):
     SKIP = {"script", "style", "code", "pre", "textarea"}
     ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
     ZONES = zoneinfo.available_timezones()
+    VOID = {"input", "img", "br", "hr", "meta", "link", "source", "wbr", "area", "col"}
 
     def __init__(self, language: str):
         super().__init__()
@@ -100,14 +101,19 @@ class _TextNodes(HTMLParser):
         self._skipping: list[str] = []
 
     def handle_starttag(self, tag, attrs):
-        marked = dict(attrs).get("lang")
+        attributes = dict(attrs)
+        marked = attributes.get("lang")
         if tag in self.SKIP or (marked and marked != self.language):
-            self._skipping.append(tag)
+            if tag not in self.VOID:
+                self._skipping.append(tag)
+            return
         if self._skipping:
             return
         for name, value in attrs:
             if name in self.ATTRIBUTES and value:
                 self.texts.append(value)
+        if tag == "input" and attributes.get("type") in ("submit", "button", "reset"):
+            self.texts.append(attributes.get("value") or "")  # a button's label
 
     def handle_endtag(self, tag):
         if self._skipping and self._skipping[-1] == tag:
