@@ -38,7 +38,8 @@ def _compile_catalogs() -> None:
             continue
         with open(po, "rb") as handle:
             catalog = read_po(handle, locale=po.parent.parent.name)
-        with tempfile.NamedTemporaryFile(dir=po.parent, suffix=".mo.tmp", delete=False) as out:
+        # A temporary *.mo (ignored by git) in the same directory, then an atomic rename.
+        with tempfile.NamedTemporaryFile(dir=po.parent, suffix=".mo", delete=False) as out:
             write_mo(out, catalog)
         os.replace(out.name, mo)  # atomic: a concurrent test run never reads half a catalog
 
