@@ -543,7 +543,7 @@ def deal_close(
             to_stage=target,
             actor=actor,
             reason_code=lost_reason if target == StageKey.LOST else "",
-            reason=stored_text(sentence=DEAL_CLOSED, deal=locked),
+            reason=stored_text(sentence=DEAL_CLOSED, deal=locked.name or f"#{locked.pk}"),
             at=closed_at,
             funnel=funnel,
         )
