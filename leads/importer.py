@@ -261,13 +261,23 @@ def _check_utf8(stream: IO[bytes], head: bytes) -> None:
 # --- reading files ------------------------------------------------------------------------
 
 
+def custom_field_slug(name: str) -> str:
+    """A custom field's key from a column name: lower case, anything else as underscores."""
+    return "".join(c if c.isalnum() else "_" for c in name.strip().lower()).strip("_")
+
+
 def column_mapping_default(headers: Iterable[str]) -> dict[str, str]:
-    """File column → import column, by name (any case; spaces and dashes as underscores)."""
+    """File column → import column, by name (any case; spaces and dashes as underscores).
+
+    A column named `custom:<name>` fills the custom field <name> (as its slug).
+    """
     mapping: dict[str, str] = {}
     for header in headers:
         key = (header or "").strip().lower().replace(" ", "_").replace("-", "_")
         if key in COLUMNS:
             mapping[header] = key
+        elif key.startswith(CUSTOM_PREFIX) and custom_field_slug(key[len(CUSTOM_PREFIX) :]):
+            mapping[header] = CUSTOM_PREFIX + custom_field_slug(key[len(CUSTOM_PREFIX) :])
     return mapping
 
 

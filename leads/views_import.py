@@ -29,6 +29,7 @@ from leads.importer import (
     IMPORT_EXTENSIONS,
     ImportFileError,
     column_mapping_default,
+    custom_field_slug,
     import_file_check,
     lead_import,
     report_csv_rows,
@@ -73,7 +74,10 @@ class UploadForm(forms.Form):
 
 
 def _target_choices(column: str) -> list[tuple[str, str]]:
-    slug = "".join(c if c.isalnum() else "_" for c in column.strip().lower()).strip("_")
+    name = column.strip()
+    if name.lower().startswith(CUSTOM_PREFIX):  # a `custom:<name>` column names its field
+        name = name[len(CUSTOM_PREFIX) :]
+    slug = custom_field_slug(name)
     choices = [("", _("— ignore —")), *[(c, c) for c in COLUMNS]]
     if slug:
         choices.append((f"{CUSTOM_PREFIX}{slug}", _("custom field “%(name)s”") % {"name": slug}))
