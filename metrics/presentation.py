@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from alignment.stored_text import stored_text_display
 from alignment.templatetags.accord_format import money_format
 from config.exports import csv_lines
 from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
@@ -138,8 +139,9 @@ def record_cells(base: str, obj: Any) -> list[Any]:
                 _when(obj.created_at), _name(obj.owner), obj.territory or "",
                 obj.campaign or ""]  # fmt: skip
     if base == "event":
-        return [obj.lead.email, obj.from_stage, obj.to_stage, _when(obj.occurred_at),
-                _name(obj.actor), obj.reason_code or obj.reason]  # fmt: skip
+        return [obj.lead.email, obj.get_from_stage_display(), obj.get_to_stage_display(),
+                _when(obj.occurred_at), _name(obj.actor),
+                obj.reason_code or stored_text_display(text=obj.reason)]  # fmt: skip
     if base == "deal":
         return [str(obj), obj.lead.email, obj.lead.company, obj.amount, obj.get_outcome_display(),
                 _when(obj.created_at), _when(obj.closed_at), _name(obj.owner)]  # fmt: skip
@@ -153,8 +155,8 @@ def record_cells(base: str, obj: Any) -> list[Any]:
                 _when(obj.created_at), _when(obj.resolved_at),
                 obj.get_decision_display()]  # fmt: skip
     if base == "breach":
-        return [obj.lead.email, obj.stage, _when(obj.due_at), _when(obj.detected_at),
-                _name(obj.owner)]  # fmt: skip
+        return [obj.lead.email, obj.get_stage_display(), _when(obj.due_at),
+                _when(obj.detected_at), _name(obj.owner)]  # fmt: skip
     if base == "followup":
         return [obj.lead.email, obj.get_kind_display(), obj.get_outcome_display(),
                 _when(obj.occurred_at), _name(obj.author),

@@ -316,6 +316,12 @@ class _Walk:
             else:
                 path = reverse(name)
             self.page(name, path, walkers)
+        # The drill-down lists each kind of record in its own table: one metric of each.
+        from metrics.definitions import REGISTRY
+
+        kinds = {metric.drill_base().base: name for name, metric in REGISTRY.items()}
+        for kind, metric in sorted(kinds.items()):
+            self.page(f"metrics:records {kind}", f"/metrics/records/?metric={metric}", WALKERS)
 
     def page(self, name: str, path: str, walkers: tuple[str, ...]) -> None:
         # The first walker who may open the page reads it (on pages that differ by role,
