@@ -46,7 +46,7 @@ from alignment.services.feedback import (
 )
 from campaigns.models import Campaign
 from config.api import RoleModelPermissions
-from config.filters import UtcIsoDateTimeFilter
+from config.filters import IdFilter, UtcIsoDateTimeFilter
 from leads.models import Deal, Lead
 
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description=_("No or bad credentials."))
@@ -135,11 +135,11 @@ class IntelUpdateSerializer(serializers.Serializer):
 class IntelFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=IntelStatus.choices)
     kind = django_filters.ChoiceFilter(choices=IntelKind.choices)
-    competitor = django_filters.NumberFilter(field_name="competitor_id")
-    author = django_filters.NumberFilter(field_name="author_id")
-    lead = django_filters.NumberFilter(field_name="lead_id")
-    deal = django_filters.NumberFilter(field_name="deal_id")
-    campaign = django_filters.NumberFilter(field_name="campaign_id")
+    competitor = IdFilter(field_name="competitor_id")
+    author = IdFilter(field_name="author_id")
+    lead = IdFilter(field_name="lead_id")
+    deal = IdFilter(field_name="deal_id")
+    campaign = IdFilter(field_name="campaign_id")
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -287,7 +287,7 @@ class DisputeFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=DisputeKind.choices)
     raised_by_team = django_filters.ChoiceFilter(choices=Team.choices)
     decision = django_filters.ChoiceFilter(choices=DisputeDecision.choices)
-    lead = django_filters.NumberFilter(field_name="lead_id")
+    lead = IdFilter(field_name="lead_id")
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     resolved_after = UtcIsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
@@ -39,18 +40,45 @@ FIELD_ERRORS = OpenApiResponse(
 )
 
 
-class StandardPagination(PageNumberPagination):
+class _PageSize:
+    """`page_size` is a whole number of at least 1 (400 otherwise, rather than silently
+    the default); more than `max_page_size` gives `max_page_size`."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request: Any) -> int:
+        raw = request.query_params.get(self.page_size_query_param, "").strip()
+        if not raw:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+            raise DrfValidationError(
+                {self.page_size_query_param: [
+                    _("Send a whole number from 1 up; a page holds at most %(max)d results.")
+                    % {"max": self.max_page_size}
+                ]}
+            )  # fmt: skip
+        return min(int(raw), self.max_page_size)
 
-class LargeCursorPagination(CursorPagination):
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)  # type: ignore[misc]
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}, at most {self.max_page_size})."
+                )
+        return parameters
+
+
+class StandardPagination(_PageSize, PageNumberPagination):
+    pass
+
+
+class LargeCursorPagination(_PageSize, CursorPagination):
     """For large collections: page N costs the same as page 1."""
 
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
     ordering = "-id"
 
 

@@ -7,6 +7,8 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -30,3 +32,10 @@ class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """An object by its id: a whole number ("1.5" is refused, not rounded)."""
+
+    field_class = forms.IntegerField

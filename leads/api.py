@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import django_filters
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
@@ -32,6 +31,7 @@ from rest_framework.response import Response
 
 from alignment.api import FIELD_ERRORS, ErrorSerializer
 from config.api import LargeCursorPagination, RoleModelPermissions
+from config.filters import IdFilter
 from leads.filters import LeadFilter
 from leads.importer import (
     ROW_STATUSES,
@@ -70,8 +70,8 @@ CONFLICT = OpenApiResponse(
 class LeadApiFilter(LeadFilter):
     """The pages' filters; owner and territory by id (an unknown id matches nothing)."""
 
-    owner = django_filters.NumberFilter(field_name="owner_id", label="Owner (user id)")
-    territory = django_filters.NumberFilter(field_name="territory_id", label="Territory id")
+    owner = IdFilter(field_name="owner_id", label="Owner (user id)")
+    territory = IdFilter(field_name="territory_id", label="Territory id")
 
 
 # --- serializers ------------------------------------------------------------------------

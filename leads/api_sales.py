@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from alignment.api import ErrorSerializer
 from config.api import FIELD_ERRORS, LargeCursorPagination, RoleModelPermissions
+from config.filters import IdFilter
 from leads.models import Deal, DealOutcome, FollowUp, FollowUpKind, FollowUpOutcome, Lead
 from leads.services.sales import (
     deal_close,
@@ -242,8 +243,8 @@ class DealPatchSerializer(serializers.Serializer):
 
 
 class DealFilter(django_filters.FilterSet):
-    lead = django_filters.NumberFilter(field_name="lead_id")
-    owner = django_filters.NumberFilter(field_name="owner_id")
+    lead = IdFilter(field_name="lead_id")
+    owner = IdFilter(field_name="owner_id")
     outcome = django_filters.ChoiceFilter(choices=DealOutcome.choices)
     closed_after = django_filters.DateFilter(field_name="closed_at", lookup_expr="date__gte")
     closed_before = django_filters.DateFilter(field_name="closed_at", lookup_expr="date__lte")

@@ -72,6 +72,24 @@ def test_the_list_costs_the_same_queries_whatever_the_page_size(active, marketer
     assert counts[0] == counts[1] <= 5
 
 
+@pytest.mark.parametrize("path", ["/api/v1/leads/", "/api/v1/campaigns/"])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_a_400(active, marketer, path):
+    for bad in ("null", "0", "-1", "2.5"):
+        response = api(marketer).get(path, {"page_size": bad})
+        assert response.status_code == 400 and response.json()["page_size"]
+    assert api(marketer).get(path, {"page_size": 9999}).status_code == 200  # at most 500
+    assert api(marketer).get(path, {"page_size": ""}).status_code == 200  # the default
+
+
+@pytest.mark.parametrize("path", ["/api/v1/leads/", "/api/v1/deals/", "/api/v1/intel/"])
+def test_an_id_filter_takes_a_whole_number_and_a_huge_one_matches_nothing(
+    active, marketing_manager, path
+):
+    assert api(marketing_manager).get(path, {"owner": "1.5", "lead": "x"}).status_code == 400
+    response = api(marketing_manager).get(path, {"lead": 10**30, "owner": 10**30})
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
 def test_a_marketer_creates_a_lead_and_gets_its_detail(active, marketer):
     campaign = CampaignFactory(utm_source="google", utm_medium="cpc", utm_campaign="spring")
     response = api(marketer).post(
