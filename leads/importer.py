@@ -11,7 +11,8 @@ History columns (`created_at`, `stage`, `mql_at` … `lost_at`, `lost_reason`,
 `owner_email`, `deal_amount`) write the stage events of a lead the import creates,
 with those times and source "import". They are history, not activity: later moves
 of the lead still go through the stage service and the agreed transitions. The history
-of a lead that already exists is never rewritten.
+of a lead that already exists is never rewritten. A new lead's territory is its country's,
+else its owner's (a rep in one territory), else the default one.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from leads.services import (
     lead_changes,
     lead_update,
     lead_upsert,
-    territory_for_country,
+    territory_for_lead,
 )
 
 BATCH_SIZE = 1000
@@ -388,7 +389,7 @@ class ParsedRow:
 
 
 class _Lookups:
-    """Per-run caches: users by email, campaigns by name/UTM, territories by country."""
+    """Per-run caches: users by email, campaigns by name/UTM, territories by country+owner."""
 
     def __init__(self) -> None:
         self.users: dict[str, int | None] = {}
@@ -413,11 +414,12 @@ class _Lookups:
             self.campaigns[key] = found.pk if found else None
         return self.campaigns[key]
 
-    def territory(self, country: str) -> int | None:
-        if country not in self.territories:
-            territory = territory_for_country(country)
-            self.territories[country] = territory.pk if territory else None
-        return self.territories[country]
+    def territory(self, country: str, owner_id: int | None = None) -> int | None:
+        key = f"{country}:{owner_id or ''}"
+        if key not in self.territories:
+            territory = territory_for_lead(country=country, owner_id=owner_id)
+            self.territories[key] = territory.pk if territory else None
+        return self.territories[key]
 
 
 def _error(errors: list[dict[str, str]], name: str, message: str) -> None:
@@ -832,7 +834,7 @@ def _create(
             stage=row.stage,
             stage_entered_at=row.history[-1][1] if row.history else created_at,
             owner_id=row.owner_id,
-            territory_id=lookups.territory(row.fields.get("country", "")),
+            territory_id=lookups.territory(row.fields.get("country", ""), row.owner_id),
         )
         for stage, at in row.history:
             setattr(lead, f"{stage}_at", at)

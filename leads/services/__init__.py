@@ -12,6 +12,7 @@ from leads.services.lifecycle import (
     lead_update,
     sla_due_compute,
     territory_for_country,
+    territory_for_lead,
 )
 from leads.services.upsert import lead_changes, lead_delete, lead_match, lead_upsert
 
@@ -31,4 +32,5 @@ __all__ = [
     "lead_upsert",
     "sla_due_compute",
     "territory_for_country",
+    "territory_for_lead",
 ]

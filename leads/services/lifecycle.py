@@ -98,6 +98,26 @@ def territory_for_country(country: str) -> Territory | None:
     return Territory.objects.filter(is_default=True).first()
 
 
+def territory_for_lead(*, country: str, owner_id: int | None) -> Territory | None:
+    """A new lead's territory: its country's, else its owner's (one active membership), else
+    the default. An owned lead from an unmapped country belongs where its rep works."""
+    if country:
+        mapping = TerritoryCountry.objects.select_related("territory").filter(
+            country=country.upper()
+        )
+        if mapping.exists():
+            return mapping.first().territory  # type: ignore[union-attr]
+    if owner_id:
+        memberships = list(
+            TerritoryMember.objects.select_related("territory").filter(
+                user_id=owner_id, is_active=True
+            )[:2]
+        )
+        if len(memberships) == 1:
+            return memberships[0].territory
+    return territory_for_country(country)
+
+
 def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> AbstractBaseUser | None:
     """Give an unowned lead to the next active rep of its territory, round-robin.
 

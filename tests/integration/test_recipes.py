@@ -214,6 +214,11 @@ def test_the_imported_maven_sample_wins_and_earns_as_the_raw_rows_say(maven_csv)
         counts[0 if deal.outcome == DealOutcome.WON else 1] += 1
         counts[2] += deal.amount if deal.outcome == DealOutcome.WON else 0
     assert dict(measured) == dict(expected)
+    for territory in Territory.objects.all():  # the leads are in their owners' territories
+        f = MetricFilter(start=MAVEN_PERIOD.start, end=MAVEN_PERIOD.end, territory=territory.pk)
+        won_count, lost_count, revenue = expected[territory.name]
+        assert metric_value(name="revenue", f=f) == revenue
+        assert metric_value(name="win_rate", f=f) == round(won_count / (won_count + lost_count), 4)
     by_owner = metric_values_grouped(f=MAVEN_PERIOD, by="owner", names=["revenue"])
     assert sum(values["revenue"] for values in by_owner.values()) == sum(
         Decimal(row["close_value"]) for row in won
@@ -248,3 +253,25 @@ def test_a_column_named_custom_colon_name_fills_that_custom_field(tmp_path):
     path.write_text("email,custom:Landing Page,custom:\nada@example.com,lp-1,x\n")
     assert "1 created" in _import(path)
     assert Lead.objects.get().custom_fields == {"landing_page": "lp-1"}
+
+
+def test_an_imported_lead_from_an_unmapped_country_takes_its_owners_territory(rep):
+    from metrics.models import TerritoryCountry
+
+    west = Territory.objects.create(name="West", code="west")
+    germany = Territory.objects.create(name="DACH", code="dach")
+    TerritoryCountry.objects.create(territory=germany, country="DE")
+    Territory.objects.create(name="Rest", code="rest", is_default=True)
+    TerritoryMember.objects.create(territory=west, user=rep)
+    rows = [
+        {"email": "a@example.com", "country": "US", "owner_email": rep.email},
+        {"email": "b@example.com", "country": "DE", "owner_email": rep.email},
+        {"email": "c@example.com", "country": "US"},
+    ]
+    assert lead_import(rows=rows, user=None).created == 3
+    territories = dict(Lead.objects.values_list("email", "territory__code"))
+    assert territories == {
+        "a@example.com": "west",  # the owner's
+        "b@example.com": "dach",  # the country's comes first
+        "c@example.com": "rest",  # no owner: the default
+    }
