@@ -9,6 +9,7 @@ import sys
 import zoneinfo
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
@@ -98,6 +99,7 @@ class _TextNodes(HTMLParser):
         super().__init__()
         self.language = language
         self.texts: list[str] = []
+        self.links: list[str] = []  # hrefs with a query string
         self._skipping: list[str] = []
 
     def handle_starttag(self, tag, attrs):
@@ -114,6 +116,8 @@ class _TextNodes(HTMLParser):
                 self.texts.append(value)
         if tag == "input" and attributes.get("type") in ("submit", "button", "reset"):
             self.texts.append(attributes.get("value") or "")  # a button's label
+        if tag == "a" and "?" in (attributes.get("href") or ""):
+            self.links.append(attributes["href"])
 
     def handle_endtag(self, tag):
         if self._skipping and self._skipping[-1] == tag:
@@ -237,6 +241,10 @@ def _arguments(name: str, records: dict[str, dict[str, object]]) -> dict[str, ob
 
 # Who may see what differs: each page is read as the first of these who may open it.
 WALKERS = ("rep", "salesmgr", "marketer", "mktmgr", "exec")
+# Links the walk does not follow: the API and the admin speak for themselves.
+OUTSIDE = ("/api/", "/admin/", "/static/", "/media/")
+# Query parameters whose values change what a page shows (not just which records).
+VIEWS = {"metric", "by", "model", "kind", "status", "stage", "period", "sla"}
 # Logging out is no page to read.
 NOT_PAGES = {"logout"}
 # Pages that show each role something else: read by every walker who may open them.
@@ -274,6 +282,7 @@ class _Walk:
         self.problems: dict[str, set[str]] = {}
         self.read = 0
         self.forms: dict[str, str] = {}  # where a form posts -> who was shown it
+        self.links: dict[tuple, str] = {}  # in-page links with a query string, by shape
 
     def check(self, where: str, response) -> None:
         if "html" not in response.get("Content-Type", ""):
@@ -281,6 +290,18 @@ class _Walk:
         self.read += 1
         parser = _TextNodes(self.language)
         parser.feed(response.content.decode())
+        for href in parser.links:
+            link = urlsplit(href)
+            if link.netloc or not link.path.startswith("/") or link.path.startswith(OUTSIDE):
+                continue
+            query = parse_qsl(link.query)
+            # One link per page, parameters and the values that change what a page shows.
+            shape = (
+                link.path,
+                frozenset(key for key, _value in query),
+                frozenset(value for key, value in query if key in VIEWS),
+            )
+            self.links.setdefault(shape, href)
         for text in parser.texts:
             if {w for w in WORD.findall(text) if w.lower() in self.suspicious} and {
                 w
@@ -356,6 +377,19 @@ class _Walk:
                 for action in forms.actions:
                     self.forms.setdefault(action or path, username)
 
+    def links_followed(self, *, at_most: int = 400) -> int:
+        """Every in-page link with a query string (filters, drill-downs, groupings, periods),
+        and the links on the pages they open, one of each shape."""
+        done: set[tuple] = set()
+        while len(done) < at_most:
+            todo = [(shape, href) for shape, href in list(self.links.items()) if shape not in done]
+            if not todo:
+                break
+            for shape, href in todo[: at_most - len(done)]:
+                done.add(shape)
+                self.page("link", href, WALKERS)
+        return len(done)
+
     def forms_sent_empty(self) -> None:
         """Each form, sent empty by someone shown it: the answer, errors included."""
         for target, username in self.forms.items():
@@ -371,7 +405,8 @@ class _Walk:
 @pytest.mark.django_db
 def test_every_page_and_form_speaks_the_users_language():
     """Each page, detail pages of real records included, in Indonesian and in Polish; and
-    in Polish, each form sent empty (form errors, messages), never a server error.
+    in Polish, every in-page link (filters, drill-downs) and each form sent empty (form
+    errors, messages), never a server error.
 
     One demo company serves both languages (seeding it is the slow part).
     """
@@ -382,7 +417,9 @@ def test_every_page_and_form_speaks_the_users_language():
         walk.pages(records)
         assert walk.problems == {}
         assert walk.read > 40, "the walk read fewer pages than Accord has"
-    walk.forms_sent_empty()  # Polish: the last language walked
+    # Polish, the last language walked: every in-page link's shape, every form sent empty.
+    assert walk.links_followed() > 100, "the walk followed fewer links than pages offer"
+    walk.forms_sent_empty()
     assert walk.problems == {}
     assert len(walk.forms) > 20, "fewer forms were sent than Accord shows"
 
