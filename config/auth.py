@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api import FieldErrorsSerializer
 from config.throttling import AnonymousRateThrottle
 
 
@@ -42,7 +43,7 @@ class TokenView(ObtainAuthToken):
         request=AuthTokenSerializer,
         responses={
             200: inline_serializer("AuthTokenResponse", {"token": serializers.CharField()}),
-            400: OpenApiResponse(description="Wrong username or password."),
+            400: OpenApiResponse(FieldErrorsSerializer, description="Wrong username or password."),
             429: OpenApiResponse(description="Too many failed logins: locked out for a while."),
         },
         auth=[],

@@ -19,10 +19,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -109,6 +110,12 @@ class IdempotencyMiddleware:
                 {"detail": _("The multipart body cannot be read: %(error)s") % {"error": exc}},
                 status=400,
             )
+        except RequestDataTooBig:
+            return JsonResponse(
+                {"detail": _("The request body is larger than %(max)s; send less at once.")
+                 % {"max": filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}},
+                status=413,
+            )  # fmt: skip
         except (TooManyFieldsSent, TooManyFilesSent):
             return JsonResponse(
                 {"detail": _("The request has too many fields or files.")}, status=400

@@ -3,8 +3,8 @@
 Each view documents its own success and domain errors; this hook adds what the
 plumbing answers everywhere, so the schema is complete: 401 (no credentials), 403
 (role), 404 (unknown id or page), 429 (rate limit, with Retry-After), 400 wherever
-the request carries parameters or a body, and on every POST the Idempotency-Key
-header with its 409.
+the request carries parameters or a body, 413 wherever it carries a body, and on every
+POST the Idempotency-Key header with its 409.
 """
 
 from __future__ import annotations
@@ -17,17 +17,24 @@ _DETAIL = {
     "required": ["detail"],
 }
 _MESSAGES = {"type": "array", "items": {"type": "string"}}
+_FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
 # The one 400 body (component FieldErrors): messages by field name; "non_field_errors"
-# for the body as a whole; "detail" alone when the body cannot be read at all.
+# for the body as a whole; "detail" alone when the body cannot be read at all. A field
+# made of parts answers by part: a list by position ({"events": {"1": [...]}}), an
+# object by key, a list of objects with one (maybe empty) object per item.
 FIELD_ERRORS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": 'Validation errors by field: {"field": ["message", ...]}; '
     '"non_field_errors" for the request as a whole; {"detail": "..."} when the body '
-    "cannot be read.",
+    "cannot be read; a list or object field's errors by position or key.",
     "properties": {"detail": {"type": "string"}, "non_field_errors": _MESSAGES},
-    "additionalProperties": _MESSAGES,
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, _FIELD_ERRORS_REF]}},
+            _FIELD_ERRORS_REF,
+        ]
+    },
 }
-_FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
 _COMMON = {
     "401": "Authentication credentials were not provided or are invalid.",
     "403": "Your role may not do this.",
@@ -69,6 +76,8 @@ def common_responses(result: dict[str, Any], generator: Any, request: Any, publi
                 "400" not in responses
             ):
                 responses["400"] = _json(_FIELD_ERRORS_REF, "Invalid parameters or body.")
+            if operation.get("requestBody") and "413" not in responses:
+                responses["413"] = _json(_DETAIL, "The request body is too large.")
             if method == "post" and path not in _PUBLIC:
                 parameters = operation.setdefault("parameters", [])
                 if not any(p.get("name") == "Idempotency-Key" for p in parameters):

@@ -101,6 +101,15 @@ def test_a_multipart_body_without_a_boundary_is_a_400_with_a_message(marketer, k
 
 
 @pytest.mark.django_db
+def test_a_body_over_the_request_limit_with_a_key_is_a_413_with_a_message(marketer, settings):
+    agreement_create_default()
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = _post(_client(marketer), {"email": "ada@example.com", "company": "x" * 2000})
+    assert response.status_code == 413 and response.json()["detail"]
+    assert not Lead.objects.exists() and not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.django_db
 def test_keys_are_kept_a_day_and_purged_later(marketer):
     fresh = IdempotencyKey.objects.create(
         user=marketer, key="a", method="POST", path="/", body_hash="x"

@@ -58,3 +58,48 @@ def test_an_unknown_api_url_answers_json_404(marketer):
     response = client.get("/api/v1/leads/not-a-number/")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json" and response.json()["detail"]
+
+
+def _validator(schema, name: str):
+    """A JSON Schema validator of one component; its "#/..." references resolve in `schema`."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resource("urn:accord", DRAFT202012.create_resource(schema))
+    return Draft202012Validator(
+        {"$ref": f"urn:accord#/components/schemas/{name}"}, registry=registry
+    )
+
+
+def _resolve(schema, response):
+    body = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return body.get("$ref", "").rpartition("/")[2] or None
+
+
+def test_every_400_is_the_one_field_errors_shape_and_takes_drfs_errors(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if "400" in operation["responses"]:
+                assert _resolve(schema, operation["responses"]["400"]) == "FieldErrors", (
+                    method,
+                    path,
+                )
+    validator = _validator(schema, "FieldErrors")
+    for body in (
+        {"email": ["Enter a valid email address."], "non_field_errors": ["No."]},
+        {"detail": "JSON parse error"},
+        {"events": {"1": ['"x" is not a valid choice.']}},
+        {"rows": [{}, {"email": ["Required."]}]},
+        {"custom_fields": {"size": {"0": ["Too long."]}}},
+    ):
+        assert validator.is_valid(body), body
+    for body in ({"email": "not a list"}, {"email": [1]}, ["a list"]):
+        assert not validator.is_valid(body), body
+
+
+def test_a_view_conflict_on_a_post_also_allows_the_idempotency_keys_conflict(schema):
+    claim = schema["paths"]["/api/v1/leads/{id}/claim/"]["post"]["responses"]["409"]
+    options = claim["content"]["application/json"]["schema"]["anyOf"]
+    assert {"$ref": "#/components/schemas/ClaimConflict"} in options
+    assert {"required": ["detail"]}.items() <= options[1].items()
