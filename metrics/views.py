@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
@@ -72,7 +73,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     history = data.history
     points = [
         (
-            c.week_start.strftime("%d %b"),
+            date_format(c.week_start, "j M"),  # the reader's month names
             None if c.alignment_score is None else float(c.alignment_score),
         )
         for c in history

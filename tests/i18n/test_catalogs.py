@@ -129,7 +129,8 @@ class _TextNodes(HTMLParser):
             self.texts.append(text)
 
 
-WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{2,}")
+# Whole words in any script (a Polish "według" is not the English "wed"), three letters up.
+WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’-]){2,}")
 # Words a page may show untranslated in any language: the product's name and the acronyms
 # both teams use as they are (the catalogs keep them too). Everything else English on a page
 # is either stored data (names, companies: see _stored_texts) or a missing translation.
@@ -152,6 +153,18 @@ def _translated_vocabulary(language: str) -> set[str]:
         for text in strings:
             words.update(w.lower() for w in WORD.findall(text or ""))
     return words
+
+
+def _date_words(language: str) -> set[str]:
+    """Month and weekday names and abbreviations as `language` writes them."""
+    from django.utils import dates, translation
+
+    with translation.override(language):
+        names = [
+            *dates.MONTHS.values(), *dates.MONTHS_3.values(), *dates.MONTHS_AP.values(),
+            *dates.WEEKDAYS.values(), *dates.WEEKDAYS_ABBR.values(),
+        ]  # fmt: skip
+        return {w.lower() for name in names for w in WORD.findall(str(name))}
 
 
 def _stored_texts() -> list[str]:
@@ -277,7 +290,7 @@ class _Walk:
             self.clients[username].force_login(get_user_model().objects.get(username=username))
         self.suspicious = (
             _english_vocabulary() - _translated_vocabulary(language) - {w.lower() for w in ALLOWED}
-        )
+        ) | (_date_words("en") - _date_words(language))
         self.stored = _stored_texts()
         self.problems: dict[str, set[str]] = {}
         self.read = 0
