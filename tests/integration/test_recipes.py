@@ -275,3 +275,12 @@ def test_an_imported_lead_from_an_unmapped_country_takes_its_owners_territory(re
         "b@example.com": "dach",  # the country's comes first
         "c@example.com": "rest",  # no owner: the default
     }
+
+
+def test_the_import_page_offers_a_custom_colon_name_column_as_that_custom_field():
+    from leads.views_import import MappingForm
+
+    form = MappingForm(columns=["email", "custom:Landing Page"])
+    field = form.fields["col_1"]
+    assert field.initial == "custom:landing_page"
+    assert "custom:landing_page" in [value for value, _label in field.choices]
