@@ -1,96 +1,111 @@
-"""The default agreement: the demand waterfall with owners, SLAs and starter criteria."""
+"""The default agreement: the demand waterfall with owners, SLAs and starter criteria.
+
+Its texts are written as in the code and installed in the deployment's language
+(LANGUAGE_CODE); from then on they are the agreement's own, edited like any version.
+"""
 
 from __future__ import annotations
+
+from django.utils.translation import gettext_noop
 
 from alignment.models import ReasonKind, RuleKind, StageKey, Team
 
 MQL_THRESHOLD = 50
 
-NOTES = (
+NOTES = gettext_noop(
     "The starting contract between marketing and sales: marketing passes on only leads "
     "that meet these criteria; sales answers every MQL within the SLA and says why it "
     "rejects one."
 )
+TITLE = gettext_noop("Default demand waterfall")
 
 STAGES: list[dict] = [
     {
         "key": StageKey.INQUIRY,
-        "name": "Inquiry",
+        "name": gettext_noop("Inquiry"),
         "owner_team": Team.MARKETING,
         "sla_hours": None,
-        "entry_criteria": "A person has raised a hand: form fill, event scan, inbound email.",
-        "exit_criteria": "Score reaches the MQL threshold and every must rule passes.",
+        "entry_criteria": gettext_noop(
+            "A person has raised a hand: form fill, event scan, inbound email."
+        ),
+        "exit_criteria": gettext_noop(
+            "Score reaches the MQL threshold and every must rule passes."
+        ),
         "win_probability": "0",
     },
     {
         "key": StageKey.MQL,
-        "name": "Marketing qualified lead",
+        "name": gettext_noop("Marketing qualified lead"),
         "owner_team": Team.MARKETING,
         "sla_hours": 24,
-        "entry_criteria": "Meets the agreed qualification criteria; routed to a rep.",
-        "exit_criteria": "The rep follows up and accepts or rejects it with a reason.",
+        "entry_criteria": gettext_noop("Meets the agreed qualification criteria; routed to a rep."),
+        "exit_criteria": gettext_noop(
+            "The rep follows up and accepts or rejects it with a reason."
+        ),
         "win_probability": "0.02",
     },
     {
         "key": StageKey.SAL,
-        "name": "Sales accepted lead",
+        "name": gettext_noop("Sales accepted lead"),
         "owner_team": Team.SALES,
         "sla_hours": 72,
-        "entry_criteria": "A rep has accepted the MQL and owns the next step.",
-        "exit_criteria": "Discovery call held: need, budget and timing confirmed.",
+        "entry_criteria": gettext_noop("A rep has accepted the MQL and owns the next step."),
+        "exit_criteria": gettext_noop("Discovery call held: need, budget and timing confirmed."),
         "win_probability": "0.05",
     },
     {
         "key": StageKey.SQL,
-        "name": "Sales qualified lead",
+        "name": gettext_noop("Sales qualified lead"),
         "owner_team": Team.SALES,
         "sla_hours": 168,
-        "entry_criteria": "Need, budget, authority and timing confirmed.",
-        "exit_criteria": "A proposal or quote is being prepared.",
+        "entry_criteria": gettext_noop("Need, budget, authority and timing confirmed."),
+        "exit_criteria": gettext_noop("A proposal or quote is being prepared."),
         "win_probability": "0.15",
     },
     {
         "key": StageKey.OPPORTUNITY,
-        "name": "Opportunity",
+        "name": gettext_noop("Opportunity"),
         "owner_team": Team.SALES,
         "sla_hours": 720,
-        "entry_criteria": "A deal with an amount and expected close date exists.",
-        "exit_criteria": "Contract signed (won) or the buyer says no (lost).",
+        "entry_criteria": gettext_noop("A deal with an amount and expected close date exists."),
+        "exit_criteria": gettext_noop("Contract signed (won) or the buyer says no (lost)."),
         "win_probability": "0.40",
     },
     {
         "key": StageKey.WON,
-        "name": "Won",
+        "name": gettext_noop("Won"),
         "owner_team": Team.SALES,
         "sla_hours": None,
-        "entry_criteria": "Contract signed.",
+        "entry_criteria": gettext_noop("Contract signed."),
         "exit_criteria": "",
         "win_probability": "1",
     },
     {
         "key": StageKey.LOST,
-        "name": "Lost",
+        "name": gettext_noop("Lost"),
         "owner_team": Team.SALES,
         "sla_hours": None,
-        "entry_criteria": "The buyer chose not to buy; a reason is recorded.",
-        "exit_criteria": "May be recycled to marketing nurture later.",
+        "entry_criteria": gettext_noop("The buyer chose not to buy; a reason is recorded."),
+        "exit_criteria": gettext_noop("May be recycled to marketing nurture later."),
         "win_probability": "0",
     },
     {
         "key": StageKey.RECYCLED,
-        "name": "Recycled to nurture",
+        "name": gettext_noop("Recycled to nurture"),
         "owner_team": Team.MARKETING,
         "sla_hours": None,
-        "entry_criteria": "Not ready now; sent back to marketing with a reason.",
-        "exit_criteria": "Re-qualifies as an MQL.",
+        "entry_criteria": gettext_noop("Not ready now; sent back to marketing with a reason."),
+        "exit_criteria": gettext_noop("Re-qualifies as an MQL."),
         "win_probability": "0",
     },
     {
         "key": StageKey.DISQUALIFIED,
-        "name": "Disqualified",
+        "name": gettext_noop("Disqualified"),
         "owner_team": Team.SALES,
         "sla_hours": None,
-        "entry_criteria": "Never a fit (student, competitor, spam); a reason is recorded.",
+        "entry_criteria": gettext_noop(
+            "Never a fit (student, competitor, spam); a reason is recorded."
+        ),
         "exit_criteria": "",
         "win_probability": "0",
     },
@@ -110,25 +125,25 @@ TRANSITIONS: dict[str, list[str]] = {
 
 REASON_CODES: dict[str, list[tuple[str, str]]] = {
     ReasonKind.REJECTION: [
-        ("no-budget", "No budget"),
-        ("no-authority", "Not a decision maker"),
-        ("bad-timing", "Not buying in the next 6 months"),
-        ("wrong-fit", "Outside our ideal customer profile"),
-        ("bad-contact-data", "Contact data wrong or unreachable"),
-        ("existing-customer", "Already a customer"),
+        ("no-budget", gettext_noop("No budget")),
+        ("no-authority", gettext_noop("Not a decision maker")),
+        ("bad-timing", gettext_noop("Not buying in the next 6 months")),
+        ("wrong-fit", gettext_noop("Outside our ideal customer profile")),
+        ("bad-contact-data", gettext_noop("Contact data wrong or unreachable")),
+        ("existing-customer", gettext_noop("Already a customer")),
     ],
     ReasonKind.LOST: [
-        ("price", "Price"),
-        ("competitor", "Chose a competitor"),
-        ("no-decision", "No decision / stalled"),
-        ("product-gap", "Missing capability"),
-        ("timing", "Timing"),
+        ("price", gettext_noop("Price")),
+        ("competitor", gettext_noop("Chose a competitor")),
+        ("no-decision", gettext_noop("No decision / stalled")),
+        ("product-gap", gettext_noop("Missing capability")),
+        ("timing", gettext_noop("Timing")),
     ],
     ReasonKind.DISQUALIFIED: [
-        ("spam", "Spam or fake"),
-        ("student", "Student or job seeker"),
-        ("competitor", "Works for a competitor"),
-        ("duplicate", "Duplicate person"),
+        ("spam", gettext_noop("Spam or fake")),
+        ("student", gettext_noop("Student or job seeker")),
+        ("competitor", gettext_noop("Works for a competitor")),
+        ("duplicate", gettext_noop("Duplicate person")),
     ],
 }
 
@@ -139,7 +154,7 @@ RULES: list[dict] = [
         "operator": "gte",
         "value": 50,
         "points": 20,
-        "description": "Company of 50+ employees",
+        "description": gettext_noop("Company of 50+ employees"),
     },
     {
         "kind": RuleKind.FIT,
@@ -147,7 +162,7 @@ RULES: list[dict] = [
         "operator": "contains",
         "value": "head",
         "points": 15,
-        "description": "Head-of title",
+        "description": gettext_noop("Head-of title"),
     },
     {
         "kind": RuleKind.FIT,
@@ -155,7 +170,7 @@ RULES: list[dict] = [
         "operator": "contains",
         "value": "director",
         "points": 15,
-        "description": "Director title",
+        "description": gettext_noop("Director title"),
     },
     {
         "kind": RuleKind.FIT,
@@ -163,7 +178,7 @@ RULES: list[dict] = [
         "operator": "in",
         "value": ["referral", "event", "paid_search"],
         "points": 10,
-        "description": "High-intent source",
+        "description": gettext_noop("High-intent source"),
     },
     {
         "kind": RuleKind.MUST,
@@ -171,34 +186,34 @@ RULES: list[dict] = [
         "operator": "exists",
         "value": None,
         "points": 0,
-        "description": "Company is known",
+        "description": gettext_noop("Company is known"),
     },
     {
         "kind": RuleKind.ENGAGEMENT,
         "touch_kind": "demo_request",
         "half_life_days": 30,
         "points": 40,
-        "description": "Requested a demo",
+        "description": gettext_noop("Requested a demo"),
     },
     {
         "kind": RuleKind.ENGAGEMENT,
         "touch_kind": "pricing_visit",
         "half_life_days": 14,
         "points": 10,
-        "description": "Visited pricing",
+        "description": gettext_noop("Visited pricing"),
     },
     {
         "kind": RuleKind.ENGAGEMENT,
         "touch_kind": "webinar",
         "half_life_days": 30,
         "points": 10,
-        "description": "Attended a webinar",
+        "description": gettext_noop("Attended a webinar"),
     },
     {
         "kind": RuleKind.ENGAGEMENT,
         "touch_kind": "content_download",
         "half_life_days": 21,
         "points": 5,
-        "description": "Downloaded content",
+        "description": gettext_noop("Downloaded content"),
     },
 ]

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -34,11 +35,12 @@ logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def agreement_create_default(*, title: str = "Default demand waterfall") -> Agreement:
+def agreement_create_default(*, title: str = "") -> Agreement:
     """Install the default agreement as the active version when none exists yet.
 
     Used on a fresh installation (there is nobody to sign yet). Running it twice
-    returns the active version and creates nothing.
+    returns the active version and creates nothing. Its texts are written in the
+    deployment's language (LANGUAGE_CODE), whoever runs the installation.
     """
     active = Agreement.objects.filter(status=AgreementStatus.ACTIVE).first()
     if active is not None:
@@ -46,28 +48,41 @@ def agreement_create_default(*, title: str = "Default demand waterfall") -> Agre
     version = (
         Agreement.objects.order_by("-version").values_list("version", flat=True).first() or 0
     ) + 1
-    agreement = Agreement.objects.create(
-        version=version,
-        title=title,
-        notes=defaults.NOTES,
-        status=AgreementStatus.ACTIVE,
-        activated_at=timezone.now(),
-        mql_threshold=defaults.MQL_THRESHOLD,
-    )
-    stages = {
-        spec["key"]: FunnelStage.objects.create(agreement=agreement, order=order, **spec)
-        for order, spec in enumerate(defaults.STAGES, start=1)
-    }
-    for key, next_keys in defaults.TRANSITIONS.items():
-        stages[key].next_stages.set([stages[k] for k in next_keys])
-    ReasonCode.objects.bulk_create(
-        ReasonCode(agreement=agreement, kind=kind, code=code, label=label)
-        for kind, codes in defaults.REASON_CODES.items()
-        for code, label in codes
-    )
-    QualificationRule.objects.bulk_create(
-        QualificationRule(agreement=agreement, **rule) for rule in defaults.RULES
-    )
+    with translation.override(settings.LANGUAGE_CODE):
+
+        def text(value: str) -> str:
+            return translation.gettext(value) if value else value
+
+        agreement = Agreement.objects.create(
+            version=version,
+            title=title or text(defaults.TITLE),
+            notes=text(defaults.NOTES),
+            status=AgreementStatus.ACTIVE,
+            activated_at=timezone.now(),
+            mql_threshold=defaults.MQL_THRESHOLD,
+        )
+        written = ("name", "entry_criteria", "exit_criteria")
+        stages = {
+            spec["key"]: FunnelStage.objects.create(
+                agreement=agreement,
+                order=order,
+                **{**spec, **{field: text(spec[field]) for field in written}},
+            )
+            for order, spec in enumerate(defaults.STAGES, start=1)
+        }
+        for key, next_keys in defaults.TRANSITIONS.items():
+            stages[key].next_stages.set([stages[k] for k in next_keys])
+        ReasonCode.objects.bulk_create(
+            ReasonCode(agreement=agreement, kind=kind, code=code, label=text(label))
+            for kind, codes in defaults.REASON_CODES.items()
+            for code, label in codes
+        )
+        QualificationRule.objects.bulk_create(
+            QualificationRule(
+                agreement=agreement, **{**rule, "description": text(rule["description"])}
+            )
+            for rule in defaults.RULES
+        )
     return agreement
 
 
