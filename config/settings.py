@@ -234,8 +234,12 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Internationalisation ----------------------------------------------------------------
-LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("id", _("Indonesian")), ("pl", _("Polish"))]
+# The deployment's language: for users who chose none and whose browser asks for none we
+# offer, and for the default agreement a fresh installation writes.
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}.")
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 # Beat crontabs (the Monday scorecards) run in the deployment's time zone.
