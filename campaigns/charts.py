@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import pygal
+from django.utils import formats
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from pygal.style import Style
@@ -54,10 +55,12 @@ def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
         show_minor_x_labels=False,
         x_labels_major_every=max(1, len(points) // 8),
         truncate_label=-1,
-        value_formatter=lambda v: f"{v:,.0f}",
+        value_formatter=lambda v: formats.number_format(
+            v, decimal_pos=0, use_l10n=True, force_grouping=True
+        ),  # grouped as the reader writes numbers
         margin=8,
     )
-    chart.x_labels = [date_format(p.week, "M j") for p in points]
+    chart.x_labels = [date_format(p.week, "j M") for p in points]
     spent = revenue = Decimal("0")
     spend_series, revenue_series = [], []
     for point in points:
