@@ -79,3 +79,13 @@ def system_text(value) -> str:
     from alignment.stored_text import stored_text_display
 
     return stored_text_display(text=value)
+
+
+@register.filter
+def percent(value) -> str:
+    """`{{ 0.5|percent }}`: a share as the reader writes percentages ("50%", "12,5%")."""
+    if value is None or value == "":
+        return "—"
+    from babel.numbers import format_percent
+
+    return format_percent(Decimal(str(value)), format="#,##0.#%", locale=_locale())

@@ -254,6 +254,9 @@ def _arguments(name: str, records: dict[str, dict[str, object]]) -> dict[str, ob
 
 # Who may see what differs: each page is read as the first of these who may open it.
 WALKERS = ("rep", "salesmgr", "marketer", "mktmgr", "exec")
+# 12,500 or 1,234,567.89: thousands grouped the English way (Polish writes 12 500,
+# Indonesian 12.500).
+ENGLISH_GROUPING = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
 # Links the walk does not follow: the API and the admin speak for themselves.
 OUTSIDE = ("/api/", "/admin/", "/static/", "/media/")
 # Query parameters whose values change what a page shows (not just which records).
@@ -316,11 +319,15 @@ class _Walk:
             )
             self.links.setdefault(shape, href)
         for text in parser.texts:
-            if {w for w in WORD.findall(text) if w.lower() in self.suspicious} and {
-                w
-                for w in WORD.findall(_without_data(text, self.stored))
-                if w.lower() in self.suspicious
-            }:
+            english = {w for w in WORD.findall(text) if w.lower() in self.suspicious}
+            if (english or ENGLISH_GROUPING.search(text)) and (
+                {
+                    w
+                    for w in WORD.findall(_without_data(text, self.stored))
+                    if w.lower() in self.suspicious
+                }
+                or ENGLISH_GROUPING.search(_without_data(text, self.stored))
+            ):
                 self.problems.setdefault(f"{self.language} {where}", set()).add(text)
 
     def pages(self, records: dict) -> None:
