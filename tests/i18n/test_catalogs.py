@@ -1,4 +1,4 @@
-"""The catalogs are current and complete, and no page shows an untranslated string."""
+"""The catalogs are current and complete; no page, in-page link or form answer shows English."""
 
 from __future__ import annotations
 
