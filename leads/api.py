@@ -139,8 +139,10 @@ class LeadSerializer(serializers.ModelSerializer):
             "utm_campaign",
         ]
         read_only_fields = ["owner", "territory", "stage", "score", "created_at", "updated_at"]
-        # Uniqueness (email in any case, external id) is the service's to answer: 409.
+        # Uniqueness (email in any case, external id) is the service's to answer: 409, or
+        # with ?upsert=true an update of the lead these keys name.
         validators: list = []
+        extra_kwargs = {"external_id": {"validators": []}}
 
 
 class StageEventSerializer(serializers.ModelSerializer):

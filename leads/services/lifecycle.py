@@ -309,7 +309,8 @@ def lead_create(
     created_at: datetime | None = None,
     score: bool = True,
 ) -> Lead:
-    """Create a lead in `inquiry` (or raise LeadConflict if its email exists, any case).
+    """Create a lead in `inquiry` (or raise LeadConflict if its email exists, any case, or
+    its external id does).
 
     `data` holds EDITABLE_FIELDS plus optional utm_source/utm_medium/utm_campaign, which
     set the first-touch campaign when none is given.
@@ -318,6 +319,10 @@ def lead_create(
     existing = lead_find_by_email(email)
     if existing:
         raise LeadConflict(_("A lead with this email already exists."), lead_id=existing.pk)
+    external_id = data.get("external_id")
+    existing = Lead.objects.filter(external_id=external_id).first() if external_id else None
+    if existing:
+        raise LeadConflict(_("A lead with this external id already exists."), lead_id=existing.pk)
     fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
     fields["email"] = email
     if fields.get("country"):

@@ -139,6 +139,18 @@ def test_upsert_updates_the_existing_lead(active, marketer):
     assert lead.company == "Analytical Engines" and Lead.objects.count() == 1
 
 
+def test_a_known_external_id_is_409_with_its_id_and_upsert_updates_that_lead(active, marketer):
+    lead = lead_create(data={"email": "ada@example.com", "external_id": "crm-1"}, actor=None)
+    body = {"email": "ada.l@example.com", "external_id": "crm-1", "company": "Engines"}
+    response = api(marketer).post("/api/v1/leads/", body, format="json")
+    assert response.status_code == 409
+    assert response.json()["id"] == lead.pk and response.json()["detail"]
+    response = api(marketer).post("/api/v1/leads/?upsert=true", body, format="json")
+    assert response.status_code == 200 and response.json()["id"] == lead.pk
+    lead.refresh_from_db()
+    assert (lead.email, lead.company, Lead.objects.count()) == ("ada.l@example.com", "Engines", 1)
+
+
 def test_bad_input_is_400_with_field_errors(active, marketer):
     response = api(marketer).post(
         "/api/v1/leads/", {"email": "not-an-email", "company_size": -3}, format="json"
