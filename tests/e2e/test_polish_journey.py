@@ -3,6 +3,7 @@ and money all in Polish, with the deployment currency (PLN) grouped the Polish w
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -97,6 +98,8 @@ def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_flo
     entry = page.locator("#follow-up-section .timeline li.tl-follow_up").first
     assert "Rozmowa z Janem: demo w czwartek" in entry.inner_text()
     assert "Rozmowa telefoniczna: Umówiono spotkanie" in entry.inner_text()
+    # When, written the Polish way: 02-12-2026 16:40.
+    assert re.fullmatch(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}", entry.locator("time").inner_text())
     assert FollowUp.objects.filter(lead=lead, author=rep).count() == 1
     screenshot(page, "polish-follow-up-logged")
 
