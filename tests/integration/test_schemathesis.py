@@ -52,8 +52,9 @@ def test_the_api_has_no_server_errors_and_no_schema_violations(live_server, tmp_
         MAX_EXAMPLES,
         "--seed",
         "20261123",
+        # Two: the fuzzer generates while the server answers (about 2 minutes on 2 cores).
         "--workers",
-        "1",
+        "2",
         "--no-shrink",
         "--generation-database",
         "none",
