@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from django.utils import timezone
 from alignment.models import IdempotencyKey
 from tests.conftest import IN_CI, need
 from tests.factories import UserFactory
+from tests.processes import process_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,8 +84,4 @@ def test_a_real_worker_runs_a_task_and_its_effect_is_in_the_database():
         )
         assert IdempotencyKey.objects.filter(pk=fresh.pk).exists()
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        process_stop(worker)

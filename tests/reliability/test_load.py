@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from django.db import connection
 from leads.models import Lead
 from tests.conftest import need
 from tests.foundation.test_infrastructure import _database_url_for_subprocess
+from tests.processes import process_stop
 from tests.reliability.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,12 +123,7 @@ def test_twenty_users_for_a_minute_of_mixed_reads_and_writes_get_no_errors(tmp_p
                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=SECONDS + 120,
             )  # fmt: skip
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            process_stop(server)
 
     table, rows = _table(Path(f"{prefix}_stats.csv"))
     print(f"\nload: {USERS} users, {SECONDS} s, gunicorn 2 workers\n{table}")
@@ -146,5 +141,7 @@ def test_twenty_users_for_a_minute_of_mixed_reads_and_writes_get_no_errors(tmp_p
     ):
         assert int(rows[name]["Request Count"]) > 0, f"no {name} in the mix"  # fmt: skip
     # Each create was sent twice with one Idempotency-Key: one lead per key, none lost.
+    # A create the server finished while locust was stopping may be missing from its
+    # count (at most one per user), never the other way round.
     creates = int(rows["POST /api/v1/leads/"]["Request Count"])
-    assert Lead.objects.count() - leads_before == creates
+    assert creates <= Lead.objects.count() - leads_before <= creates + USERS

@@ -26,6 +26,7 @@ from metrics.services import TRAILING_WEEKS
 from tests.conftest import need
 from tests.factories import LeadFactory, TerritoryFactory
 from tests.foundation.test_infrastructure import _broker_reachable, _database_url_for_subprocess
+from tests.processes import process_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 WEEK = date(2026, 3, 2)
@@ -50,12 +51,7 @@ def _worker(queue: str, *, delay_ms: int) -> subprocess.Popen:
 
 def _stop(worker: subprocess.Popen) -> str:
     if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
+        process_stop(worker)
     return worker.stdout.read() if worker.stdout else ""
 
 
