@@ -56,3 +56,35 @@ def test_demo_history_follows_the_agreed_funnel():
         assert list(lead.stage_events.all())[-1].to_stage == lead.stage
     assert Lead.objects.filter(stage="won").exists()
     assert Lead.objects.filter(stage__in=["recycled", "disqualified"]).exists()
+
+
+def test_the_first_make_run_shows_plausible_figures_everywhere():
+    """The demo `make run` seeds, read through the dashboard's own selectors.
+
+    Funnel, hand-off, revenue, campaigns, ledger, scorecards, intelligence and disputes
+    all have data, and the conversion rates are those of a real funnel, not 0 or 100 %.
+    """
+    from alignment.models import Battlecard, Dispute, FieldIntel
+    from metrics.definitions import metric_filter_parse
+    from metrics.models import Scorecard, Target
+    from metrics.selectors import dashboard_build
+
+    call_command("seed_demo", verbosity=0)  # the default size, as `make run`
+    data = dashboard_build(f=metric_filter_parse({}))
+    funnel = {row["stage"]: row for row in data.funnel}
+    assert all(funnel[stage]["count"] for stage in ("inquiry", "mql", "sal", "sql", "won"))
+    values = data.values
+    assert 0.03 < values["stage_conversion[mql→won]"] < 0.4
+    assert 0.5 < values["acceptance_rate"] < 1
+    assert 0.4 < values["sla_compliance"] < 1
+    assert values["revenue"] > 0 and values["sla_breaches"] > 0
+    assert len([row for row in data.campaigns if row["spend"]]) >= 3
+    assert len(data.ledger) >= 2  # the reps' credits and breaches this month
+    assert data.history and all(c.alignment_score is not None for c in data.history)
+    assert Scorecard.objects.values("week_start").distinct().count() == 12
+    assert Target.objects.exists() and data.revenue_target
+    assert FieldIntel.objects.exists() and Battlecard.objects.exists()
+    assert Dispute.objects.filter(status="open").exists()
+    assert Dispute.objects.filter(status="resolved").exists()
+    months = {lead.created_at.date().replace(day=1) for lead in Lead.objects.only("created_at")}
+    assert len(months) >= 6  # 26 weeks of history
