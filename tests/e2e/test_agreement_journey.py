@@ -5,18 +5,10 @@ from __future__ import annotations
 import pytest
 
 from alignment.models import Agreement, AgreementStatus
-from leads.demo import DEMO_PASSWORD, demo_seed
-from tests.e2e.conftest import screenshot
+from leads.demo import demo_seed
+from tests.e2e.conftest import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, username: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
 
 
 def test_draft_backtest_propose_and_sign_in_a_browser(page):

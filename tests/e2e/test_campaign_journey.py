@@ -5,24 +5,11 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Campaign
-from leads.demo import DEMO_PASSWORD, demo_seed
+from leads.demo import demo_seed
 from leads.models import Lead
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import login, logout, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page, username: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-
-
-def logout(page) -> None:
-    page.click("text=Log out")
-    page.wait_for_url("**/login/**")
 
 
 def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):

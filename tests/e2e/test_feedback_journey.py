@@ -9,25 +9,12 @@ import pytest
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus
 from alignment.roles import Role
 from alignment.services.feedback import battlecard_save, dispute_raise
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import login, logout, screenshot
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "pw-for-tests"
-
-
-def login(page, username: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-
-
-def logout(page) -> None:
-    page.click("text=Log out")
-    page.wait_for_url("**/login/**")
 
 
 def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
@@ -45,7 +32,7 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     )
 
     # The rep sends what they heard, from the lead page; htmx swaps the panel in place.
-    login(page, "rina")
+    login(page, "rina", PASSWORD)
     page.goto(f"/leads/{lead.pk}/")
     page.click("text=Send intelligence to marketing")
     page.select_option("#intel-form select[name=kind]", "competitor")
@@ -65,7 +52,7 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     logout(page)
 
     # The marketer finds it in the inbox and acknowledges it with a response.
-    login(page, "maya")
+    login(page, "maya", PASSWORD)
     assert page.locator("#unread-badge .count").inner_text() == "1"
     page.click("nav >> text=Intel inbox")
     page.wait_for_url("**/feedback/intel/")
@@ -83,7 +70,7 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     logout(page)
 
     # The rep sees the unread count, the response on the lead page and in notifications.
-    login(page, "rina")
+    login(page, "rina", PASSWORD)
     assert page.locator("#unread-badge .count").inner_text() == "1"
     page.goto(f"/leads/{lead.pk}/")
     assert page.get_by_text("Price sheet vs Rivalix by Friday.").first.is_visible()
@@ -111,11 +98,11 @@ def test_an_executive_resolves_a_dispute_and_others_see_no_resolve_form(page):
         kind="rejection",
         reason="Rejected as no budget, yet they asked for a quote.",
     )
-    login(page, "rina")
+    login(page, "rina", PASSWORD)
     page.goto(f"/feedback/disputes/{dispute.pk}/")
     assert page.locator("#resolve-form").count() == 0
     logout(page)
-    login(page, "evelyn")
+    login(page, "evelyn", PASSWORD)
     page.click("nav >> text=Disputes")
     page.wait_for_url("**/feedback/disputes/")
     screenshot(page, "feedback-dispute-list")
@@ -133,7 +120,7 @@ def test_an_executive_resolves_a_dispute_and_others_see_no_resolve_form(page):
 def test_marketing_writes_a_battlecard_and_a_rep_chooses_email_events(page):
     UserFactory(username="rina", role=Role.SALES_REP)
     UserFactory(username="maya", role=Role.MARKETER)
-    login(page, "maya")
+    login(page, "maya", PASSWORD)
     page.click("nav >> text=Battlecards")
     page.click("text=New battlecard")
     page.fill("input[name=competitor_name]", "PipeLane")
@@ -147,7 +134,7 @@ def test_marketing_writes_a_battlecard_and_a_rep_chooses_email_events(page):
     page.wait_for_selector("text=Battlecard saved.")
     screenshot(page, "feedback-battlecard-detail")
     logout(page)
-    login(page, "rina")
+    login(page, "rina", PASSWORD)
     page.goto("/feedback/battlecards/")
     assert page.get_by_text("PipeLane").is_visible()
     assert page.locator("text=New battlecard").count() == 0

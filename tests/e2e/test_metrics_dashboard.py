@@ -7,19 +7,11 @@ import re
 import pytest
 from django.utils import timezone
 
-from leads.demo import DEMO_PASSWORD, demo_seed
+from leads.demo import demo_seed
 from metrics.models import Scorecard, Target
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _login(page, username: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
 
 
 def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
@@ -30,7 +22,7 @@ def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
     demo_seed(lead_count=120, scorecard_weeks=4)
     assert (Target.objects.count(), Scorecard.objects.count()) == (targets, cards)
 
-    _login(page, "salesmgr")
+    login(page, "salesmgr")
     page.click("nav >> text=Dashboard")
     page.wait_for_url("**/metrics/")
     start = (timezone.localdate() - timezone.timedelta(days=84)).isoformat()

@@ -13,7 +13,7 @@ from alignment.services import agreement_create_default
 from leads.models import FollowUp
 from leads.services.sales import follow_up_log, sla_breaches_check
 from metrics.models import TerritoryMember
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import login, screenshot
 from tests.factories import TerritoryFactory, UserFactory
 from tests.leads.conftest import make_lead
 
@@ -79,17 +79,9 @@ def sales_floor():
     return {"rep": rep, "manager": manager, "urgent": urgent}
 
 
-def _login(page, username: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-
-
 def test_a_rep_logs_a_follow_up_on_the_most_urgent_lead_without_a_reload(page, sales_floor):
     urgent = sales_floor["urgent"]
-    _login(page, "rina")
+    login(page, "rina", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="My queue", exact=True).click()
     page.wait_for_url("**/leads/queue/")
     first_row = page.locator("table.queue tbody tr").first
@@ -120,13 +112,13 @@ def test_a_rep_logs_a_follow_up_on_the_most_urgent_lead_without_a_reload(page, s
 
 
 def test_the_agenda_team_and_ledger_pages_render_in_a_browser(page, sales_floor):
-    _login(page, "piotr")
+    login(page, "piotr", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="Agenda", exact=True).click()
     page.wait_for_url("**/leads/agenda/")
     assert page.get_by_text("Visit the Gdańsk office").is_visible()
     screenshot(page, "sales-agenda")
     page.click("text=Log out")
-    _login(page, "boss-sales")
+    login(page, "boss-sales", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="Team", exact=True).click()
     page.wait_for_url("**/leads/team/")
     assert page.get_by_text("reps are behind").or_(page.get_by_text("rep is behind")).is_visible()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from leads.datasets import OLIST_ORIGIN_TO_SOURCE
 from leads.importer import lead_import
 from leads.models import Lead
 from metrics.definitions import MetricFilter, metric_value, metric_values_grouped
@@ -19,20 +20,6 @@ from metrics.definitions import MetricFilter, metric_value, metric_values_groupe
 pytestmark = pytest.mark.django_db
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "olist_funnel_sample.csv"
-# Olist's `origin` in Accord's source channels (blank: unknown).
-ORIGIN_TO_SOURCE = {
-    "organic_search": "organic_search",
-    "paid_search": "paid_search",
-    "social": "social",
-    "email": "email",
-    "referral": "referral",
-    "display": "display",
-    "direct_traffic": "direct",
-    "other": "other",
-    "other_publicities": "other",
-    "unknown": "unknown",
-    "": "unknown",
-}
 # First contacts span 14 June 2017 to 31 May 2018 (wins run later, to November 2018).
 PERIOD = MetricFilter(start=date(2017, 6, 1), end=date(2018, 6, 2))
 
@@ -48,7 +35,7 @@ def _import_rows(raw: list[dict[str, str]]) -> list[dict[str, str]]:
         {
             "external_id": row["mql_id"],
             "email": f"{row['mql_id']}@olist.example",
-            "source": ORIGIN_TO_SOURCE[row["origin"]],
+            "source": OLIST_ORIGIN_TO_SOURCE[row["origin"]],
             "created_at": row["first_contact_date"],
             "mql_at": row["first_contact_date"],
             "won_at": row["won_date"],
@@ -81,7 +68,7 @@ def test_the_conversion_per_source_channel_equals_the_raw_rows(imported):
     totals: dict[str, int] = defaultdict(int)
     wins: dict[str, int] = defaultdict(int)
     for row in imported:
-        source = ORIGIN_TO_SOURCE[row["origin"]]
+        source = OLIST_ORIGIN_TO_SOURCE[row["origin"]]
         totals[source] += 1
         wins[source] += bool(row["won_date"])
     expected = {source: round(wins[source] / totals[source], 4) for source in totals}
