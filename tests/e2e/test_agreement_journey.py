@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from alignment.models import Agreement, AgreementStatus
 from leads.demo import demo_seed
@@ -33,7 +34,7 @@ def test_draft_backtest_propose_and_sign_in_a_browser(page):
     page.select_option("#rule-form select[name=kind]", "fit")
     page.fill("#rule-form input[name=field]", "shoe size")
     page.click("#rule-form button[type=submit]")
-    assert page.get_by_text("Choose a lead field").first.is_visible()
+    expect(page.get_by_text("Choose a lead field").first).to_be_visible()
     screenshot(page, "agreement-draft-editor")
     page.click("text=Propose for signature")
     page.wait_for_url("**/agreement/?version=*")
@@ -50,4 +51,4 @@ def test_draft_backtest_propose_and_sign_in_a_browser(page):
     login(page, "rep")
     page.goto(f"/agreement/?a={draft.based_on_id}&b={draft.pk}")
     screenshot(page, "agreement-diff-after-signing")
-    assert page.get_by_text(f"From v{draft.based_on.version} to v{draft.version}").is_visible()
+    expect(page.get_by_text(f"From v{draft.based_on.version} to v{draft.version}")).to_be_visible()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from campaigns.models import Campaign
 from leads.demo import demo_seed
@@ -29,7 +30,7 @@ def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):
     page.check("text=EMEA")
     page.click("button.primary")
     screenshot(page, "campaign-form-error")
-    assert page.locator(".field-error").first.is_visible()
+    expect(page.locator(".field-error").first).to_be_visible()
     page.fill("#id_ends_on", "2026-10-31")
     page.click("button.primary")
     page.wait_for_url("**/campaigns/*/")
@@ -66,7 +67,7 @@ def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):
     other.target_territories.set(campaign.target_territories.all())
     page.goto(f"/campaigns/{other.pk}/")
     page.click("text=Launch campaign")
-    assert page.get_by_text("Confirm to launch anyway").is_visible()
+    expect(page.get_by_text("Confirm to launch anyway")).to_be_visible()
     page.check("#launch-form input[name=confirm]")
     page.click("text=Launch campaign")
     page.wait_for_load_state()
@@ -76,10 +77,10 @@ def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):
     # The busiest demo campaign: KPIs, funnel, chart, rejections, collateral, readiness.
     busiest = max(Campaign.objects.all(), key=lambda c: c.first_touch_leads.count())
     page.goto(f"/campaigns/{busiest.pk}/")
-    assert page.locator("#spend-vs-revenue svg").is_visible()
+    expect(page.locator("#spend-vs-revenue svg")).to_be_visible()
     screenshot(page, "campaign-page")
 
     lead = Lead.objects.filter(campaign=busiest).order_by("pk").first()
     page.goto(f"/leads/{lead.pk}/")
-    assert page.locator("#lead-collateral").is_visible()
+    expect(page.locator("#lead-collateral")).to_be_visible()
     screenshot(page, "lead-collateral-panel")

@@ -5,6 +5,7 @@ a dispute."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus
 from alignment.roles import Role
@@ -45,15 +46,15 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     assert page.locator("#lead-intel").inner_text().count("comparing us with Rivalix") == 1
     # The competitor is now recorded on the lead, so its battlecard shows there.
     page.reload()
-    assert page.get_by_text("Battlecard: Rivalix").is_visible()
-    assert page.get_by_text("Count the hours lost to lead blame").first.is_visible()
+    expect(page.get_by_text("Battlecard: Rivalix")).to_be_visible()
+    expect(page.get_by_text("Count the hours lost to lead blame").first).to_be_visible()
     screenshot(page, "feedback-lead-panel-after-submit")
     intel = FieldIntel.objects.get()
     logout(page)
 
     # The marketer finds it in the inbox and acknowledges it with a response.
     login(page, "maya", PASSWORD)
-    assert page.locator("#unread-badge .count").inner_text() == "1"
+    expect(page.locator("#unread-badge .count")).to_have_text("1")
     page.click("nav >> text=Intel inbox")
     page.wait_for_url("**/feedback/intel/")
     screenshot(page, "feedback-intel-inbox")
@@ -71,12 +72,12 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
 
     # The rep sees the unread count, the response on the lead page and in notifications.
     login(page, "rina", PASSWORD)
-    assert page.locator("#unread-badge .count").inner_text() == "1"
+    expect(page.locator("#unread-badge .count")).to_have_text("1")
     page.goto(f"/leads/{lead.pk}/")
-    assert page.get_by_text("Price sheet vs Rivalix by Friday.").first.is_visible()
+    expect(page.get_by_text("Price sheet vs Rivalix by Friday.").first).to_be_visible()
     page.click("#unread-badge")
     page.wait_for_url("**/feedback/notifications/")
-    assert page.get_by_text("Marketing acknowledged your intelligence").is_visible()
+    expect(page.get_by_text("Marketing acknowledged your intelligence")).to_be_visible()
     screenshot(page, "feedback-rep-notifications")
     with page.expect_response(lambda r: "/read/" in r.url):
         page.click("button.mark-read")
@@ -136,7 +137,7 @@ def test_marketing_writes_a_battlecard_and_a_rep_chooses_email_events(page):
     logout(page)
     login(page, "rina", PASSWORD)
     page.goto("/feedback/battlecards/")
-    assert page.get_by_text("PipeLane").is_visible()
+    expect(page.get_by_text("PipeLane")).to_be_visible()
     assert page.locator("text=New battlecard").count() == 0
     screenshot(page, "feedback-battlecard-list")
     page.goto("/feedback/notifications/preferences/")

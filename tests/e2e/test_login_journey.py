@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from leads.demo import DEMO_PASSWORD, demo_seed
 from tests.e2e.conftest import screenshot
@@ -20,7 +21,7 @@ def test_a_user_logs_in_in_a_real_browser_and_sees_their_home(page, username, la
     page.fill("#id_password", DEMO_PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/")
-    assert page.get_by_text(landmark).first.is_visible()
+    expect(page.get_by_text(landmark).first).to_be_visible()
     screenshot(page, f"home-{username}")
     page.click("text=Log out")
     page.wait_for_url("**/login/")
@@ -32,5 +33,5 @@ def test_a_wrong_password_gets_a_clear_message(page):
     page.fill("#id_username", "rep")
     page.fill("#id_password", "not-it")
     page.click("button[type=submit]")
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     assert "correct username and password" in page.get_by_role("alert").inner_text()

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from leads.demo import demo_seed
 from metrics.models import Scorecard, Target
@@ -30,7 +31,7 @@ def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
     page.click("button:has-text('Apply')")
     page.wait_for_load_state()
     assert page.locator("svg").count() >= 2  # the funnel and the score over the weeks
-    assert page.get_by_role("heading", name="Follow-up ledger").is_visible()
+    expect(page.get_by_role("heading", name="Follow-up ledger")).to_be_visible()
     screenshot(page, "metrics-dashboard")
 
     mqls = page.locator(".funnel-table tr", has_text="Marketing qualified").locator("a").first
@@ -42,8 +43,8 @@ def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
     screenshot(page, "metrics-records")
 
     page.goto("/metrics/targets/")
-    assert page.get_by_text("Reverse-funnel plan").first.is_visible()
+    expect(page.get_by_text("Reverse-funnel plan").first).to_be_visible()
     screenshot(page, "metrics-targets")
     page.goto("/metrics/pack/")
-    assert page.get_by_role("heading", name=re.compile("Alignment meeting")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("Alignment meeting"))).to_be_visible()
     screenshot(page, "metrics-pack")

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone, translation
+from playwright.sync_api import expect
 
 from alignment.models import StageKey, UserProfile
 from alignment.roles import Role
@@ -69,7 +70,7 @@ def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_flo
 
     page.goto(f"/leads/{lead.pk}/")
     assert page.locator("html").get_attribute("lang") == "pl"
-    assert page.get_by_role("heading", name="Oś czasu").is_visible()
+    expect(page.get_by_role("heading", name="Oś czasu")).to_be_visible()
     deal = page.locator(".deal").first
     assert "12 500,00 zł" in spaced(deal.inner_text())
     assert "W toku" in deal.inner_text()  # the deal's state, translated
@@ -111,7 +112,7 @@ def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_flo
     page.goto("/")
     page.locator("#unread-badge").click()
     page.wait_for_url("**/feedback/notifications/")
-    assert page.get_by_role("heading", name="Powiadomienia").first.is_visible()
+    expect(page.get_by_role("heading", name="Powiadomienia").first).to_be_visible()
     notice = "Marketing potwierdził przyjęcie twoich informacji z rynku"
-    assert page.get_by_text(notice).is_visible()
+    expect(page.get_by_text(notice)).to_be_visible()
     screenshot(page, "polish-notifications")

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from alignment.models import StageKey
 from alignment.roles import Role
@@ -91,7 +92,7 @@ def test_a_rep_logs_a_follow_up_on_the_most_urgent_lead_without_a_reload(page, s
 
     first_row.get_by_role("link", name="Urgent Santoso").click()
     page.wait_for_url(f"**/leads/{urgent.pk}/")
-    assert page.locator("#lead-clock .sla.overdue").is_visible()
+    expect(page.locator("#lead-clock .sla.overdue")).to_be_visible()
     # A marker on the window survives only if the page is not reloaded.
     page.evaluate("window.__stillHere = true")
     page.select_option("#id_kind", "call")
@@ -104,7 +105,7 @@ def test_a_rep_logs_a_follow_up_on_the_most_urgent_lead_without_a_reload(page, s
     assert "Spoke to Urgent: demo booked for Thursday" in entry.inner_text()
     assert "Call: Meeting booked" in entry.inner_text()
     assert page.evaluate("window.__stillHere") is True
-    assert page.locator("text=Follow-up logged.").is_visible()
+    expect(page.locator("text=Follow-up logged.")).to_be_visible()
     # The header's SLA clock stopped with it (swapped out of band).
     assert page.locator("#lead-clock .sla.overdue").count() == 0
     screenshot(page, "sales-lead-after-follow-up")
@@ -115,15 +116,17 @@ def test_the_agenda_team_and_ledger_pages_render_in_a_browser(page, sales_floor)
     login(page, "piotr", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="Agenda", exact=True).click()
     page.wait_for_url("**/leads/agenda/")
-    assert page.get_by_text("Visit the Gdańsk office").is_visible()
+    expect(page.get_by_text("Visit the Gdańsk office")).to_be_visible()
     screenshot(page, "sales-agenda")
     page.click("text=Log out")
     login(page, "boss-sales", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="Team", exact=True).click()
     page.wait_for_url("**/leads/team/")
-    assert page.get_by_text("reps are behind").or_(page.get_by_text("rep is behind")).is_visible()
+    expect(
+        page.get_by_text("reps are behind").or_(page.get_by_text("rep is behind"))
+    ).to_be_visible()
     screenshot(page, "sales-team")
     page.get_by_role("navigation").get_by_role("link", name="Ledger", exact=True).click()
     page.wait_for_url("**/leads/ledger/")
-    assert page.get_by_text("The team's SLA ledger").is_visible()
+    expect(page.get_by_text("The team's SLA ledger")).to_be_visible()
     screenshot(page, "sales-ledger")
