@@ -184,7 +184,12 @@ class StageEvent(models.Model):
         ordering = ["lead", "occurred_at", "id"]
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="stage_event_lead_idx"),
-            models.Index(fields=["to_stage", "occurred_at"], name="stage_event_to_idx"),
+            # The metrics' cohorts: who entered a stage in a period (index-only on
+            # PostgreSQL, lead_id included), then whether each reached the next stage.
+            models.Index(
+                fields=["to_stage", "occurred_at"], include=["lead"], name="stage_event_to_lead_idx"
+            ),
+            models.Index(fields=["lead", "to_stage", "occurred_at"], name="stage_event_reach_idx"),
             models.Index(fields=["from_stage", "occurred_at"], name="stage_event_from_idx"),
         ]
         constraints = [

@@ -33,7 +33,6 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -417,22 +416,26 @@ def leads_response_due(f: MetricFilter) -> QuerySet:
 
 
 def conversion_cohort(from_stage: str, to_stage: str) -> Callable[[MetricFilter], QuerySet]:
+    """Leads that entered `from_stage` in the period; `reached`: whether they entered
+    `to_stage` at or after their first entry in the period (at any time up to now).
+
+    Written as two EXISTS (a `to_stage` event with a period entry at or before it)
+    rather than a "first entry" subquery compared in a third, so that PostgreSQL starts
+    from the period's stage events (stage_event_to_lead_idx, index-only) and probes each
+    lead once per stage (stage_event_reach_idx).
+    """
+
     def records(f: MetricFilter) -> QuerySet:
-        entered = StageEvent.objects.filter(
-            lead=OuterRef("pk"), to_stage=from_stage, **_in("occurred_at", f)
-        ).order_by("occurred_at")
-        # The Exists filter lets the database start from the period's stage events
-        # (an index on to_stage, occurred_at), not from every lead.
-        qs = (
-            Lead.objects.filter(_entered(from_stage, f))
-            .annotate(entered_from_at=Subquery(entered.values("occurred_at")[:1]))
-            .annotate(
-                reached=Exists(
-                    StageEvent.objects.filter(
-                        lead=OuterRef("pk"),
-                        to_stage=to_stage,
-                        occurred_at__gte=OuterRef("entered_from_at"),
-                    )
+        entered_before = StageEvent.objects.filter(
+            lead=OuterRef("lead"),
+            to_stage=from_stage,
+            occurred_at__lte=OuterRef("occurred_at"),
+            **_in("occurred_at", f),
+        )
+        qs = Lead.objects.filter(_entered(from_stage, f)).annotate(
+            reached=Exists(
+                StageEvent.objects.filter(lead=OuterRef("pk"), to_stage=to_stage).filter(
+                    Exists(entered_before)
                 )
             )
         )
@@ -1047,7 +1050,14 @@ def plan_compute(*, f: MetricFilter, revenue_target: Decimal | None = None) -> P
     )
 
 
-def targets_value(name: str, f: MetricFilter, *, known: Mapping[str, Any] | None = None) -> Any:
+def targets_value(
+    name: str,
+    f: MetricFilter,
+    *,
+    known: Mapping[str, Any] | None = None,
+    plan: Plan | None = None,
+) -> Any:
+    """A target metric; `plan` is the period's plan when the caller has computed it."""
     known = known or {}
     if name == "target_attainment":
         goal = target_revenue(f)
@@ -1056,7 +1066,7 @@ def targets_value(name: str, f: MetricFilter, *, known: Mapping[str, Any] | None
             revenue = REGISTRY["revenue"].value(f)
         return _rate(revenue, goal)
     if name == "mql_attainment":
-        plan = plan_compute(f=f)
+        plan = plan if plan is not None else plan_compute(f=f)
         mqls = known.get("mqls", None)
         if mqls is None:
             mqls = REGISTRY["mqls"].value(f)
@@ -1073,8 +1083,14 @@ def metric_value(*, name: str, f: MetricFilter) -> Any:
     return REGISTRY[name].value(f)
 
 
-def metric_values(*, f: MetricFilter, names: Iterable[str] | None = None) -> dict[str, Any]:
-    """Every metric (or the named ones) for one filter, by DESIGN.md name."""
+def metric_values(
+    *, f: MetricFilter, names: Iterable[str] | None = None, plan: Plan | None = None
+) -> dict[str, Any]:
+    """Every metric (or the named ones) for one filter, by DESIGN.md name.
+
+    `plan`: the period's plan (plan_compute), when the caller needs it too; computing it
+    means six cohort queries over the trailing half-year.
+    """
     wanted = list(names) if names is not None else METRIC_NAMES
     unknown = [n for n in wanted if n not in REGISTRY and n not in TARGET_METRICS]
     if unknown:
@@ -1092,7 +1108,7 @@ def metric_values(*, f: MetricFilter, names: Iterable[str] | None = None) -> dic
                 values[name] = metric.value(f)
     for name in wanted:
         if name in TARGET_METRICS:
-            values[name] = targets_value(name, f, known=values)
+            values[name] = targets_value(name, f, known=values, plan=plan)
     return {name: values[name] for name in wanted}
 
 

@@ -187,10 +187,10 @@ def scorecard_build(
     """Every metric of the week, the alignment components and the score (nothing saved)."""
     week_start = week_start_of(week)
     f = MetricFilter(start=week_start, end=week_start + timedelta(days=7), territory=territory)
-    values = metric_values(f=f)
+    plan = plan_compute(f=f)
+    values = metric_values(f=f, plan=plan)
     agreement = agreement if agreement is not None else agreement_active()
     weights = agreement.weights() if agreement is not None else dict(DEFAULT_WEIGHTS)
-    plan = plan_compute(f=f)
     components = alignment_components(
         values=values, planned_mql_to_won=plan.mql_to_won_rate, weights=weights
     )

@@ -161,3 +161,32 @@ def test_bad_filter_parameters_are_field_errors(week_data):
 def test_a_week_parameter_means_its_iso_week(week_data):
     f = metric_filter_parse({"week": "2026-03-05"})
     assert (f.start, f.end) == (date(2026, 3, 2), date(2026, 3, 9))
+
+
+def test_a_conversion_counts_only_what_follows_the_first_entry_in_the_period(warsaw):
+    """Recycled leads: reaching the next stage before this period's entry does not count;
+    reaching it between two entries in the period does; later, in another period, too."""
+    from leads.models import StageEvent
+    from tests.factories import LeadFactory
+    from tests.metrics.conftest import at
+
+    def path(email, *steps):
+        lead = LeadFactory(email=email, created_at=at(2, 1))
+        for to_stage, when in steps:
+            StageEvent.objects.create(lead=lead, from_stage="inquiry", to_stage=to_stage,
+                                      occurred_at=when)  # fmt: skip
+        return lead
+
+    path("before@x.test", ("mql", at(2, 10)), ("sal", at(2, 11)), ("mql", at(3, 3)))
+    path("between@x.test", ("mql", at(3, 2, 9)), ("sal", at(3, 3)), ("mql", at(3, 5)))
+    path("later@x.test", ("mql", at(3, 6)), ("sal", at(4, 1)))
+    path("never@x.test", ("mql", at(3, 4)))
+    path("outside@x.test", ("mql", at(3, 9)), ("sal", at(3, 10)))  # next week's cohort
+    cohort = metric_records(name="stage_conversion[mql→sal]", f=WEEK)
+    assert {lead.email: lead.reached for lead in cohort} == {
+        "before@x.test": False,
+        "between@x.test": True,
+        "later@x.test": True,
+        "never@x.test": False,
+    }
+    assert metric_value(name="stage_conversion[mql→sal]", f=WEEK) == 0.5

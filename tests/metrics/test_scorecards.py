@@ -206,3 +206,22 @@ def test_a_webhook_subscriber_gets_one_delivery_per_published_week(week_data):
     latest = deliveries.get(event_key="week:2026-03-02")
     assert latest.event == "scorecard.published"
     assert latest.payload["alignment_score"] == "66.95"
+
+
+def test_a_scorecard_computes_its_plan_once(week_data, monkeypatch):
+    """The plan costs six cohort queries over the trailing half-year: the score and the
+    MQL attainment share one."""
+    from metrics import definitions, services
+
+    calls = []
+    real = definitions.plan_compute
+
+    def counting(**kwargs):
+        calls.append(kwargs["f"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(definitions, "plan_compute", counting)
+    monkeypatch.setattr(services, "plan_compute", counting)
+    card = scorecard_compute(week=WEEK.start, territory=None).scorecard
+    assert len(calls) == 1
+    assert card.metrics["mql_attainment"] == definitions.metric_value(name="mql_attainment", f=WEEK)
