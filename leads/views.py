@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,6 +18,7 @@ from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, St
 from alignment.roles import Role, user_has_role, user_primary_role
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
 from campaigns.models import Campaign, CampaignStatus
+from config.pagination import CappedPaginator
 from leads.filters import LeadFilter
 from leads.forms import (
     DealCloseForm,
@@ -60,8 +60,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER):
         queue = lead_queue(rep=user)
         context["queue"] = queue[:10]
-        context["queue_total"] = queue.count()
-        context["overdue_total"] = queue.filter(sla_due_at__lt=timezone.now()).count()
+        total = CappedPaginator(queue, 1)
+        overdue = CappedPaginator(queue.filter(sla_due_at__lt=timezone.now()), 1)
+        context["queue_total"], context["queue_capped"] = total.count, total.capped
+        context["overdue_total"], context["overdue_capped"] = overdue.count, overdue.capped
     if user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE) or user.is_superuser:
         context["unassigned_mqls"] = Lead.objects.filter(stage="mql", owner__isnull=True).count()
         context["open_overdue"] = Lead.objects.filter(
@@ -83,7 +85,7 @@ def lead_list_view(request: HttpRequest) -> HttpResponse:
     queryset = Lead.objects.select_related("owner", "territory", "campaign")
     lead_filter = LeadFilter(request.GET or None, queryset=queryset)
     leads = lead_filter.qs if lead_filter.is_bound else queryset
-    page = Paginator(leads, 50).get_page(request.GET.get("page"))
+    page = CappedPaginator(leads, 50).get_page(request.GET.get("page"))
     return render(request, "leads/list.html", {"filter": lead_filter, "page": page})
 
 
@@ -97,7 +99,7 @@ def queue_view(request: HttpRequest) -> HttpResponse:
         due=filters.get("due", ""),
         search=filters.get("search", ""),
     )
-    page = Paginator(queue, 50).get_page(request.GET.get("page"))
+    page = CappedPaginator(queue, 50).get_page(request.GET.get("page"))
     return render(request, "leads/queue.html", {"page": page, "form": form, "now": timezone.now()})
 
 

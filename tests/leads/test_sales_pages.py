@@ -45,6 +45,34 @@ def test_the_queue_puts_overdue_leads_on_top_clearly_marked(client, territory, t
     assert late.full_name in filtered and calm.full_name not in filtered
 
 
+def test_a_long_queue_counts_up_to_the_cap_and_says_more(client, territory, team, monkeypatch):
+    """The count is bounded (COUNT over LIMIT cap + 1): a rep with 20,000 open leads, or
+    the whole lead list, does not count every row on every page view."""
+    import config.pagination
+
+    rep = team[0]
+    for i in range(4):
+        make_lead(email=f"cap{i}@acme.pl", stage=StageKey.MQL, owner=rep)
+    client.force_login(rep)
+    monkeypatch.setattr(config.pagination, "LIST_COUNT_CAP", 5)
+    assert "4 leads" in client.get("/leads/queue/").content.decode()
+    assert ">4<" in client.get("/").content.decode().replace(" ", "")
+    monkeypatch.setattr(config.pagination, "LIST_COUNT_CAP", 3)
+    with CaptureQueriesContext(connection) as ctx:
+        body = client.get("/leads/queue/").content.decode()
+    assert "More than 3 leads: narrow the list with the filters." in body
+    assert sum(1 for q in ctx.captured_queries if "COUNT(" in q["sql"] and "LIMIT 4" in q["sql"])
+    assert all(
+        "LIMIT" in q["sql"]
+        for q in ctx.captured_queries
+        if "leads_lead" in q["sql"] and "COUNT(" in q["sql"]
+    )
+    assert ">3+<" in client.get("/").content.decode().replace(" ", "")  # the home tile
+    monkeypatch.setattr(config.pagination, "LIST_COUNT_CAP", 1)
+    client.force_login(team[0])
+    assert "More than 1 leads" in client.get("/leads/", {"stage": "mql"}).content.decode()
+
+
 def test_the_queues_query_count_does_not_grow_with_its_rows(client, territory, team):
     rep = team[0]
     lead = make_lead(email="q0@acme.pl", stage=StageKey.MQL, owner=rep)
