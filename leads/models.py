@@ -143,6 +143,7 @@ class Lead(models.Model):
             models.Index(fields=["stage", "territory"], name="lead_stage_territory_idx"),
             models.Index(fields=["created_at", "id"], name="lead_created_idx"),
             models.Index(fields=["mql_at"], name="lead_mql_at_idx"),
+            models.Index(fields=["assigned_at"], name="lead_assigned_at_idx"),  # response time
             models.Index(fields=["won_at"], name="lead_won_at_idx"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_idx"),
             models.Index(fields=["sla_due_at"], name="lead_sla_due_idx"),
@@ -243,6 +244,10 @@ class FollowUp(models.Model):
             models.Index(fields=["lead", "occurred_at"], name="follow_up_lead_idx"),
             models.Index(fields=["author", "occurred_at"], name="follow_up_author_idx"),
             models.Index(fields=["author", "next_follow_up_at"], name="follow_up_agenda_idx"),
+            # The ledger's credits: follow-ups that stopped an SLA clock, by period.
+            models.Index(
+                fields=["occurred_at"], condition=Q(within_sla=True), name="follow_up_credit_idx"
+            ),
         ]
 
     def __str__(self) -> str:
