@@ -18,8 +18,8 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from alignment.stored_text import stored_text_display
-from alignment.templatetags.accord_format import money_format
 from config.exports import csv_lines
+from config.formats import money_format
 from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
 
 EMPTY = "—"

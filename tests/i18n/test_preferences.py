@@ -11,7 +11,7 @@ from django.utils import translation
 
 from alignment.models import UserProfile
 from alignment.services.profile import profile_update
-from alignment.templatetags.accord_format import money_format
+from config.formats import money_format
 
 pytestmark = pytest.mark.django_db
 
