@@ -295,3 +295,15 @@ def test_the_deal_created_by_the_service_shows_on_the_lead_page(client, territor
     client.force_login(rep)
     body = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "Big one" in body and "Close deal" in body
+
+
+def test_every_page_showing_the_queue_table_loads_its_styles(client, territory, team):
+    """The overdue badge and SLA colours live in leads.css: the home page's "most urgent"
+    table showed a bare "Overdue" glued to the name without it."""
+    rep = team[0]
+    lead = make_lead(email="styled@acme.pl", stage=StageKey.MQL, owner=rep)
+    client.force_login(rep)
+    for path in ("/", "/leads/queue/"):
+        body = client.get(path).content.decode()
+        assert f'href="/leads/{lead.pk}/"' in body, path  # the queue table is on the page
+        assert "css/leads.css" in body, path
