@@ -48,7 +48,8 @@ def funnel_chart(rows: list[dict[str, Any]]) -> SafeString:
     chart = pygal.HorizontalBar(
         **_config(width=640, height=300, title=_("Leads entering each stage"))
     )
-    for row in reversed(rows):
+    # pygal draws a horizontal bar chart's first series on top: inquiry first, as a funnel.
+    for row in rows:
         chart.add(str(row["label"]), [{"value": row["count"], "label": str(row["label"])}])
     chart.show_legend = True
     chart.legend_at_bottom = True

@@ -208,3 +208,15 @@ def test_the_dashboard_costs_the_same_queries_with_more_records(client, week_dat
         response = client.get(url)
     assert "More 3" in response.content.decode()
     assert len(many) == len(few)
+
+
+def test_the_funnel_chart_reads_from_inquiry_on_top_to_won():
+    from metrics.charts import funnel_chart
+
+    rows = [{"label": label, "count": count} for label, count in
+            [("Inquiry", 100), ("MQL", 40), ("SAL", 30), ("Won", 5)]]  # fmt: skip
+    svg = str(funnel_chart(rows))
+    # Each bar: its label, then its rectangle; a smaller y is higher on the screen.
+    bars = re.findall(r">(Inquiry|MQL|SAL|Won)<.*?<rect [^>]*?y=\"([\d.]+)\"", svg, flags=re.S)
+    top = {label: float(y) for label, y in bars[:4]}
+    assert sorted(top, key=top.get) == ["Inquiry", "MQL", "SAL", "Won"]
