@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from alignment import models
+from config.admin import HttpsLinks
 
 
 class FunnelStageInline(admin.TabularInline):
@@ -67,7 +68,7 @@ class BattlecardObjectionInline(admin.TabularInline):
 
 
 @admin.register(models.Competitor)
-class CompetitorAdmin(admin.ModelAdmin):
+class CompetitorAdmin(HttpsLinks, admin.ModelAdmin):
     list_display = ["name", "website"]
     search_fields = ["name"]
 
@@ -121,7 +122,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(models.WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(HttpsLinks, admin.ModelAdmin):
     list_display = ["url", "owner", "is_active", "consecutive_failures", "created_at"]
     list_filter = ["is_active"]
     list_select_related = ["owner"]

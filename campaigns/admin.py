@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from campaigns import models
+from config.admin import HttpsLinks
 
 
 class SpendEntryInline(admin.TabularInline):
@@ -8,7 +9,7 @@ class SpendEntryInline(admin.TabularInline):
     extra = 0
 
 
-class CollateralInline(admin.TabularInline):
+class CollateralInline(HttpsLinks, admin.TabularInline):
     model = models.Collateral
     extra = 0
 
@@ -38,7 +39,7 @@ class TouchAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Collateral)
-class CollateralAdmin(admin.ModelAdmin):
+class CollateralAdmin(HttpsLinks, admin.ModelAdmin):
     list_display = ["title", "campaign", "stage_key", "url"]
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -56,13 +57,20 @@ class Campaign(models.Model):
         related_name="campaigns",
         verbose_name=_("target territories"),
     )
-    launched_at = models.DateTimeField(null=True, blank=True)
+    launched_at = models.DateTimeField(_("launched at"), null=True, blank=True)
     launched_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("launched by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    readiness_at_launch = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
-    launched_below_readiness = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    readiness_at_launch = models.DecimalField(
+        _("readiness at launch"), max_digits=4, decimal_places=3, null=True, blank=True
+    )
+    launched_below_readiness = models.BooleanField(_("launched below readiness"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-starts_on", "name"]
@@ -86,19 +94,27 @@ class Campaign(models.Model):
 
 
 class SpendEntry(models.Model):
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="spend_entries")
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="spend_entries"
+    )
     date = models.DateField(_("date"))
     amount = models.DecimalField(
         _("amount"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["campaign", "-date"]
+        verbose_name = _("spend entry")
         verbose_name_plural = _("spend entries")
         indexes = [models.Index(fields=["campaign", "date"]), models.Index(fields=["date"])]
         constraints = [
@@ -106,7 +122,11 @@ class SpendEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.campaign}: {self.amount} on {self.date}"
+        return gettext("%(campaign)s: %(amount)s on %(date)s") % {
+            "campaign": self.campaign,
+            "amount": self.amount,
+            "date": self.date,
+        }
 
 
 class TouchKind(models.TextChoices):
@@ -123,18 +143,27 @@ class TouchKind(models.TextChoices):
 
 
 class Touch(models.Model):
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="touches")
+    lead = models.ForeignKey(
+        "leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="touches"
+    )
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="touches"
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="touches",
     )
     kind = models.CharField(_("kind"), max_length=20, choices=TouchKind.choices)
     occurred_at = models.DateTimeField(_("when"))
-    external_id = models.CharField(max_length=100, null=True, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        verbose_name = _("touch")
+        verbose_name_plural = _("touches")
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="touch_lead_idx"),
             models.Index(fields=["campaign", "occurred_at"], name="touch_campaign_idx"),
@@ -148,7 +177,10 @@ class Touch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} by {self.lead_id}"
+        return gettext("%(kind)s by %(lead)s") % {
+            "kind": self.get_kind_display(),
+            "lead": self.lead_id,
+        }
 
 
 class Collateral(models.Model):
@@ -158,17 +190,28 @@ class Collateral(models.Model):
     url = models.URLField(_("link"), blank=True)
     file = models.FileField(_("file"), upload_to="collateral/%Y/%m/", blank=True)
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, null=True, blank=True, related_name="collateral"
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="collateral",
     )
     stage_key = models.CharField(_("stage"), max_length=20, blank=True)
     description = models.TextField(_("description"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["title"]
+        verbose_name = _("collateral")
         verbose_name_plural = _("collateral")
         constraints = [
             models.CheckConstraint(
@@ -186,24 +229,42 @@ class Collateral(models.Model):
 class Briefing(models.Model):
     """What sales must know before a campaign launches; target reps acknowledge it."""
 
-    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="briefing")
+    campaign = models.OneToOneField(
+        Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="briefing"
+    )
     body = models.TextField(_("briefing"))
-    published_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("briefing")
+        verbose_name_plural = _("briefings")
 
     def __str__(self) -> str:
-        return f"Briefing for {self.campaign}"
+        return gettext("Briefing for %(campaign)s") % {"campaign": self.campaign}
 
 
 class BriefingAcknowledgment(models.Model):
-    briefing = models.ForeignKey(Briefing, on_delete=models.CASCADE, related_name="acknowledgments")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    acknowledged_at = models.DateTimeField()
+    briefing = models.ForeignKey(
+        Briefing,
+        verbose_name=_("briefing"),
+        on_delete=models.CASCADE,
+        related_name="acknowledgments",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(_("acknowledged at"))
 
     class Meta:
+        verbose_name = _("briefing acknowledgment")
+        verbose_name_plural = _("briefing acknowledgments")
         constraints = [
             models.UniqueConstraint(fields=["briefing", "user"], name="briefing_ack_once")
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} acknowledged {self.briefing}"
+        return gettext("%(user)s acknowledged %(briefing)s") % {
+            "user": self.user,
+            "briefing": self.briefing,
+        }

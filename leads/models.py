@@ -75,7 +75,7 @@ class Lead(models.Model):
     )
     score = models.IntegerField(_("score"), default=0)
     score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
-    scored_at = models.DateTimeField(null=True, blank=True)
+    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
     qualified_under = models.ForeignKey(
         "alignment.Agreement",
         on_delete=models.PROTECT,
@@ -87,24 +87,29 @@ class Lead(models.Model):
     custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
 
     # When the lead entered each stage (the latest entry), and the response clock.
-    inquiry_at = models.DateTimeField(null=True, blank=True)
-    mql_at = models.DateTimeField(null=True, blank=True)
-    sal_at = models.DateTimeField(null=True, blank=True)
-    sql_at = models.DateTimeField(null=True, blank=True)
-    opportunity_at = models.DateTimeField(null=True, blank=True)
-    won_at = models.DateTimeField(null=True, blank=True)
-    lost_at = models.DateTimeField(null=True, blank=True)
-    recycled_at = models.DateTimeField(null=True, blank=True)
-    disqualified_at = models.DateTimeField(null=True, blank=True)
-    stage_entered_at = models.DateTimeField(null=True, blank=True)
-    assigned_at = models.DateTimeField(null=True, blank=True)
-    first_follow_up_at = models.DateTimeField(null=True, blank=True)
-    last_activity_at = models.DateTimeField(null=True, blank=True)
-    next_follow_up_at = models.DateTimeField(null=True, blank=True)
+    inquiry_at = models.DateTimeField(_("inquiry at"), null=True, blank=True)
+    mql_at = models.DateTimeField(_("MQL at"), null=True, blank=True)
+    sal_at = models.DateTimeField(_("SAL at"), null=True, blank=True)
+    sql_at = models.DateTimeField(_("SQL at"), null=True, blank=True)
+    opportunity_at = models.DateTimeField(_("opportunity at"), null=True, blank=True)
+    won_at = models.DateTimeField(_("won at"), null=True, blank=True)
+    lost_at = models.DateTimeField(_("lost at"), null=True, blank=True)
+    recycled_at = models.DateTimeField(_("recycled at"), null=True, blank=True)
+    disqualified_at = models.DateTimeField(_("disqualified at"), null=True, blank=True)
+    stage_entered_at = models.DateTimeField(_("stage entered at"), null=True, blank=True)
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    first_follow_up_at = models.DateTimeField(_("first follow up at"), null=True, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity at"), null=True, blank=True)
+    next_follow_up_at = models.DateTimeField(_("next follow up at"), null=True, blank=True)
     sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True)
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -167,22 +172,40 @@ class StageEvent(models.Model):
         IMPORT = "import", _("Import")
         AUTOMATIC = "automatic", _("Automatic (scoring/SLA)")
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_events")
-    from_stage = models.CharField(max_length=20, choices=StageKey.choices, blank=True)
-    to_stage = models.CharField(max_length=20, choices=StageKey.choices)
-    occurred_at = models.DateTimeField()
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="stage_events"
+    )
+    from_stage = models.CharField(
+        _("from stage"), max_length=20, choices=StageKey.choices, blank=True
+    )
+    to_stage = models.CharField(_("to stage"), max_length=20, choices=StageKey.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    reason_code = models.CharField(max_length=40, blank=True)
-    reason = models.TextField(blank=True)
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
     agreement = models.ForeignKey(
-        "alignment.Agreement", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "alignment.Agreement",
+        verbose_name=_("agreement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
+    )
 
     class Meta:
         ordering = ["lead", "occurred_at", "id"]
+        verbose_name = _("stage event")
+        verbose_name_plural = _("stage events")
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="stage_event_lead_idx"),
             # The metrics' cohorts: who entered a stage in a period (index-only on
@@ -200,7 +223,8 @@ class StageEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+        before = self.get_from_stage_display() or "∅"
+        return f"{self.lead_id}: {before} → {self.get_to_stage_display()}"
 
 
 class FollowUpKind(models.TextChoices):
@@ -224,9 +248,14 @@ class FollowUpOutcome(models.TextChoices):
 
 
 class FollowUp(models.Model):
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="follow_ups")
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="follow_ups"
+    )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="follow_ups"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="follow_ups",
     )
     kind = models.CharField(_("kind"), max_length=12, choices=FollowUpKind.choices)
     outcome = models.CharField(_("outcome"), max_length=16, choices=FollowUpOutcome.choices)
@@ -235,11 +264,13 @@ class FollowUp(models.Model):
     next_step = models.CharField(_("next step"), max_length=200, blank=True)
     next_follow_up_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
     # Whether this follow-up stopped a running SLA clock in time (the rep's credit).
-    within_sla = models.BooleanField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    within_sla = models.BooleanField(_("within SLA"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
+        verbose_name = _("follow up")
+        verbose_name_plural = _("follow ups")
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="follow_up_lead_idx"),
             models.Index(fields=["author", "occurred_at"], name="follow_up_author_idx"),
@@ -251,36 +282,52 @@ class FollowUp(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.lead_id}"
+        return gettext("%(kind)s on %(lead)s") % {
+            "kind": self.get_kind_display(),
+            "lead": self.lead_id,
+        }
 
 
 class SlaBreach(models.Model):
     """A lead that waited past its stage's SLA; recorded once per (lead, stage, deadline)."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_breaches")
-    stage = models.CharField(max_length=20, choices=StageKey.choices)
-    due_at = models.DateTimeField()
-    detected_at = models.DateTimeField()
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="sla_breaches"
+    )
+    stage = models.CharField(_("stage"), max_length=20, choices=StageKey.choices)
+    due_at = models.DateTimeField(_("due at"))
+    detected_at = models.DateTimeField(_("detected at"))
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="sla_breaches",
     )
     territory = models.ForeignKey(
-        "metrics.Territory", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "metrics.Territory",
+        verbose_name=_("territory"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
         ordering = ["-due_at"]
+        verbose_name = _("SLA breach")
+        verbose_name_plural = _("SLA breaches")
         indexes = [models.Index(fields=["owner", "due_at"]), models.Index(fields=["due_at"])]
         constraints = [
             models.UniqueConstraint(fields=["lead", "stage", "due_at"], name="sla_breach_once")
         ]
 
     def __str__(self) -> str:
-        return f"SLA breach on {self.lead_id} ({self.stage})"
+        return gettext("SLA breach on %(lead)s (%(stage)s)") % {
+            "lead": self.lead_id,
+            "stage": self.get_stage_display(),
+        }
 
 
 class DealOutcome(models.TextChoices):
@@ -290,10 +337,13 @@ class DealOutcome(models.TextChoices):
 
 
 class Deal(models.Model):
-    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="deals")
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.PROTECT, related_name="deals"
+    )
     name = models.CharField(_("name"), max_length=200, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
@@ -311,11 +361,13 @@ class Deal(models.Model):
     )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("deal")
+        verbose_name_plural = _("deals")
         indexes = [
             models.Index(fields=["outcome", "closed_at"], name="deal_closed_idx"),
             models.Index(fields=["created_at"], name="deal_created_idx"),
@@ -346,22 +398,31 @@ class LeadImport(models.Model):
         FAILED = "failed", _("Failed")
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    filename = models.CharField(max_length=255, blank=True)
-    dry_run = models.BooleanField(default=False)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    total_rows = models.PositiveIntegerField(default=0)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    unchanged_count = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
-    report = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    filename = models.CharField(_("filename"), max_length=255, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    total_rows = models.PositiveIntegerField(_("total rows"), default=0)
+    created_count = models.PositiveIntegerField(_("created count"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated count"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged count"), default=0)
+    error_count = models.PositiveIntegerField(_("error count"), default=0)
+    report = models.JSONField(_("report"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("lead import")
+        verbose_name_plural = _("lead imports")
 
     def __str__(self) -> str:
-        return f"Import {self.pk} ({self.filename})"
+        return gettext("Import %(id)s (%(filename)s)") % {"id": self.pk, "filename": self.filename}

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -25,7 +26,12 @@ class Territory(models.Model):
     )
     # Round-robin cursor: the id of the rep who received the last assignment.
     last_assigned_rep = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("last assigned rep"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
@@ -43,11 +49,14 @@ class Territory(models.Model):
 
 
 class TerritoryCountry(models.Model):
-    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="countries")
+    territory = models.ForeignKey(
+        Territory, verbose_name=_("territory"), on_delete=models.CASCADE, related_name="countries"
+    )
     country = models.CharField(_("country"), max_length=2, unique=True)
 
     class Meta:
         ordering = ["country"]
+        verbose_name = _("territory country")
         verbose_name_plural = _("territory countries")
 
     def __str__(self) -> str:
@@ -57,20 +66,30 @@ class TerritoryCountry(models.Model):
 class TerritoryMember(models.Model):
     """A sales rep working a territory; inactive reps receive no new leads."""
 
-    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="territory_memberships"
+    territory = models.ForeignKey(
+        Territory, verbose_name=_("territory"), on_delete=models.CASCADE, related_name="members"
     )
-    is_active = models.BooleanField(default=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="territory_memberships",
+    )
+    is_active = models.BooleanField(_("is active"), default=True)
 
     class Meta:
         ordering = ["territory", "user_id"]
+        verbose_name = _("territory member")
+        verbose_name_plural = _("territory members")
         constraints = [
             models.UniqueConstraint(fields=["territory", "user"], name="territory_member_once")
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.territory}"
+        return gettext("%(user)s in %(territory)s") % {
+            "user": self.user,
+            "territory": self.territory,
+        }
 
 
 class Target(models.Model):
@@ -79,20 +98,32 @@ class Target(models.Model):
         QUARTER = "quarter", _("Quarter")
 
     territory = models.ForeignKey(
-        Territory, on_delete=models.CASCADE, null=True, blank=True, related_name="targets"
+        Territory,
+        verbose_name=_("territory"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="targets",
     )
-    period = models.CharField(max_length=8, choices=Period.choices)
-    starts_on = models.DateField()
-    ends_on = models.DateField(help_text=_("First day after the period."))
+    period = models.CharField(_("period"), max_length=8, choices=Period.choices)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), help_text=_("First day after the period."))
     revenue_target = models.DecimalField(
-        max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+        _("revenue target"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
     )
     set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     class Meta:
         ordering = ["-starts_on"]
+        verbose_name = _("target")
+        verbose_name_plural = _("targets")
         constraints = [
             models.UniqueConstraint(
                 fields=["territory", "starts_on", "ends_on"],
@@ -111,7 +142,7 @@ class Target(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.territory or 'Overall'} {self.starts_on}: {self.revenue_target}"
+        return f"{self.territory or gettext('Overall')} {self.starts_on}: {self.revenue_target}"
 
 
 class Scorecard(models.Model):
@@ -123,19 +154,33 @@ class Scorecard(models.Model):
 
     week_start = models.DateField(_("week starting"))
     territory = models.ForeignKey(
-        Territory, on_delete=models.CASCADE, null=True, blank=True, related_name="scorecards"
+        Territory,
+        verbose_name=_("territory"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="scorecards",
     )
-    metrics = models.JSONField(default=dict)
-    alignment_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    components = models.JSONField(default=list)
-    delta = models.JSONField(default=dict)
+    metrics = models.JSONField(_("metrics"), default=dict)
+    alignment_score = models.DecimalField(
+        _("alignment score"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    components = models.JSONField(_("components"), default=list)
+    delta = models.JSONField(_("delta"), default=dict)
     agreement = models.ForeignKey(
-        "alignment.Agreement", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "alignment.Agreement",
+        verbose_name=_("agreement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    computed_at = models.DateTimeField()
+    computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
         ordering = ["-week_start", "territory_id"]
+        verbose_name = _("scorecard")
+        verbose_name_plural = _("scorecards")
         permissions = [("recompute_scorecard", "Can queue a recompute of the scorecards")]
         constraints = [
             models.UniqueConstraint(
@@ -151,4 +196,7 @@ class Scorecard(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Scorecard {self.week_start} {self.territory or 'overall'}"
+        return gettext("Scorecard %(week)s %(territory)s") % {
+            "week": self.week_start,
+            "territory": self.territory or gettext("overall"),
+        }

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -47,17 +48,28 @@ class Agreement(models.Model):
         _("status"), max_length=12, choices=AgreementStatus.choices, default=AgreementStatus.DRAFT
     )
     based_on = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="successors"
+        "self",
+        verbose_name=_("based on"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="successors",
     )
     mql_threshold = models.PositiveIntegerField(_("MQL threshold"), default=50)
     # Alignment-score weights (DESIGN.md "Alignment score"); a missing component drops
     # out and the rest are renormalised, so the weights need not add up to 100.
-    weight_sla_compliance = models.PositiveSmallIntegerField(default=25)
-    weight_acceptance_rate = models.PositiveSmallIntegerField(default=20)
-    weight_conversion = models.PositiveSmallIntegerField(default=20)
-    weight_target_attainment = models.PositiveSmallIntegerField(default=15)
-    weight_intel_ack = models.PositiveSmallIntegerField(default=10)
-    weight_disputes_resolved = models.PositiveSmallIntegerField(default=10)
+    weight_sla_compliance = models.PositiveSmallIntegerField(_("weight SLA compliance"), default=25)
+    weight_acceptance_rate = models.PositiveSmallIntegerField(
+        _("weight acceptance rate"), default=20
+    )
+    weight_conversion = models.PositiveSmallIntegerField(_("weight conversion"), default=20)
+    weight_target_attainment = models.PositiveSmallIntegerField(
+        _("weight target attainment"), default=15
+    )
+    weight_intel_ack = models.PositiveSmallIntegerField(_("weight intel ack"), default=10)
+    weight_disputes_resolved = models.PositiveSmallIntegerField(
+        _("weight disputes resolved"), default=10
+    )
     acceptance_floor = models.DecimalField(
         _("acceptance-rate floor"),
         max_digits=4,
@@ -78,12 +90,17 @@ class Agreement(models.Model):
     # empty means calendar hours.
     business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    proposed_at = models.DateTimeField(null=True, blank=True)
-    activated_at = models.DateTimeField(null=True, blank=True)
-    superseded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    proposed_at = models.DateTimeField(_("proposed at"), null=True, blank=True)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
@@ -127,14 +144,21 @@ class Agreement(models.Model):
 class AgreementSignature(models.Model):
     """A manager's signature for their own team; each team signs a version once."""
 
-    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="signatures")
-    team = models.CharField(max_length=10, choices=Team.choices)
-    signed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="agreement_signatures"
+    agreement = models.ForeignKey(
+        Agreement, verbose_name=_("agreement"), on_delete=models.CASCADE, related_name="signatures"
     )
-    signed_at = models.DateTimeField()
+    team = models.CharField(_("team"), max_length=10, choices=Team.choices)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signed by"),
+        on_delete=models.PROTECT,
+        related_name="agreement_signatures",
+    )
+    signed_at = models.DateTimeField(_("signed at"))
 
     class Meta:
+        verbose_name = _("agreement signature")
+        verbose_name_plural = _("agreement signatures")
         constraints = [
             models.UniqueConstraint(
                 fields=["agreement", "team"],
@@ -144,11 +168,17 @@ class AgreementSignature(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.agreement} signed for {self.team} by {self.signed_by}"
+        return gettext("%(agreement)s signed for %(team)s by %(user)s") % {
+            "agreement": self.agreement,
+            "team": self.get_team_display(),
+            "user": self.signed_by,
+        }
 
 
 class FunnelStage(models.Model):
-    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="stages")
+    agreement = models.ForeignKey(
+        Agreement, verbose_name=_("agreement"), on_delete=models.CASCADE, related_name="stages"
+    )
     key = models.CharField(_("key"), max_length=20, choices=StageKey.choices)
     name = models.CharField(_("name"), max_length=80)
     order = models.PositiveSmallIntegerField(_("order"))
@@ -170,11 +200,17 @@ class FunnelStage(models.Model):
         help_text=_("Weight of open pipeline in this stage for the forecast."),
     )
     next_stages = models.ManyToManyField(
-        "self", symmetrical=False, blank=True, related_name="previous_stages"
+        "self",
+        verbose_name=_("next stages"),
+        symmetrical=False,
+        blank=True,
+        related_name="previous_stages",
     )
 
     class Meta:
         ordering = ["agreement", "order"]
+        verbose_name = _("funnel stage")
+        verbose_name_plural = _("funnel stages")
         constraints = [
             models.UniqueConstraint(
                 fields=["agreement", "key"], name="stage_key_once_per_agreement"
@@ -186,7 +222,7 @@ class FunnelStage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.key})"
+        return self.name
 
 
 class ReasonKind(models.TextChoices):
@@ -196,13 +232,20 @@ class ReasonKind(models.TextChoices):
 
 
 class ReasonCode(models.Model):
-    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="reason_codes")
-    kind = models.CharField(max_length=14, choices=ReasonKind.choices)
-    code = models.SlugField(max_length=40)
-    label = models.CharField(max_length=120)
+    agreement = models.ForeignKey(
+        Agreement,
+        verbose_name=_("agreement"),
+        on_delete=models.CASCADE,
+        related_name="reason_codes",
+    )
+    kind = models.CharField(_("kind"), max_length=14, choices=ReasonKind.choices)
+    code = models.SlugField(_("code"), max_length=40)
+    label = models.CharField(_("label"), max_length=120)
 
     class Meta:
         ordering = ["kind", "code"]
+        verbose_name = _("reason code")
+        verbose_name_plural = _("reason codes")
         constraints = [
             models.UniqueConstraint(
                 fields=["agreement", "kind", "code"], name="reason_code_unique_per_kind"
@@ -233,7 +276,9 @@ class RuleOperator(models.TextChoices):
 class QualificationRule(models.Model):
     """A rule marketing writes and sales signs as part of an agreement version."""
 
-    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="rules")
+    agreement = models.ForeignKey(
+        Agreement, verbose_name=_("agreement"), on_delete=models.CASCADE, related_name="rules"
+    )
     kind = models.CharField(_("kind"), max_length=10, choices=RuleKind.choices)
     # Fit and must rules test a lead field.
     field = models.CharField(_("lead field"), max_length=60, blank=True)
@@ -251,6 +296,8 @@ class QualificationRule(models.Model):
 
     class Meta:
         ordering = ["agreement", "kind", "id"]
+        verbose_name = _("qualification rule")
+        verbose_name_plural = _("qualification rules")
         constraints = [
             models.CheckConstraint(
                 condition=~Q(kind__in=["fit", "must"]) | (~Q(field="") & ~Q(operator="")),
@@ -267,4 +314,4 @@ class QualificationRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.description or f"{self.kind}: {self.field or self.touch_kind}"
+        return self.description or f"{self.get_kind_display()}: {self.field or self.touch_kind}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alignment.models.agreement import Team
@@ -29,6 +30,8 @@ class Competitor(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("competitor")
+        verbose_name_plural = _("competitors")
 
     def __str__(self) -> str:
         return self.name
@@ -38,27 +41,46 @@ class Battlecard(models.Model):
     """Marketing's one card per competitor that reps see where the competitor comes up."""
 
     competitor = models.OneToOneField(
-        Competitor, on_delete=models.CASCADE, related_name="battlecard"
+        Competitor,
+        verbose_name=_("competitor"),
+        on_delete=models.CASCADE,
+        related_name="battlecard",
     )
     summary = models.TextField(_("summary"), blank=True)
     differentiators = models.TextField(_("our differentiators"), blank=True)
     table_stakes = models.TextField(_("table stakes"), blank=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("battlecard")
+        verbose_name_plural = _("battlecards")
 
     def __str__(self) -> str:
-        return f"Battlecard: {self.competitor}"
+        return gettext("Battlecard: %(competitor)s") % {"competitor": self.competitor}
 
 
 class BattlecardObjection(models.Model):
-    battlecard = models.ForeignKey(Battlecard, on_delete=models.CASCADE, related_name="objections")
+    battlecard = models.ForeignKey(
+        Battlecard,
+        verbose_name=_("battlecard"),
+        on_delete=models.CASCADE,
+        related_name="objections",
+    )
     objection = models.CharField(_("objection"), max_length=300)
     answer = models.TextField(_("answer"))
 
     class Meta:
         ordering = ["battlecard", "id"]
+        verbose_name = _("battlecard objection")
+        verbose_name_plural = _("battlecard objections")
 
     def __str__(self) -> str:
         return self.objection
@@ -68,32 +90,60 @@ class FieldIntel(models.Model):
     """What a rep heard in the field, sent to marketing: new → acknowledged → actioned."""
 
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="intel_submitted"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="intel_submitted",
     )
     kind = models.CharField(_("kind"), max_length=20, choices=IntelKind.choices)
     text = models.TextField(_("what you heard"))
     competitor = models.ForeignKey(
-        Competitor, on_delete=models.SET_NULL, null=True, blank=True, related_name="intel"
+        Competitor,
+        verbose_name=_("competitor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="intel",
     )
     lead = models.ForeignKey(
-        "leads.Lead", on_delete=models.CASCADE, null=True, blank=True, related_name="intel"
+        "leads.Lead",
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="intel",
     )
     deal = models.ForeignKey(
-        "leads.Deal", on_delete=models.CASCADE, null=True, blank=True, related_name="intel"
+        "leads.Deal",
+        verbose_name=_("deal"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="intel",
     )
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="intel"
+        "campaigns.Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="intel",
     )
     status = models.CharField(
         _("status"), max_length=14, choices=IntelStatus.choices, default=IntelStatus.NEW
     )
     response = models.TextField(_("marketing's response"), blank=True)
-    created_at = models.DateTimeField()
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acknowledged by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    actioned_at = models.DateTimeField(null=True, blank=True)
+    actioned_at = models.DateTimeField(_("actioned at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -138,13 +188,23 @@ class DisputeDecision(models.TextChoices):
 class Dispute(models.Model):
     """A contested lead decision; only an executive resolves it."""
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="disputes")
+    lead = models.ForeignKey(
+        "leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="disputes"
+    )
     deal = models.ForeignKey(
-        "leads.Deal", on_delete=models.SET_NULL, null=True, blank=True, related_name="disputes"
+        "leads.Deal",
+        verbose_name=_("deal"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="disputes",
     )
     kind = models.CharField(_("kind"), max_length=14, choices=DisputeKind.choices)
     raised_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_raised"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("raised by"),
+        on_delete=models.PROTECT,
+        related_name="disputes_raised",
     )
     raised_by_team = models.CharField(_("raised by team"), max_length=10, choices=Team.choices)
     reason = models.TextField(_("reason"))
@@ -156,13 +216,20 @@ class Dispute(models.Model):
     )
     resolution_note = models.TextField(_("resolution note"), blank=True)
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
         permissions = [("resolve_dispute", "Can resolve disputes (arbiter)")]
         indexes = [
             models.Index(fields=["status", "created_at"]),
@@ -176,4 +243,7 @@ class Dispute(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.lead_id}"
+        return gettext("%(kind)s on %(lead)s") % {
+            "kind": self.get_kind_display(),
+            "lead": self.lead_id,
+        }
