@@ -2,10 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
 from leads.views import home
+
+admin.site.site_header = _("Accord administration")
+admin.site.site_title = _("Accord admin")
 
 urlpatterns = [
     path("", home, name="home"),

@@ -102,6 +102,10 @@ def test_the_admin_speaks_the_users_language():
         client.force_login(admin_user)
         walk = _Walk(language)
         phrases = _third_party_phrases(language)
+        with translation.override(language):
+            header = str(admin.site.site_header)
+        assert header != "Accord administration", f"no {language} name for the admin"
+        assert header in client.get(reverse("admin:index")).content.decode()
         for name, path in paths:
             response = client.get(path)
             if response.status_code != 200:
