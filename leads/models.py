@@ -102,6 +102,8 @@ class Lead(models.Model):
     last_activity_at = models.DateTimeField(_("last activity at"), null=True, blank=True)
     next_follow_up_at = models.DateTimeField(_("next follow up at"), null=True, blank=True)
     sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True)
+    # Set when sales rejects the MQL: it may not return as an MQL before this moment.
+    rest_until = models.DateTimeField(_("rests until"), null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -201,6 +203,12 @@ class StageEvent(models.Model):
     source = models.CharField(
         _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
     )
+    # The team the actor acted for (empty: the system or an import). Only sales
+    # decisions on MQLs count in the acceptance rate.
+    actor_team = models.CharField(_("actor's team"), max_length=10, blank=True)
+    # A hand move past the stage's entry criterion, allowed to a manager with a written
+    # reason (in `reason`); both teams see these in the meeting pack.
+    override = models.BooleanField(_("override"), default=False)
 
     class Meta:
         ordering = ["lead", "occurred_at", "id"]
@@ -265,6 +273,9 @@ class FollowUp(models.Model):
     next_follow_up_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
     # Whether this follow-up stopped a running SLA clock in time (the rep's credit).
     within_sla = models.BooleanField(_("within SLA"), null=True, blank=True)
+    # A contact with the buyer as the agreement defines it (stops the SLA clock);
+    # otherwise an attempt, shown as effort.
+    is_contact = models.BooleanField(_("contact"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -327,6 +338,50 @@ class SlaBreach(models.Model):
         return gettext("SLA breach on %(lead)s (%(stage)s)") % {
             "lead": self.lead_id,
             "stage": self.get_stage_display(),
+        }
+
+
+class Correction(models.Model):
+    """A correction of a record the metrics count (append-only): who, when, why, what.
+
+    The records themselves (stage events, SLA breaches and credits, deal outcomes) are
+    never edited in place without one of these beside the change.
+    """
+
+    class Record(models.TextChoices):
+        DEAL = "deal", _("Deal")
+        FOLLOW_UP = "follow_up", _("Follow-up (SLA credit)")
+        SLA_BREACH = "sla_breach", _("SLA breach")
+        STAGE_EVENT = "stage_event", _("Stage event")
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="corrections"
+    )
+    record = models.CharField(_("record"), max_length=12, choices=Record.choices)
+    record_id = models.BigIntegerField(_("record id"))
+    changes = models.JSONField(_("changes"), default=dict)
+    reason = models.TextField(_("reason"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("correction")
+        verbose_name_plural = _("corrections")
+        indexes = [models.Index(fields=["lead", "occurred_at"], name="correction_lead_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="correction_has_reason")
+        ]
+
+    def __str__(self) -> str:
+        return gettext("Correction of %(record)s %(id)s") % {
+            "record": self.get_record_display(),
+            "id": self.record_id,
         }
 
 
@@ -415,6 +470,7 @@ class LeadImport(models.Model):
     updated_count = models.PositiveIntegerField(_("updated count"), default=0)
     unchanged_count = models.PositiveIntegerField(_("unchanged count"), default=0)
     error_count = models.PositiveIntegerField(_("error count"), default=0)
+    warning_count = models.PositiveIntegerField(_("warning count"), default=0)
     report = models.JSONField(_("report"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

@@ -27,6 +27,26 @@ class StageKey(models.TextChoices):
     DISQUALIFIED = "disqualified", _("Disqualified")
 
 
+# What stops a response-SLA clock: per follow-up kind, the outcomes that are a real
+# contact with the buyer. Anything else (no answer, a left message, a note, an email
+# nobody answered) is an attempt: effort the ledger shows, but the clock runs on.
+CONTACT_OUTCOMES_DEFAULT: dict[str, list[str]] = {
+    "call": ["connected", "meeting_booked", "interested", "not_interested", "completed"],
+    "email": ["connected", "meeting_booked", "interested", "not_interested"],
+    "meeting": ["connected", "meeting_booked", "interested", "not_interested", "completed"],
+    "visit": ["connected", "meeting_booked", "interested", "not_interested", "completed"],
+    "demo": ["connected", "meeting_booked", "interested", "not_interested", "completed"],
+    "joint_call": ["connected", "meeting_booked", "interested", "not_interested", "completed"],
+}
+
+# How long a lead rejected by sales rests in nurture before it may return as an MQL.
+RECYCLE_REST_DAYS_DEFAULT = 30
+
+
+def contact_outcomes_default() -> dict[str, list[str]]:
+    return {kind: list(outcomes) for kind, outcomes in CONTACT_OUTCOMES_DEFAULT.items()}
+
+
 class AgreementStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     PROPOSED = "proposed", _("Proposed")
@@ -89,6 +109,10 @@ class Agreement(models.Model):
     # Business hours for SLA clocks, e.g. {"start": 9, "end": 17, "weekdays": [0,1,2,3,4]};
     # empty means calendar hours.
     business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
+    # Which follow-ups count as contact (stop the SLA clock): {kind: [outcome, ...]}.
+    contact_outcomes = models.JSONField(
+        _("follow-ups that count as contact"), default=contact_outcomes_default, blank=True
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -241,6 +265,13 @@ class ReasonCode(models.Model):
     kind = models.CharField(_("kind"), max_length=14, choices=ReasonKind.choices)
     code = models.SlugField(_("code"), max_length=40)
     label = models.CharField(_("label"), max_length=120)
+    # Rejections only: how long a lead rejected for this reason rests before it may
+    # return as an MQL (and then only on engagement after the rejection).
+    rest_days = models.PositiveSmallIntegerField(
+        _("rest period (days)"),
+        default=RECYCLE_REST_DAYS_DEFAULT,
+        validators=[MaxValueValidator(3650)],
+    )
 
     class Meta:
         ordering = ["kind", "code"]

@@ -168,6 +168,7 @@ def agreement_draft_create(
             "acceptance_floor",
             "readiness_threshold",
             "business_hours",
+            "contact_outcomes",
             "notes",
         ]
     }
@@ -208,7 +209,9 @@ def agreement_draft_create(
     for stage in old_stages:
         new_stages[stage.key].next_stages.set([new_stages[n.key] for n in stage.next_stages.all()])
     ReasonCode.objects.bulk_create(
-        ReasonCode(agreement=draft, kind=c.kind, code=c.code, label=c.label)
+        ReasonCode(
+            agreement=draft, kind=c.kind, code=c.code, label=c.label, rest_days=c.rest_days
+        )
         for c in base.reason_codes.all()
     )
     QualificationRule.objects.bulk_create(
