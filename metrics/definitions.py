@@ -42,7 +42,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from alignment.models import Dispute, FieldIntel, StageKey
+from alignment.models import Dispute, FieldIntel, StageKey, Team
 from campaigns.models import Campaign, SpendEntry
 from leads.models import Deal, DealOutcome, FollowUp, Lead, SlaBreach, StageEvent
 from metrics.models import Target, Territory
@@ -372,12 +372,19 @@ def leads_entered(stage: str) -> Callable[[MetricFilter], QuerySet]:
 
 
 def mql_decisions(f: MetricFilter) -> QuerySet:
+    """Sales' decisions on MQLs in the period: moves out of `mql` into `sal` (accepted) or
+    `recycled`/`disqualified` (rejected).
+
+    Only sales decides on MQLs: a move a marketer made (actor_team "marketing", in data
+    from before the stage service refused them) is no decision. Moves by the system or an
+    import (no team) count.
+    """
     return _narrow(
         StageEvent.objects.filter(
             from_stage=StageKey.MQL,
             to_stage__in=[StageKey.SAL, *REJECTED_STAGES],
             **_in("occurred_at", f),
-        ),
+        ).exclude(actor_team=Team.MARKETING),
         "event",
         f,
     )
@@ -679,7 +686,9 @@ def _build() -> dict[str, Metric]:
             mql_decisions,
             _count_rate(Q(to_stage=StageKey.SAL)),
             _rate_row,
-            _lazy("Accepted / (accepted + rejected), over MQL decisions made in the period."),
+            _lazy(
+                "Accepted / (accepted + rejected), over sales' MQL decisions made in the period."
+            ),
             count_key="den",
         ),
         Metric(

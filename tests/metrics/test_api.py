@@ -54,6 +54,18 @@ def test_metrics_take_the_filters_and_a_week(api, week_data):
     ).json()["metrics"] == {"new_leads": 1}  # fmt: skip
 
 
+def test_a_marketers_move_out_of_mql_leaves_the_acceptance_rate_in_the_api(api, week_data):
+    from leads.models import StageEvent
+    from tests.metrics.conftest import at
+
+    StageEvent.objects.create(
+        lead=week_data.leads[2], from_stage="mql", to_stage="recycled", occurred_at=at(3, 6),
+        actor_team="marketing",
+    )  # fmt: skip
+    body = api.get("/api/v1/metrics/", {"week": "2026-03-02", "metric": "acceptance_rate"})
+    assert body.json()["metrics"] == {"acceptance_rate": 0.5}
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

@@ -190,3 +190,29 @@ def test_a_conversion_counts_only_what_follows_the_first_entry_in_the_period(war
         "never@x.test": False,
     }
     assert metric_value(name="stage_conversion[mql→sal]", f=WEEK) == 0.5
+
+
+def test_a_marketers_move_out_of_mql_is_no_decision_in_the_acceptance_rate(week_data):
+    """Only sales decides on MQLs: a marketer's mql → recycled (old data, from before the
+    stage service refused it) changes neither the rate nor its drill-down; a move by the
+    system or an import (no team) still counts."""
+    from leads.models import StageEvent
+    from tests.metrics.conftest import at
+
+    l1, l3 = week_data.leads[0], week_data.leads[2]
+    marketer_move = StageEvent.objects.create(
+        lead=l3, from_stage="mql", to_stage="recycled", occurred_at=at(3, 6),
+        actor_team="marketing", reason="Not ready yet",
+    )  # fmt: skip
+    assert metric_value(name="acceptance_rate", f=WEEK) == EXPECTED["acceptance_rate"]
+    assert metric_value(name="mqls_rejected", f=WEEK) == EXPECTED["mqls_rejected"]
+    decisions = metric_records(name="acceptance_rate", f=WEEK)
+    assert marketer_move not in decisions and decisions.count() == 2
+    by_campaign = metric_values_grouped(f=WEEK, by="campaign", names=["acceptance_rate"])
+    assert by_campaign[week_data.c1.pk]["acceptance_rate"] == 0.5
+
+    imported = StageEvent.objects.create(
+        lead=l1, from_stage="mql", to_stage="disqualified", occurred_at=at(3, 7), actor_team=""
+    )
+    assert metric_value(name="acceptance_rate", f=WEEK) == round(1 / 3, 4)
+    assert imported in metric_records(name="acceptance_rate", f=WEEK)
