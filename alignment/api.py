@@ -8,6 +8,7 @@ leads/{id}/transition/ (the one stage service).
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -35,7 +36,6 @@ from alignment.models import (
     StageKey,
     Team,
 )
-from alignment.roles import Role, user_has_role
 from alignment.selectors import agreement_active, funnel_active, rule_in_words
 from alignment.services import (
     agreement_draft_create,
@@ -188,9 +188,30 @@ class SignResponseSerializer(serializers.Serializer):
 
 class TransitionSerializer(serializers.Serializer):
     to = serializers.ChoiceField(choices=StageKey.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     reason_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    override_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=1000,
+        help_text="A marketing manager's written reason to make a lead an MQL although it "
+        "does not meet the agreed criteria (recorded, counted as mql_overrides).",
+    )
+    deal = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="To move to won or lost: the open deal to close with that outcome.",
+    )
+    amount = serializers.DecimalField(
+        required=False,
+        max_digits=14,
+        decimal_places=2,
+        min_value=0,
+        help_text="With `deal`: the deal's final amount (default: its current amount).",
+    )
 
 
 class TransitionResponseSerializer(serializers.Serializer):
@@ -343,33 +364,18 @@ class StageListView(generics.ListAPIView):
         )
 
 
-def transition_allowed_for(*, user, lead: Lead, from_stage: str, to_stage: str, funnel) -> bool:
-    """Who may move a lead through the API (and the pages).
-
-    - superusers and sales managers: any lead, any agreed move;
-    - the lead's owner (a sales rep): any agreed move of their own lead;
-    - marketers and marketing managers: only moves between marketing-owned stages
-      (e.g. inquiry → mql, inquiry → recycled, recycled → mql), on any lead;
-    - everyone else (executives, other reps): no.
-    """
-    if user.is_superuser or user_has_role(user, Role.SALES_MANAGER):
-        return True
-    if user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk:
-        return True
-    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
-        owners = {key: stage.owner_team for key, stage in funnel.stages.items()}
-        return owners.get(from_stage) == Team.MARKETING and owners.get(to_stage) == Team.MARKETING
-    return False
-
-
 class LeadTransitionView(APIView):
     """Move a lead along the agreed funnel (the one stage service).
 
     Body: {"to": stage key, "reason": text or reason code, "reason_code": code,
-    "note": text}. Rejecting an MQL (mql → recycled), `lost` and `disqualified` need a
-    reason code of the agreement: give it in "reason_code" or as "reason". 400 with a
-    message when the agreed funnel does not allow the move (nothing changes); 403 when
-    your role may not move this lead (see `transition_allowed_for`); 404 for no lead.
+    "note": text, "override_reason": text, "deal": id, "amount": decimal}. Rejecting an
+    MQL (mql → recycled), `lost` and `disqualified` need a reason code of the agreement:
+    give it in "reason_code" or as "reason". A lead is won or lost through its deal: a
+    move to `won` is refused (400, naming the open deal) unless the body closes that
+    deal ("deal", optional final "amount"); `lost` likewise while a deal is open. A move
+    into `mql` below the agreed criteria needs a marketing manager's "override_reason".
+    400 with field errors when the agreement refuses the move (nothing changes); 403
+    when your role may not make it (only sales decides on MQLs); 404 for no lead.
     """
 
     permission_classes = [IsAuthenticated]
@@ -399,12 +405,6 @@ class LeadTransitionView(APIView):
                 {"detail": _("No agreement is active, so no lead can move.")},
                 status=status.HTTP_409_CONFLICT,
             )
-        if not transition_allowed_for(
-            user=request.user, lead=lead, from_stage=lead.stage, to_stage=to_stage, funnel=funnel
-        ):
-            raise PermissionDenied(
-                _("Your role may not move this lead to %(to)s.") % {"to": to_stage}
-            )
         reason_code = body.validated_data["reason_code"].strip()
         reason = body.validated_data["reason"].strip()
         note = body.validated_data["note"].strip()
@@ -415,15 +415,27 @@ class LeadTransitionView(APIView):
             reason_code = reason  # refused below with the list of agreed codes
             reason = ""
         text = "\n".join(part for part in (reason, note) if part)
-        result = lead_transition(
-            lead=lead,
-            to_stage=to_stage,
-            actor=request.user,
-            reason_code=reason_code if kind else "",
-            reason=text,
-            source=StageEvent.Source.API,
-            funnel=funnel,
-        )
+        deal_id = body.validated_data.get("deal")
+        if deal_id is not None:
+            if to_stage not in (StageKey.WON, StageKey.LOST):
+                raise ValidationError(
+                    {"deal": [_("A deal is closed only by a move to won or lost.")]}
+                )
+            result = self._close_deal(
+                request, lead=lead, deal_id=deal_id, to_stage=to_stage, reason_code=reason_code,
+                amount=body.validated_data.get("amount"), funnel=funnel,
+            )  # fmt: skip
+        else:
+            result = lead_transition(
+                lead=lead,
+                to_stage=to_stage,
+                actor=request.user,
+                reason_code=reason_code if kind else "",
+                reason=text,
+                source=StageEvent.Source.API,
+                funnel=funnel,
+                override_reason=body.validated_data["override_reason"],
+            )
         moved = result.lead
         return Response(
             {
@@ -436,6 +448,31 @@ class LeadTransitionView(APIView):
                 "owner": moved.owner_id,
             }
         )
+
+    def _close_deal(
+        self, request: Request, *, lead, deal_id: int, to_stage: str, reason_code: str, amount,
+        funnel,
+    ):  # fmt: skip
+        """Win or lose the lead by closing its open deal (the stage follows the deal)."""
+        from leads.models import Deal, DealOutcome
+        from leads.services import TransitionResult
+        from leads.services.sales import deal_close
+
+        deal = Deal.objects.filter(pk=deal_id, lead=lead).first()
+        if deal is None:
+            raise ValidationError({"deal": [_("This lead has no deal %(id)s.") % {"id": deal_id}]})
+        deal_close(
+            deal=deal,
+            actor=request.user,
+            outcome=DealOutcome.WON if to_stage == StageKey.WON else DealOutcome.LOST,
+            lost_reason=reason_code,
+            amount=amount,
+            funnel=funnel,
+            source=StageEvent.Source.API,
+        )
+        lead.refresh_from_db()
+        event = lead.stage_events.order_by("-occurred_at", "-id").first()
+        return TransitionResult(lead=lead, event=event)
 
 
 urlpatterns = [

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -20,17 +21,55 @@ from alignment.models import (
 )
 
 
-def agreement_active() -> Agreement | None:
-    return (
-        Agreement.objects.filter(status=AgreementStatus.ACTIVE)
-        .prefetch_related(
-            Prefetch("stages", queryset=FunnelStage.objects.prefetch_related("next_stages")),
-            "rules",
-            "reason_codes",
-            "signatures__signed_by",
-        )
-        .first()
+def _with_contents(qs: QuerySet[Agreement]) -> QuerySet[Agreement]:
+    return qs.prefetch_related(
+        Prefetch("stages", queryset=FunnelStage.objects.prefetch_related("next_stages")),
+        "rules",
+        "reason_codes",
+        "signatures__signed_by",
     )
+
+
+# What the stage service (leads/services/criteria.py) itself checks before a lead enters
+# a stage. A stage not listed has an entry criterion in words that people check; the
+# agreement page says which is which.
+STAGE_ENTRY_CHECKS: dict[str, str] = {
+    StageKey.MQL: _lazy(
+        "Score at or above the threshold with every must rule passing (a recycled lead: "
+        "after its rest period, on engagement since its rejection), or a marketing "
+        "manager's override with a written reason."
+    ),
+    StageKey.SAL: _lazy("Accepted by the lead's owner or a sales manager."),
+    StageKey.OPPORTUNITY: _lazy("The lead has an open deal."),
+    StageKey.WON: _lazy("The lead has a won deal (closing a deal as won moves it)."),
+    StageKey.LOST: _lazy("No deal of the lead is open; an agreed lost reason."),
+    StageKey.RECYCLED: _lazy(
+        "From an MQL: rejected by sales with an agreed reason (the lead then rests)."
+    ),
+    StageKey.DISQUALIFIED: _lazy("An agreed disqualification reason."),
+}
+
+
+def agreement_active() -> Agreement | None:
+    return _with_contents(Agreement.objects.filter(status=AgreementStatus.ACTIVE)).first()
+
+
+def agreement_in_force(*, at: datetime) -> Agreement | None:
+    """The version that was active just before `at`: the last one activated before it
+    (activating a version supersedes the one before in the same moment). Past weeks are
+    judged by the rules of their time.
+
+    Before the first activation the teams had no other rulebook, so the first version
+    activated stands in (records imported from before the installation). None when no
+    version has ever been active.
+    """
+    activated = Agreement.objects.filter(activated_at__isnull=False)
+    found = _with_contents(
+        activated.filter(activated_at__lt=at).order_by("-activated_at", "-version")
+    ).first()
+    if found is None:
+        found = _with_contents(activated.order_by("activated_at", "version")).first()
+    return found
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from alignment.forms import (
 )
 from alignment.models import Agreement, AgreementStatus, RuleKind
 from alignment.selectors import (
+    STAGE_ENTRY_CHECKS,
     agreement_active,
     agreement_detail,
     agreement_versions,
@@ -94,6 +95,9 @@ def agreement_view(request: HttpRequest) -> HttpResponse:
         "diff": diff,
         "sign_team": team,
         "can_draft": can_draft,
+        "stage_rows": [(stage, STAGE_ENTRY_CHECKS.get(stage.key)) for stage in shown.stages.all()]
+        if shown
+        else [],
     }
     return render(request, "alignment/agreement.html", context)
 

@@ -6,6 +6,7 @@ DATABASE_URL switches to PostgreSQL, REDIS_URL to Redis for the broker and the c
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -123,8 +124,14 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            # A file, not memory, so a real worker process can share the test database.
-            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # A file, not memory, so a real worker process can share the test database;
+            # one per test run (the worker inherits the name), so two runs on one
+            # machine never write to each other's database.
+            "TEST": {
+                "NAME": os.environ.setdefault(
+                    "ACCORD_TEST_DB", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+                )
+            },
         }
     }
 DATABASE_VENDOR = (

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alignment.models import ReasonKind, StageKey
 from alignment.selectors import Funnel
+from config.dates import history_moment_validator, planned_date_validator
 from leads.models import DealOutcome, FollowUpKind, FollowUpOutcome
 from leads.selectors import OPEN_STAGES
 
@@ -18,7 +19,13 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 class FollowUpForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=FollowUpKind.choices)
-    outcome = forms.ChoiceField(label=_("Outcome"), choices=FollowUpOutcome.choices)
+    # No outcome is pre-selected: what came of it is the rep's answer (a contact stops
+    # the SLA clock, an attempt does not), never a default.
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=[("", _("What came of it?")), *FollowUpOutcome.choices],
+        error_messages={"required": _("Choose what came of it.")},
+    )
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -27,10 +34,14 @@ class FollowUpForm(forms.Form):
         required=False,
         widget=DATETIME_INPUT,
         help_text=_("Leave empty for now."),
+        validators=[history_moment_validator],
     )
     next_step = forms.CharField(label=_("Next step"), required=False, max_length=200)
     next_follow_up_at = forms.DateTimeField(
-        label=_("Next follow-up"), required=False, widget=DATETIME_INPUT
+        label=_("Next follow-up"),
+        required=False,
+        widget=DATETIME_INPUT,
+        validators=[planned_date_validator],
     )
 
 
@@ -62,6 +73,16 @@ class MoveStageForm(forms.Form):
     reason_code = forms.ChoiceField(label=_("Reason"), required=False)
     reason = forms.CharField(
         label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    override_reason = forms.CharField(
+        label=_("Override reason"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Marketing managers only: why this lead becomes an MQL although it does not "
+            "meet the agreed criteria. Both teams see every override."
+        ),
     )
 
     def __init__(self, *args: Any, funnel: Funnel | None, stage: str, **kwargs: Any) -> None:
@@ -108,7 +129,12 @@ class ReassignForm(forms.Form):
 class DealForm(forms.Form):
     name = forms.CharField(label=_("Name"), required=False, max_length=200)
     amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=14, decimal_places=2)
-    expected_close = forms.DateField(label=_("Expected close"), required=False, widget=DATE_INPUT)
+    expected_close = forms.DateField(
+        label=_("Expected close"),
+        required=False,
+        widget=DATE_INPUT,
+        validators=[planned_date_validator],
+    )
     gross_margin = forms.DecimalField(
         label=_("Gross margin"), required=False, max_digits=14, decimal_places=2
     )
@@ -118,6 +144,20 @@ class DealCloseForm(forms.Form):
     outcome = forms.ChoiceField(
         label=_("Outcome"),
         choices=[(DealOutcome.WON, _("Won")), (DealOutcome.LOST, _("Lost"))],
+    )
+    amount = forms.DecimalField(
+        label=_("Final amount"),
+        required=False,
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Leave empty to keep the deal's amount."),
+    )
+    closed_at = forms.DateTimeField(
+        label=_("Closed on"),
+        required=False,
+        widget=DATETIME_INPUT,
+        help_text=_("Leave empty for now."),
     )
     lost_reason = forms.ChoiceField(label=_("Lost reason"), required=False)
     gross_margin = forms.DecimalField(

@@ -209,6 +209,9 @@ class StageEvent(models.Model):
     # A hand move past the stage's entry criterion, allowed to a manager with a written
     # reason (in `reason`); both teams see these in the meeting pack.
     override = models.BooleanField(_("override"), default=False)
+    # The lead's score when it moved (the MQL criterion is judged on it, not on a
+    # score that decayed later).
+    score = models.IntegerField(_("score at the move"), null=True, blank=True)
 
     class Meta:
         ordering = ["lead", "occurred_at", "id"]

@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment.api import transition_allowed_for
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
 from alignment.roles import Role, user_has_role, user_primary_role
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
@@ -33,6 +32,7 @@ from leads.models import Deal, DealOutcome, Lead
 from leads.selectors import (
     OPEN_STAGES,
     agenda_for,
+    lead_earlier_rejection,
     lead_queue,
     lead_stage_counts,
     lead_timeline,
@@ -42,6 +42,7 @@ from leads.selectors import (
     week_start_of,
 )
 from leads.services import LeadConflict, lead_transition
+from leads.services.criteria import move_refusal
 from leads.services.sales import (
     deal_close,
     deal_create,
@@ -133,11 +134,11 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
         "can_reassign": user.has_perm("leads.assign_lead"),
         "can_move": funnel is not None
         and any(
-            transition_allowed_for(
-                user=user, lead=lead, from_stage=lead.stage, to_stage=to, funnel=funnel
-            )
+            move_refusal(user=user, lead=lead, from_stage=lead.stage, to_stage=to) is None
             for to in funnel.transitions.get(lead.stage, [])
         ),
+        "can_override": user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER),
+        "earlier_rejection": lead_earlier_rejection(lead=lead),
         "follow_up_form": FollowUpForm(),
         "move_form": MoveStageForm(funnel=funnel, stage=lead.stage),
         "reject_form": RejectForm(funnel=funnel),
@@ -253,16 +254,18 @@ def lead_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _transition(
-    request: HttpRequest, lead: Lead, *, to_stage: str, reason_code: str, reason: str
+    request: HttpRequest,
+    lead: Lead,
+    *,
+    to_stage: str,
+    reason_code: str,
+    reason: str,
+    override_reason: str = "",
 ) -> None:
     """Move through the one stage service; PermissionDenied/ValidationError for the form."""
     funnel = _funnel()
     if funnel is None:
         raise ValidationError(_("No agreement is active, so no lead can move."))
-    if not transition_allowed_for(
-        user=request.user, lead=lead, from_stage=lead.stage, to_stage=to_stage, funnel=funnel
-    ):
-        raise PermissionDenied(_("Your role may not move this lead to %(to)s.") % {"to": to_stage})
     kind = reason_kind_for(from_stage=lead.stage, to_stage=to_stage)
     lead_transition(
         lead=lead,
@@ -271,6 +274,7 @@ def _transition(
         reason_code=reason_code if kind else "",
         reason=reason,
         funnel=funnel,
+        override_reason=override_reason,
     )
 
 
@@ -282,6 +286,18 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = MoveStageForm(request.POST, funnel=_funnel(), stage=lead.stage)
     if form.is_valid():
         data = form.cleaned_data
+        open_deal = lead.deals.filter(outcome=DealOutcome.OPEN).order_by("pk").first()
+        if data["to_stage"] in (StageKey.WON, StageKey.LOST) and open_deal is not None:
+            # The stage follows the deal: winning or losing the lead is closing its deal.
+            messages.info(
+                request,
+                _("Close the deal “%(deal)s”: the lead follows its outcome.") % {"deal": open_deal},
+            )
+            close_form = DealCloseForm(
+                funnel=_funnel(),
+                initial={"outcome": data["to_stage"], "amount": open_deal.amount},
+            )
+            return _lead_page(request, lead, close_form=close_form, close_deal_pk=open_deal.pk)
         try:
             _transition(
                 request,
@@ -289,11 +305,16 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
                 to_stage=data["to_stage"],
                 reason_code=data["reason_code"],
                 reason=data["reason"],
+                override_reason=data.get("override_reason", ""),
             )
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         except ValidationError as exc:
-            _add_errors(form, exc, {"to": "to_stage", "reason": "reason_code"})
+            _add_errors(
+                form,
+                exc,
+                {"to": "to_stage", "reason": "reason_code", "override_reason": "override_reason"},
+            )
         else:
             messages.success(
                 request, _("Moved to %(stage)s.") % {"stage": lead.get_stage_display()}

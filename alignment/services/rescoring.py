@@ -297,6 +297,14 @@ def qualifying_lead_ids(
         return []
     clauses = [f"l.stage IN ({', '.join(['%s'] * len(stages))})", "l.score >= %s"]
     params: list[Any] = [*stages, agreement.mql_threshold]
+    # A recycled lead returns only after its rest period, on engagement since it was
+    # recycled (the stage service's MQL criterion; see leads/services/criteria.py).
+    clauses.append(
+        "(l.stage <> %s OR ((l.rest_until IS NULL OR l.rest_until <= %s) AND EXISTS ("
+        f"SELECT 1 FROM {TOUCH_TABLE} rt WHERE rt.lead_id = l.id"
+        " AND (l.recycled_at IS NULL OR rt.occurred_at > l.recycled_at))))"
+    )
+    params += [StageKey.RECYCLED, timezone.now()]
     for rule in _rules(agreement):
         if rule.kind == RuleKind.MUST:
             predicate, rule_params = rule_predicate(rule, dialect)

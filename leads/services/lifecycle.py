@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment.models import Agreement, StageKey
+from alignment.models import Agreement, ReasonKind, StageKey
 from alignment.scoring import score_compute
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
 from alignment.stored_text import SCORE_REACHED, stored_text
@@ -167,14 +167,30 @@ def lead_transition(
     source: str = StageEvent.Source.MANUAL,
     at: datetime | None = None,
     funnel: Funnel | None = None,
+    override_reason: str = "",
 ) -> TransitionResult:
-    """Move a lead along the agreed funnel, or refuse with a ValidationError.
+    """Move a lead along the agreed funnel, or refuse with a ValidationError (or
+    PermissionDenied when `actor`'s role may not make this move).
 
-    Refuses a transition the active agreement does not allow; requires a reason code
-    (listed in the agreement) to reject an MQL, to lose and to disqualify. Records the
-    stage event, stamps the stage's entry time, sets or clears the SLA clock, and routes
-    a new MQL to a rep. The lead row is locked, so two moves of one lead queue up.
+    The one door every path goes through, and so the place the agreement is enforced:
+    the agreed transitions; who decides (only sales accepts or rejects an MQL); each
+    stage's entry criterion (MQL: the score and must rules, a rejected lead's rest
+    period; opportunity/won/lost: the lead's deals); reason codes for rejections,
+    losses and disqualifications. A marketing manager may move a lead into `mql` past
+    its criterion with a written `override_reason`, recorded on the event.
+
+    Records the stage event, stamps the stage's entry time, sets or clears the SLA
+    clock, and routes a new MQL to a rep. The lead row is locked, so two moves of one
+    lead queue up; a refused move changes nothing.
     """
+    from leads.services.criteria import (
+        actor_team,
+        deal_entry_refusal,
+        may_override,
+        move_refusal,
+        mql_entry_check,
+    )
+
     funnel = funnel or funnel_active()
     at = at or timezone.now()
     locked = Lead.objects.select_for_update().get(pk=lead.pk)
@@ -196,28 +212,55 @@ def lead_transition(
                 ]
             }
         )
+    refusal = move_refusal(user=actor, lead=locked, from_stage=from_stage, to_stage=to_stage)
+    if refusal:
+        raise PermissionDenied(refusal)
     kind = reason_kind_for(from_stage=from_stage, to_stage=to_stage)
-    if kind:
-        codes = funnel.reason_codes.get(kind, {})
-        if reason_code not in codes:
-            message = (
-                _("A reason is required; choose one of: %(codes)s.")
-                if not reason_code
-                else _("“%(code)s” is not an agreed reason; choose one of: %(codes)s.")
-            )
-            raise ValidationError(
-                {"reason": [message % {"code": reason_code, "codes": ", ".join(codes)}]}
-            )
+    codes = funnel.reason_codes.get(kind, {}) if kind else {}
+    if kind and reason_code not in codes:
+        message = (
+            _("A reason is required; choose one of: %(codes)s.")
+            if not reason_code
+            else _("“%(code)s” is not an agreed reason; choose one of: %(codes)s.")
+        )
+        raise ValidationError(
+            {"reason": [message % {"code": reason_code, "codes": ", ".join(codes)}]}
+        )
+    refusal = deal_entry_refusal(lead=locked, to_stage=to_stage)
+    if refusal:
+        raise ValidationError({"to": [refusal]})
+    override_reason = (override_reason or "").strip()
+    override = False
+    if to_stage == StageKey.MQL:
+        check = mql_entry_check(lead=locked, funnel=funnel, at=at)
+        if not check.passes:
+            if not override_reason:
+                hint = (
+                    _("A marketing manager may override it with a written reason.")
+                    if source != StageEvent.Source.AUTOMATIC
+                    else ""
+                )
+                raise ValidationError(
+                    {"to": [" ".join([_("Not an MQL yet:"), *check.problems, hint]).strip()]}
+                )
+            if not may_override(actor):
+                raise PermissionDenied(_("Only a marketing manager may override the MQL criteria."))
+            override = True
+    elif override_reason:
+        raise ValidationError({"override_reason": [_("Only a move into MQL can be an override.")]})
     event = StageEvent.objects.create(
         lead=locked,
         from_stage=from_stage,
         to_stage=to_stage,
         occurred_at=at,
         actor=actor,
-        reason_code=reason_code,
-        reason=reason,
+        actor_team=actor_team(actor) if source != StageEvent.Source.IMPORT else "",
+        reason_code=reason_code if kind else "",
+        reason="\n".join(part for part in (override_reason, reason) if part),
         agreement=funnel.agreement,
         source=source,
+        override=override,
+        score=locked.score,
     )
     if locked.sla_due_at is not None and locked.sla_due_at < at:
         # Left the stage after its deadline: the breach counts even if no check ran since.
@@ -230,7 +273,15 @@ def lead_transition(
     locked.sla_due_at = sla_due_compute(
         agreement=funnel.agreement, hours=funnel.sla_hours(to_stage), start=at
     )
+    if kind == ReasonKind.REJECTION:
+        rest_days = (
+            funnel.agreement.reason_codes.filter(kind=kind, code=reason_code)
+            .values_list("rest_days", flat=True)
+            .first()
+        )
+        locked.rest_until = at + timedelta(days=rest_days or 0) if rest_days else None
     if to_stage == StageKey.MQL:
+        locked.rest_until = None
         locked.qualified_under = funnel.agreement
         locked.first_follow_up_at = None
         if locked.owner_id is None:
@@ -242,6 +293,7 @@ def lead_transition(
     synced = [
         "stage", "stage_entered_at", f"{to_stage}_at", "sla_due_at", "owner_id",
         "territory_id", "assigned_at", "qualified_under_id", "first_follow_up_at",
+        "rest_until",
     ]  # fmt: skip
     for name in synced:
         setattr(lead, name, getattr(locked, name))
@@ -271,7 +323,15 @@ def lead_score_refresh(
         score=lead.score, score_breakdown=lead.score_breakdown, scored_at=lead.scored_at
     )
     qualifies = result.score >= agreement.mql_threshold and result.passes_must_rules
-    if qualifies and lead.stage in (StageKey.INQUIRY, StageKey.RECYCLED):
+    if (
+        qualifies
+        and lead.stage in (StageKey.INQUIRY, StageKey.RECYCLED)
+        and funnel.allows(lead.stage, StageKey.MQL)
+    ):
+        from leads.services.criteria import mql_entry_check
+
+        if not mql_entry_check(lead=lead, funnel=funnel, at=now or timezone.now()).passes:
+            return lead  # e.g. a rejected lead still resting: it waits, no error
         lead_transition(
             lead=lead,
             to_stage=StageKey.MQL,

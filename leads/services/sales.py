@@ -33,14 +33,17 @@ from leads.models import (
     FollowUpOutcome,
     Lead,
     SlaBreach,
+    StageEvent,
 )
 from leads.selectors import OPEN_STAGES
 from leads.services.lifecycle import LeadConflict, lead_transition
 from metrics.models import Territory
 
-# A note records something for the team; it is not an action towards the buyer, so it
-# neither stops an SLA clock nor earns credit.
-CLOCK_STOPPING_KINDS = [k for k in FollowUpKind.values if k != FollowUpKind.NOTE]
+
+def follow_up_is_contact(*, agreement: Any, kind: str, outcome: str) -> bool:
+    """Whether a follow-up is a contact with the buyer as the agreement defines it (it
+    stops the SLA clock and earns credit); anything else is an attempt, shown as effort."""
+    return outcome in (agreement.contact_outcomes or {}).get(kind, [])
 
 # A follow-up may be logged a little ahead of the server clock (a phone's clock skew).
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -174,13 +177,16 @@ def follow_up_log(
     occurred_at: datetime | None = None,
     next_step: str = "",
     next_follow_up_at: datetime | None = None,
+    funnel: Funnel | None = None,
 ) -> FollowUp:
     """Record a rep's action on a lead (owner or sales manager only).
 
-    A call, email, meeting, visit, demo or joint call stops the stage's running SLA
-    clock: in time, the follow-up earns the rep credit (`within_sla`); late, the breach
-    is recorded now (once, like the beat job would). The first one after an MQL's
-    assignment is the lead's first follow-up (the response time).
+    A contact as the agreement defines it (by default a connected call, a meeting,
+    visit, demo or joint call, an email the lead answered) stops the stage's running
+    SLA clock: in time, it earns the rep credit (`within_sla`); late, the breach is
+    recorded now (once, like the beat job would). The first contact after an MQL's
+    assignment is the lead's first follow-up (the response time). An attempt (no
+    answer, a left message, a note) is logged as effort; the clock runs on.
     """
     _require_can_work(user=author, lead=lead)
     now = timezone.now()
@@ -189,7 +195,7 @@ def follow_up_log(
     if kind not in FollowUpKind.values:
         errors["kind"] = [_("Choose one of the offered kinds.")]
     if outcome not in FollowUpOutcome.values:
-        errors["outcome"] = [_("Choose one of the offered outcomes.")]
+        errors["outcome"] = [_("Choose what came of it.")]
     if occurred_at > now + FUTURE_TOLERANCE:
         errors["occurred_at"] = [_("A follow-up cannot happen in the future.")]
     if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
@@ -197,10 +203,12 @@ def follow_up_log(
     if errors:
         raise ValidationError(errors)
 
+    agreement = (funnel or funnel_active()).agreement
+    is_contact = follow_up_is_contact(agreement=agreement, kind=kind, outcome=outcome)
     locked = Lead.objects.select_for_update().get(pk=lead.pk)
     within_sla: bool | None = None
     stops_clock = (
-        kind in CLOCK_STOPPING_KINDS
+        is_contact
         and locked.sla_due_at is not None
         and (locked.stage_entered_at is None or occurred_at >= locked.stage_entered_at)
     )
@@ -211,7 +219,7 @@ def follow_up_log(
             sla_breach_record(lead=locked, stage=locked.stage, due_at=due, detected_at=now)
         locked.sla_due_at = None
     if (
-        kind in CLOCK_STOPPING_KINDS
+        is_contact
         and locked.stage == StageKey.MQL
         and locked.first_follow_up_at is None
         and (locked.assigned_at is None or occurred_at >= locked.assigned_at)
@@ -222,7 +230,7 @@ def follow_up_log(
     if next_follow_up_at is not None:
         locked.next_follow_up_at = next_follow_up_at
     elif (
-        kind in CLOCK_STOPPING_KINDS
+        kind != FollowUpKind.NOTE
         and locked.next_follow_up_at is not None
         and timezone.localdate(locked.next_follow_up_at) <= timezone.localdate(occurred_at)
     ):
@@ -249,6 +257,7 @@ def follow_up_log(
         next_step=next_step,
         next_follow_up_at=next_follow_up_at,
         within_sla=within_sla,
+        is_contact=is_contact,
     )
 
 
@@ -431,6 +440,14 @@ def deal_create(
         ]
     if errors:
         raise ValidationError(errors)
+    deal = Deal.objects.create(
+        lead=lead,
+        owner_id=lead.owner_id or actor.pk,
+        name=name or f"{lead.company or lead.full_name}",
+        amount=value,
+        gross_margin=margin,
+        expected_close=expected_close,
+    )
     if lead.stage != StageKey.OPPORTUNITY:
         lead_transition(
             lead=lead,
@@ -439,14 +456,7 @@ def deal_create(
             reason=stored_text(sentence=DEAL_OPENED),
             funnel=funnel,
         )
-    return Deal.objects.create(
-        lead=lead,
-        owner_id=lead.owner_id or actor.pk,
-        name=name or f"{lead.company or lead.full_name}",
-        amount=value,
-        gross_margin=margin,
-        expected_close=expected_close,
-    )
+    return deal
 
 
 @transaction.atomic
@@ -494,6 +504,8 @@ def deal_close(
     gross_margin: Any = None,
     closed_at: datetime | None = None,
     funnel: Funnel | None = None,
+    amount: Any = None,
+    source: str = StageEvent.Source.MANUAL,
 ) -> Deal:
     """Close an open deal as won or lost (lost: an agreed lost reason code).
 
@@ -520,17 +532,31 @@ def deal_close(
             _("A lost deal needs one of the agreed reasons: %(codes)s.")
             % {"codes": ", ".join(codes)}
         ]
+    final = _money(amount, "amount", errors)
+    if final is not None and final < 0:
+        errors["amount"] = [_("The amount cannot be negative.")]
     margin = _money(gross_margin, "gross_margin", errors)
-    if margin is not None and margin > locked.amount:
+    if margin is not None and margin > (final if final is not None else locked.amount):
         errors["gross_margin"] = [_("The gross margin cannot exceed the amount.")]
     closed_at = closed_at or timezone.now()
     if closed_at > timezone.now() + FUTURE_TOLERANCE:
         errors["closed_at"] = [_("A deal cannot close in the future.")]
+    if (
+        outcome == DealOutcome.WON
+        and lead.stage != StageKey.WON
+        and not funnel.allows(lead.stage, StageKey.WON)
+    ):
+        errors["outcome"] = [
+            _("The agreed funnel does not let a lead in %(stage)s be won.")
+            % {"stage": lead.get_stage_display()}
+        ]
     if errors:
         raise ValidationError(errors)
     locked.outcome = outcome
     locked.closed_at = closed_at
     locked.lost_reason = lost_reason if outcome == DealOutcome.LOST else ""
+    if final is not None:
+        locked.amount = final
     if margin is not None:
         locked.gross_margin = margin
     locked.save()
@@ -546,6 +572,7 @@ def deal_close(
             reason=stored_text(sentence=DEAL_CLOSED, deal=locked.name or f"#{locked.pk}"),
             at=closed_at,
             funnel=funnel,
+            source=source,
         )
     _webhook(
         event="deal.won" if outcome == DealOutcome.WON else "deal.lost",

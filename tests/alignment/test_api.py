@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from alignment.models import Agreement, AgreementStatus, StageKey
 from alignment.services import agreement_create_default, agreement_draft_create
-from leads.models import Lead, StageEvent
+from leads.models import Deal, Lead, StageEvent
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,9 +112,13 @@ def test_a_transition_outside_the_funnel_is_a_400_and_changes_nothing(active, sa
 
 
 def test_every_allowed_transition_leaves_a_stage_event(active, sales_manager):
-    lead = LeadFactory(stage=StageKey.INQUIRY)
+    lead = LeadFactory(stage=StageKey.INQUIRY, company="Acme", score=60)
     path = [("mql", {}), ("sal", {}), ("sql", {}), ("opportunity", {}), ("won", {})]
     for to, extra in path:
+        if to == "opportunity":  # the stage follows the deal
+            deal = Deal.objects.create(lead=lead, name="Acme", amount=100)
+        if to == "won":
+            extra = {"deal": deal.pk}
         response = api(sales_manager).post(
             f"/api/v1/leads/{lead.pk}/transition/", {"to": to, **extra}, format="json"
         )
@@ -162,7 +166,7 @@ def test_who_may_move_a_lead(active, rep, marketer, executive):
     assert api(executive).post(url, {"to": "sal"}, format="json").status_code == 403
     assert api(marketer).post(url, {"to": "sal"}, format="json").status_code == 403  # sales stage
     assert api(rep).post(url, {"to": "sal"}, format="json").status_code == 200
-    inquiry = LeadFactory(stage=StageKey.INQUIRY)
+    inquiry = LeadFactory(stage=StageKey.INQUIRY, company="Acme", score=60)
     response = api(marketer).post(
         f"/api/v1/leads/{inquiry.pk}/transition/", {"to": "mql"}, format="json"
     )

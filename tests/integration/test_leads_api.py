@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from alignment.models import StageKey
 from alignment.services import agreement_create_default
 from leads.models import Lead
-from leads.services import lead_create, lead_transition
+from leads.services import lead_create
 from tests.factories import CampaignFactory, DealFactory, LeadFactory, TerritoryFactory
 
 pytestmark = pytest.mark.django_db
@@ -160,9 +160,16 @@ def test_bad_input_is_400_with_field_errors(active, marketer):
 
 
 def test_detail_shows_score_breakdown_history_and_sla(active, marketer, rep):
-    lead = lead_create(data={"email": "ada@example.com", "company_size": 500}, actor=None)
-    if lead.stage != StageKey.MQL:
-        lead_transition(lead=lead, to_stage=StageKey.MQL, actor=None)
+    lead = lead_create(
+        data={
+            "email": "ada@example.com",
+            "company": "Acme",
+            "company_size": 500,
+            "title": "Head of Sales, Director",
+        },
+        actor=None,
+    )
+    assert lead.stage == StageKey.MQL  # 50 points earned by the default rules
     body = api(rep).get(f"/api/v1/leads/{lead.pk}/").json()
     assert [e["to_stage"] for e in body["stage_history"]] == ["inquiry", "mql"]
     assert body["sla_due_at"] is not None

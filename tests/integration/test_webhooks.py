@@ -28,6 +28,7 @@ from alignment.services.webhooks import (
     webhook_subscription_create,
 )
 from alignment.tasks import deliver_webhook
+from leads.models import Lead
 from leads.services import lead_create, lead_transition
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +235,8 @@ def test_the_lead_lifecycle_emits_qualified_accepted_and_rejected(active, subscr
     accepted = lead_create(data={"email": "a@example.com"}, actor=None, score=False)
     rejected = lead_create(data={"email": "b@example.com"}, actor=None, score=False)
     for lead in (accepted, rejected):
+        Lead.objects.filter(pk=lead.pk).update(company="Acme", score=60, owner=rep)
+        lead.refresh_from_db()
         lead_transition(lead=lead, to_stage=StageKey.MQL, actor=None)
     lead_transition(lead=accepted, to_stage=StageKey.SAL, actor=rep)
     lead_transition(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from alignment.models import StageKey
 from alignment.roles import Role
 from alignment.services import agreement_create_default
-from leads.models import Lead
+from leads.models import Deal, Lead
 from leads.services import lead_create, lead_transition
 from metrics.models import TerritoryCountry, TerritoryMember
 from tests.factories import TerritoryFactory, UserFactory
@@ -38,10 +38,16 @@ def team(territory, rep):
 
 
 def make_lead(*, email: str, stage: str = StageKey.INQUIRY, owner=None, at=None, **extra) -> Lead:
-    """A lead created through the services and walked along the funnel to `stage`."""
+    """A lead created through the services and walked along the funnel to `stage`.
+
+    It earns its MQL under the default agreement's rules (a large company, a director,
+    a referral: 60 points), and an opportunity gets an open deal first, as the agreement
+    requires.
+    """
     at = at or timezone.now()
+    qualifying = {"company_size": 200, "title": "Sales Director", "source": "referral"}
     lead = lead_create(
-        data={"email": email, "company": "Acme", "country": "PL", **extra},
+        data={"email": email, "company": "Acme", "country": "PL", **qualifying, **extra},
         actor=None,
         created_at=at - timedelta(minutes=5),
         score=False,
@@ -56,7 +62,12 @@ def make_lead(*, email: str, stage: str = StageKey.INQUIRY, owner=None, at=None,
     if owner is not None:
         Lead.objects.filter(pk=lead.pk).update(owner=owner)
         lead.owner = owner
+    if path:
+        lead.score = 60
+        Lead.objects.filter(pk=lead.pk).update(score=60)
     for step in path:
+        if step == StageKey.OPPORTUNITY:
+            Deal.objects.create(lead=lead, owner_id=lead.owner_id, name="Acme", amount=1000)
         lead_transition(lead=lead, to_stage=step, actor=None, at=at)
     lead.refresh_from_db()
     return lead

@@ -324,7 +324,7 @@ def test_a_deal_on_an_sql_moves_the_lead_to_opportunity_and_a_win_to_won(territo
 
 def test_a_lost_deal_needs_an_agreed_reason_and_moves_the_lead_to_lost(territory, team):
     rep = team[0]
-    lead = make_lead(email="a@acme.pl", stage=StageKey.OPPORTUNITY, owner=rep)
+    lead = make_lead(email="a@acme.pl", stage=StageKey.SQL, owner=rep)
     deal = deal_create(lead=lead, actor=rep, amount=5000)
     with pytest.raises(ValidationError) as caught:
         deal_close(deal=deal, actor=rep, outcome=DealOutcome.LOST, lost_reason="bad vibes")

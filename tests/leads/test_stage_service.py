@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from alignment.models import StageKey
 from alignment.services import agreement_create_default
-from leads.models import Lead, StageEvent
+from leads.models import Deal, Lead, StageEvent
 from leads.services import LeadConflict, lead_create, lead_transition, sla_due_compute
 from metrics.models import TerritoryCountry, TerritoryMember
 from tests.factories import TerritoryFactory, UserFactory
@@ -32,6 +32,17 @@ def emea(agreement):
 
 def _lead(**extra):
     return lead_create(data={"email": "ana@firma.pl", "company": "", **extra}, actor=None)
+
+
+def _qualified(**extra):
+    """A lead that meets the MQL criterion (a known company, a score of 60), unscored by
+    lead_create so the test moves it by hand."""
+    lead = lead_create(
+        data={"email": "ana@firma.pl", "company": "Firma", **extra}, actor=None, score=False
+    )
+    Lead.objects.filter(pk=lead.pk).update(score=60)
+    lead.score = 60
+    return lead
 
 
 def test_a_new_lead_starts_in_inquiry_with_an_event(agreement, emea):
@@ -60,7 +71,7 @@ def test_a_transition_outside_the_funnel_is_refused_and_changes_nothing(agreemen
 
 
 def test_rejecting_an_mql_needs_an_agreed_reason(agreement, emea):
-    lead = _lead()
+    lead = _qualified()
     lead_transition(lead=lead, to_stage=StageKey.MQL, actor=None)
     with pytest.raises(ValidationError) as caught:
         lead_transition(lead=lead, to_stage=StageKey.RECYCLED, actor=None)
@@ -75,10 +86,14 @@ def test_rejecting_an_mql_needs_an_agreed_reason(agreement, emea):
 def test_every_allowed_transition_leaves_an_event_and_stamps_the_stage(agreement, emea):
     rep = UserFactory(username="r1")
     TerritoryMember.objects.create(territory=emea, user=rep)
-    lead = _lead(country="PL")
+    lead = _qualified(country="PL")
     now = timezone.now()
     path = [StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON]
     for offset, stage in enumerate(path):
+        if stage == StageKey.OPPORTUNITY:  # the stage follows the deal
+            deal = Deal.objects.create(lead=lead, name="Firma", amount=100)
+        if stage == StageKey.WON:
+            Deal.objects.filter(pk=deal.pk).update(outcome="won", closed_at=now)
         lead_transition(lead=lead, to_stage=stage, actor=None, at=now + timedelta(hours=offset))
     lead.refresh_from_db()
     assert lead.stage == StageKey.WON
@@ -90,7 +105,7 @@ def test_every_allowed_transition_leaves_an_event_and_stamps_the_stage(agreement
 
 
 def test_entering_a_stage_with_an_sla_starts_its_clock(agreement):
-    lead = _lead()
+    lead = _qualified()
     at = timezone.now()
     lead_transition(lead=lead, to_stage=StageKey.MQL, actor=None, at=at)
     lead.refresh_from_db()

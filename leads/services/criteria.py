@@ -1,0 +1,148 @@
+"""The agreement's law at the point of entry: who may move a lead, and what each stage
+requires before a lead may enter it.
+
+`lead_transition` asks these questions on every move, whatever the path (page, API,
+importer, tasks); pages and the API ask them first only to word their forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext as _
+
+from alignment.models import RuleKind, StageKey, Team
+from alignment.roles import Role, user_has_role
+from alignment.scoring import lead_field_value, rule_test
+from alignment.selectors import STAGE_ENTRY_CHECKS, Funnel
+from leads.models import DealOutcome, Lead
+
+ENTRY_CHECKS = STAGE_ENTRY_CHECKS  # what this module enforces, in words
+
+# Stages before the hand-off, where marketing may still decide on its own.
+MARKETING_DECIDES_IN = (StageKey.INQUIRY, StageKey.RECYCLED)
+
+
+def actor_team(user: AbstractBaseUser | None) -> str:
+    """The team `user` acts for ('' for the system, an import or a superuser)."""
+    if user is None or user.is_superuser:
+        return ""
+    if user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER):
+        return Team.SALES
+    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
+        return Team.MARKETING
+    return ""
+
+
+def may_override(user: AbstractBaseUser | None) -> bool:
+    """Who may move a lead past an entry criterion, with a written reason."""
+    return bool(
+        user is not None and (user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER))
+    )
+
+
+def move_refusal(
+    *, user: AbstractBaseUser | None, lead: Lead, from_stage: str, to_stage: str
+) -> str | None:
+    """Why `user` may not move `lead` from `from_stage` to `to_stage` (None: they may).
+
+    - the system (no user), superusers and sales managers: any agreed move;
+    - the lead's owner (a sales rep): any agreed move of their own lead;
+    - marketers and marketing managers: only before the hand-off (from inquiry or
+      recycled) to mql, recycled or disqualified: accepting or rejecting an MQL is
+      sales' decision alone;
+    - everyone else: no move.
+    """
+    if user is None or user.is_superuser or user_has_role(user, Role.SALES_MANAGER):
+        return None
+    if user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk:
+        return None
+    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
+        if from_stage == StageKey.MQL:
+            return _("Only the lead's owner or a sales manager decides on an MQL.")
+        if from_stage in MARKETING_DECIDES_IN and to_stage in (
+            StageKey.MQL,
+            StageKey.RECYCLED,
+            StageKey.DISQUALIFIED,
+        ):
+            return None
+        return _("Marketing may move a lead only before it is handed to sales.")
+    if user_has_role(user, Role.SALES_REP):
+        return _("Only the lead's owner or a sales manager may move this lead.")
+    return _("Your role may not move leads.")
+
+
+@dataclass(frozen=True)
+class MqlCheck:
+    """The MQL entry criterion judged for one lead: the problems (empty: it qualifies)."""
+
+    score: int
+    problems: list[str]
+
+    @property
+    def passes(self) -> bool:
+        return not self.problems
+
+
+def mql_entry_check(
+    *, lead: Lead, funnel: Funnel, at: datetime, score: int | None = None
+) -> MqlCheck:
+    """Does `lead` meet the agreed MQL criterion at `at`?
+
+    Score at or above the threshold, every must rule passing; a recycled lead only once
+    its rest period is over and only on engagement (a touch) since it was recycled.
+    `score` defaults to the lead's stored score (kept current by the scoring paths).
+    """
+    agreement = funnel.agreement
+    score = lead.score if score is None else score
+    problems: list[str] = []
+    if score < agreement.mql_threshold:
+        problems.append(
+            _("Its score %(score)s is below the agreed threshold of %(threshold)s.")
+            % {"score": score, "threshold": agreement.mql_threshold}
+        )
+    failing = [
+        rule.description or str(rule)
+        for rule in agreement.rules.all()
+        if rule.kind == RuleKind.MUST
+        and not rule_test(rule.operator, lead_field_value(lead, rule.field), rule.value)
+    ]
+    if failing:
+        problems.append(_("Must rules not met: %(rules)s.") % {"rules": "; ".join(failing)})
+    if lead.stage == StageKey.RECYCLED:
+        if lead.rest_until is not None and at < lead.rest_until:
+            problems.append(
+                _("It was rejected and rests until %(date)s.")
+                % {"date": lead.rest_until.date().isoformat()}
+            )
+        since = lead.recycled_at
+        if since is not None and not lead.touches.filter(occurred_at__gt=since).exists():
+            problems.append(_("It has shown no engagement since it was recycled."))
+    return MqlCheck(score=score, problems=problems)
+
+
+def deal_entry_refusal(*, lead: Lead, to_stage: str) -> str | None:
+    """The deal-bound stages: opportunity needs an open deal, won a won deal, lost no
+    open deal. The stage follows the deal, never the other way round."""
+    if to_stage not in (StageKey.OPPORTUNITY, StageKey.WON, StageKey.LOST):
+        return None
+    outcomes = set(lead.deals.values_list("outcome", flat=True)) if lead.pk else set()
+    if to_stage == StageKey.OPPORTUNITY and DealOutcome.OPEN not in outcomes:
+        return _("An opportunity needs an open deal: open a deal on the lead.")
+    if to_stage == StageKey.WON and DealOutcome.WON not in outcomes:
+        open_deals = list(lead.deals.filter(outcome=DealOutcome.OPEN).values_list("pk", "name")[:3])
+        if open_deals:
+            names = ", ".join(f"#{pk} {name}".strip() for pk, name in open_deals)
+            return _("A lead is won when its deal is: close the open deal %(deals)s as won.") % {
+                "deals": names
+            }
+        return _("A lead is won when its deal is: it has no deal to close as won.")
+    if to_stage == StageKey.LOST and DealOutcome.OPEN in outcomes:
+        open_deals = list(lead.deals.filter(outcome=DealOutcome.OPEN).values_list("pk", "name")[:3])
+        names = ", ".join(f"#{pk} {name}".strip() for pk, name in open_deals)
+        return _("Close the open deal %(deals)s as lost first: a lost lead has no open deal.") % {
+            "deals": names
+        }
+    return None
