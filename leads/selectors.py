@@ -8,13 +8,25 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import models
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from alignment.models import StageKey
-from leads.models import FollowUp, Lead, LeadImport
+from config.formats import money_format
+from leads.models import (
+    Correction,
+    Deal,
+    FollowUp,
+    Lead,
+    LeadImport,
+    SlaBreach,
+    StageEvent,
+)
 
 
 def leads_with_email(*, email: str) -> QuerySet[Lead]:
@@ -101,7 +113,8 @@ class TimelineEntry:
 
 
 def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
-    """Stage events, follow-ups, touches, intelligence and disputes, newest first."""
+    """Stage events, follow-ups, touches, intelligence, disputes and corrections, newest
+    first."""
     entries: list[TimelineEntry] = []
     for event in lead.stage_events.select_related("actor"):
         entries.append(
@@ -163,8 +176,118 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 actor=str(dispute.raised_by),
             )
         )
+    corrections = list(lead.corrections.select_related("actor"))
+    deal_ids = [c.record_id for c in corrections if c.record == Correction.Record.DEAL]
+    deal_names = (
+        dict(Deal.objects.filter(pk__in=deal_ids).values_list("pk", "name")) if deal_ids else {}
+    )
+    for correction in corrections:
+        record = correction.get_record_display()
+        is_deal = correction.record == Correction.Record.DEAL
+        name = deal_names.get(correction.record_id) if is_deal else None
+        if name:
+            title = _("%(record)s “%(name)s” corrected") % {"record": record, "name": name}
+        else:
+            title = _("%(record)s #%(id)s corrected") % {
+                "record": record,
+                "id": correction.record_id,
+            }
+        changed = [
+            f"{change.label}: {change.before} → {change.after}"
+            for change in correction_changes(correction=correction)
+        ]
+        why = _("Why: %(reason)s") % {"reason": correction.reason}
+        entries.append(
+            TimelineEntry(
+                at=correction.occurred_at,
+                kind="correction",
+                title=title,
+                detail=" · ".join([*changed, why]),
+                actor=str(correction.actor),
+            )
+        )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
+
+
+@dataclass(frozen=True)
+class CorrectionChange:
+    field: str
+    label: str
+    before: str
+    after: str
+
+
+_CORRECTED_MODELS: dict[str, type[models.Model]] = {
+    Correction.Record.DEAL: Deal,
+    Correction.Record.FOLLOW_UP: FollowUp,
+    Correction.Record.SLA_BREACH: SlaBreach,
+    Correction.Record.STAGE_EVENT: StageEvent,
+}
+
+
+def _corrected_value(field: models.Field | None, value: Any) -> str:
+    """A value of a correction's JSON as the reader writes it (money, local time, yes/no)."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(field, models.DecimalField):
+        return money_format(value)
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        moment = parse_datetime(value)
+        if moment is not None:
+            return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+    if isinstance(field, models.BooleanField):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def correction_changes(*, correction: Correction) -> list[CorrectionChange]:
+    """What a correction changed, field by field, labelled and formatted for the reader."""
+    model = _CORRECTED_MODELS.get(correction.record)
+    fields = {f.name: f for f in model._meta.get_fields()} if model else {}
+    rows = []
+    for name, (before, after) in correction.changes.items():
+        field = fields.get(name)
+        label = str(getattr(field, "verbose_name", name))
+        rows.append(
+            CorrectionChange(
+                field=name,
+                label=label[:1].upper() + label[1:],
+                before=_corrected_value(field, before),
+                after=_corrected_value(field, after),
+            )
+        )
+    return rows
+
+
+# What a lead keeps it from being deleted, by related name: the records the metrics and
+# the teams' shared record count. Touches are the lead's own inflow and go with it.
+COUNTED_RELATIONS = ("follow_ups", "sla_breaches", "deals", "corrections", "disputes", "intel")
+
+
+def leads_with_counted_history(*, lead_ids: Iterable[int]) -> set[int]:
+    """Of `lead_ids`, the leads with history beyond their creation: a stage change, a
+    follow-up, an SLA breach, a deal, a correction, a dispute or field intelligence.
+
+    Such a lead is part of what the teams are measured by and is kept; a lead with none
+    (spam, a test entry, a duplicate nobody acted on) counts only as an inflow.
+    """
+    ids = list(lead_ids)
+    kept = set(
+        StageEvent.objects.filter(lead_id__in=ids)
+        .exclude(from_stage="")
+        .values_list("lead_id", flat=True)
+    )
+    for relation in COUNTED_RELATIONS:
+        rest = [pk for pk in ids if pk not in kept]
+        if not rest:
+            break
+        kept.update(
+            Lead.objects.filter(pk__in=rest, **{f"{relation}__isnull": False})
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+    return kept
 
 
 # --- the sales side: ledger, agenda, team -------------------------------------------------
@@ -400,3 +523,16 @@ def lead_import_visible(*, user: AbstractBaseUser) -> QuerySet[LeadImport]:
     if user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER, Role.EXECUTIVE):
         return runs
     return runs.filter(created_by=user)
+
+
+def lead_earlier_rejection(*, lead: Lead) -> StageEvent | None:
+    """The last time sales rejected this lead (mql → recycled), if it has come back since:
+    the rep who gets it again sees why it was turned down before."""
+    if lead.stage in (StageKey.INQUIRY, StageKey.RECYCLED) or not lead.pk:
+        return None
+    return (
+        StageEvent.objects.filter(lead=lead, from_stage=StageKey.MQL, to_stage=StageKey.RECYCLED)
+        .select_related("actor")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
