@@ -398,10 +398,11 @@ def leads_assigned_followed_up(f: MetricFilter) -> QuerySet:
     )
 
 
-def response_sla_hours() -> int:
-    from alignment.selectors import agreement_active
+def response_sla_hours(*, at: datetime) -> int:
+    """The MQL stage's SLA of the agreement in force at `at` (a period's end)."""
+    from alignment.selectors import agreement_in_force
 
-    agreement = agreement_active()
+    agreement = agreement_in_force(at=at)
     if agreement is not None:
         for stage in agreement.stages.all():
             if stage.key == StageKey.MQL and stage.sla_hours:
@@ -412,9 +413,10 @@ def response_sla_hours() -> int:
 def leads_response_due(f: MetricFilter) -> QuerySet:
     """Leads whose response-SLA deadline (MQL entry + the MQL stage's SLA) fell in the period.
 
-    The clock is calendar hours from the latest MQL entry (the SLA of the active agreement).
+    The clock is calendar hours from the latest MQL entry (the SLA of the agreement in
+    force at the period's end, so a past period keeps the SLA of its time).
     """
-    hours = timedelta(hours=response_sla_hours())
+    hours = timedelta(hours=response_sla_hours(at=f.end_at))
     qs = Lead.objects.filter(mql_at__gte=f.start_at - hours, mql_at__lt=f.end_at - hours)
     return _narrow(qs, "lead", f).annotate(
         followed_in_time=Q(first_follow_up_at__isnull=False)
@@ -523,6 +525,26 @@ def disputes_created(f: MetricFilter) -> QuerySet:
 
 def disputes_resolved_in(f: MetricFilter) -> QuerySet:
     return _narrow(Dispute.objects.filter(**_in("resolved_at", f)), "dispute", f)
+
+
+def disputes_open_at_end(f: MetricFilter) -> QuerySet:
+    """Disputes that were open at the period's end: raised before it, not resolved by it.
+
+    From the timestamps, not today's status, so a past week's pack reads as it was then.
+    """
+    qs = Dispute.objects.filter(created_at__lt=f.end_at).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gte=f.end_at)
+    )
+    return _narrow(qs, "dispute", f)
+
+
+def intel_waiting_at_end(f: MetricFilter) -> QuerySet:
+    """Intel that was waiting for marketing's acknowledgement at the period's end: sent
+    before it, not acknowledged by it (from the timestamps, not today's status)."""
+    qs = FieldIntel.objects.filter(created_at__lt=f.end_at).filter(
+        Q(acknowledged_at__isnull=True) | Q(acknowledged_at__gte=f.end_at)
+    )
+    return _narrow(qs, "intel", f)
 
 
 def disputes_resolution_due(f: MetricFilter) -> QuerySet:

@@ -6,25 +6,30 @@ Figures come from metrics/definitions.py only; these functions arrange them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 
-from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, StageKey
-from alignment.selectors import agreement_active
+from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, IntelStatus, StageKey
+from alignment.selectors import agreement_active, agreement_in_force
 from campaigns.models import Campaign
-from leads.models import Deal, DealOutcome, SlaBreach
+from leads.models import Deal, DealOutcome
 from metrics.definitions import (
     CENT,
     CONVERSION_STEPS,
     MetricFilter,
     Plan,
+    day_start,
+    disputes_open_at_end,
+    intel_created,
+    intel_waiting_at_end,
     metric_values,
     metric_values_grouped,
     plan_compute,
+    sla_breaches,
     target_revenue,
 )
 from metrics.models import Scorecard, Target, Territory
@@ -223,33 +228,47 @@ def targets_list() -> QuerySet[Target]:
 # --- the weekly meeting pack -------------------------------------------------------------------
 
 
+def intel_status_at(at: datetime) -> Case:
+    """An intel's status as it was at `at`, from its acknowledged/actioned timestamps."""
+    return Case(
+        When(actioned_at__lt=at, then=Value(IntelStatus.ACTIONED)),
+        When(acknowledged_at__lt=at, then=Value(IntelStatus.ACKNOWLEDGED)),
+        default=Value(IntelStatus.NEW),
+        output_field=CharField(),
+    )
+
+
+def _with_status_then(items: list[FieldIntel]) -> list[FieldIntel]:
+    labels = dict(IntelStatus.choices)
+    for item in items:
+        item.status_then_display = labels[item.status_then]
+    return items
+
+
 def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
-    """Everything the weekly alignment meeting looks at, for one week and territory."""
+    """Everything the weekly alignment meeting looks at, for one week and territory.
+
+    A past week reads as it was at its end: the disputes then open, the intel then
+    waiting for marketing, each intel's status then, and the agreement then in force.
+    """
     from campaigns.selectors import campaign_acceptance_rates
     from campaigns.services import ACCEPTANCE_WINDOW_DAYS
-    from metrics.definitions import day_start
     from metrics.services import scorecard_build
 
     end = week_start + timedelta(days=7)
+    f = MetricFilter(start=week_start, end=end, territory=territory)
     card = (
         Scorecard.objects.filter(week_start=week_start, territory_id=territory)
         .select_related("territory")
         .first()
     )
     live = None if card else scorecard_build(week=week_start, territory=territory)
-    start_at, end_at = day_start(week_start), day_start(end)
-    breaches = SlaBreach.objects.filter(due_at__gte=start_at, due_at__lt=end_at).select_related(
-        "lead", "owner"
-    )
-    intel = FieldIntel.objects.filter(created_at__gte=start_at, created_at__lt=end_at)
-    disputes = Dispute.objects.filter(status=DisputeStatus.OPEN, created_at__lt=end_at)
-    if territory:
-        breaches = breaches.filter(territory_id=territory)
-        intel = intel.filter(
-            Q(lead__territory_id=territory) | Q(deal__lead__territory_id=territory)
-        )
-        disputes = disputes.filter(lead__territory_id=territory)
-    agreement = agreement_active()
+    end_at = day_start(end)
+    breaches = sla_breaches(f).select_related("lead", "owner")
+    intel = intel_created(f).annotate(status_then=intel_status_at(end_at))
+    waiting = intel_waiting_at_end(f)
+    disputes = disputes_open_at_end(f)
+    agreement = agreement_in_force(at=end_at)
     floor = agreement.acceptance_floor if agreement else None
     window = MetricFilter(
         start=end - timedelta(days=ACCEPTANCE_WINDOW_DAYS), end=end, territory=territory
@@ -277,10 +296,14 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
         "live": live,
         "breaches": list(breaches.order_by("due_at")[:50]),
         "breach_count": breaches.count(),
-        "intel": list(
-            intel.select_related("author", "competitor", "lead").order_by("-created_at")[:10]
+        "intel": _with_status_then(
+            list(intel.select_related("author", "competitor", "lead").order_by("-created_at")[:10])
         ),
         "intel_by_kind": intel_by_kind,
+        "intel_waiting": list(
+            waiting.select_related("author", "competitor", "lead").order_by("created_at")[:20]
+        ),
+        "intel_waiting_count": waiting.count(),
         "disputes": list(disputes.select_related("lead", "raised_by").order_by("created_at")[:20]),
         "dispute_count": disputes.count(),
         "flagged": flagged,

@@ -27,10 +27,11 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from alignment.models import Agreement
 from alignment.roles import Role
-from alignment.selectors import agreement_active
+from alignment.selectors import agreement_in_force
 from metrics.definitions import (
     METRIC_NAMES,
     MetricFilter,
+    day_start,
     deployment_tz,
     metric_values,
     plan_compute,
@@ -181,15 +182,24 @@ class ScorecardData:
     agreement: Agreement | None
 
 
+def scorecard_agreement(*, week: date) -> Agreement | None:
+    """The agreement a week is scored by: the version in force at the week's end, so a
+    new version's weights never rewrite the weeks before it."""
+    return agreement_in_force(at=day_start(week_start_of(week) + timedelta(days=7)))
+
+
 def scorecard_build(
     *, week: date, territory: int | None, agreement: Agreement | None = None
 ) -> ScorecardData:
-    """Every metric of the week, the alignment components and the score (nothing saved)."""
+    """Every metric of the week, the alignment components and the score (nothing saved).
+
+    `agreement`: the week's (scorecard_agreement), when the caller has looked it up.
+    """
     week_start = week_start_of(week)
     f = MetricFilter(start=week_start, end=week_start + timedelta(days=7), territory=territory)
     plan = plan_compute(f=f)
     values = metric_values(f=f, plan=plan)
-    agreement = agreement if agreement is not None else agreement_active()
+    agreement = agreement if agreement is not None else scorecard_agreement(week=week_start)
     weights = agreement.weights() if agreement is not None else dict(DEFAULT_WEIGHTS)
     components = alignment_components(
         values=values, planned_mql_to_won=plan.mql_to_won_rate, weights=weights
@@ -341,12 +351,13 @@ def scorecards_compute(
     """Every territory and overall, for the week and the trailing weeks (cohorts mature).
 
     Oldest first, so each week's change is against a freshly recomputed previous week.
+    Each week is scored by the agreement in force at its end.
     """
-    agreement = agreement_active()
     territories = [None, *Territory.objects.order_by("pk").values_list("pk", flat=True)]
     results = []
     pause = settings.SCORECARD_STEP_DELAY_MS / 1000
     for week_start in scorecard_weeks(week=week, trailing=trailing):
+        agreement = scorecard_agreement(week=week_start)
         for territory_id in territories:
             if pause:
                 time.sleep(pause)

@@ -128,6 +128,32 @@ def week_data(db, warsaw):
     return SimpleNamespace(rep=rep, north=north, c1=c1, leads=[l1, l2, l3, l4, l5, l6])
 
 
+@pytest.fixture
+def second_version(week_data):
+    """The week's agreement (v1, in force since January) superseded on 20 March by v2:
+    SLA compliance weighs 50, the acceptance floor is 90% and the MQL SLA is 48 hours."""
+    from alignment.models import Agreement, AgreementStatus
+
+    first = Agreement.objects.get(status=AgreementStatus.ACTIVE)
+    switch = at(3, 20, 9)
+    Agreement.objects.filter(pk=first.pk).update(
+        activated_at=at(1, 1), status=AgreementStatus.SUPERSEDED, superseded_at=switch
+    )
+    second = Agreement.objects.create(
+        version=first.version + 1, title="v2", status=AgreementStatus.ACTIVE,
+        activated_at=switch, based_on=first, weight_sla_compliance=50,
+        acceptance_floor=Decimal("0.900"),
+    )  # fmt: skip
+    for stage in first.stages.all():
+        stage.pk = None
+        stage.agreement = second
+        if stage.key == StageKey.MQL:
+            stage.sla_hours = 48
+        stage.save()
+    first.refresh_from_db()
+    return SimpleNamespace(first=first, second=second)
+
+
 # Computed by hand from week_data (see the comments there).
 EXPECTED = {
     "new_leads": 3,  # l1 (Monday 00:00 exactly), l2, l3 (Sunday 23:59:59)

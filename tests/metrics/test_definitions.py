@@ -216,3 +216,27 @@ def test_a_marketers_move_out_of_mql_is_no_decision_in_the_acceptance_rate(week_
     )
     assert metric_value(name="acceptance_rate", f=WEEK) == round(1 / 3, 4)
     assert imported in metric_records(name="acceptance_rate", f=WEEK)
+
+
+def test_disputes_and_intel_at_a_periods_end_read_the_timestamps_not_todays_status(week_data):
+    from alignment.models import Dispute, FieldIntel
+    from metrics.definitions import disputes_open_at_end, intel_waiting_at_end
+    from tests.metrics.conftest import at
+
+    l1 = week_data.leads[0]
+    dispute = Dispute.objects.create(
+        lead=l1, kind="rejection", raised_by=week_data.rep, raised_by_team="sales", reason="r",
+        created_at=at(3, 4), resolved_at=at(3, 18), status="resolved", decision="for_sales",
+    )  # fmt: skip
+    intel = FieldIntel.objects.create(
+        author=week_data.rep, kind="pricing", text="t", created_at=at(3, 4),
+        acknowledged_at=at(3, 17), actioned_at=at(3, 20), status="actioned",
+    )  # fmt: skip
+    weeks = [MetricFilter(start=date(2026, 3, d), end=date(2026, 3, d + 7)) for d in (2, 9, 16)]
+    assert [dispute in disputes_open_at_end(f) for f in weeks] == [True, True, False]
+    assert [intel in intel_waiting_at_end(f) for f in weeks] == [True, True, False]
+    before = MetricFilter(start=date(2026, 2, 23), end=date(2026, 3, 2))
+    assert dispute not in disputes_open_at_end(before)
+    assert intel not in intel_waiting_at_end(before)
+    north = MetricFilter(start=WEEK.start, end=WEEK.end, territory=week_data.north.pk)
+    assert dispute in disputes_open_at_end(north)  # l1 is in North

@@ -220,3 +220,64 @@ def test_the_funnel_chart_reads_from_inquiry_on_top_to_won():
     bars = re.findall(r">(Inquiry|MQL|SAL|Won)<.*?<rect [^>]*?y=\"([\d.]+)\"", svg, flags=re.S)
     top = {label: float(y) for label, y in bars[:4]}
     assert sorted(top, key=top.get) == ["Inquiry", "MQL", "SAL", "Won"]
+
+
+def _section(html: str, heading: str) -> str:
+    """The pack or dashboard section whose heading holds `heading`."""
+    for part in html.split("<section")[1:]:
+        if heading in part.split("</h2>")[0]:
+            return unescape(part.split("</section>")[0])
+    raise AssertionError(f"no section headed {heading!r}")
+
+
+def test_a_past_weeks_pack_shows_disputes_and_intel_as_they_stood_then(
+    client, week_data, executive
+):
+    """A dispute raised in the week of 2 March and resolved in the week of 16 March was
+    open at the end of the weeks of 2 and 9 March, not of 16 March; the same for intel
+    acknowledged in the week of 16 March. Today both are closed."""
+    from alignment.models import Dispute, FieldIntel
+
+    Dispute.objects.create(
+        lead=week_data.leads[0], kind="rejection", raised_by=week_data.rep,
+        raised_by_team="sales", reason="Contested in the tenth week", created_at=at(3, 4),
+        resolved_at=at(3, 18), status="resolved", decision="for_sales",
+    )  # fmt: skip
+    FieldIntel.objects.create(
+        author=week_data.rep, kind="pricing", text="RivalCo halved its price",
+        created_at=at(3, 4, 10), acknowledged_at=at(3, 17), actioned_at=at(3, 19),
+        status="actioned",
+    )  # fmt: skip
+    client.force_login(executive)
+
+    def pack(week: str) -> str:
+        return client.get(f"/metrics/pack/?week={week}").content.decode()
+
+    first, second, third = pack("2026-03-02"), pack("2026-03-09"), pack("2026-03-16")
+    # Also open then: the dispute raised on 5 March; waiting: intel of 26 Feb and 4 March.
+    for html in (first, second):
+        disputes = _section(html, "open dispute")
+        assert "2 open disputes" in disputes and "Contested in the tenth week" in disputes
+        waiting = _section(html, "waiting for acknowledgement")
+        assert "3 pieces of intelligence" in waiting and "RivalCo halved" in waiting
+    disputes = _section(third, "open dispute")
+    assert "1 open dispute" in disputes and "Contested in the tenth week" not in disputes
+    waiting = _section(third, "waiting for acknowledgement")
+    assert "2 pieces of intelligence" in waiting and "RivalCo halved" not in waiting
+    # The week's intel with its status at the end of the week, not today's "Actioned".
+    sent = _section(first, "Top intelligence from the field")
+    line = next(li for li in sent.split("<li>") if "RivalCo halved" in li)
+    assert "New" in line and "Actioned" not in line
+
+
+def test_a_past_weeks_pack_flags_campaigns_by_the_floor_then_agreed(
+    client, week_data, executive, second_version
+):
+    """Spring search's leads were accepted half the time: at v1's floor of 50% that is no
+    flag; v2's 90% floor, agreed later, does not reach back."""
+    client.force_login(executive)
+    html = client.get("/metrics/pack/?week=2026-03-02").content.decode()
+    flagged = _section(html, "Campaigns flagged by sales")
+    assert "Spring search" not in flagged
+    later = client.get("/metrics/pack/?week=2026-03-23").content.decode()
+    assert "Spring search" in _section(later, "Campaigns flagged by sales")

@@ -72,6 +72,45 @@ def test_the_weights_come_from_the_active_agreement(week_data):
     assert {c["key"]: c["weight"] for c in card.components}["sla_compliance"] == 50
 
 
+def test_a_past_week_keeps_the_weights_of_the_agreement_then_in_force(second_version):
+    """v2 (SLA compliance weighs 50) became active on 20 March: recomputing the week of
+    2 March still scores it by v1, and the week of 23 March by v2."""
+    card = scorecard_compute(week=WEEK.start, territory=None).scorecard
+    assert card.alignment_score == Decimal("66.95")  # v1's weights, as computed then
+    assert card.agreement == second_version.first
+    assert {c["key"]: c["weight"] for c in card.components}["sla_compliance"] == 25
+    later = scorecard_compute(week=date(2026, 3, 23), territory=None).scorecard
+    assert later.agreement == second_version.second
+    assert {c["key"]: c["weight"] for c in later.components}["sla_compliance"] == 50
+
+
+def test_the_weekly_job_scores_each_week_by_its_own_agreement(second_version):
+    scorecards_compute(week=date(2026, 3, 23), trailing=3)
+    versions = dict(
+        Scorecard.objects.filter(territory=None).values_list("week_start", "agreement__version")
+    )
+    v1, v2 = second_version.first.version, second_version.second.version
+    assert versions == {
+        date(2026, 3, 2): v1,
+        date(2026, 3, 9): v1,
+        date(2026, 3, 16): v2,  # v2 came on Friday 20 March: in force when the week ended
+        date(2026, 3, 23): v2,
+    }
+
+
+def test_a_past_week_keeps_the_response_sla_of_its_agreement(second_version):
+    """With v1's 24 hours, a lead that became an MQL on Saturday noon was due on Sunday
+    noon, in the week (and missed); v2's 48 hours would push it into the next week."""
+    from leads.models import Lead
+    from tests.factories import LeadFactory
+    from tests.metrics.conftest import at
+
+    lead = LeadFactory(email="saturday@x.test", created_at=at(3, 7))
+    Lead.objects.filter(pk=lead.pk).update(mql_at=at(3, 7, 12), assigned_at=at(3, 7, 12))
+    card = scorecard_compute(week=WEEK.start, territory=None).scorecard
+    assert card.metrics["sla_compliance"] == 0.6  # l1, l2, l5 of l6, l1, l2, l5, saturday
+
+
 def test_no_component_with_data_means_no_score(db):
     card = scorecard_compute(week=date(2026, 3, 2), territory=None).scorecard
     assert card.alignment_score is None
