@@ -111,6 +111,9 @@ class LeadAdmin(admin.ModelAdmin):
     inlines = [StageEventInline, CorrectionInline]
     show_full_result_count = False
 
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return list(self.inlines) if obj is not None else []  # a new lead has no history
+
     # A lead someone acted on (moved, followed up, breached, dealt, disputed, corrected)
     # is the teams' shared record and what they are measured by: it stays. A lead with
     # nothing but its creation (spam, a test entry, a duplicate) may go, with its

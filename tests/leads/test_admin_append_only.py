@@ -241,6 +241,8 @@ def test_the_lead_page_adds_changes_or_deletes_no_stage_event_nor_its_recorded_m
     assert after.company == "Acme Group"  # the lead's own data stays editable
     assert (after.mql_at, after.created_at) == (lead.mql_at, lead.created_at)
     assert list(after.stage_events.values()) == events
+    add_page = admin_client.get(reverse("admin:leads_lead_add")).content.decode()
+    assert "stage_events-TOTAL_FORMS" not in add_page  # a new lead has no history to show
 
 
 def test_a_lead_someone_acted_on_cannot_be_deleted_one_by_one_or_in_bulk(admin_client, history):
