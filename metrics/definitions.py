@@ -390,6 +390,16 @@ def mql_decisions(f: MetricFilter) -> QuerySet:
     )
 
 
+def mql_overrides(f: MetricFilter) -> QuerySet:
+    """Hand moves into `mql` in the period past its entry criterion (a manager's override,
+    with the written reason on the event)."""
+    return _narrow(
+        StageEvent.objects.filter(to_stage=StageKey.MQL, override=True, **_in("occurred_at", f)),
+        "event",
+        f,
+    )
+
+
 def leads_assigned_followed_up(f: MetricFilter) -> QuerySet:
     return _narrow(
         Lead.objects.filter(**_in("assigned_at", f), first_follow_up_at__isnull=False),
@@ -712,6 +722,17 @@ def _build() -> dict[str, Metric]:
                 "Accepted / (accepted + rejected), over sales' MQL decisions made in the period."
             ),
             count_key="den",
+        ),
+        Metric(
+            "mql_overrides",
+            _lazy("MQL overrides"),
+            "count",
+            "event",
+            mql_overrides,
+            description=_lazy(
+                "Hand moves into MQL past its entry criterion in the period, each with "
+                "a manager's written reason."
+            ),
         ),
         Metric(
             "response_time_hours_median",

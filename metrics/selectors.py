@@ -28,6 +28,7 @@ from metrics.definitions import (
     intel_waiting_at_end,
     metric_values,
     metric_values_grouped,
+    mql_overrides,
     plan_compute,
     sla_breaches,
     target_revenue,
@@ -268,6 +269,7 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
     intel = intel_created(f).annotate(status_then=intel_status_at(end_at))
     waiting = intel_waiting_at_end(f)
     disputes = disputes_open_at_end(f)
+    overrides = mql_overrides(f).select_related("lead", "actor")
     agreement = agreement_in_force(at=end_at)
     floor = agreement.acceptance_floor if agreement else None
     window = MetricFilter(
@@ -306,6 +308,8 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
         "intel_waiting_count": waiting.count(),
         "disputes": list(disputes.select_related("lead", "raised_by").order_by("created_at")[:20]),
         "dispute_count": disputes.count(),
+        "overrides": list(overrides.order_by("occurred_at", "pk")[:50]),
+        "override_count": overrides.count(),
         "flagged": flagged,
         "floor": floor,
         "acceptance_window_days": ACCEPTANCE_WINDOW_DAYS,

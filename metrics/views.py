@@ -28,6 +28,7 @@ from metrics.definitions import (
     metric_label,
     metric_records,
     metric_value,
+    metric_values,
 )
 from metrics.models import Target, Territory
 from metrics.presentation import (
@@ -283,7 +284,9 @@ def pack_view(request: HttpRequest) -> HttpResponse:
         f = metric_filter_parse({"week": last_complete_week().isoformat()})
     data = selectors.pack_build(week_start=f.start, territory=f.territory)
     card = data["scorecard"] or data["live"]
-    values = card.metrics
+    # A metric added after a week's scorecard was stored is computed from its definition.
+    missing = [name for name in METRIC_NAMES if name not in card.metrics]
+    values = {**card.metrics, **(metric_values(f=f, names=missing) if missing else {})}
     fig = figures({n: _parsed(n, values.get(n)) for n in METRIC_NAMES}, f)
     components = [
         {**c, "label": str(COMPONENT_LABELS.get(c["key"], c["label"])),
@@ -311,7 +314,8 @@ def pack_view(request: HttpRequest) -> HttpResponse:
 
 
 _PACK_METRICS = [
-    "new_leads", "mqls", "acceptance_rate", "sla_compliance", "response_time_hours_median",
+    "new_leads", "mqls", "mql_overrides", "acceptance_rate", "sla_compliance",
+    "response_time_hours_median",
     "stage_conversion_mql_sal", "win_rate", "revenue", "target_attainment", "pipeline_created",
     "spend", "roi", "sla_breaches", "follow_ups_within_sla", "intel_ack_within_5d",
     "disputes_opened", "disputes_resolved",

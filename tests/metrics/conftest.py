@@ -30,8 +30,10 @@ def at(month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) ->
     return datetime(2026, month, day, hour, minute, second, tzinfo=WARSAW)
 
 
-def _event(lead: Lead, from_stage: str, to_stage: str, when: datetime) -> None:
-    StageEvent.objects.create(lead=lead, from_stage=from_stage, to_stage=to_stage, occurred_at=when)
+def _event(lead: Lead, from_stage: str, to_stage: str, when: datetime, **extra) -> None:
+    StageEvent.objects.create(
+        lead=lead, from_stage=from_stage, to_stage=to_stage, occurred_at=when, **extra
+    )
 
 
 @pytest.fixture
@@ -46,6 +48,7 @@ def week_data(db, warsaw):
     agreement_create_default()  # MQL response SLA: 24 hours
     rep = UserFactory(username="rep-week")
     author = UserFactory(username="author-week")
+    manager = UserFactory(username="manager-week", first_name="Maria", last_name="Manager")
     north = TerritoryFactory(code="north", name="North")
     c1 = CampaignFactory(name="Spring search", owner=author)
 
@@ -61,8 +64,11 @@ def week_data(db, warsaw):
     for lead in (l1, l2, l3, l4, l5, l6):
         _event(lead, "", StageKey.INQUIRY, lead.created_at)
     _event(l1, StageKey.INQUIRY, StageKey.MQL, at(3, 2, 10))
-    _event(l2, StageKey.INQUIRY, StageKey.MQL, at(3, 4, 13))
-    _event(l4, StageKey.INQUIRY, StageKey.MQL, at(3, 9, 1))
+    # Two hand overrides into MQL below the threshold: l2's in the week, l4's the next.
+    _event(l2, StageKey.INQUIRY, StageKey.MQL, at(3, 4, 13), override=True, actor=manager,
+           actor_team="marketing", reason="Met the CFO at the trade fair.")  # fmt: skip
+    _event(l4, StageKey.INQUIRY, StageKey.MQL, at(3, 9, 1), override=True, actor=manager,
+           actor_team="marketing", reason="Referral from a customer.")  # fmt: skip
     _event(l5, StageKey.INQUIRY, StageKey.MQL, at(3, 2))
     _event(l6, StageKey.INQUIRY, StageKey.MQL, at(3, 1, 12))
     _event(l1, StageKey.MQL, StageKey.SAL, at(3, 3))
@@ -125,7 +131,9 @@ def week_data(db, warsaw):
                             occurred_at=at(3, 4, 19), within_sla=False)  # fmt: skip
     Target.objects.create(period="month", starts_on=date(2026, 3, 1), ends_on=date(2026, 4, 1),
                           revenue_target=Decimal("31000.00"))  # fmt: skip
-    return SimpleNamespace(rep=rep, north=north, c1=c1, leads=[l1, l2, l3, l4, l5, l6])
+    return SimpleNamespace(
+        rep=rep, manager=manager, north=north, c1=c1, leads=[l1, l2, l3, l4, l5, l6]
+    )
 
 
 @pytest.fixture
@@ -165,6 +173,7 @@ EXPECTED = {
     "mqls_accepted": 1,
     "mqls_rejected": 1,
     "acceptance_rate": 0.5,  # 1 / (1 + 1)
+    "mql_overrides": 1,  # l2's (l4's falls on the next Monday)
     "response_time_hours_median": 6.0,  # median of 2, 6, 24
     "sla_compliance": 0.75,  # due in the week: l6 (missed), l1, l2, l5 (exactly on time)
     "stage_conversion[inquiry→mql]": 0.6667,  # l1, l2 of l1, l2, l3

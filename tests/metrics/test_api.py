@@ -54,6 +54,24 @@ def test_metrics_take_the_filters_and_a_week(api, week_data):
     ).json()["metrics"] == {"new_leads": 1}  # fmt: skip
 
 
+def test_metrics_list_mql_overrides_narrowed_like_the_others(api, week_data):
+    def overrides(**params):
+        body = api.get("/api/v1/metrics/", {"metric": "mql_overrides", **params}).json()
+        return body["metrics"]["mql_overrides"]
+
+    assert overrides(week="2026-03-02") == 1  # l2's; l4's is on the next Monday
+    assert overrides(week="2026-03-09") == 1
+    assert overrides(week="2026-03-02", campaign=week_data.c1.pk) == 1
+    assert overrides(week="2026-03-02", territory=week_data.north.pk) == 0
+    assert overrides(week="2026-03-02", owner=week_data.rep.pk) == 0
+    every = api.get("/api/v1/metrics/", {"week": "2026-03-02"}).json()
+    assert every["metrics"]["mql_overrides"] == 1
+    assert every["definitions"]["mql_overrides"] == {"label": "MQL overrides", "unit": "count"}
+    scorecard_compute(week=WEEK.start, territory=None)
+    (card,) = api.get("/api/v1/scorecards/", {"week": "2026-03-02"}).json()["results"]
+    assert card["metrics"]["mql_overrides"] == 1
+
+
 def test_a_marketers_move_out_of_mql_leaves_the_acceptance_rate_in_the_api(api, week_data):
     from leads.models import StageEvent
     from tests.metrics.conftest import at

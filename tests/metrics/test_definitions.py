@@ -218,6 +218,35 @@ def test_a_marketers_move_out_of_mql_is_no_decision_in_the_acceptance_rate(week_
     assert imported in metric_records(name="acceptance_rate", f=WEEK)
 
 
+def test_mql_overrides_count_hand_moves_into_mql_past_the_criterion_in_the_period(week_data):
+    from leads.models import StageEvent
+    from tests.metrics.conftest import at
+
+    l1, l2 = week_data.leads[0], week_data.leads[1]
+    # Not counted: an override into another stage, and a move into MQL that met it.
+    StageEvent.objects.create(lead=l1, from_stage="sal", to_stage="sql", occurred_at=at(3, 4),
+                              override=True, reason="Budget confirmed by phone.")  # fmt: skip
+    assert metric_value(name="mql_overrides", f=WEEK) == 1
+    (override,) = metric_records(name="mql_overrides", f=WEEK)
+    assert (override.lead, override.actor, override.reason) == (
+        l2, week_data.manager, "Met the CFO at the trade fair."
+    )  # fmt: skip
+    next_week = MetricFilter(start=date(2026, 3, 9), end=date(2026, 3, 16))
+    assert metric_value(name="mql_overrides", f=next_week) == 1  # l4's, Monday 01:00
+
+    def value(**narrow):
+        return metric_value(
+            name="mql_overrides", f=MetricFilter(start=WEEK.start, end=WEEK.end, **narrow)
+        )
+
+    assert value(campaign=week_data.c1.pk) == 1  # l2 came through Spring search
+    assert value(territory=week_data.north.pk) == 0  # l2 has no territory
+    assert value(owner=week_data.rep.pk) == 0
+    l2.owner = week_data.rep
+    l2.save(update_fields=["owner"])
+    assert value(owner=week_data.rep.pk) == 1
+
+
 def test_disputes_and_intel_at_a_periods_end_read_the_timestamps_not_todays_status(week_data):
     from alignment.models import Dispute, FieldIntel
     from metrics.definitions import disputes_open_at_end, intel_waiting_at_end

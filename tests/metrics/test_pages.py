@@ -230,6 +230,69 @@ def _section(html: str, heading: str) -> str:
     raise AssertionError(f"no section headed {heading!r}")
 
 
+def test_the_dashboard_shows_mql_overrides_with_the_hand_off_figures(client, week_data, rep):
+    client.force_login(rep)
+    html = client.get(f"/metrics/?{WEEK_QUERY}").content.decode()
+    handoff = _section(html, "The hand-off")
+    tile = re.search(r'<a class="tile metric-tile" href="([^"]+)" title="MQL overrides">'
+                     r'<span class="num">(\d+)</span>', handoff)  # fmt: skip
+    assert tile and tile.group(2) == "1"
+    assert "metric=mql_overrides" in tile.group(1)
+    drill = client.get(tile.group(1)).content.decode()
+    assert _count(drill) == 1
+    assert "l2@x.test" in drill and "Maria Manager" in drill
+    assert "Met the CFO at the trade fair." in drill
+    assert "Referral from a customer." not in drill  # l4's: the next week
+
+
+def test_the_meeting_pack_lists_the_weeks_overrides_with_who_when_and_why(
+    client, week_data, executive
+):
+    client.force_login(executive)
+    html = client.get("/metrics/pack/?week=2026-03-02").content.decode()
+    overrides = _section(html, "MQL override")
+    assert "1 MQL override" in overrides
+    assert "l2@x.test" in overrides and "Maria Manager" in overrides
+    assert "Wed 4 Mar 13:00" in overrides and "Met the CFO at the trade fair." in overrides
+    assert "Referral from a customer." not in overrides
+    key_metrics = html.split('class="compact key-metrics"')[1].split("</table>")[0]
+    assert "MQL overrides" in key_metrics
+    next_week = client.get("/metrics/pack/?week=2026-03-09").content.decode()
+    assert "Referral from a customer." in _section(next_week, "MQL override")
+
+
+def test_an_override_through_the_stage_service_reaches_the_pack(
+    client, week_data, executive, marketing_manager
+):
+    from leads.services import lead_transition
+
+    lead = LeadFactory(email="fair@x.test", created_at=at(3, 3), score=0)
+    lead_transition(lead=lead, to_stage="mql", actor=marketing_manager, at=at(3, 5, 16),
+                    override_reason="Strategic account: board-level sponsor.")  # fmt: skip
+    client.force_login(executive)
+    html = client.get("/metrics/pack/?week=2026-03-02").content.decode()
+    overrides = _section(html, "MQL override")
+    assert "2 MQL overrides" in overrides
+    assert "fair@x.test" in overrides and "Thu 5 Mar 16:00" in overrides
+    assert "Strategic account: board-level sponsor." in overrides
+
+
+def test_a_stored_scorecard_from_before_a_new_metric_still_shows_it_in_the_pack(
+    client, week_data, executive
+):
+    from metrics.models import Scorecard
+
+    card = scorecard_compute(week=WEEK.start, territory=None).scorecard
+    Scorecard.objects.filter(pk=card.pk).update(
+        metrics={k: v for k, v in card.metrics.items() if k != "mql_overrides"}
+    )
+    client.force_login(executive)
+    html = client.get("/metrics/pack/?week=2026-03-02").content.decode()
+    key_metrics = html.split('class="compact key-metrics"')[1].split("</table>")[0]
+    row = key_metrics.split("MQL overrides")[1].split("</tr>")[0]
+    assert ">1</a>" in row
+
+
 def test_a_past_weeks_pack_shows_disputes_and_intel_as_they_stood_then(
     client, week_data, executive
 ):
