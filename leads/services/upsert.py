@@ -76,7 +76,22 @@ def lead_upsert(
 
 
 def lead_delete(*, lead: Lead) -> None:
-    """Delete a lead and its history; refused (LeadConflict) while it has deals."""
+    """Delete a lead nobody has acted on (spam, a test entry, an untouched duplicate).
+
+    Refused (LeadConflict) once it has history beyond its creation, a stage change, a
+    follow-up, a breach, a deal, a correction, a dispute or intel: the records the
+    metrics count are append-only, on every path (the API and the admin alike).
+    """
+    from leads.selectors import leads_with_counted_history
+
+    if leads_with_counted_history(lead_ids=[lead.pk]):
+        raise LeadConflict(
+            _(
+                "This lead has a history both teams are measured by (stage changes, "
+                "follow-ups, deals…); it cannot be deleted. Disqualify it instead."
+            ),
+            lead_id=lead.pk,
+        )
     try:
         lead.delete()
     except ProtectedError:

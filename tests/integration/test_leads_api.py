@@ -212,3 +212,15 @@ def test_delete_is_refused_for_roles_and_409_while_deals_exist(active, marketer,
     other = LeadFactory()
     assert api(admin_user).delete(f"/api/v1/leads/{other.pk}/").status_code == 204
     assert Lead.objects.filter(pk=lead.pk).exists()
+
+
+def test_delete_is_refused_for_a_lead_with_stage_history_even_without_deals(active, admin_user):
+    lead = lead_create(
+        data={"email": "kept@example.com", "company": "Acme", "company_size": 500,
+              "title": "Head of IT, Director"},
+        actor=None,
+    )  # fmt: skip
+    assert lead.stage == StageKey.MQL  # it moved: its history counts in the metrics
+    response = api(admin_user).delete(f"/api/v1/leads/{lead.pk}/")
+    assert response.status_code == 409 and "cannot be deleted" in response.json()["detail"]
+    assert Lead.objects.filter(pk=lead.pk).exists()
