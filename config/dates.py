@@ -1,0 +1,132 @@
+"""The date bounds every entry path holds to: pages, the API, the importer and the services.
+
+Two windows, one rule each, so a date a page refuses is refused by the API and the
+importer with the same message:
+
+- **history**, a moment that has happened (a lead's created and stage dates, a follow-up's
+  `occurred_at`, a deal's `closed_at`, a touch's `occurred_at`, a spend date): from
+  1970-01-01 to now + 1 day. The day of slack absorbs clock skew and time zones (a spend
+  booked "today" in Auckland is tomorrow's date in UTC), nothing more.
+- **planned**, a date planned ahead (the next follow-up, a deal's expected close, a
+  campaign's start and end): from 1970-01-01 up to five years ahead.
+
+Dates before 1970 or in year 9999 are typing slips or placeholder values from another
+system; beyond the window they would also overflow date arithmetic (a period that ends
+on 9999-12-31 has no next day). The `*_check` functions raise ValidationError, keyed by
+`field` when one is named (services, the importer); the `*_validator` callables go on
+form and serializer fields (DRF turns Django's ValidationError into a 400 field error).
+Model fields carry no such validator: the window moves with the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+EARLIEST_DAY = date(1970, 1, 1)
+# The first moment that is 1970-01-01 somewhere (UTC+14): a date-only value imported as
+# midnight in the deployment's time zone is inside the window whatever that zone is.
+EARLIEST_MOMENT = datetime(1970, 1, 1, tzinfo=dt_timezone(timedelta(hours=14)))
+HISTORY_SLACK = timedelta(days=1)
+PLANNED_YEARS = 5
+
+
+def _years_ahead(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def history_end(*, now: datetime | None = None) -> datetime:
+    """The latest moment history may record: now + 1 day."""
+    return (now or timezone.now()) + HISTORY_SLACK
+
+
+def planned_end(*, now: datetime | None = None) -> datetime:
+    """The latest moment a plan may name: five years from now."""
+    moment = timezone.localtime(now or timezone.now())
+    return datetime.combine(_years_ahead(moment.date(), PLANNED_YEARS), moment.timetz())
+
+
+def _inside(value: date | datetime, end: datetime) -> bool:
+    """Whether value lies in [1970-01-01, end]; a date compares by days, a moment exactly."""
+    try:
+        if isinstance(value, datetime):
+            moment = value
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment)
+            return EARLIEST_MOMENT <= moment <= end
+        return EARLIEST_DAY <= value <= timezone.localtime(end).date()
+    except (OverflowError, ValueError):  # year 1 or 9999 shifted by a time zone
+        return False
+
+
+def _raise(message: str, *, field: str, code: str) -> None:
+    if field:
+        raise ValidationError({field: [ValidationError(message, code=code)]})
+    raise ValidationError(message, code=code)
+
+
+def history_moment_check(
+    value: date | datetime | None, *, field: str = "", now: datetime | None = None
+) -> None:
+    """Refuse a moment that has happened if it lies before 1970 or over a day ahead.
+
+    None passes (an optional field left empty). Raises ValidationError keyed by `field`
+    when given.
+    """
+    if value is None:
+        return
+    end = history_end(now=now)
+    if not _inside(value, end):
+        message = _(
+            "Enter a date between 1970-01-01 and %(end)s (a day from now): this records "
+            "when something happened."
+        ) % {"end": timezone.localtime(end).date().isoformat()}
+        _raise(message, field=field, code="history_out_of_range")
+
+
+def planned_date_check(
+    value: date | datetime | None, *, field: str = "", now: datetime | None = None
+) -> None:
+    """Refuse a planned date before 1970 or more than five years ahead (None passes)."""
+    if value is None:
+        return
+    end = planned_end(now=now)
+    if not _inside(value, end):
+        message = _(
+            "Enter a date between 1970-01-01 and %(end)s: plans reach at most five years ahead."
+        ) % {"end": end.date().isoformat()}
+        _raise(message, field=field, code="planned_out_of_range")
+
+
+def period_date_check(value: date | None, *, field: str = "", now: datetime | None = None) -> None:
+    """Refuse a report period's bound outside 1970-01-01 to five years ahead (None passes)."""
+    if value is None:
+        return
+    end = planned_end(now=now)
+    if not _inside(value, end):
+        message = _("Enter a date between 1970-01-01 and %(end)s.") % {
+            "end": end.date().isoformat()
+        }
+        _raise(message, field=field, code="period_out_of_range")
+
+
+def history_moment_validator(value: date | datetime | None) -> None:
+    """history_moment_check as a form or serializer field validator."""
+    history_moment_check(value)
+
+
+def planned_date_validator(value: date | datetime | None) -> None:
+    """planned_date_check as a form or serializer field validator."""
+    planned_date_check(value)
+
+
+def period_date_validator(value: date | None) -> None:
+    """period_date_check as a form or serializer field validator."""
+    period_date_check(value)
