@@ -385,9 +385,16 @@ class ImportRowErrorSerializer(serializers.Serializer):
 
 class ImportRowSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text="1 is the first row after the header.")
-    status = serializers.ChoiceField(choices=ROW_STATUSES)
+    status = serializers.ChoiceField(
+        choices=ROW_STATUSES,
+        help_text="warning: a lead was created from the row with something in it put right "
+        "(dates out of funnel order, a won lead without a deal amount); see warnings.",
+    )
     id = serializers.IntegerField(required=False)
     errors = ImportRowErrorSerializer(many=True, required=False)
+    warnings = ImportRowErrorSerializer(
+        many=True, required=False, help_text="What was put right, by column."
+    )
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -398,6 +405,9 @@ class ImportResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     errors = serializers.IntegerField()
+    warnings = serializers.IntegerField(
+        help_text="Rows created with a warning (counted among created too)."
+    )
     results = ImportRowSerializer(many=True)
 
 
@@ -414,6 +424,7 @@ def import_result_data(result: ImportResult) -> dict[str, Any]:
         "updated": result.updated,
         "unchanged": result.unchanged,
         "errors": result.errors,
+        "warnings": result.warnings,
         "results": [r.as_dict() for r in result.results],
     }
 
@@ -431,7 +442,10 @@ class LeadImportView(generics.GenericAPIView):
         description="Columns: the lead fields plus history (created_at, stage, mql_at, "
         "sal_at, sql_at, opportunity_at, won_at, lost_at, lost_reason, owner_email, "
         "campaign or utm_source/utm_medium/utm_campaign, source, deal_amount). Valid rows "
-        "are kept when others fail; importing the same rows again changes nothing.",
+        "are kept when others fail; importing the same rows again changes nothing. A row "
+        "whose stage times run against the funnel is imported with them put in order (each "
+        "raised to the stage before it) and the status warning; times must lie between "
+        "1970-01-01 and a day from now.",
         parameters=[
             OpenApiParameter(
                 "dry_run", OpenApiTypes.BOOL, description="Report what would happen; write nothing."

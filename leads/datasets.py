@@ -67,8 +67,9 @@ def olist_rows_convert(
     """One import row per MQL: an MQL at its first contact, won at its closed deal's date.
 
     The deal amount is the seller's `declared_monthly_revenue` (0.00 when blank): the only
-    money in the data set. A deal won before its first contact (one row in the data set)
-    is recorded won at the first contact, so the importer's stage order holds.
+    money in the data set. Dates pass as the data set gives them: a deal won before its
+    first contact (one row in the data set) is the importer's to put in order, and its
+    report shows that row as a warning.
     """
     by_mql = {row["mql_id"]: row for row in deals}
     for mql in mqls:
@@ -91,8 +92,7 @@ def olist_rows_convert(
         for name in OLIST_DEAL_CUSTOM:
             row[f"custom:{name}"] = (deal.get(name) or "").strip() if deal else ""
         if deal is not None:
-            won = deal["won_date"].strip()
-            row["won_at"] = won if won[:10] >= first_contact else first_contact
+            row["won_at"] = deal["won_date"].strip()
             row["stage"] = "won"
             row["deal_amount"] = _amount(deal.get("declared_monthly_revenue"))
         yield row

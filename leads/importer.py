@@ -12,14 +12,24 @@ History columns (`created_at`, `stage`, `mql_at` … `lost_at`, `lost_reason`,
 with those times and source "import". They are history, not activity: later moves
 of the lead still go through the stage service and the agreed transitions. The history
 of a lead that already exists is never rewritten. A new lead's territory is its country's,
-else its owner's (a rep in one territory), else the default one.
+else its owner's (a rep in one territory), else the default one. Without `created_at`, a
+lead with stage times was created at the first of them.
+
+Real exports are untidy, and a real lead is kept whenever it can be: a row whose stage
+times run against the funnel is created with its times put in order
+(`history_put_in_order`: a running maximum in funnel order) and the status "warning", and
+so is a won row without a deal amount (a won deal of 0.00: a won lead always has its won
+deal; a lost one never has an open deal). A row is an error only when it cannot be a lead:
+no email, a value its column cannot take, a time outside the history window of
+config.dates, or a row the file cannot give (a NUL character, a cell over CELL_MAX_CHARS,
+a quote never closed); the rows after it are read and imported all the same.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
-import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,9 +45,11 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from alignment.models import StageKey
 from alignment.stored_text import SCORE_REACHED, stored_text
+from config.dates import history_moment_check
 from leads.models import Deal, DealOutcome, Lead, LeadImport, SourceChannel, StageEvent
 from leads.services import (
     LeadConflict,
@@ -85,15 +97,19 @@ HISTORY_COLUMNS = [
 ]
 COLUMNS = [*LEAD_COLUMNS, *HISTORY_COLUMNS]
 CUSTOM_PREFIX = "custom:"
-ROW_STATUSES = ["created", "updated", "unchanged", "error"]
+# A row's status. "warning": a new lead was created from the row, with something in it
+# put right (its warnings say what); such rows count as created and as warnings.
+ROW_STATUSES = ["created", "updated", "unchanged", "warning", "error"]
+PROBLEM_STATUSES = ("warning", "error")  # rows the report keeps even when it keeps no others
 
 
 @dataclass
 class RowResult:
     row: int
-    status: str  # created | updated | unchanged | error
+    status: str  # created | updated | unchanged | warning | error
     id: int | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"row": self.row, "status": self.status}
@@ -101,16 +117,22 @@ class RowResult:
             data["id"] = self.id
         if self.errors:
             data["errors"] = self.errors
+        if self.warnings:
+            data["warnings"] = self.warnings
         return data
 
 
 @dataclass
 class ImportResult:
+    """Counts of a run: total = created + updated + unchanged + errors; `warnings` are
+    created rows with a warning, so they are counted among `created` too."""
+
     total: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     errors: int = 0
+    warnings: int = 0
     dry_run: bool = False
     results: list[RowResult] = field(default_factory=list)
     record: LeadImport | None = None
@@ -119,6 +141,9 @@ class ImportResult:
         self.total += 1
         if result.status == "created":
             self.created += 1
+        elif result.status == "warning":
+            self.created += 1
+            self.warnings += 1
         elif result.status == "updated":
             self.updated += 1
         elif result.status == "unchanged":
@@ -193,13 +218,27 @@ def import_file_check(*, stream: IO[bytes], name: str, size: int | None) -> None
             _("The file is UTF-16 text; save it as CSV (UTF-8) and upload it again."),
             "encoding",
         )
-    if b"\x00" in head:
+    if _looks_binary(head):
         raise ImportFileError(_("The file holds binary data, not CSV or JSON text."), "type")
     is_json = lowered.endswith((".json", ".jsonl", ".ndjson"))
     if not is_json:
         _check_header(head, more=size is None or size > len(head))
     _check_utf8(stream, head)
     stream.seek(0)
+
+
+# Control bytes that text does not hold (tab, line feed, form feed, carriage return and
+# escape are left out).
+_CONTROL_BYTES = [bytes([b]) for b in range(32) if b not in (9, 10, 12, 13, 27)]
+
+
+def _looks_binary(head: bytes) -> bool:
+    """NUL bytes among many control bytes: binary data. A stray NUL in one cell of a text
+    file is that row's error (row_parse), not the whole file's."""
+    if b"\x00" not in head:
+        return False
+    controls = sum(head.count(byte) for byte in _CONTROL_BYTES)
+    return controls > max(2, len(head) // 100)
 
 
 def _looks_utf16(head: bytes) -> bool:
@@ -288,16 +327,135 @@ def _text_stream(stream: IO[bytes] | IO[str]) -> IO[str]:
     return stream  # type: ignore[return-value]
 
 
-def rows_from_csv(stream: IO[bytes] | IO[str]) -> Iterator[dict[str, str]]:
-    """Stream the rows of a CSV file (UTF-8, BOM tolerated; , ; tab or | as delimiter)."""
+CELL_MAX_CHARS = csv.field_size_limit()  # the csv module's limit (128 KiB), for JSON cells too
+ROW_ERROR_KEY = "__error__"  # a row the reader could not read: {ROW_ERROR_KEY: message}
+
+
+class _LineFeed:
+    """The file's lines for the csv reader; remembers the lines of the record being read
+    and replays lines put back (those a quote left open had swallowed)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+        self.replay: collections.deque[str] = collections.deque()
+        self.taken: list[str] = []
+        self.ended = False  # the reader asked for a line past the end of the file
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        if self.replay:
+            line = self.replay.popleft()
+        else:
+            try:
+                line = next(self.lines)
+            except StopIteration:
+                self.ended = True
+                raise
+        self.taken.append(line)
+        return line
+
+    def put_back(self, lines: list[str]) -> None:
+        self.replay.extendleft(reversed(lines))
+
+
+def _quotes_close(lines: list[str], delimiter: str) -> bool:
+    """Whether a record read over several lines is well-formed CSV on its own: its quotes
+    close, and each closing quote ends its cell (strict parsing says so)."""
+    try:
+        for _record in csv.reader(lines, delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return False
+    return True
+
+
+def _csv_records(lines: Iterator[str], delimiter: str) -> Iterator[list[str] | str]:
+    """Each record's cells, or for a record that cannot be read a message saying why.
+
+    A quoted cell may hold line breaks, so one record can span lines. A quote that is
+    never closed would make the csv module read the rest of the file (or up to the next
+    quote) into one cell: a record over several lines that is not well-formed on its own,
+    or that outgrows the cell limit, is reported on its first line and the lines after
+    that are read again as records of their own. A single line with a cell over the limit
+    is reported and skipped.
+    """
+    feed = _LineFeed(lines)
+    while True:
+        reader = csv.reader(feed, delimiter=delimiter)
+        while True:
+            feed.taken = []
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                taken = feed.taken
+                if len(taken) > 1:
+                    yield _unclosed_quote_message(len(taken) - 1)
+                    feed.put_back(taken[1:])
+                    break  # a new reader: this one is inside the runaway cell
+                if taken and len(taken[-1]) > CELL_MAX_CHARS:
+                    yield _(
+                        "A cell of this row is longer than %(max)s characters, the most an "
+                        "import takes; the row was skipped."
+                    ) % {"max": f"{CELL_MAX_CHARS:,}"}
+                else:
+                    yield _("This row is not readable CSV: %(error)s.") % {"error": exc}
+                continue
+            if not cells:
+                continue  # a blank line
+            # A record still open when the file ended, or one over several lines that is not
+            # well-formed CSV by itself, began with a quote that was never closed.
+            if feed.ended or (len(feed.taken) > 1 and not _quotes_close(feed.taken, delimiter)):
+                yield _unclosed_quote_message(len(feed.taken) - 1)
+                if len(feed.taken) == 1:
+                    continue
+                feed.put_back(feed.taken[1:])
+                feed.ended = False
+                break
+            yield cells
+
+
+def _unclosed_quote_message(swallowed: int) -> str:
+    if not swallowed:
+        return _(
+            'A quote (") opened in this row is never closed. The row was skipped; close the '
+            "quote (or double a quote inside a quoted cell) and import the row again."
+        )
+    return ngettext(
+        'A quote (") opened in this row is never closed, so the line after it read as part '
+        "of one cell. The row was skipped and that line was read as a row of its own; close "
+        "the quote (or double a quote inside a quoted cell) and import the row again.",
+        'A quote (") opened in this row is never closed, so the %(n)s lines after it read '
+        "as one cell. The row was skipped and those lines were read as rows of their own; "
+        "close the quote (or double a quote inside a quoted cell) and import the row again.",
+        swallowed,
+    ) % {"n": swallowed}
+
+
+def rows_from_csv(stream: IO[bytes] | IO[str]) -> Iterator[dict[str, str | None]]:
+    """Stream the rows of a CSV file (UTF-8, BOM tolerated; , ; tab or | as delimiter).
+
+    Each row is a dict by header name (cells beyond the header are dropped, missing ones
+    are None); a row that cannot be read is `{ROW_ERROR_KEY: message}`, and the rows after
+    it are still read.
+    """
     text = _text_stream(stream)
     header = text.readline()
     if not header.strip():
         return
     delimiter = max([",", ";", "\t", "|"], key=header.count)
-    reader = csv.DictReader(itertools.chain([header], text), delimiter=delimiter)
-    for row in reader:
-        yield {k.strip(): v for k, v in row.items() if k is not None}
+    names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
+    for record in _csv_records(iter(text), delimiter):
+        if isinstance(record, str):
+            yield {ROW_ERROR_KEY: record}
+            continue
+        row: dict[str, str | None] = dict(zip(names, record, strict=False))
+        for name in names[len(record) :]:
+            row[name] = None
+        yield row
 
 
 def rows_from_json(stream: IO[bytes] | IO[str]) -> Iterator[dict[str, Any]]:
@@ -378,6 +536,7 @@ class ParsedRow:
     owner_id: int | None
     campaign_id: int | None
     deal_amount: Decimal | None
+    warnings: list[dict[str, str]] = field(default_factory=list)  # reported if it creates
 
     @property
     def key(self) -> str:
@@ -426,13 +585,86 @@ def _error(errors: list[dict[str, str]], name: str, message: str) -> None:
     errors.append({"field": name, "message": str(message)})
 
 
+def _cell_problem(value: Any) -> str:
+    """Why a cell cannot be stored (a NUL character, or longer than a cell may be), or ""."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return _(
+                "A cell holds a NUL character (binary data), which no text field can store; "
+                "remove it and import the row again."
+            )
+        if len(value) > CELL_MAX_CHARS:
+            return _(
+                "A cell of this row is longer than %(max)s characters, the most an import takes."
+            ) % {"max": f"{CELL_MAX_CHARS:,}"}
+        return ""
+    if isinstance(value, dict):
+        return next(filter(None, map(_cell_problem, [*value.keys(), *value.values()])), "")
+    if isinstance(value, list):
+        return next(filter(None, map(_cell_problem, value)), "")
+    return ""
+
+
+def history_put_in_order(
+    *, created_at: datetime | None, history: list[tuple[str, datetime]]
+) -> tuple[list[tuple[str, datetime]], list[dict[str, str]]]:
+    """Stage times in funnel order, each raised to the one before it when it is earlier.
+
+    The rule, the same for every row: walk the funnel from `created_at` (the inquiry)
+    through mql, sal, sql, opportunity to won or lost, and keep the latest time seen so
+    far; a stage dated before the stage before it is recorded at that stage's time
+    (a running maximum in funnel order). Nothing moves later than any date the row gives,
+    and no stage is dropped. Returns the history and one warning per raised stage.
+    Olist's data set has such a row: a deal won two days before its first contact is
+    imported won at the first contact.
+    """
+    ordered: list[tuple[str, datetime]] = []
+    warnings: list[dict[str, str]] = []
+    latest, latest_name = created_at, "created_at"
+    for stage, at in history:
+        name = f"{stage}_at"
+        if latest is not None and at < latest:
+            warnings.append(
+                {
+                    "field": name,
+                    "message": _(
+                        "%(field)s (%(given)s) is earlier than %(before)s (%(at)s), the stage "
+                        "before it; imported as %(at)s so the history runs in funnel order."
+                    )
+                    % {
+                        "field": name,
+                        "given": timezone.localtime(at).isoformat(),
+                        "before": latest_name,
+                        "at": timezone.localtime(latest).isoformat(),
+                    },
+                }
+            )
+            at = latest
+        else:
+            latest, latest_name = at, name
+        ordered.append((stage, at))
+    return ordered, warnings
+
+
 def row_parse(
     *, number: int, raw: dict[str, Any], mapping: dict[str, str] | None, lookups: _Lookups
 ) -> ParsedRow | list[dict[str, str]]:
-    """A file row as lead fields plus history, or its errors (field, message)."""
+    """A file row as lead fields plus history, or its errors (field, message).
+
+    Errors make the row unusable: no email, a value that is not what its column takes,
+    a date outside config.dates' history window, a cell that cannot be stored. History
+    dates out of funnel order are put in order (history_put_in_order) and a won row
+    without a deal amount gets a won deal of 0.00; both are warnings on the row.
+    """
     errors: list[dict[str, str]] = []
+    if ROW_ERROR_KEY in raw:
+        return [{"field": "", "message": str(raw[ROW_ERROR_KEY])}]
     if "__invalid__" in raw:
         return [{"field": "", "message": _("This row is not an object of fields.")}]
+    for column, value in raw.items():
+        problem = _cell_problem(value) or _cell_problem(column)
+        if problem:
+            return [{"field": str(column).replace("\x00", "")[:100], "message": problem}]
     data: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     mapping = mapping if mapping is not None else column_mapping_default(raw.keys())
@@ -490,11 +722,17 @@ def row_parse(
                     _error(errors, name, message)
 
     times: dict[str, datetime | None] = {}
+    now = timezone.now()
     for name in ["created_at", *[column for _stage, column in HISTORY_STAGES]]:
         try:
             times[name] = _when(data.get(name))
+            history_moment_check(times[name], field=name, now=now)
         except ValueError:
             _error(errors, name, _("Enter a date or time in ISO 8601, e.g. 2026-03-01T09:30."))
+            times[name] = None
+        except ValidationError as exc:
+            for message in exc.message_dict[name]:
+                _error(errors, name, message)
             times[name] = None
     stage = _text(data.get("stage")).lower()
     if stage and stage not in StageKey.values:
@@ -507,16 +745,10 @@ def row_parse(
     history = [(s, times[column]) for s, column in HISTORY_STAGES if times.get(column)]
     if times.get("won_at") and times.get("lost_at"):
         _error(errors, "lost_at", _("A lead cannot be both won and lost."))
-    created_at = times.get("created_at")
-    previous = created_at
-    for s, at in history:
-        if previous and at < previous:
-            _error(
-                errors,
-                f"{s}_at",
-                _("%(field)s is earlier than the stage before it.") % {"field": f"{s}_at"},
-            )
-        previous = at
+    # Without created_at a lead with history was created when its history begins.
+    created_at = times.get("created_at") or (history[0][1] if history else None)
+    history, warnings = history_put_in_order(created_at=created_at, history=history)
+    previous = history[-1][1] if history else created_at
     if stage and stage in StageKey.values and history:
         last = history[-1][0]
         order = [s for s, _column in HISTORY_STAGES]
@@ -536,7 +768,7 @@ def row_parse(
             )
     listed = any(s == stage for s, _at in history)
     if stage in StageKey.values and stage != StageKey.INQUIRY and not listed:
-        history.append((stage, previous or created_at or timezone.now()))
+        history.append((stage, previous or now))
     final_stage = history[-1][0] if history else StageKey.INQUIRY
     if stage == StageKey.INQUIRY and history:
         _error(errors, "stage", _("The stage is inquiry but later stage times are given."))
@@ -571,6 +803,21 @@ def row_parse(
             _error(errors, "deal_amount", _("Enter an amount of money, e.g. 1200.50."))
     if errors:
         return errors
+    if final_stage == StageKey.WON and deal_amount is None:
+        # A won lead has a won deal (DESIGN: the stage follows the deal). Another CRM's
+        # export often leaves the amount out; the win is real history, so keep it.
+        deal_amount = Decimal("0.00")
+        warnings.append(
+            {
+                "field": "deal_amount",
+                "message": _(
+                    "The lead is won but the row has no deal_amount: it is imported with a "
+                    "won deal of 0.00, so the win counts and its revenue is 0. If the amount "
+                    "is known, put it in deal_amount before importing (an imported deal's "
+                    "amount changes only by a correction)."
+                ),
+            }
+        )
     if campaign_id is not None:
         fields["campaign"] = campaign_id
     return ParsedRow(
@@ -584,6 +831,7 @@ def row_parse(
         owner_id=owner_id,
         campaign_id=campaign_id,
         deal_amount=deal_amount,
+        warnings=warnings,
     )
 
 
@@ -634,7 +882,8 @@ def lead_import(
         # The record keeps every row's result up to the limit, then bad rows only; without
         # full_report (the caller streams its own report), bad rows only, capped.
         room = len(report) < REPORT_LIMIT
-        if (row_result.status == "error" and (room or full_report)) or (full_report and room):
+        problem = row_result.status in PROBLEM_STATUSES
+        if (problem and (room or full_report)) or (full_report and room):
             report.append(row_result.as_dict())
 
     batch: list[tuple[int, dict[str, Any]]] = []
@@ -676,6 +925,7 @@ def _progress(
         "updated_count": result.updated,
         "unchanged_count": result.unchanged,
         "error_count": result.errors,
+        "warning_count": result.warnings,
     }
     if status:
         values["status"] = status
@@ -876,8 +1126,13 @@ def _create(
     new_ids = [lead.pk for lead in leads]
     _score_new(lead_ids=[lead.pk for lead in leads if lead.stage == StageKey.INQUIRY])
     _emit_created(leads)
-    return {row.row: RowResult(row=row.row, status="created", id=pk)
-            for row, pk in zip(rows, new_ids, strict=True)}  # fmt: skip
+    return {
+        row.row: RowResult(
+            row=row.row, status="warning" if row.warnings else "created", id=pk,
+            warnings=row.warnings,
+        )
+        for row, pk in zip(rows, new_ids, strict=True)
+    }  # fmt: skip
 
 
 def _deal(row: ParsedRow, *, lead: Lead) -> Deal:
@@ -977,16 +1232,22 @@ def _write_slowly(
 REPORT_HEADER = ["row", "status", "id", "field", "message"]
 
 
+def report_lines(item: dict[str, Any]) -> Iterator[list[Any]]:
+    """A row result as report lines: one per error or warning, else one."""
+    problems = [*(item.get("errors") or []), *(item.get("warnings") or [])]
+    for problem in problems or [{"field": "", "message": ""}]:
+        yield [
+            item.get("row"),
+            item.get("status"),
+            item.get("id", ""),
+            problem.get("field"),
+            problem.get("message"),
+        ]
+
+
 def report_csv_rows(results: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
-    """One line per row result, one per error of a bad row; write it with config.exports."""
+    """One line per row result, one per error or warning of a row; write it with
+    config.exports."""
     yield REPORT_HEADER
     for item in results:
-        errors = item.get("errors") or [{"field": "", "message": ""}]
-        for error in errors:
-            yield [
-                item.get("row"),
-                item.get("status"),
-                item.get("id", ""),
-                error.get("field"),
-                error.get("message"),
-            ]
+        yield from report_lines(item)

@@ -27,6 +27,8 @@ from leads.importer import (
     COLUMNS,
     CUSTOM_PREFIX,
     IMPORT_EXTENSIONS,
+    PROBLEM_STATUSES,
+    ROW_ERROR_KEY,
     ImportFileError,
     column_mapping_default,
     custom_field_slug,
@@ -133,7 +135,7 @@ def _sample(path: Path, name: str) -> tuple[list[str], list[dict[str, Any]]]:
     columns: list[str] = []
     for row in rows:
         for key in row:
-            if key not in columns and key != "__invalid__":
+            if key not in columns and key not in ("__invalid__", ROW_ERROR_KEY):
                 columns.append(key)
     return columns, rows
 
@@ -202,7 +204,9 @@ def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
             ],
             "preview": preview,
             "preview_rows": PREVIEW_ROWS,
-            "preview_problems": [r for r in preview.results if r.status == "error"][:200]
+            "preview_problems": [
+                r.as_dict() for r in preview.results if r.status in PROBLEM_STATUSES
+            ][:200]
             if preview
             else [],
         },
@@ -261,7 +265,7 @@ def lead_import_run_view(request: HttpRequest, pk: int) -> HttpResponse:
         if request.headers.get("HX-Request")
         else "leads/import_run.html"
     )
-    problems = [r for r in record.report if r.get("status") == "error"][:200]
+    problems = [r for r in record.report if r.get("status") in PROBLEM_STATUSES][:200]
     return render(request, template, {"run": record, "problems": problems})
 
 

@@ -146,3 +146,48 @@ def test_a_large_file_goes_to_the_worker(marketer, settings, monkeypatch):
     assert run.status == "done" and run.created_count == 2
     tasks.import_leads_file(*sent[0])  # delivered twice: imports once
     assert Lead.objects.count() == 2
+
+
+ODD = (
+    b"email,created_at,mql_at,won_at,deal_amount,first_name\n"
+    b"odd@example.com,2018-03-10,2018-03-10,2018-03-08 12:00:00,10,Odd\n"
+    b"nul@example.com,2018-03-10,,,,N\x00l\n"
+    b"far@example.com,9999-12-31,,,,Far\n"
+    b"fine@example.com,2018-03-01,,,,Fine\n"
+)
+
+
+def test_warnings_and_row_errors_show_in_the_preview_the_run_and_the_report(marketer):
+    client = _logged_in(marketer)
+    response = client.post("/leads/import/", {"file": SimpleUploadedFile("crm.csv", ODD)})
+    assert response.status_code == 302, response.content  # a NUL in a cell is not "binary"
+    map_url = response["Location"]
+    mapping = {
+        "col_0": "email",
+        "col_1": "created_at",
+        "col_2": "mql_at",
+        "col_3": "won_at",
+        "col_4": "deal_amount",
+        "col_5": "first_name",
+    }
+
+    preview = client.post(map_url, {**mapping, "action": "preview"}).content.decode()
+    assert "would be created with warnings" in preview
+    assert "imported, with a warning" in preview and "earlier than mql_at" in preview
+    assert "NUL character" in preview and "1970-01-01" in preview
+    assert not Lead.objects.exists()
+
+    client.post(map_url, {**mapping, "action": "import"})
+    run = LeadImport.objects.get(dry_run=False)
+    assert (run.created_count, run.warning_count, run.error_count) == (2, 1, 2)
+    odd = Lead.objects.get(email="odd@example.com")
+    page = client.get(f"/leads/import/runs/{run.pk}/").content.decode()
+    assert "created with warnings" in page and f'href="/leads/{odd.pk}/"' in page
+    assert "earlier than mql_at" in page
+
+    report = client.get(f"/leads/import/runs/{run.pk}/report.csv")
+    lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    assert lines[1][:4] == ["1", "warning", str(odd.pk), "won_at"]
+    assert [line[:2] for line in lines[2:]] == [["2", "error"], ["3", "error"], ["4", "created"]]
+    listing = client.get("/leads/import/").content.decode()
+    assert "Warnings" in listing

@@ -17,6 +17,8 @@ from alignment.services import agreement_create_default
 from config.exports import csv_lines
 from config.exports import csv_safe as csv_cell
 from leads.importer import (
+    ROW_ERROR_KEY,
+    history_put_in_order,
     lead_import,
     report_csv_rows,
     rows_from_csv,
@@ -209,7 +211,7 @@ def test_a_history_import_reproduces_stage_timestamps(active, marketer):
 
 def test_bad_history_is_reported_by_field(active, marketer):
     rows = [
-        {"email": "a@example.com", "created_at": "2025-02-01", "mql_at": "2025-01-01"},
+        {"email": "a@example.com", "created_at": "2025-02-30"},
         {"email": "b@example.com", "owner_email": "nobody@example.com"},
         {"email": "c@example.com", "stage": "nirvana"},
         {"email": "d@example.com", "campaign": "No such campaign"},
@@ -219,10 +221,183 @@ def test_bad_history_is_reported_by_field(active, marketer):
     ]
     result = lead_import(rows=rows, user=marketer)
     fields = [r.errors[0]["field"] for r in result.results]
-    assert fields == ["mql_at", "owner_email", "stage", "campaign", "deal_amount", "lost_at",
+    assert fields == ["created_at", "owner_email", "stage", "campaign", "deal_amount", "lost_at",
                       "stage"]  # fmt: skip
     assert [r.row for r in result.results] == [1, 2, 3, 4, 5, 6, 7]
     assert Lead.objects.count() == 0
+
+
+def test_a_row_with_stage_times_out_of_funnel_order_is_imported_in_order_with_a_warning(
+    active, marketer
+):
+    # Olist's deal b91cf881… was won two days before its first contact; here sal is
+    # also logged before the mql and sql before the sal.
+    rows = [
+        {
+            "email": "odd@example.com",
+            "created_at": "2018-03-10T00:00:00+00:00",
+            "mql_at": "2018-03-10T00:00:00+00:00",
+            "sal_at": "2018-03-09T08:00:00+00:00",
+            "sql_at": "2018-03-12T00:00:00+00:00",
+            "opportunity_at": "2018-03-11T00:00:00+00:00",
+            "won_at": "2018-03-08T12:00:00+00:00",
+            "deal_amount": "100",
+        },
+        {"email": "fine@example.com", "created_at": "2018-03-01", "mql_at": "2018-03-02"},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+
+    odd, fine = result.results
+    assert (odd.status, fine.status) == ("warning", "created")
+    assert [w["field"] for w in odd.warnings] == ["sal_at", "opportunity_at", "won_at"]
+    assert "earlier than mql_at" in odd.warnings[0]["message"]
+    assert "earlier than sql_at" in odd.warnings[2]["message"]
+    assert (result.created, result.warnings, result.errors) == (2, 1, 0)
+    lead = Lead.objects.get(email="odd@example.com")
+    march = datetime(2018, 3, 10, tzinfo=UTC)
+    assert (lead.mql_at, lead.sal_at) == (march, march)  # raised to the stage before
+    assert lead.sql_at == lead.opportunity_at == lead.won_at == datetime(2018, 3, 12, tzinfo=UTC)
+    assert lead.stage == "won" and lead.stage_entered_at == lead.won_at
+    times = list(lead.stage_events.values_list("occurred_at", flat=True))
+    assert times == sorted(times) and len(times) == 6
+    deal = Deal.objects.get(lead=lead)
+    assert deal.outcome == "won" and deal.closed_at == lead.won_at
+
+    record = LeadImport.objects.get(pk=result.record.pk)
+    assert (record.created_count, record.warning_count, record.error_count) == (2, 1, 0)
+    assert record.report[0]["status"] == "warning" and len(record.report[0]["warnings"]) == 3
+    lines = list(report_csv_rows(record.report))
+    assert [line[:4] for line in lines[1:4]] == [
+        [1, "warning", lead.pk, "sal_at"],
+        [1, "warning", lead.pk, "opportunity_at"],
+        [1, "warning", lead.pk, "won_at"],
+    ]
+
+    again = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in again.results] == ["unchanged", "unchanged"]
+    assert again.warnings == 0
+
+
+def test_history_put_in_order_is_a_running_maximum_from_the_creation():
+    at = [datetime(2025, 1, day, tzinfo=UTC) for day in range(1, 6)]
+    history = [("mql", at[0]), ("sal", at[3]), ("sql", at[1]), ("won", at[4])]
+    ordered, warnings = history_put_in_order(created_at=at[2], history=history)
+    assert ordered == [("mql", at[2]), ("sal", at[3]), ("sql", at[3]), ("won", at[4])]
+    assert [w["field"] for w in warnings] == ["mql_at", "sql_at"]
+    assert history_put_in_order(created_at=None, history=history[:2]) == (history[:2], [])
+
+
+def test_without_created_at_a_lead_with_history_was_created_at_its_first_stage(active, marketer):
+    lead_import(rows=[{"email": "a@example.com", "mql_at": "2024-05-01"}], user=marketer)
+    lead = Lead.objects.get()
+    assert lead.created_at == lead.inquiry_at == lead.mql_at == datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def test_a_won_row_without_an_amount_gets_a_won_deal_of_zero_and_a_warning(active, marketer):
+    rows = [
+        {"email": "won@example.com", "created_at": "2025-01-01", "won_at": "2025-02-01"},
+        {"email": "said-won@example.com", "created_at": "2025-01-01", "stage": "won"},
+        {"email": "lost@example.com", "created_at": "2025-01-01", "lost_at": "2025-02-01"},
+        {"email": "lost-deal@example.com", "stage": "lost", "deal_amount": "50"},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in result.results] == ["warning", "warning", "created", "created"]
+    assert result.results[0].warnings[0]["field"] == "deal_amount"
+    assert "0.00" in result.results[0].warnings[0]["message"]
+    for lead in Lead.objects.filter(stage="won"):
+        assert list(lead.deals.values_list("outcome", "amount")) == [("won", Decimal("0.00"))]
+    assert not Deal.objects.filter(lead__stage="lost", outcome="open").exists()
+    assert Deal.objects.get(lead__email="lost-deal@example.com").outcome == "lost"
+    assert not Deal.objects.filter(lead__email="lost@example.com").exists()
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "1969-12-30T23:00:00+00:00"])
+def test_a_time_outside_the_history_window_is_a_field_error(active, marketer, value):
+    rows = [
+        {"email": "a@example.com", "created_at": value},
+        {"email": "b@example.com", "created_at": "2025-01-01", "won_at": value, "deal_amount": "1"},
+        {"email": "c@example.com", "created_at": "2025-01-01"},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in result.results] == ["error", "error", "created"]
+    assert [r.errors for r in result.results[:2]] == [
+        [{"field": "created_at", "message": result.results[0].errors[0]["message"]}],
+        [{"field": "won_at", "message": result.results[0].errors[0]["message"]}],
+    ]
+    assert "1970-01-01" in result.results[0].errors[0]["message"]
+    assert list(Lead.objects.values_list("email", flat=True)) == ["c@example.com"]
+
+
+def _csv(*lines: str) -> io.BytesIO:
+    return io.BytesIO(("email,first_name,company\n" + "".join(lines)).encode())
+
+
+def test_a_nul_a_huge_cell_and_an_unclosed_quote_are_row_errors_and_the_rest_imports(
+    active, marketer
+):
+    huge = "x" * 1_048_576
+    data = _csv(
+        "a@example.com,Ada,Acme\n",
+        "nul@example.com,Nu\x00l,Acme\n",
+        f"huge@example.com,Huge,{huge}\n",
+        "b@example.com,Bob,Beta\n",
+        'open@example.com,"Open,Acme\n',  # the quote never closes
+        "c@example.com,Cy,Gamma\n",
+        'd@example.com,Di,"Quoted, Inc."\n',  # a later quote the open one would close on
+        "e@example.com,Ed,Delta\n",
+    )
+    result = lead_import(rows=rows_from_csv(data), user=marketer)
+
+    assert [r.status for r in result.results] == [
+        "created", "error", "error", "created", "error", "created", "created", "created",
+    ]  # fmt: skip
+    nul, big, unclosed = (result.results[i].errors[0] for i in (1, 2, 4))
+    assert nul["field"] == "first_name" and "NUL" in nul["message"]
+    assert "longer than 131,072 characters" in big["message"]
+    assert "never closed" in unclosed["message"] and "2 lines" in unclosed["message"]
+    assert set(Lead.objects.values_list("email", flat=True)) == {
+        "a@example.com", "b@example.com", "c@example.com", "d@example.com", "e@example.com",
+    }  # fmt: skip
+    assert Lead.objects.get(email="d@example.com").company == "Quoted, Inc."
+
+
+def test_an_unclosed_quote_at_the_end_of_the_file_is_that_rows_error():
+    rows = list(rows_from_csv(_csv("a@example.com,Ada,Acme\n", 'b@example.com,"Bob,B\n')))
+    assert rows[0] == {"email": "a@example.com", "first_name": "Ada", "company": "Acme"}
+    assert list(rows[1]) == [ROW_ERROR_KEY] and "never closed" in rows[1][ROW_ERROR_KEY]
+    assert len(rows) == 2
+    rows = list(rows_from_csv(_csv('b@example.com,"Bob,B\n', "c@example.com,Cy,C\n")))
+    assert "the line after it" in rows[0][ROW_ERROR_KEY]
+    assert rows[1] == {"email": "c@example.com", "first_name": "Cy", "company": "C"}
+
+
+def test_an_unclosed_quote_running_past_the_cell_limit_loses_no_later_row():
+    lines = [f"p{i}@example.com,P,{'y' * 1000}\n" for i in range(200)]  # 200 KB after it
+    rows = list(rows_from_csv(_csv('open@example.com,"Open,Acme\n', *lines)))
+    assert ROW_ERROR_KEY in rows[0]
+    assert [row["email"] for row in rows[1:]] == [f"p{i}@example.com" for i in range(200)]
+
+
+def test_a_quoted_cell_over_several_lines_is_still_one_cell():
+    rows = list(rows_from_csv(_csv('a@example.com,Ada,"Acme\nBuilding 2"\n', "b@example.com,,\n")))
+    assert rows == [
+        {"email": "a@example.com", "first_name": "Ada", "company": "Acme\nBuilding 2"},
+        {"email": "b@example.com", "first_name": "", "company": ""},
+    ]
+
+
+def test_json_rows_with_a_nul_or_a_huge_value_are_row_errors(active, marketer):
+    rows = [
+        {"email": "a@example.com", "custom:notes": "fine"},
+        {"email": "b@example.com", "company": "Nu\u0000l"},
+        {"email": "c@example.com", "custom:notes": "z" * 200_000},
+        {"email": "d@example.com", "custom:tags": {"nested": ["ok", "bad\u0000"]}},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in result.results] == ["created", "error", "error", "error"]
+    assert [r.errors[0]["field"] for r in result.results[1:]] == [
+        "company", "custom:notes", "custom:tags",
+    ]  # fmt: skip
 
 
 def test_csv_and_json_lines_are_read_as_streams():

@@ -85,13 +85,18 @@ def test_the_olist_converter_writes_one_row_per_mql_won_when_it_has_a_closed_dea
     assert all(row["email"] == f"{row['external_id']}@olist.invalid" for row in rows)
     assert all(row["deal_amount"] == "" for row in rows if row["stage"] == "mql")
     odd = next(row for row in rows if row["external_id"] == WON_BEFORE_CONTACT)
-    assert odd["won_at"] == odd["mql_at"]  # never before the first contact
+    deal = next(deal for deal in deals if deal["mql_id"] == WON_BEFORE_CONTACT)
+    assert odd["won_at"] == deal["won_date"] < odd["mql_at"]  # as the data set has it
 
 
 def test_the_imported_olist_sample_converts_as_the_raw_rows_say(settings, olist_csv):
     settings.TIME_ZONE = "America/Sao_Paulo"
     mqls, deals = _raw(OLIST_MQLS), _raw(OLIST_DEALS)
-    assert "42 rows: 42 created, 0 updated, 0 unchanged, 0 with errors" in _import(olist_csv)
+    summary = _import(olist_csv)
+    assert "42 rows: 42 created, 0 updated, 0 unchanged, 0 with errors" in summary
+    assert "; 1 of the created with warnings" in summary  # the deal won before first contact
+    odd = Lead.objects.get(external_id=WON_BEFORE_CONTACT)
+    assert odd.stage == "won" and odd.won_at == odd.mql_at  # put in funnel order
 
     won = {deal["mql_id"] for deal in deals}
     assert metric_value(name="mqls", f=OLIST_PERIOD) == len(mqls)

@@ -1,25 +1,43 @@
-"""Acceptance: the Olist funnel sample, imported through the importer, converts as its rows say.
+"""Acceptance: the Olist funnel sample, imported through the importer, converts as its rows say;
+the full data set, imported through the API, keeps every lead and every won deal.
 
-tests/fixtures/olist_funnel_sample.md says where the sample comes from (CC BY-NC-SA 4.0).
+tests/fixtures/olist_funnel_sample.md says where the sample comes from (CC BY-NC-SA 4.0);
+the full files are read from ACCORD_DATASETS (default /work/shared/data), whose
+olist-marketing-funnel/SOURCE.md says where they come from.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import os
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from rest_framework.test import APIClient
 
-from leads.datasets import OLIST_ORIGIN_TO_SOURCE
+from leads.datasets import (
+    OLIST_COLUMNS,
+    OLIST_ORIGIN_TO_SOURCE,
+    dataset_csv_write,
+    dataset_rows_read,
+    olist_rows_convert,
+)
 from leads.importer import lead_import
-from leads.models import Lead
+from leads.models import Deal, DealOutcome, Lead, LeadImport
 from metrics.definitions import MetricFilter, metric_value, metric_values_grouped
+from tests.conftest import need
 
 pytestmark = pytest.mark.django_db
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "olist_funnel_sample.csv"
+OLIST_DIR = Path(os.environ.get("ACCORD_DATASETS", "/work/shared/data")) / "olist-marketing-funnel"
+OLIST_MQLS = OLIST_DIR / "olist_marketing_qualified_leads_dataset.csv"
+OLIST_DEALS = OLIST_DIR / "olist_closed_deals_dataset.csv"
 # First contacts span 14 June 2017 to 31 May 2018 (wins run later, to November 2018).
 PERIOD = MetricFilter(start=date(2017, 6, 1), end=date(2018, 6, 2))
 
@@ -86,3 +104,55 @@ def test_the_mql_count_per_month_follows_the_deployment_time_zone(imported):
     assert metric_value(name="mqls", f=may) == sum(
         1 for row in imported if row["first_contact_date"].startswith("2018-05")
     )
+
+
+def _local(text: str) -> datetime:
+    return timezone.make_aware(datetime.fromisoformat(text))
+
+
+def test_the_full_olist_funnel_imports_through_the_api_keeping_every_lead_and_win(
+    settings, marketer
+):
+    need(
+        OLIST_MQLS.exists() and OLIST_DEALS.exists(),
+        f"the Olist marketing funnel is not in {OLIST_DIR} (set ACCORD_DATASETS)",
+    )
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    from alignment.services import agreement_create_default
+
+    agreement_create_default()
+    mqls = list(dataset_rows_read(str(OLIST_MQLS)))
+    deals = list(dataset_rows_read(str(OLIST_DEALS)))
+    # Counted from the raw rows: deals won before their lead's first contact.
+    first_contact = {mql["mql_id"]: _local(mql["first_contact_date"]) for mql in mqls}
+    won_too_early = {
+        deal["mql_id"] for deal in deals if _local(deal["won_date"]) < first_contact[deal["mql_id"]]
+    }
+    assert won_too_early == {"b91cf8812365f50ff4bda4bcd6206b05"}  # as SOURCE.md says
+
+    out = io.StringIO()
+    dataset_csv_write(rows=olist_rows_convert(mqls=mqls, deals=deals), columns=OLIST_COLUMNS,
+                      out=out)  # fmt: skip
+    client = APIClient()
+    client.force_authenticate(marketer)
+    upload = SimpleUploadedFile("accord_olist.csv", out.getvalue().encode(), "text/csv")
+    response = client.post("/api/v1/leads/import/", {"file": upload}, format="multipart")
+
+    assert response.status_code == 200, response.content[:500]
+    body = response.json()
+    assert (body["total"], body["created"], body["errors"]) == (8000, 8000, 0)
+    warned = [r for r in body["results"] if r["status"] == "warning"]
+    assert body["warnings"] == len(warned) == 1
+    assert {Lead.objects.get(pk=r["id"]).external_id for r in warned} == won_too_early
+    assert [w["field"] for w in warned[0]["warnings"]] == ["won_at"]
+    assert LeadImport.objects.get(pk=body["id"]).warning_count == 1
+
+    assert Lead.objects.count() == len(mqls) == 8000
+    won = Deal.objects.filter(outcome=DealOutcome.WON)
+    assert won.count() == len(deals) == 842
+    assert set(won.values_list("lead__external_id", flat=True)) == {d["mql_id"] for d in deals}
+    assert Lead.objects.filter(stage="won").count() == 842
+    assert not Deal.objects.exclude(outcome=DealOutcome.WON).exists()
+    odd = Lead.objects.get(external_id="b91cf8812365f50ff4bda4bcd6206b05")
+    assert odd.won_at == odd.mql_at == first_contact[odd.external_id]
+    assert odd.deals.get().closed_at == odd.won_at

@@ -16,6 +16,7 @@ from leads.importer import (
     ImportResult,
     RowResult,
     lead_import,
+    report_lines,
     rows_from_file,
 )
 
@@ -59,15 +60,15 @@ class Command(BaseCommand):
             def on_result(result: RowResult) -> None:
                 nonlocal errors_shown
                 if writer:
-                    for error in result.errors or [{"field": "", "message": ""}]:
-                        writer.writerow(
-                            [csv_safe(v) for v in (result.row, result.status, result.id or "",
-                                                   error["field"], error["message"])]
-                        )  # fmt: skip
-                if result.status == "error" and errors_shown < 20 and not writer:
+                    for line in report_lines(result.as_dict()):
+                        writer.writerow([csv_safe(v) for v in line])
+                if result.status in ("error", "warning") and errors_shown < 20 and not writer:
                     errors_shown += 1
-                    for error in result.errors:
-                        self.stderr.write(f"row {result.row}: {error['field']}: {error['message']}")
+                    for problem in result.errors or result.warnings:
+                        self.stderr.write(
+                            f"row {result.row} ({result.status}): {problem['field']}: "
+                            f"{problem['message']}"
+                        )
 
             def on_progress(result: ImportResult) -> None:
                 if not show:
@@ -79,7 +80,7 @@ class Command(BaseCommand):
                 self.stderr.write(
                     f"\r[{bar}] {done:4.0%} {result.total:,} rows "
                     f"({result.created:,} new, {result.updated:,} updated, "
-                    f"{result.errors:,} bad) {rate:,.0f} rows/s",
+                    f"{result.errors:,} bad, {result.warnings:,} warned) {rate:,.0f} rows/s",
                     ending="",
                 )
                 self.stderr.flush()
@@ -103,6 +104,7 @@ class Command(BaseCommand):
         prefix = "Dry run: " if options["dry_run"] else ""
         self.stdout.write(
             f"{prefix}{result.total} rows: {result.created} created, {result.updated} updated, "
-            f"{result.unchanged} unchanged, {result.errors} with errors "
+            f"{result.unchanged} unchanged, {result.errors} with errors; "
+            f"{result.warnings} of the created with warnings "
             f"(import #{result.record.pk if result.record else '-'})."
         )
