@@ -37,6 +37,7 @@ from campaigns import selectors, services
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign, Channel, SpendEntry, Touch, TouchKind
 from config.api import LargeCursorPagination, RoleModelPermissions
+from config.dates import history_moment_validator, planned_date_validator
 from config.filters import UtcIsoDateTimeFilter
 from leads.models import Lead
 from leads.selectors import leads_with_email
@@ -95,7 +96,11 @@ class CampaignSerializer(serializers.ModelSerializer):
         ]
         # Uniqueness is the service's (and the database's) to judge, with the same message.
         validators: list = []
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs = {
+            "name": {"validators": []},
+            "starts_on": {"validators": [planned_date_validator]},
+            "ends_on": {"validators": [planned_date_validator]},
+        }
 
 
 class KpiSerializer(serializers.Serializer):
@@ -384,6 +389,7 @@ class SpendSerializer(serializers.ModelSerializer):
         model = SpendEntry
         fields = ["id", "campaign", "date", "amount", "note", "created_at"]
         read_only_fields = ["campaign", "created_at"]
+        extra_kwargs = {"date": {"validators": [history_moment_validator]}}
 
 
 class SpendPermissions(RoleModelPermissions):
@@ -494,6 +500,7 @@ class TouchSerializer(serializers.ModelSerializer):
         model = Touch
         fields = ["id", "lead", "campaign", "kind", "occurred_at", "external_id", "metadata"]
         validators: list = []
+        extra_kwargs = {"occurred_at": {"validators": [history_moment_validator]}}
 
 
 class TouchFilter(django_filters.FilterSet):

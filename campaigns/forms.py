@@ -15,6 +15,7 @@ from alignment.models import StageKey
 from alignment.roles import Role
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign
+from config.dates import history_moment_validator, period_date_validator, planned_date_validator
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -67,6 +68,9 @@ class CampaignForm(forms.ModelForm):
         self.fields["owner"].help_text = _("Empty: you.")
         self.fields["budget"].min_value = 0
         self.fields["budget"].validators.append(MinValueValidator(0))
+        # Campaigns are planned: their dates reach at most five years ahead (config.dates).
+        self.fields["starts_on"].validators.append(planned_date_validator)
+        self.fields["ends_on"].validators.append(planned_date_validator)
 
     def _post_clean(self) -> None:
         """No model validation here: the service validates fields, uniqueness and constraints,
@@ -74,7 +78,12 @@ class CampaignForm(forms.ModelForm):
 
 
 class SpendForm(forms.Form):
-    date = forms.DateField(label=_("Date"), widget=DATE, initial=timezone.localdate)
+    date = forms.DateField(
+        label=_("Date"),
+        widget=DATE,
+        initial=timezone.localdate,
+        validators=[history_moment_validator],
+    )
     amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=14, decimal_places=2)
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
@@ -109,8 +118,12 @@ class LaunchForm(forms.Form):
 class PeriodForm(forms.Form):
     """The period of the KPIs, [start, end], and the attribution model of revenue."""
 
-    start = forms.DateField(label=_("From"), widget=DATE, required=False)
-    end = forms.DateField(label=_("To (inclusive)"), widget=DATE, required=False)
+    start = forms.DateField(
+        label=_("From"), widget=DATE, required=False, validators=[period_date_validator]
+    )
+    end = forms.DateField(
+        label=_("To (inclusive)"), widget=DATE, required=False, validators=[period_date_validator]
+    )
     model = forms.ChoiceField(
         label=_("Revenue credited by"), choices=AttributionModel.choices, required=False
     )

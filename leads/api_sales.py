@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from alignment.api import ErrorSerializer
 from config.api import FIELD_ERRORS, LargeCursorPagination, RoleModelPermissions
+from config.dates import history_moment_validator, planned_date_validator
 from config.filters import IdFilter
 from leads.models import Deal, DealOutcome, FollowUp, FollowUpKind, FollowUpOutcome, Lead
 from leads.services.sales import (
@@ -56,7 +57,12 @@ class FollowUpSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=FollowUpKind.choices)
     outcome = serializers.ChoiceField(choices=FollowUpOutcome.choices)
     occurred_at = serializers.DateTimeField(
-        required=False, help_text=_lazy("When it happened; now when left out.")
+        required=False,
+        help_text=_lazy("When it happened; now when left out."),
+        validators=[history_moment_validator],
+    )
+    next_follow_up_at = serializers.DateTimeField(
+        required=False, allow_null=True, validators=[planned_date_validator]
     )
 
     class Meta:
@@ -215,7 +221,9 @@ class DealCreateSerializer(serializers.Serializer):
     lead = serializers.PrimaryKeyRelatedField(queryset=Lead.objects.all())
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
-    expected_close = serializers.DateField(required=False, allow_null=True)
+    expected_close = serializers.DateField(
+        required=False, allow_null=True, validators=[planned_date_validator]
+    )
     gross_margin = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True
     )
@@ -224,7 +232,9 @@ class DealCreateSerializer(serializers.Serializer):
 class DealPatchSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
-    expected_close = serializers.DateField(required=False, allow_null=True)
+    expected_close = serializers.DateField(
+        required=False, allow_null=True, validators=[planned_date_validator]
+    )
     gross_margin = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True
     )
@@ -239,7 +249,7 @@ class DealPatchSerializer(serializers.Serializer):
         max_length=200,
         help_text=_lazy("Required to lose a deal: one of the agreement's lost reason codes."),
     )
-    closed_at = serializers.DateTimeField(required=False)
+    closed_at = serializers.DateTimeField(required=False, validators=[history_moment_validator])
 
 
 class DealFilter(django_filters.FilterSet):

@@ -17,6 +17,7 @@ from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, St
 from alignment.roles import Role, user_has_role, user_primary_role
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
 from campaigns.models import Campaign, CampaignStatus
+from config.dates import period_date_check
 from config.pagination import CappedPaginator
 from leads.filters import LeadFilter
 from leads.forms import (
@@ -419,10 +420,15 @@ def agenda_view(request: HttpRequest) -> HttpResponse:
 def _week_param(request: HttpRequest) -> date:
     raw = (request.GET.get("week") or "").strip()
     try:
-        return week_start_of(date.fromisoformat(raw)) if raw else week_start_of(timezone.now())
+        day = date.fromisoformat(raw) if raw else None
+        period_date_check(day)  # a week in year 9999 has no next week to count up to
     except ValueError:
         messages.error(request, _("Enter the week as YYYY-MM-DD; showing this week."))
         return week_start_of(timezone.now())
+    except ValidationError as exc:
+        messages.error(request, f"{' '.join(exc.messages)} {_('Showing this week.')}")
+        return week_start_of(timezone.now())
+    return week_start_of(day) if day else week_start_of(timezone.now())
 
 
 def _may_see_team(user: object) -> bool:

@@ -126,11 +126,21 @@ def test_a_bad_follow_up_shows_form_errors_and_saves_nothing(client, territory, 
         {
             "kind": "call",
             "outcome": "connected",
-            "occurred_at": (timezone.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "occurred_at": (timezone.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"),
         },
     )
     assert response.status_code == 200
     assert "cannot happen in the future" in response.content.decode()
+    # Beyond the history window (a day from now) the form refuses it before the service.
+    response = client.post(
+        f"/leads/{lead.pk}/follow-ups/",
+        {
+            "kind": "call",
+            "outcome": "connected",
+            "occurred_at": (timezone.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    assert "Enter a date between 1970-01-01 and" in response.content.decode()
     assert FollowUp.objects.count() == 0
 
 
