@@ -158,6 +158,7 @@ class DealCloseForm(forms.Form):
         required=False,
         widget=DATETIME_INPUT,
         help_text=_("Leave empty for now."),
+        validators=[history_moment_validator],
     )
     lost_reason = forms.ChoiceField(label=_("Lost reason"), required=False)
     gross_margin = forms.DecimalField(

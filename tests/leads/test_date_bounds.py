@@ -52,6 +52,21 @@ def test_the_deal_form_refuses_an_expected_close_outside_five_years(client, terr
 
 
 @pytest.mark.parametrize("day", OUTSIDE)
+def test_the_close_deal_form_refuses_a_close_time_outside_history(client, territory, team, day):
+    rep = team[0]
+    lead = make_lead(email="a@acme.pl", stage=StageKey.SQL, owner=rep)
+    deal = deal_create(lead=lead, actor=rep, amount="10")
+    client.force_login(rep)
+    response = client.post(
+        f"/leads/{lead.pk}/deals/{deal.pk}/close/",
+        {"outcome": "won", "closed_at": f"{day}T10:00"},
+    )
+    assert "Enter a date between 1970-01-01 and" in response.content.decode()
+    deal.refresh_from_db()
+    assert deal.outcome == DealOutcome.OPEN
+
+
+@pytest.mark.parametrize("day", OUTSIDE)
 def test_the_follow_up_api_answers_400_for_dates_outside_the_windows(api, territory, team, day):
     rep = team[0]
     lead = make_lead(email="a@acme.pl", stage=StageKey.MQL, owner=rep)
