@@ -319,13 +319,25 @@ def _history(cursor, *, first: int, last: int) -> None:
     cursor.execute(
         f"""
         INSERT INTO leads_followup (lead_id, author_id, kind, outcome, notes, occurred_at,
-                                    next_step, next_follow_up_at, within_sla, created_at)
-        SELECT l.id, l.owner_id, ({_array(fu_kinds)})[1 + (l.id + i) % 5],
-               ({_array(outcomes)})[1 + (l.id * 3 + i) % 5], '',
-               LEAST(now(), l.first_follow_up_at + (i - 1) * interval '2 days'),
-               '', NULL, CASE WHEN i = 1 THEN true END, l.first_follow_up_at
-        FROM leads_lead l, generate_series(1, 1 + l.id % 11) AS i
-        WHERE {in_range} AND l.owner_id IS NOT NULL AND l.first_follow_up_at IS NOT NULL
+                                    next_step, next_follow_up_at, within_sla, is_contact,
+                                    created_at)
+        SELECT f.lead_id, f.author_id, f.kind, f.outcome, '', f.occurred_at, '', NULL,
+               CASE WHEN f.i = 1 THEN true END,
+               f.kind <> 'note' AND f.outcome IN ('connected', 'meeting_booked', 'interested'),
+               f.created_at
+        FROM (
+            SELECT l.id AS lead_id, l.owner_id AS author_id, i,
+                   -- the first follow-up is the contact that stopped the response clock
+                   CASE WHEN i = 1 THEN 'call'
+                        ELSE ({_array(fu_kinds)})[1 + (l.id + i) % 5] END AS kind,
+                   CASE WHEN i = 1 THEN 'connected'
+                        ELSE ({_array(outcomes)})[1 + (l.id * 3 + i) % 5] END AS outcome,
+                   LEAST(now(), l.first_follow_up_at + (i - 1) * interval '2 days')
+                       AS occurred_at,
+                   l.first_follow_up_at AS created_at
+            FROM leads_lead l, generate_series(1, 1 + l.id % 11) AS i
+            WHERE {in_range} AND l.owner_id IS NOT NULL AND l.first_follow_up_at IS NOT NULL
+        ) AS f
         """
     )
     cursor.execute(

@@ -205,10 +205,10 @@ class StageEvent(models.Model):
     )
     # The team the actor acted for (empty: the system or an import). Only sales
     # decisions on MQLs count in the acceptance rate.
-    actor_team = models.CharField(_("actor's team"), max_length=10, blank=True)
+    actor_team = models.CharField(_("actor's team"), max_length=10, blank=True, db_default="")
     # A hand move past the stage's entry criterion, allowed to a manager with a written
     # reason (in `reason`); both teams see these in the meeting pack.
-    override = models.BooleanField(_("override"), default=False)
+    override = models.BooleanField(_("override"), default=False, db_default=False)
     # The lead's score when it moved (the MQL criterion is judged on it, not on a
     # score that decayed later).
     score = models.IntegerField(_("score at the move"), null=True, blank=True)
@@ -278,7 +278,7 @@ class FollowUp(models.Model):
     within_sla = models.BooleanField(_("within SLA"), null=True, blank=True)
     # A contact with the buyer as the agreement defines it (stops the SLA clock);
     # otherwise an attempt, shown as effort.
-    is_contact = models.BooleanField(_("contact"), default=False)
+    is_contact = models.BooleanField(_("contact"), default=False, db_default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -473,7 +473,7 @@ class LeadImport(models.Model):
     updated_count = models.PositiveIntegerField(_("updated count"), default=0)
     unchanged_count = models.PositiveIntegerField(_("unchanged count"), default=0)
     error_count = models.PositiveIntegerField(_("error count"), default=0)
-    warning_count = models.PositiveIntegerField(_("warning count"), default=0)
+    warning_count = models.PositiveIntegerField(_("warning count"), default=0, db_default=0)
     report = models.JSONField(_("report"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

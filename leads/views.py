@@ -309,7 +309,8 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
                 override_reason=data.get("override_reason", ""),
             )
         except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+            messages.error(request, str(exc))  # the form is not shown to this role
+            return _back(lead)
         except ValidationError as exc:
             _add_errors(
                 form,
@@ -355,7 +356,8 @@ def lead_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+            messages.error(request, str(exc))  # the form is not shown to this role
+            return _back(lead)
         except ValidationError as exc:
             _add_errors(form, exc, {"to": "reason_code", "reason": "reason_code"})
         else:

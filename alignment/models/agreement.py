@@ -270,6 +270,7 @@ class ReasonCode(models.Model):
     rest_days = models.PositiveSmallIntegerField(
         _("rest period (days)"),
         default=RECYCLE_REST_DAYS_DEFAULT,
+        db_default=RECYCLE_REST_DAYS_DEFAULT,
         validators=[MaxValueValidator(3650)],
     )
 

@@ -288,3 +288,37 @@ def test_the_follow_up_form_has_no_preselected_outcome(client, territory, team):
     assert not FollowUp.objects.filter(lead=lead).exists()
     lead.refresh_from_db()
     assert lead.sla_due_at is not None
+
+
+def test_a_marketer_on_the_lead_page_cannot_reject_a_reps_mql(client, territory, team, marketer):
+    lead = make_lead(email="a@acme.pl", stage=StageKey.MQL, owner=team[0])
+    client.force_login(marketer)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Reject to marketing" not in page
+    response = client.post(
+        f"/leads/{lead.pk}/reject/", {"reason_code": "no-budget"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "Only the lead&#x27;s owner or a sales manager decides on an MQL." in (
+        response.content.decode()
+    )
+    lead.refresh_from_db()
+    assert lead.stage == StageKey.MQL
+
+
+def test_an_attempt_through_the_api_is_effort_and_the_clock_runs_on(territory, team):
+    rep = team[0]
+    lead = make_lead(email="a@acme.pl", stage=StageKey.MQL, owner=rep)
+    due = lead.sla_due_at
+    response = _api(rep).post(
+        f"/api/v1/leads/{lead.pk}/follow-ups/", {"kind": "call", "outcome": "no_answer"},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201, response.json()
+    assert response.json()["within_sla"] is None
+    lead.refresh_from_db()
+    assert lead.sla_due_at == due
+    missing = _api(rep).post(
+        f"/api/v1/leads/{lead.pk}/follow-ups/", {"kind": "call"}, format="json"
+    )
+    assert missing.status_code == 400 and "outcome" in missing.json()
