@@ -24,8 +24,9 @@ from leads.importer import (
     rows_from_csv,
     rows_from_json,
 )
-from leads.models import Deal, Lead, LeadImport, StageEvent
+from leads.models import Deal, DealOutcome, Lead, LeadImport, StageEvent
 from leads.services import lead_transition
+from leads.services.sales import deal_close, deal_create
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +134,7 @@ def test_a_dry_run_reports_the_same_and_writes_nothing(active, marketer):
     assert Lead.objects.get().company == "Same"
 
 
-def test_a_history_import_reproduces_stage_timestamps(active, marketer):
+def test_a_history_import_reproduces_stage_timestamps(active, marketer, sales_manager):
     owner = UserFactory(username="seller", email="seller@accord.test")
     campaign = CampaignFactory(name="Spring launch")
     times = {
@@ -199,14 +200,16 @@ def test_a_history_import_reproduces_stage_timestamps(active, marketer):
     opportunity = Lead.objects.get(email="opp@example.com")
     assert opportunity.stage == "opportunity"
     with pytest.raises(ValidationError):
-        lead_transition(lead=won, to_stage=StageKey.MQL, actor=marketer)
-    lead_transition(lead=opportunity, to_stage=StageKey.WON, actor=marketer)
+        lead_transition(lead=won, to_stage=StageKey.MQL, actor=sales_manager)
+    deal = deal_create(lead=opportunity, actor=sales_manager, amount="500")
+    deal_close(deal=deal, actor=sales_manager, outcome=DealOutcome.WON)
+    assert Lead.objects.get(pk=opportunity.pk).stage == StageKey.WON  # the stage follows
 
     # Importing the history again changes nothing.
     events = StageEvent.objects.count()
     again = lead_import(rows=rows, user=marketer)
     assert again.created == 0 and StageEvent.objects.count() == events
-    assert Deal.objects.count() == 2
+    assert Deal.objects.count() == 3
 
 
 def test_bad_history_is_reported_by_field(active, marketer):
