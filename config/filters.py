@@ -34,8 +34,22 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+# The widest id any backend stores (a 64-bit signed integer, Django's BigAutoField).
+ID_MIN, ID_MAX = -(2**63), 2**63 - 1
+
+
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
-    """An object by its id: a whole number ("1.5" is refused, not rounded)."""
+    """An object by its id: a whole number ("1.5" is refused, not rounded).
+
+    A whole number beyond 64 bits is no row's id, so it matches nothing. It never reaches
+    the database: SQLite cannot bind it (OverflowError), and Django's own out-of-range
+    guard covers integer fields' lookups, not a foreign key's.
+    """
 
     field_class = forms.IntegerField
+
+    def filter(self, qs, value):
+        if value is not None and not ID_MIN <= value <= ID_MAX:
+            return qs if self.exclude else qs.none()
+        return super().filter(qs, value)
