@@ -18,8 +18,9 @@ lead with stage times was created at the first of them.
 Real exports are untidy, and a real lead is kept whenever it can be: a row whose stage
 times run against the funnel is created with its times put in order
 (`history_put_in_order`: a running maximum in funnel order) and the status "warning", and
-so is a won row without a deal amount (a won deal of 0.00: a won lead always has its won
-deal; a lost one never has an open deal). A row is an error only when it cannot be a lead:
+so is a won or opportunity row without a deal amount (a won, or an open, deal of 0.00: a
+won lead always has its won deal, an opportunity its open deal; a lost one never has an
+open deal). A row is an error only when it cannot be a lead:
 no email, a value its column cannot take, a time outside the history window of
 config.dates, or a row the file cannot give (a NUL character, a cell over CELL_MAX_CHARS,
 a quote never closed); the rows after it are read and imported all the same.
@@ -815,6 +816,18 @@ def row_parse(
                     "won deal of 0.00, so the win counts and its revenue is 0. If the amount "
                     "is known, put it in deal_amount before importing (an imported deal's "
                     "amount changes only by a correction)."
+                ),
+            }
+        )
+    elif final_stage == StageKey.OPPORTUNITY and deal_amount is None:
+        # An opportunity is a lead with an open deal (the agreement's entry criterion).
+        deal_amount = Decimal("0.00")
+        warnings.append(
+            {
+                "field": "deal_amount",
+                "message": _(
+                    "The lead is an opportunity but the row has no deal_amount: it is "
+                    "imported with an open deal of 0.00; set the amount on the deal."
                 ),
             }
         )

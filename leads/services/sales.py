@@ -25,6 +25,7 @@ from alignment.models import ReasonKind, StageKey
 from alignment.roles import Role, user_has_role
 from alignment.selectors import Funnel, funnel_active
 from alignment.stored_text import DEAL_CLOSED, DEAL_OPENED, stored_text
+from config.dates import history_moment_check, planned_date_check
 from leads.models import (
     Deal,
     DealOutcome,
@@ -38,6 +39,14 @@ from leads.models import (
 from leads.selectors import OPEN_STAGES
 from leads.services.lifecycle import LeadConflict, lead_transition
 from metrics.models import Territory
+
+
+def _bounds(errors: dict[str, list[str]], check: Any, value: Any, field: str) -> None:
+    """Collect config.dates' verdict on one date into a service's field errors."""
+    try:
+        check(value, field=field)
+    except ValidationError as exc:
+        errors.setdefault(field, []).extend(exc.message_dict[field])
 
 
 def follow_up_is_contact(*, agreement: Any, kind: str, outcome: str) -> bool:
@@ -198,7 +207,14 @@ def follow_up_log(
         errors["outcome"] = [_("Choose what came of it.")]
     if occurred_at > now + FUTURE_TOLERANCE:
         errors["occurred_at"] = [_("A follow-up cannot happen in the future.")]
-    if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
+    else:
+        _bounds(errors, history_moment_check, occurred_at, "occurred_at")
+    _bounds(errors, planned_date_check, next_follow_up_at, "next_follow_up_at")
+    if (
+        "next_follow_up_at" not in errors
+        and next_follow_up_at is not None
+        and next_follow_up_at <= occurred_at
+    ):
         errors["next_follow_up_at"] = [_("The next follow-up must come after this one.")]
     if errors:
         raise ValidationError(errors)
@@ -433,6 +449,7 @@ def deal_create(
     margin = _money(gross_margin, "gross_margin", errors)
     if margin is not None and value is not None and margin > value:
         errors["gross_margin"] = [_("The gross margin cannot exceed the amount.")]
+    _bounds(errors, planned_date_check, expected_close, "expected_close")
     if lead.stage not in (StageKey.SQL, StageKey.OPPORTUNITY):
         errors["lead"] = [
             _("A deal needs a sales-qualified lead; this one is %(stage)s.")
@@ -480,6 +497,7 @@ def deal_update(
     margin = _money(gross_margin, "gross_margin", errors)
     if margin is not None and margin > (value if value is not None else deal.amount):
         errors["gross_margin"] = [_("The gross margin cannot exceed the amount.")]
+    _bounds(errors, planned_date_check, expected_close, "expected_close")
     if errors:
         raise ValidationError(errors)
     if value is not None:
@@ -541,6 +559,8 @@ def deal_close(
     closed_at = closed_at or timezone.now()
     if closed_at > timezone.now() + FUTURE_TOLERANCE:
         errors["closed_at"] = [_("A deal cannot close in the future.")]
+    else:
+        _bounds(errors, history_moment_check, closed_at, "closed_at")
     if (
         outcome == DealOutcome.WON
         and lead.stage != StageKey.WON

@@ -26,7 +26,7 @@ from leads.importer import (
 )
 from leads.models import Deal, DealOutcome, Lead, LeadImport, StageEvent
 from leads.services import lead_transition
-from leads.services.sales import deal_close, deal_create
+from leads.services.sales import deal_close
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -166,7 +166,8 @@ def test_a_history_import_reproduces_stage_timestamps(active, marketer, sales_ma
         {"email": "opp@example.com", "created_at": "2025-04-01", "stage": "opportunity"},
     ]
     result = lead_import(rows=rows, user=marketer)
-    assert [r.status for r in result.results] == ["created"] * 3, result.results
+    # The opportunity without an amount keeps its open deal (0.00) and says so.
+    assert [r.status for r in result.results] == ["created", "created", "warning"], result
 
     won = Lead.objects.get(email="won@example.com")
     for column, value in times.items():
@@ -201,8 +202,9 @@ def test_a_history_import_reproduces_stage_timestamps(active, marketer, sales_ma
     assert opportunity.stage == "opportunity"
     with pytest.raises(ValidationError):
         lead_transition(lead=won, to_stage=StageKey.MQL, actor=sales_manager)
-    deal = deal_create(lead=opportunity, actor=sales_manager, amount="500")
-    deal_close(deal=deal, actor=sales_manager, outcome=DealOutcome.WON)
+    deal = Deal.objects.get(lead=opportunity, outcome=DealOutcome.OPEN)
+    assert deal.amount == Decimal("0.00")
+    deal_close(deal=deal, actor=sales_manager, outcome=DealOutcome.WON, amount="500")
     assert Lead.objects.get(pk=opportunity.pk).stage == StageKey.WON  # the stage follows
 
     # Importing the history again changes nothing.

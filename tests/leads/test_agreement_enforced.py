@@ -4,7 +4,7 @@ forbids, on the page and through the API alike."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -295,9 +295,7 @@ def test_a_marketer_on_the_lead_page_cannot_reject_a_reps_mql(client, territory,
     client.force_login(marketer)
     page = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "Reject to marketing" not in page
-    response = client.post(
-        f"/leads/{lead.pk}/reject/", {"reason_code": "no-budget"}, follow=True
-    )
+    response = client.post(f"/leads/{lead.pk}/reject/", {"reason_code": "no-budget"}, follow=True)
     assert response.status_code == 200
     assert "Only the lead&#x27;s owner or a sales manager decides on an MQL." in (
         response.content.decode()
@@ -322,3 +320,32 @@ def test_an_attempt_through_the_api_is_effort_and_the_clock_runs_on(territory, t
         f"/api/v1/leads/{lead.pk}/follow-ups/", {"kind": "call"}, format="json"
     )
     assert missing.status_code == 400 and "outcome" in missing.json()
+
+
+# --- 8. dates outside the sane window are field errors in the services too -----------------
+
+
+def test_the_services_refuse_dates_outside_the_window(territory, team):
+    from datetime import date, datetime
+
+    rep = team[0]
+    lead = make_lead(email="a@acme.pl", stage=StageKey.SQL, owner=rep)
+    year_one = datetime(1, 1, 2, tzinfo=UTC)
+    with pytest.raises(ValidationError) as caught:
+        follow_up_log(lead=lead, author=rep, kind="call", outcome="connected", occurred_at=year_one)
+    assert "occurred_at" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:
+        follow_up_log(
+            lead=lead, author=rep, kind="call", outcome="connected",
+            next_follow_up_at=datetime(9999, 12, 31, tzinfo=UTC),
+        )  # fmt: skip
+    assert "next_follow_up_at" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:
+        deal_create(lead=lead, actor=rep, amount=10, expected_close=date(9999, 12, 31))
+    assert "expected_close" in caught.value.message_dict
+    deal = deal_create(lead=lead, actor=rep, amount=10)
+    with pytest.raises(ValidationError) as caught:
+        deal_close(deal=deal, actor=rep, outcome="won", closed_at=year_one)
+    assert "closed_at" in caught.value.message_dict
+    assert FollowUp.objects.filter(lead=lead).count() == 0
+    assert Deal.objects.get(pk=deal.pk).outcome == DealOutcome.OPEN
