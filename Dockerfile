@@ -4,8 +4,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=config.settings ACCORD_VAR_DIR=/app/var
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
-RUN pip install --upgrade pip && pip install -e . && mkdir -p /app/var
+COPY requirements/base.txt requirements/base.txt
+RUN pip install --upgrade pip && pip install --require-hashes -r requirements/base.txt \
+    && mkdir -p /app/var
 
 COPY . .
 # Translations: compiled with Babel (pure Python), no GNU gettext in the image.

@@ -6,19 +6,29 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test lint format install install-dev migrate seed worker beat web check bench clean messages compile-messages
+.PHONY: run test lint format install install-dev migrate seed worker beat web check bench clean messages compile-messages lock
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e .
+# Installs come from the lock files (exact versions, hashes checked): what the suite last
+# passed with, on every machine, in the Dockerfile and in CI. `make lock` refreshes them
+# from pyproject.toml.
+$(VENV)/.installed: requirements/base.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet --require-hashes -r requirements/base.txt
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements/dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $@
+
+## lock: re-resolve pyproject.toml's dependencies into requirements/{base,dev}.txt (hashed)
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
+lock: | $(BIN)/activate
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/base.txt pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -o requirements/dev.txt pyproject.toml
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
