@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from config.throttling import throttle_reset
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 def throttled(settings):
     settings.API_THROTTLE_ENABLED = True
     settings.API_THROTTLE_RATES = {"token": "3/minute", "anon": "2/minute"}
-    cache.clear()
+    throttle_reset()
     yield
-    cache.clear()
+    throttle_reset()
 
 
 def _token_client(user) -> Client:
