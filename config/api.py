@@ -14,11 +14,12 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DrfValidationError
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.pagination import CheckedCursorPagination
 from config.schema import FIELD_ERRORS_SCHEMA
 from leads.services import LeadConflict
 
@@ -76,8 +77,9 @@ class StandardPagination(_PageSize, PageNumberPagination):
     pass
 
 
-class LargeCursorPagination(_PageSize, CursorPagination):
-    """For large collections: page N costs the same as page 1."""
+class LargeCursorPagination(_PageSize, CheckedCursorPagination):
+    """For large collections: page N costs the same as page 1; a cursor we did not hand
+    out is a 400."""
 
     ordering = "-id"
 

@@ -11,10 +11,12 @@ from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from config.api import FieldErrorsSerializer
+from config.parsers import DepthLimitedJSONParser
 from config.throttling import AnonymousRateThrottle
 
 
@@ -37,6 +39,8 @@ class TokenView(ObtainAuthToken):
     """
 
     throttle_classes = [AnonymousRateThrottle]
+    # ObtainAuthToken names its parsers itself: DRF's JSON parser would bypass the default.
+    parser_classes = [FormParser, MultiPartParser, DepthLimitedJSONParser]
 
     @extend_schema(
         summary="Get an API token",

@@ -53,7 +53,8 @@ def request_fingerprint(request: HttpRequest) -> str:
                 upload.seek(0)
         return digest.hexdigest()
     body = request.body
-    with contextlib.suppress(ValueError):
+    # Not JSON, or nested past the decoder's stack (the view's parser answers 400): raw bytes.
+    with contextlib.suppress(ValueError, RecursionError):
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     digest.update(body)
     return digest.hexdigest()

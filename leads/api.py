@@ -24,7 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from alignment.api import FIELD_ERRORS, ErrorSerializer
 from config.api import LargeCursorPagination, RoleModelPermissions
 from config.filters import IdFilter
+from config.parsers import DepthLimitedJSONParser
 from leads.filters import LeadFilter
 from leads.importer import (
     ROW_STATUSES,
@@ -434,7 +435,7 @@ class LeadImportView(generics.GenericAPIView):
     """Import leads from a CSV/JSON file or a JSON list of rows, with a per-row result."""
 
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [DepthLimitedJSONParser, MultiPartParser]
     serializer_class = ImportResultSerializer
 
     @extend_schema(
