@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,6 +9,15 @@ class AlignmentConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+
         from alignment.roles import roles_sync_after_migrate
+        from config.tokens import tokens_revoke_on_password_change
 
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="accord-roles-sync")
+        # A changed password ends the user's API tokens, on every path that changes it.
+        post_save.connect(
+            tokens_revoke_on_password_change,
+            sender=get_user_model(),
+            dispatch_uid="accord-tokens-revoke-on-password-change",
+        )

@@ -2,10 +2,17 @@
 
 Its texts are written as in the code and installed in the deployment's language
 (LANGUAGE_CODE); from then on they are the agreement's own, edited like any version.
+`install` writes it; migration alignment 0008 runs it on a fresh database, so `migrate`
+alone leaves a usable installation (agreement_create_default is the service's door).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps.registry import Apps
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from alignment.models import ReasonKind, RuleKind, StageKey, Team
@@ -217,3 +224,62 @@ RULES: list[dict] = [
         "description": gettext_noop("Downloaded content"),
     },
 ]
+
+
+def install(apps: Apps, *, title: str = "") -> Any:
+    """Create the default agreement as the active version, with the models of `apps`.
+
+    `apps` is Django's live registry (the service) or a migration's historical one (a
+    data migration must not use today's models). The caller makes sure no version is
+    active. Texts are translated into LANGUAGE_CODE, whoever runs it. A key of the
+    specs above that the models do not have yet (a field added by a later migration) is
+    left to the migration that adds the field.
+    """
+    agreement_model = apps.get_model("alignment", "Agreement")
+    stage_model = apps.get_model("alignment", "FunnelStage")
+    reason_model = apps.get_model("alignment", "ReasonCode")
+    rule_model = apps.get_model("alignment", "QualificationRule")
+
+    def text(value: str) -> str:
+        return translation.gettext(value) if value else value
+
+    def known(model: Any, spec: dict) -> dict:
+        names = {field.name for field in model._meta.concrete_fields}
+        return {key: value for key, value in spec.items() if key in names}
+
+    version = (
+        agreement_model.objects.order_by("-version").values_list("version", flat=True).first() or 0
+    ) + 1
+    with translation.override(settings.LANGUAGE_CODE):
+        agreement = agreement_model.objects.create(
+            version=version,
+            title=title or text(TITLE),
+            notes=text(NOTES),
+            status="active",
+            activated_at=timezone.now(),
+            mql_threshold=MQL_THRESHOLD,
+        )
+        written = ("name", "entry_criteria", "exit_criteria")
+        stages = {
+            spec["key"]: stage_model.objects.create(
+                agreement=agreement,
+                order=order,
+                **known(stage_model, {**spec, **{field: text(spec[field]) for field in written}}),
+            )
+            for order, spec in enumerate(STAGES, start=1)
+        }
+        for key, next_keys in TRANSITIONS.items():
+            stages[key].next_stages.set([stages[k] for k in next_keys])
+        reason_model.objects.bulk_create(
+            reason_model(agreement=agreement, kind=kind, code=code, label=text(label))
+            for kind, codes in REASON_CODES.items()
+            for code, label in codes
+        )
+        rule_model.objects.bulk_create(
+            rule_model(
+                agreement=agreement,
+                **known(rule_model, {**rule, "description": text(rule["description"])}),
+            )
+            for rule in RULES
+        )
+    return agreement

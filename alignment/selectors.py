@@ -19,6 +19,7 @@ from alignment.models import (
     RuleOperator,
     StageKey,
 )
+from config.errors import NotConfigured
 
 
 def _with_contents(qs: QuerySet[Agreement]) -> QuerySet[Agreement]:
@@ -103,10 +104,21 @@ def funnel_for(*, agreement: Agreement) -> Funnel:
     return Funnel(agreement=agreement, stages=stages, transitions=transitions, reason_codes=codes)
 
 
+class NoActiveAgreement(NotConfigured):
+    """No agreement version is active, so no lead can be created, scored or moved."""
+
+
 def funnel_active() -> Funnel:
+    """The active agreement's funnel; NoActiveAgreement (a LookupError) when none is."""
     agreement = Agreement.objects.filter(status=AgreementStatus.ACTIVE).first()
     if agreement is None:
-        raise LookupError("No agreement is active: run `python manage.py install_agreement`.")
+        raise NoActiveAgreement(
+            _(
+                "No agreement is active, so leads can be neither created nor moved. An "
+                "administrator activates one (`python manage.py install_agreement` installs "
+                "the default)."
+            )
+        )
     return funnel_for(agreement=agreement)
 
 

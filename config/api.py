@@ -19,6 +19,7 @@ from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import NotConfigured
 from config.pagination import CheckedCursorPagination
 from config.schema import FIELD_ERRORS_SCHEMA
 from leads.services import LeadConflict
@@ -85,7 +86,8 @@ class LargeCursorPagination(_PageSize, CheckedCursorPagination):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's error shapes, plus service errors: ValidationError → 400, conflicts → 409."""
+    """DRF's error shapes, plus service errors: ValidationError → 400, conflicts and
+    what the installation has not set up yet (NotConfigured) → 409."""
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             data = {
@@ -105,6 +107,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": _("The request has too many fields or files.")},
             status=status.HTTP_400_BAD_REQUEST,
         )
+    if isinstance(exc, NotConfigured):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, LeadConflict):
         body: dict[str, Any] = {"detail": str(exc)}
         if exc.lead_id is not None:

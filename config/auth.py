@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from config.api import FieldErrorsSerializer
 from config.parsers import DepthLimitedJSONParser
 from config.throttling import AnonymousRateThrottle
+from config.tokens import token_expires_at, token_issue
 
 
 class LockoutBackend(AxesStandaloneBackend):
@@ -35,7 +36,9 @@ class LockoutBackend(AxesStandaloneBackend):
 class TokenView(ObtainAuthToken):
     """POST username and password, get the API token; a locked-out login gets 429.
 
-    django-axes does the lockout; the per-IP anonymous rate only caps request volume.
+    The user's token until it expires (API_TOKEN_TTL_DAYS) or their password changes,
+    then a new one. django-axes does the lockout; the per-IP anonymous rate only caps
+    request volume.
     """
 
     throttle_classes = [AnonymousRateThrottle]
@@ -46,7 +49,10 @@ class TokenView(ObtainAuthToken):
         summary="Get an API token",
         request=AuthTokenSerializer,
         responses={
-            200: inline_serializer("AuthTokenResponse", {"token": serializers.CharField()}),
+            200: inline_serializer(
+                "AuthTokenResponse",
+                {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()},
+            ),
             400: OpenApiResponse(FieldErrorsSerializer, description="Wrong username or password."),
             429: OpenApiResponse(description="Too many failed logins: locked out for a while."),
         },
@@ -54,8 +60,9 @@ class TokenView(ObtainAuthToken):
         tags=["auth"],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
         try:
-            return super().post(request, *args, **kwargs)
+            serializer.is_valid(raise_exception=True)
         except ValidationError:
             if getattr(request, "axes_locked_out", False):
                 return Response(
@@ -63,3 +70,5 @@ class TokenView(ObtainAuthToken):
                     status=status.HTTP_429_TOO_MANY_REQUESTS,
                 )
             raise
+        token = token_issue(user=serializer.validated_data["user"])
+        return Response({"token": token.key, "expires_at": token_expires_at(token)})

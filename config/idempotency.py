@@ -25,10 +25,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from alignment.models import IdempotencyKey
+from config.tokens import ExpiringTokenAuthentication
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 KEPT_STATUSES = {200, 201, 202, 204, 400, 404, 410, 422}
@@ -62,7 +62,7 @@ def request_fingerprint(request: HttpRequest) -> str:
 
 def _api_user(request: HttpRequest) -> AbstractBaseUser | None:
     try:
-        found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+        found = ExpiringTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
     except AuthenticationFailed:
         return None
     if found is not None:

@@ -92,3 +92,30 @@ class BrokerUnavailableMiddleware:
             response = render(request, "503.html", {"message": message}, status=503)
         response["Retry-After"] = "60"
         return response
+
+
+class NotConfiguredMiddleware:
+    """A page that needs what the installation has not set up (e.g. an active agreement)
+    answers 503 with the reason instead of a server error; the API answers 409 itself
+    (config.api.exception_handler), and here too for a view outside DRF."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        import logging
+
+        from django.http import JsonResponse
+        from django.shortcuts import render
+
+        from config.errors import NotConfigured
+
+        if not isinstance(exception, NotConfigured):
+            return None
+        logging.getLogger("accord.setup").warning("not configured: %s", exception)
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"detail": str(exception)}, status=409)
+        return render(request, "503.html", {"message": str(exception)}, status=503)

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "config.api_errors.ApiJsonErrorsMiddleware",
     "config.idempotency.IdempotencyMiddleware",
     "config.middleware.BrokerUnavailableMiddleware",
+    # A page needing what is not set up yet (no active agreement) is a 503 with the reason.
+    "config.middleware.NotConfiguredMiddleware",
     # Last: turns a login refused for too many failures into the lockout page (429).
     "axes.middleware.AxesMiddleware",
 ]

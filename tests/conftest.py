@@ -53,6 +53,20 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"accord: database={settings.DATABASE_VENDOR} broker={broker} CI={IN_CI}"]
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every test starts without an agreement, as before `migrate` installed the default one
+    (alignment 0008): a test that needs one installs it (agreement_create_default, which
+    would otherwise hand back the migrated one) or builds its own version 1. A transactional
+    test's flush empties the tables anyway, so keeping the migrated agreement would make a
+    test's start depend on the order of the run. tests/alignment/test_default_agreement.py
+    and tests/integration/test_fresh_database.py prove what `migrate` installs."""
+    from alignment.models import Agreement
+
+    with django_db_blocker.unblock():
+        Agreement.objects.all().delete()
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: pytest.FixtureRequest) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
+from django.apps import apps as django_apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -45,45 +45,7 @@ def agreement_create_default(*, title: str = "") -> Agreement:
     active = Agreement.objects.filter(status=AgreementStatus.ACTIVE).first()
     if active is not None:
         return active
-    version = (
-        Agreement.objects.order_by("-version").values_list("version", flat=True).first() or 0
-    ) + 1
-    with translation.override(settings.LANGUAGE_CODE):
-
-        def text(value: str) -> str:
-            return translation.gettext(value) if value else value
-
-        agreement = Agreement.objects.create(
-            version=version,
-            title=title or text(defaults.TITLE),
-            notes=text(defaults.NOTES),
-            status=AgreementStatus.ACTIVE,
-            activated_at=timezone.now(),
-            mql_threshold=defaults.MQL_THRESHOLD,
-        )
-        written = ("name", "entry_criteria", "exit_criteria")
-        stages = {
-            spec["key"]: FunnelStage.objects.create(
-                agreement=agreement,
-                order=order,
-                **{**spec, **{field: text(spec[field]) for field in written}},
-            )
-            for order, spec in enumerate(defaults.STAGES, start=1)
-        }
-        for key, next_keys in defaults.TRANSITIONS.items():
-            stages[key].next_stages.set([stages[k] for k in next_keys])
-        ReasonCode.objects.bulk_create(
-            ReasonCode(agreement=agreement, kind=kind, code=code, label=text(label))
-            for kind, codes in defaults.REASON_CODES.items()
-            for code, label in codes
-        )
-        QualificationRule.objects.bulk_create(
-            QualificationRule(
-                agreement=agreement, **{**rule, "description": text(rule["description"])}
-            )
-            for rule in defaults.RULES
-        )
-    return agreement
+    return defaults.install(django_apps, title=title)
 
 
 def idempotency_keys_purge(*, older_than: timedelta = timedelta(hours=48)) -> int:
@@ -209,9 +171,7 @@ def agreement_draft_create(
     for stage in old_stages:
         new_stages[stage.key].next_stages.set([new_stages[n.key] for n in stage.next_stages.all()])
     ReasonCode.objects.bulk_create(
-        ReasonCode(
-            agreement=draft, kind=c.kind, code=c.code, label=c.label, rest_days=c.rest_days
-        )
+        ReasonCode(agreement=draft, kind=c.kind, code=c.code, label=c.label, rest_days=c.rest_days)
         for c in base.reason_codes.all()
     )
     QualificationRule.objects.bulk_create(
