@@ -56,8 +56,15 @@ CARDS = [
 
 
 def feedback_demo_seed(*, leads: list, now: datetime) -> int:
-    """Seed a few cards, intel items and disputes on the given leads; 0 if already done."""
-    if Battlecard.objects.exists() or len(leads) < 4:
+    """Seed a few cards, intel items and disputes; 0 if already done.
+
+    `leads`, in the order of the stories told about them: a lead of rep's in sales for
+    over a week (a competitor came up), an MQL rep rejected for no budget (marketing
+    disputes it), a lead of rep2's in sales (a content request), an open opportunity of
+    rep's (a pricing question), an MQL rep turned away for lack of authority (sales
+    disputes the list it came from).
+    """
+    if Battlecard.objects.exists() or len(leads) < 5:
         return 0
     users = {
         u.username: u
@@ -124,7 +131,7 @@ def feedback_demo_seed(*, leads: list, now: datetime) -> int:
     )
     resolved = dispute_raise(
         user=users["rep"],
-        lead=leads[2],
+        lead=leads[4],
         kind="lead_quality",
         reason="Came from a student webinar list; nobody with buying power.",
         now=now - timedelta(days=6),

@@ -836,6 +836,52 @@ def _generate_leads(
     return count
 
 
+def _feedback_leads(*, users: dict[str, Any], now: datetime) -> list[Lead]:
+    """The demo leads whose histories fit the feedback stories (alignment/demo_feedback.py),
+    in their order; where the demo is too small for a story, the next lead stands in."""
+    demo = Lead.objects.filter(external_id__startswith="demo-")
+    rep, rep2 = users["rep"], users["rep2"]
+    rejected = {  # an MQL its rep turned away before the stories begin
+        "stage_events__from_stage": StageKey.MQL,
+        "stage_events__occurred_at__lt": now - timedelta(days=6),
+    }
+    stories = [
+        # Rivalix came up 9 days ago: a lead of rep's that was in sales by then.
+        demo.filter(owner=rep, sql_at__lt=now - timedelta(days=9)).order_by("-sql_at"),
+        # Marketing contests a rejection for no budget (still in nurture).
+        demo.filter(
+            stage=StageKey.RECYCLED, stage_events__reason_code="no-budget", **rejected
+        ).order_by("-recycled_at"),
+        # rep2 asks for a one-pager for a lead in sales.
+        demo.filter(
+            owner=rep2,
+            stage__in=[StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY],
+            stage_entered_at__lt=now - timedelta(days=4),
+        ).order_by("-stage_entered_at"),
+        # A pricing question on an open opportunity.
+        demo.filter(
+            owner=rep, stage=StageKey.OPPORTUNITY, opportunity_at__lt=now - timedelta(days=1)
+        ).order_by("-opportunity_at"),
+        # Sales says a lead it turned away came from a list without buyers.
+        demo.filter(
+            stage__in=[StageKey.RECYCLED, StageKey.DISQUALIFIED],
+            stage_events__reason_code__in=["no-authority", "student"],
+            owner=rep,
+            **rejected,
+        ).order_by("-stage_entered_at"),
+    ]
+    chosen: list[Lead] = []
+    for story in stories:
+        taken = [lead.pk for lead in chosen]
+        lead = (
+            story.exclude(pk__in=taken).first() or demo.exclude(pk__in=taken).order_by("pk").first()
+        )
+        if lead is None:
+            break
+        chosen.append(lead)
+    return chosen
+
+
 @transaction.atomic
 def demo_seed(
     *, lead_count: int = 640, today: date | None = None, scorecard_weeks: int = 12
@@ -860,8 +906,7 @@ def demo_seed(
         )
     from alignment.demo_feedback import feedback_demo_seed
 
-    demo_leads = Lead.objects.filter(external_id__startswith="demo-").order_by("pk")[:4]
-    feedback_demo_seed(leads=list(demo_leads), now=now)
+    feedback_demo_seed(leads=_feedback_leads(users=users, now=now), now=now)
     from campaigns.demo import campaigns_demo_seed
 
     campaigns_demo_seed(campaigns=campaigns, now=now)
