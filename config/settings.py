@@ -326,6 +326,9 @@ API_THROTTLE_RATES = {
     "token": env_str("API_THROTTLE_RATE", "1200/minute"),
     "anon": env_str("API_THROTTLE_ANON_RATE", "60/minute"),
 }
+# The OpenAPI schema and docs for anyone (development), or only for signed-in users and
+# API tokens (production default): config/api_docs.py.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Accord API",
     "DESCRIPTION": "The REST API of Accord, the CRM that aligns sales and marketing.",
