@@ -341,6 +341,7 @@ def lead_score_refresh(
                 sentence=SCORE_REACHED, score=result.score, threshold=agreement.mql_threshold
             ),
             funnel=funnel,
+            at=now,
         )
     return lead
 

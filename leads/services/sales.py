@@ -434,6 +434,7 @@ def deal_create(
     name: str = "",
     gross_margin: Any = None,
     funnel: Funnel | None = None,
+    at: datetime | None = None,
 ) -> Deal:
     """Open a deal on a lead in SQL or opportunity; an SQL lead moves to opportunity.
 
@@ -457,6 +458,7 @@ def deal_create(
         ]
     if errors:
         raise ValidationError(errors)
+    at = at or timezone.now()
     deal = Deal.objects.create(
         lead=lead,
         owner_id=lead.owner_id or actor.pk,
@@ -464,6 +466,7 @@ def deal_create(
         amount=value,
         gross_margin=margin,
         expected_close=expected_close,
+        created_at=at,
     )
     if lead.stage != StageKey.OPPORTUNITY:
         lead_transition(
@@ -472,6 +475,7 @@ def deal_create(
             actor=actor,
             reason=stored_text(sentence=DEAL_OPENED),
             funnel=funnel,
+            at=at,
         )
     return deal
 
