@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _lazy
 from alignment.models import (
     Agreement,
     AgreementStatus,
+    FollowUpKind,
+    FollowUpOutcome,
     FunnelStage,
     QualificationRule,
     ReasonKind,
@@ -49,6 +51,17 @@ STAGE_ENTRY_CHECKS: dict[str, str] = {
     ),
     StageKey.DISQUALIFIED: _lazy("An agreed disqualification reason."),
 }
+
+
+def agreement_contact_in_words(*, agreement: Agreement) -> list[tuple[str, list[str]]]:
+    """The agreement's contact definition as the page shows it: for each follow-up kind,
+    the outcomes that count as contact (and so stop the SLA clock)."""
+    outcomes = dict(FollowUpOutcome.choices)
+    rules = agreement.contact_outcomes or {}
+    return [
+        (str(label), [str(outcomes[o]) for o in rules.get(kind, []) if o in outcomes])
+        for kind, label in FollowUpKind.choices
+    ]
 
 
 def agreement_active() -> Agreement | None:

@@ -28,6 +28,7 @@ from alignment.models import Agreement, AgreementStatus, RuleKind
 from alignment.selectors import (
     STAGE_ENTRY_CHECKS,
     agreement_active,
+    agreement_contact_in_words,
     agreement_detail,
     agreement_versions,
     agreement_weights_labelled,
@@ -95,6 +96,7 @@ def agreement_view(request: HttpRequest) -> HttpResponse:
         "diff": diff,
         "sign_team": team,
         "can_draft": can_draft,
+        "contact_rules": agreement_contact_in_words(agreement=shown) if shown else [],
         "stage_rows": [(stage, STAGE_ENTRY_CHECKS.get(stage.key)) for stage in shown.stages.all()]
         if shown
         else [],

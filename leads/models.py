@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from alignment.models import StageKey
+from alignment.models import FollowUpKind, FollowUpOutcome, StageKey
 
 
 class SourceChannel(models.TextChoices):
@@ -238,26 +238,6 @@ class StageEvent(models.Model):
         return f"{self.lead_id}: {before} → {self.get_to_stage_display()}"
 
 
-class FollowUpKind(models.TextChoices):
-    CALL = "call", _("Call")
-    EMAIL = "email", _("Email")
-    MEETING = "meeting", _("Meeting")
-    VISIT = "visit", _("Visit")
-    DEMO = "demo", _("Demo")
-    JOINT_CALL = "joint_call", _("Joint call with a marketer")
-    NOTE = "note", _("Note")
-
-
-class FollowUpOutcome(models.TextChoices):
-    CONNECTED = "connected", _("Connected")
-    LEFT_MESSAGE = "left_message", _("Left a message")
-    NO_ANSWER = "no_answer", _("No answer")
-    MEETING_BOOKED = "meeting_booked", _("Meeting booked")
-    INTERESTED = "interested", _("Interested")
-    NOT_INTERESTED = "not_interested", _("Not interested")
-    COMPLETED = "completed", _("Completed")
-
-
 class FollowUp(models.Model):
     lead = models.ForeignKey(
         Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="follow_ups"
@@ -447,13 +427,24 @@ class Deal(models.Model):
 
 
 class LeadImport(models.Model):
-    """One run of the importer, with its per-row report."""
+    """One run of the importer, with its per-row report.
+
+    A run commits batch by batch, and its counts move in the same transaction as each
+    batch: rows 1 to `total_rows` are committed, whatever became of the run.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+
+    class Failure(models.TextChoices):
+        STALLED = "stalled", _("Worker lost")
+        TIME_LIMIT = "time_limit", _("Time limit reached")
+        ERROR = "error", _("Error")
+        UPLOAD_MISSING = "upload_missing", _("Uploaded file missing")
+        NOT_STARTED = "not_started", _("Never started")
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -475,8 +466,25 @@ class LeadImport(models.Model):
     error_count = models.PositiveIntegerField(_("error count"), default=0)
     warning_count = models.PositiveIntegerField(_("warning count"), default=0, db_default=0)
     report = models.JSONField(_("report"), default=list, blank=True)
+    # A run on the worker: its stored file (a storage name, emptied once the file is gone)
+    # and column mapping (null: columns by name).
+    upload = models.CharField(_("upload"), max_length=255, blank=True, default="", db_default="")
+    mapping = models.JSONField(_("column mapping"), null=True, blank=True)
+    rows_expected = models.PositiveIntegerField(_("rows in the file"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    # Moved with every committed batch; a running run silent past LEAD_IMPORT_STALE_SECONDS
+    # died and is marked failed (leads.services.import_runs).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    failure = models.CharField(
+        _("failure"),
+        max_length=20,
+        choices=Failure.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -17,7 +17,7 @@ from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, St
 from alignment.roles import Role, user_has_role, user_primary_role
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
 from campaigns.models import Campaign, CampaignStatus
-from config.dates import period_date_check
+from config.dates import period_param_parse
 from config.pagination import CappedPaginator
 from leads.filters import LeadFilter
 from leads.forms import (
@@ -139,7 +139,12 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
             for to in funnel.transitions.get(lead.stage, [])
         ),
         "can_override": user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER),
-        "earlier_rejection": lead_earlier_rejection(lead=lead),
+        "earlier_rejection": (rejection := lead_earlier_rejection(lead=lead)),
+        "earlier_rejection_by": (
+            (rejection.actor.get_full_name() or rejection.actor.get_username())
+            if rejection is not None and rejection.actor is not None
+            else _("the system")
+        ),
         "follow_up_form": FollowUpForm(),
         "move_form": MoveStageForm(funnel=funnel, stage=lead.stage),
         "reject_form": RejectForm(funnel=funnel),
@@ -420,17 +425,14 @@ def agenda_view(request: HttpRequest) -> HttpResponse:
 
 
 def _week_param(request: HttpRequest) -> date:
-    raw = (request.GET.get("week") or "").strip()
+    """The week asked for (any day of it), or this week with a message saying why not: a
+    week in year 9999 has no next week to count up to (config.dates' period window)."""
     try:
-        day = date.fromisoformat(raw) if raw else None
-        period_date_check(day)  # a week in year 9999 has no next week to count up to
-    except ValueError:
-        messages.error(request, _("Enter the week as YYYY-MM-DD; showing this week."))
-        return week_start_of(timezone.now())
+        day = period_param_parse(request.GET.get("week"), field="week")
     except ValidationError as exc:
         messages.error(request, f"{' '.join(exc.messages)} {_('Showing this week.')}")
-        return week_start_of(timezone.now())
-    return week_start_of(day) if day else week_start_of(timezone.now())
+        day = None
+    return week_start_of(day or timezone.now())
 
 
 def _may_see_team(user: object) -> bool:

@@ -27,6 +27,26 @@ class StageKey(models.TextChoices):
     DISQUALIFIED = "disqualified", _("Disqualified")
 
 
+class FollowUpKind(models.TextChoices):
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    MEETING = "meeting", _("Meeting")
+    VISIT = "visit", _("Visit")
+    DEMO = "demo", _("Demo")
+    JOINT_CALL = "joint_call", _("Joint call with a marketer")
+    NOTE = "note", _("Note")
+
+
+class FollowUpOutcome(models.TextChoices):
+    CONNECTED = "connected", _("Connected")
+    LEFT_MESSAGE = "left_message", _("Left a message")
+    NO_ANSWER = "no_answer", _("No answer")
+    MEETING_BOOKED = "meeting_booked", _("Meeting booked")
+    INTERESTED = "interested", _("Interested")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+    COMPLETED = "completed", _("Completed")
+
+
 # What stops a response-SLA clock: per follow-up kind, the outcomes that are a real
 # contact with the buyer. Anything else (no answer, a left message, a note, an email
 # nobody answered) is an attempt: effort the ledger shows, but the clock runs on.

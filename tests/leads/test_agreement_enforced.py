@@ -157,6 +157,9 @@ def test_the_agreement_page_says_which_entry_criteria_accord_checks(client, terr
     body = client.get("/agreement/").content.decode()
     assert "Checked by Accord" in body and "Checked by people" in body
     assert "The lead has an open deal." in body
+    # What stops the SLA clock, and how long a rejected lead rests, are on the page too.
+    assert "What stops the SLA clock" in body and "never a contact" in body
+    assert "rests 30 days before it may return" in body
 
 
 # --- 3. only sales decides on MQLs ------------------------------------------------------------
