@@ -376,8 +376,13 @@ IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10, minimum=0)
 
 # Webhooks: a failed delivery is retried WEBHOOK_MAX_ATTEMPTS times in all, waiting
 # WEBHOOK_BACKOFF_SECONDS × 2^n (capped); a subscription failing WEBHOOK_DISABLE_AFTER
-# attempts in a row is disabled and its owner notified.
+# attempts in a row is disabled and its owner notified. WEBHOOK_TIMEOUT_SECONDS is one
+# deadline for the whole attempt (DNS, connect, TLS, send, status and headers).
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Targets must be https and resolve to public addresses only; this allows http and
+# loopback/private receivers too: local development and tests only, never production.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_MAX_SUBSCRIPTIONS_PER_USER = env_int("WEBHOOK_MAX_SUBSCRIPTIONS_PER_USER", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)
 WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600, minimum=1)

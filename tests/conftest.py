@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import pytest
 from django.conf import settings
@@ -76,6 +77,43 @@ def _fast_passwords(settings: pytest.FixtureRequest) -> None:
 def _no_api_throttle(settings: pytest.FixtureRequest) -> None:
     """API rate limits have their own test; elsewhere results would depend on test order."""
     settings.API_THROTTLE_ENABLED = False
+
+
+# What a name under the domains reserved for documentation (RFC 2606) resolves to in tests:
+# a public address, so such a name passes the webhook target check (nothing connects to it).
+EXAMPLE_ADDRESS = "93.184.215.14"
+_EXAMPLE_DOMAINS = ("example.com", "example.net", "example.org", "example")
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Tests ask no DNS server for example names: a name set in the returned dict
+    (`fake_dns["hook.example.com"] = ["169.254.169.254"]`; [] = does not exist) or under
+    the reserved example domains (EXAMPLE_ADDRESS) resolves here. IP literals, localhost
+    and other names go to the system resolver as before. Webhook targets are vetted by
+    the addresses their names resolve to (alignment/services/webhook_http.py)."""
+    answers: dict[str, list[str]] = {}
+    system_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+        name = (host.decode() if isinstance(host, bytes) else str(host or "")).rstrip(".")
+        name = name.lower()
+        reserved = any(name == d or name.endswith("." + d) for d in _EXAMPLE_DOMAINS)
+        if name not in answers and not reserved:
+            return system_getaddrinfo(host, port, family, type, proto, flags)
+        addresses = answers.get(name, [EXAMPLE_ADDRESS])
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        number = int(port) if str(port or 0).isdigit() else 0
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, number, 0, 0))
+            if ":" in a
+            else (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, number))
+            for a in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
 
 
 @pytest.fixture
