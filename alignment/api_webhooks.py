@@ -2,7 +2,7 @@
 
 Routes: webhooks/ (my subscriptions; POST subscribes), webhooks/{id}/ (GET, DELETE) and
 webhooks/{id}/deliveries/ (every delivery with its logged attempts). Each user sees and
-manages only their own subscriptions.
+manages only their own subscriptions. What a receiver checks is in docs/security.md.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.urls import path
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -25,9 +24,13 @@ from alignment.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from alignment.services.webhook_http import WebhookTargetRefused, webhook_target_parse
 from alignment.services.webhooks import (
     DELIVERY_HEADER,
+    EVENT_HEADER,
     SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WEBHOOK_REPLAY_WINDOW_SECONDS,
     webhook_subscription_create,
     webhook_subscription_delete,
 )
@@ -66,8 +69,12 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
         read_only_fields = ["is_active", "consecutive_failures", "disabled_at", "created_at"]
 
     def validate_url(self, value: str) -> str:
-        if not value.lower().startswith(("http://", "https://")):
-            raise serializers.ValidationError(_("Use an http:// or https:// URL."))
+        # What can be told without DNS, next to the other fields' errors; the service
+        # resolves the host and refuses non-public addresses.
+        try:
+            webhook_target_parse(value)
+        except WebhookTargetRefused as exc:
+            raise serializers.ValidationError(str(exc)) from None
         return value
 
 
@@ -116,10 +123,19 @@ class WebhookList(generics.ListCreateAPIView):
     __doc__ = (
         "Your webhook subscriptions. Each event is POSTed as JSON "
         '{"id", "event", "created_at", "data"} with the headers '
-        f"{SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body with the secret>) and "
-        f"{DELIVERY_HEADER} (the delivery id, the same on every retry); failures are "
-        "retried with exponential backoff, and a subscription that keeps failing is "
-        "disabled and its owner notified."
+        f"{EVENT_HEADER} (the event), {DELIVERY_HEADER} (the delivery id, the same on "
+        f"every retry: deduplicate on it), {TIMESTAMP_HEADER} (Unix seconds of this "
+        f"attempt) and {SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256, keyed with the "
+        "subscription's secret, of the timestamp, a dot and the raw body, i.e. "
+        'f"{timestamp}.{body}">. A receiver recomputes it over the raw bytes, compares '
+        "in constant time and rejects a timestamp more than "
+        f"{WEBHOOK_REPLAY_WINDOW_SECONDS // 60} minutes from its clock (a replay). "
+        "The URL must be https and resolve only to public addresses (checked when you "
+        "subscribe and again before every delivery); redirects are not followed (a 3xx "
+        "is a failure); the receiver has 10 seconds (by default) in all to answer. "
+        "Failures are retried with exponential backoff, and a subscription that keeps "
+        "failing is disabled and its owner notified. Each user has at most 5 active "
+        "subscriptions (by default)."
     )
 
     serializer_class = WebhookSubscriptionSerializer
@@ -138,6 +154,11 @@ class WebhookList(generics.ListCreateAPIView):
 
     @extend_schema(
         summary="Subscribe a URL to events",
+        description=(
+            "400 with an error on `url` when it is not https or its host resolves to a "
+            "private, loopback, link-local or otherwise non-public address (or not at "
+            "all); 400 when you already have the most active subscriptions allowed."
+        ),
         request=WebhookSubscriptionSerializer,
         responses={
             201: WebhookSubscriptionCreatedSerializer,

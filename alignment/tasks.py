@@ -67,6 +67,17 @@ def deliver_webhook(self, delivery_id: int) -> str:
     return outcome.status
 
 
+@shared_task(name="alignment.tasks.deliver_webhooks", acks_late=True)
+def deliver_webhooks(delivery_ids: list[int]) -> int:
+    """Fan out one committed transaction's deliveries (up to FAN_OUT_CHUNK) to
+    deliver_webhook, so the request that recorded them enqueued a single message.
+    Deliveries gone or done are left out; run twice, a delivery is attempted once more
+    only if it is still pending."""
+    from alignment.services.webhooks import webhook_fan_out
+
+    return webhook_fan_out(delivery_ids=delivery_ids)
+
+
 @shared_task(name="alignment.tasks.sweep_webhook_deliveries", acks_late=True)
 def sweep_webhook_deliveries() -> int:
     """Enqueue deliveries that never reached the broker; safe to run twice."""

@@ -1,9 +1,17 @@
 """Outgoing webhooks: record one delivery per event and subscription, deliver it signed.
 
 `webhook_emit` is what the rest of Accord calls when something happens; it writes
-`WebhookDelivery` rows inside the caller's transaction and enqueues their delivery
-once that transaction commits. `webhook_deliver` makes one signed attempt (the Celery
-task `alignment.tasks.deliver_webhook` calls it and retries with backoff).
+`WebhookDelivery` rows inside the caller's transaction and, once that transaction
+commits, hands all of them to the worker in one message (`deliver_webhooks`), which
+fans them out: the request never does per-subscription work beyond one INSERT.
+`webhook_deliver` makes one signed attempt (the Celery task
+`alignment.tasks.deliver_webhook` calls it and retries with backoff) through
+`alignment.services.webhook_http`, which refuses non-public targets, pins the vetted
+address, follows no redirect and holds one deadline.
+
+Receivers verify `X-Accord-Signature: sha256=<hex>`, the HMAC-SHA256 with the
+subscription's secret of `f"{X-Accord-Timestamp}.{raw body}"`, and reject timestamps
+more than WEBHOOK_REPLAY_WINDOW_SECONDS away from their clock (docs/security.md).
 """
 
 from __future__ import annotations
@@ -14,10 +22,9 @@ import json
 import logging
 import random
 import secrets
+import threading
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -25,7 +32,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +44,7 @@ from alignment.models import (
     WebhookSubscription,
 )
 from alignment.notifications import notification_send
+from alignment.services.webhook_http import webhook_post, webhook_url_check
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +52,44 @@ SIGNATURE_HEADER = "X-Accord-Signature"
 DELIVERY_HEADER = "X-Accord-Delivery"
 EVENT_HEADER = "X-Accord-Event"
 TIMESTAMP_HEADER = "X-Accord-Timestamp"
+# Receivers reject a delivery whose timestamp is further than this from their clock.
+WEBHOOK_REPLAY_WINDOW_SECONDS = 300
+# Delivery ids per message to the worker's fan-out task.
+FAN_OUT_CHUNK = 500
 
 
-def webhook_signature(*, secret: str, body: bytes) -> str:
-    """The signature header's value: `sha256=` + hex HMAC-SHA256 of the raw body."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def webhook_signature(*, secret: str, timestamp: str | int, body: bytes) -> str:
+    """The signature header's value: `sha256=` + hex HMAC-SHA256 of `{timestamp}.{body}`.
+
+    The timestamp is signed with the body, so an old delivery cannot be replayed under
+    a fresh timestamp.
+    """
+    signed = f"{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 
 
-def webhook_signature_verify(*, secret: str, body: bytes, header: str) -> bool:
-    """What a receiver does: recompute the signature and compare in constant time."""
-    return hmac.compare_digest(webhook_signature(secret=secret, body=body), header or "")
+def webhook_signature_verify(
+    *,
+    secret: str,
+    body: bytes,
+    timestamp: str | None,
+    header: str | None,
+    now: float | None = None,
+    tolerance: int = WEBHOOK_REPLAY_WINDOW_SECONDS,
+) -> bool:
+    """What a receiver does: check the timestamp is recent, recompute, compare in constant time.
+
+    False for a missing or malformed timestamp, one more than `tolerance` seconds from
+    `now` (either way: a replay, or a clock far off), or a signature that does not match.
+    """
+    if not timestamp or not timestamp.isascii() or not timestamp.isdigit():
+        return False
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > tolerance:
+        return False
+    expected = webhook_signature(secret=secret, timestamp=timestamp, body=body)
+    return hmac.compare_digest(expected, header or "")
 
 
 # --- subscriptions ---------------------------------------------------------------------
@@ -63,7 +98,11 @@ def webhook_signature_verify(*, secret: str, body: bytes, header: str) -> bool:
 def webhook_subscription_create(
     *, owner: AbstractBaseUser, url: str, events: list[str], secret: str = ""
 ) -> WebhookSubscription:
-    """Subscribe `url` to `events`; a secret is generated when none is given."""
+    """Subscribe `url` to `events`; a secret is generated when none is given.
+
+    The URL must be https and resolve to public addresses only (webhook_http), and an
+    owner has at most WEBHOOK_MAX_SUBSCRIPTIONS_PER_USER active subscriptions.
+    """
     unknown = sorted(set(events) - set(WebhookEvent.values))
     if not events:
         raise ValidationError({"events": [_("Choose at least one event.")]})
@@ -78,7 +117,20 @@ def webhook_subscription_create(
         secret=secret or secrets.token_urlsafe(32),
     )
     subscription.full_clean()
-    subscription.save()
+    webhook_url_check(url)  # resolves the host: outside the transaction and its lock
+    with transaction.atomic():
+        # Concurrent subscriptions of one owner queue here, so the cap holds.
+        list(type(owner)._default_manager.select_for_update().filter(pk=owner.pk).values("pk"))
+        limit = settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_USER
+        if WebhookSubscription.objects.filter(owner=owner, is_active=True).count() >= limit:
+            raise ValidationError(
+                _(
+                    "You already have %(count)s active webhook subscriptions, the most "
+                    "allowed. Delete one before adding another."
+                )
+                % {"count": limit}
+            )
+        subscription.save()
     return subscription
 
 
@@ -99,30 +151,96 @@ def _subscribers(event: str) -> list[WebhookSubscription]:
     ]
 
 
+def _subscriber_ids(event: str) -> list[int]:
+    # The same match as _subscribers without building model instances: emitted per lead.
+    rows = WebhookSubscription.objects.filter(is_active=True).values_list("pk", "events")
+    return [pk for pk, events in rows if event in (events or [])]
+
+
 def webhook_emit(*, event: str, key: str, payload: dict[str, Any]) -> None:
     """Record `event` (natural key `key`) for every active subscriber, deliver after commit.
 
     Emitting the same (event, key) twice records nothing more: one delivery, one
     delivery id per event and subscription. Safe to call inside or outside a transaction.
+    Costs the same few queries however many subscribe: one INSERT for all their rows,
+    and one message to the worker per committed transaction (see _Outbox).
     """
     if event not in WebhookEvent.values:
         raise ValueError(f"Unknown webhook event {event!r}")
-    subscribers = _subscribers(event)
-    if not subscribers:
+    subscriber_ids = _subscriber_ids(event)
+    if not subscriber_ids:
         return
     envelope = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    created: list[int] = []
-    for subscription in subscribers:
-        delivery, was_created = WebhookDelivery.objects.get_or_create(
-            subscription_id=subscription.pk,
-            event=event,
-            event_key=key[:120],
-            defaults={"payload": envelope},
-        )
-        if was_created:
-            created.append(delivery.pk)
-    for pk in created:
-        transaction.on_commit(lambda pk=pk: webhook_enqueue(delivery_id=pk))
+    rows = [
+        WebhookDelivery(subscription_id=pk, event=event, event_key=key[:120], payload=envelope)
+        for pk in subscriber_ids
+    ]
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.bulk_create(rows)
+        created = [row.pk for row in rows]
+    except IntegrityError:  # emitted before (for some subscribers): add only what is missing
+        created = []
+        for pk in subscriber_ids:
+            delivery, was_created = WebhookDelivery.objects.get_or_create(
+                subscription_id=pk,
+                event=event,
+                event_key=key[:120],
+                defaults={"payload": envelope},
+            )
+            if was_created:
+                created.append(delivery.pk)
+    if created:
+        _outbox_add(created)
+
+
+@dataclass
+class _Outbox:
+    """Delivery ids recorded in the current transaction, sent to the worker at commit."""
+
+    ids: list[int] = field(default_factory=list)
+    hooks: list | None = None  # the connection's on-commit list it was registered in
+    flushed: bool = False
+
+    def flush(self) -> None:
+        # Runs once per commit; a second run finds nothing left (safe twice).
+        ids, self.ids, self.flushed = self.ids, [], True
+        if ids:
+            webhook_enqueue_many(delivery_ids=sorted(set(ids)))
+
+
+_outboxes = threading.local()  # one per thread, as Django's connections are
+
+
+def _outbox_add(ids: list[int]) -> None:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        webhook_enqueue_many(delivery_ids=ids)
+        return
+    outbox: _Outbox | None = getattr(_outboxes, "current", None)
+    if outbox is None or not _registered(outbox, connection):
+        outbox = _Outbox()
+        transaction.on_commit(outbox.flush)
+        outbox.hooks = connection.run_on_commit
+        _outboxes.current = outbox
+    # Ids of a savepoint rolled back later stay listed; delivering a missing id is a no-op.
+    outbox.ids.extend(ids)
+
+
+def _registered(outbox: _Outbox, connection: Any) -> bool:
+    """Whether the outbox's flush will still run at this transaction's commit.
+
+    Django replaces its list of on-commit hooks when a transaction ends or a savepoint
+    rolls back (dropping that savepoint's hooks), so the same list means still there.
+    """
+    if outbox.flushed:
+        return False
+    if outbox.hooks is connection.run_on_commit:
+        return True
+    if any(hook == outbox.flush for _sids, hook, _robust in connection.run_on_commit):
+        outbox.hooks = connection.run_on_commit
+        return True
+    return False
 
 
 def webhook_enqueue(*, delivery_id: int, countdown: int | None = None) -> None:
@@ -133,6 +251,37 @@ def webhook_enqueue(*, delivery_id: int, countdown: int | None = None) -> None:
         deliver_webhook.apply_async(args=[delivery_id], countdown=countdown)
     except Exception:  # the broker is down: the periodic sweep enqueues it later
         logger.exception("Could not enqueue webhook delivery %s", delivery_id)
+
+
+def webhook_enqueue_many(*, delivery_ids: list[int]) -> None:
+    """Hand deliveries to the worker in messages of FAN_OUT_CHUNK ids, not one per delivery.
+
+    A broker failure leaves them pending for the sweep.
+    """
+    from alignment.tasks import deliver_webhooks
+
+    for start in range(0, len(delivery_ids), FAN_OUT_CHUNK):
+        chunk = delivery_ids[start : start + FAN_OUT_CHUNK]
+        try:
+            deliver_webhooks.apply_async(args=[chunk])
+        except Exception:  # the broker is down: the periodic sweep enqueues them later
+            logger.exception("Could not enqueue %s webhook deliveries", len(chunk))
+
+
+def webhook_fan_out(*, delivery_ids: list[int]) -> int:
+    """In the worker: one delivery task per pending id (gone or done ones are left out).
+
+    Running it twice enqueues a delivery twice; the second run of a delivery that
+    succeeded meanwhile is skipped.
+    """
+    pending = list(
+        WebhookDelivery.objects.filter(
+            pk__in=delivery_ids, status=WebhookDelivery.Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+    for pk in sorted(pending):
+        webhook_enqueue(delivery_id=pk)
+    return len(pending)
 
 
 def webhook_pending_sweep(*, older_than_seconds: int = 900) -> int:
@@ -164,20 +313,11 @@ def webhook_backoff(*, attempt: int) -> int:
     return max(1, int(capped * random.uniform(0.8, 1.2)))
 
 
-def _post(*, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as reply:
-            return reply.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return None, str(getattr(exc, "reason", exc))[:1000]
-
-
 def webhook_deliver(*, delivery_id: int) -> DeliveryOutcome:
     """Make one signed attempt at a pending delivery and log it.
 
+    The target is vetted again first (DNS may have changed since the subscription): a
+    refused one fails the delivery for good without connecting. A 3xx is a failure.
     Running it for a delivery that already succeeded or failed for good, or that is
     gone, does nothing. A failure counts against the subscription; after
     WEBHOOK_DISABLE_AFTER failures in a row the subscription is disabled and its
@@ -205,19 +345,27 @@ def webhook_deliver(*, delivery_id: int) -> DeliveryOutcome:
         separators=(",", ":"),
         sort_keys=True,
     ).encode()
+    timestamp = str(int(time.time()))  # each attempt is signed afresh, with its own time
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Accord-Webhooks/1",
         EVENT_HEADER: delivery.event,
         DELIVERY_HEADER: str(delivery.delivery_id),
-        TIMESTAMP_HEADER: str(int(time.time())),
-        SIGNATURE_HEADER: webhook_signature(secret=subscription.secret, body=body),
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: webhook_signature(
+            secret=subscription.secret, timestamp=timestamp, body=body
+        ),
     }
     started = time.monotonic()
-    status_code, error = _post(url=subscription.url, body=body, headers=headers)
+    result = webhook_post(url=subscription.url, body=body, headers=headers)
     duration_ms = int((time.monotonic() - started) * 1000)
+    status_code, error = result.status_code, result.error
     ok = status_code is not None and 200 <= status_code < 300
-    if not ok and not error:
+    if status_code is not None and 300 <= status_code < 400:
+        error = _("The receiver answered HTTP %(code)s; redirects are not followed.") % {
+            "code": status_code
+        }
+    elif not ok and not error:
         error = _("The receiver answered HTTP %(code)s.") % {"code": status_code}
 
     with transaction.atomic():
@@ -233,7 +381,8 @@ def webhook_deliver(*, delivery_id: int) -> DeliveryOutcome:
             )
             WebhookSubscription.objects.filter(pk=subscription.pk).update(consecutive_failures=0)
             return DeliveryOutcome(status=WebhookDelivery.Status.SUCCEEDED)
-        final = attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+        # A refused target is not tried again: only a new, checked subscription may be.
+        final = result.refused or attempts >= settings.WEBHOOK_MAX_ATTEMPTS
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             attempts=attempts,
             status=WebhookDelivery.Status.FAILED if final else WebhookDelivery.Status.PENDING,

@@ -81,3 +81,84 @@ def test_deliveries_list_every_attempt(marketer):
     [item] = body["results"]
     assert item["delivery_id"] == str(delivery.delivery_id)
     assert [a["status_code"] for a in item["attempt_log"]] == [500, 200]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://[::1]/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::ffff:169.254.169.254]/",
+        "https://internal.example.com/",
+    ],
+)
+def test_any_role_is_refused_a_loopback_private_or_metadata_target(
+    marketer, rep, executive, fake_dns, url
+):
+    fake_dns["internal.example.com"] = ["10.20.30.40"]
+    for user in (marketer, rep, executive):
+        response = api(user).post(
+            "/api/v1/webhooks/", {"url": url, "events": ["lead.created"]}, format="json"
+        )
+        assert response.status_code == 400, response.json()
+        [message] = response.json()["url"]
+        assert "public addresses" in message and "10.20.30.40" not in message
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_http_is_400_in_production(marketer):
+    response = api(marketer).post(
+        "/api/v1/webhooks/",
+        {"url": "http://hooks.example.com/accord", "events": ["lead.created"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"url": ["Use an https:// URL."]}
+
+
+def test_past_the_cap_a_subscription_is_400_with_a_clear_message(marketer, settings):
+    settings.WEBHOOK_MAX_SUBSCRIPTIONS_PER_USER = 5
+    for n in range(5):
+        response = api(marketer).post(
+            "/api/v1/webhooks/",
+            {"url": f"https://h{n}.example.com/", "events": ["lead.created"]},
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+    response = api(marketer).post(
+        "/api/v1/webhooks/",
+        {"url": "https://h5.example.com/", "events": ["lead.created"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    [message] = response.json()["non_field_errors"]
+    assert "5 active webhook subscriptions" in message and "Delete one" in message
+    assert WebhookSubscription.objects.filter(owner=marketer).count() == 5
+    # After unsubscribing one, there is room again.
+    first = WebhookSubscription.objects.filter(owner=marketer).first()
+    assert api(marketer).delete(f"/api/v1/webhooks/{first.pk}/").status_code == 204
+    response = api(marketer).post(
+        "/api/v1/webhooks/",
+        {"url": "https://h5.example.com/", "events": ["lead.created"]},
+        format="json",
+    )
+    assert response.status_code == 201
+
+
+def test_a_refused_delivery_shows_in_the_deliveries_api(marketer, fake_dns):
+    from alignment.services.webhooks import webhook_deliver
+
+    subscription = webhook_subscription_create(
+        owner=marketer, url="https://hook.example.com/", events=["lead.created"]
+    )
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription, event="lead.created", event_key="lead:1", payload={"a": 1}
+    )
+    fake_dns["hook.example.com"] = ["169.254.169.254"]
+    webhook_deliver(delivery_id=delivery.pk)
+    [item] = api(marketer).get(f"/api/v1/webhooks/{subscription.pk}/deliveries/").json()["results"]
+    assert item["status"] == "failed"
+    [attempt] = item["attempt_log"]
+    assert attempt["status_code"] is None and attempt["error"].startswith("Refused")
+    assert "169.254" not in attempt["error"]
