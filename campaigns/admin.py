@@ -2,9 +2,28 @@ from django.contrib import admin
 
 from campaigns import models
 from config.admin import HttpsLinks
+from config.dates import history_moment_validator, planned_date_validator
 
 
-class SpendEntryInline(admin.TabularInline):
+class DateWindows:
+    """The admin holds the dates to config.dates' windows like the pages and the API: a
+    campaign ending in year 9999 would break its page's period."""
+
+    date_validators = {
+        "starts_on": planned_date_validator,
+        "ends_on": planned_date_validator,
+        "date": history_moment_validator,
+    }
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        validator = self.date_validators.get(db_field.name)
+        if field is not None and validator is not None:
+            field.validators.append(validator)
+        return field
+
+
+class SpendEntryInline(DateWindows, admin.TabularInline):
     model = models.SpendEntry
     extra = 0
 
@@ -15,7 +34,7 @@ class CollateralInline(HttpsLinks, admin.TabularInline):
 
 
 @admin.register(models.Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(DateWindows, admin.ModelAdmin):
     list_display = ["name", "channel", "status", "starts_on", "ends_on", "budget", "owner"]
     list_filter = ["channel", "status"]
     search_fields = ["name", "utm_campaign"]
@@ -25,7 +44,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.SpendEntry)
-class SpendEntryAdmin(admin.ModelAdmin):
+class SpendEntryAdmin(DateWindows, admin.ModelAdmin):
     list_display = ["campaign", "date", "amount", "note"]
     list_select_related = ["campaign"]
 

@@ -41,8 +41,9 @@ from config.dates import history_moment_validator, planned_date_validator
 from config.filters import UtcIsoDateTimeFilter
 from leads.models import Lead
 from leads.selectors import leads_with_email
-from metrics.definitions import MetricFilter, metric_filter_parse
+from metrics.definitions import MetricFilter
 from metrics.models import Territory
+from metrics.selectors import metric_filter_read
 
 
 # The shared error shapes of the API (one schema component each).
@@ -290,7 +291,7 @@ class CampaignDetailView(generics.RetrieveUpdateAPIView):
         model = attribution_model_param(self.request)
         params = self.request.query_params
         if any(params.get(k) for k in ("start", "end", "week")):
-            f = metric_filter_parse({k: params.get(k, "") for k in ("start", "end", "week")})
+            f = metric_filter_read({k: params.get(k, "") for k in ("start", "end", "week")})
             f = MetricFilter(start=f.start, end=f.end, campaign=campaign.pk)
         else:
             f = selectors.campaign_period(campaign=campaign)
@@ -358,7 +359,7 @@ class CampaignKpiView(generics.GenericAPIView):
             raise ValidationError({"by": [_("Choose campaign or channel.")]})
         model = attribution_model_param(request)
         params = request.query_params
-        f = metric_filter_parse(
+        f = metric_filter_read(
             {k: params.get(k, "") for k in ("start", "end", "week")}, default_days=90
         )
         table = selectors.campaign_kpis(f=f, by=by, model=model)

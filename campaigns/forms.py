@@ -15,7 +15,7 @@ from alignment.models import StageKey
 from alignment.roles import Role
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign
-from config.dates import history_moment_validator, period_date_validator, planned_date_validator
+from config.dates import PeriodDateField, history_moment_validator, planned_date_validator
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -118,12 +118,8 @@ class LaunchForm(forms.Form):
 class PeriodForm(forms.Form):
     """The period of the KPIs, [start, end], and the attribution model of revenue."""
 
-    start = forms.DateField(
-        label=_("From"), widget=DATE, required=False, validators=[period_date_validator]
-    )
-    end = forms.DateField(
-        label=_("To (inclusive)"), widget=DATE, required=False, validators=[period_date_validator]
-    )
+    start = PeriodDateField(label=_("From"), widget=DATE, required=False)
+    end = PeriodDateField(label=_("To (inclusive)"), widget=DATE, required=False)
     model = forms.ChoiceField(
         label=_("Revenue credited by"), choices=AttributionModel.choices, required=False
     )

@@ -22,6 +22,7 @@ from campaigns.attribution import (
     won_deals,
 )
 from campaigns.models import Briefing, BriefingAcknowledgment, Campaign, Collateral
+from config.dates import period_clamp
 from leads.models import Lead, StageEvent
 from metrics.definitions import (
     REGISTRY,
@@ -269,11 +270,17 @@ def campaign_list(*, f: MetricFilter, model: str = DEFAULT_MODEL) -> list[tuple[
 
 
 def campaign_period(*, campaign: Campaign, today: date | None = None) -> MetricFilter:
-    """The campaign's life so far: from its start (or first spend) to today inclusive."""
+    """The campaign's life so far: from its start (or first spend) to today inclusive, or to
+    its planned end when that is later.
+
+    Stored dates outside config.dates' period window (an end of 9999-12-31 saved before
+    the window was enforced, or by another system) are moved into it, so the period's
+    next day exists and the campaign's page keeps working.
+    """
     today = today or timezone.localdate()
     first_spend = campaign.spend_entries.order_by("date").values_list("date", flat=True).first()
-    start = min(filter(None, [campaign.starts_on, first_spend]))
-    end = max(today, campaign.ends_on or today) + timedelta(days=1)
+    start = period_clamp(min(filter(None, [campaign.starts_on, first_spend])))
+    end = period_clamp(max(today, campaign.ends_on or today)) + timedelta(days=1)
     return MetricFilter(start=start, end=max(end, start + timedelta(days=1)), campaign=campaign.pk)
 
 

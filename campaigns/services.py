@@ -33,6 +33,7 @@ from campaigns.models import (
     TouchKind,
 )
 from campaigns.selectors import Readiness, campaign_acceptance_rates, campaign_readiness
+from config.dates import planned_date_check
 from leads.models import Lead
 
 CAMPAIGN_FIELDS = [
@@ -77,6 +78,11 @@ def _validate_campaign(campaign: Campaign) -> None:
         campaign.full_clean(validate_constraints=False)
     except ValidationError as error:
         errors.update(error.message_dict)
+    for name in ("starts_on", "ends_on"):  # planned dates: at most five years ahead
+        try:
+            planned_date_check(getattr(campaign, name), field=name)
+        except ValidationError as error:
+            errors.setdefault(name, []).extend(error.message_dict[name])
     if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
         errors.setdefault("ends_on", []).append(_("The campaign cannot end before it starts."))
     if campaign.utm_campaign:

@@ -16,13 +16,21 @@ on 9999-12-31 has no next day). The `*_check` functions raise ValidationError, k
 `field` when one is named (services, the importer); the `*_validator` callables go on
 form and serializer fields (DRF turns Django's ValidationError into a 400 field error).
 Model fields carry no such validator: the window moves with the clock.
+
+Report periods read from a query string (`start`, `end`, `week` of the metric and campaign
+pages and API) go through `period_params_parse`, the one parser for them; a stored date
+that should never have been (a campaign ending 9999-12-31) is moved into the window by
+`period_clamp` before a period is built from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
+from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -130,3 +138,68 @@ def planned_date_validator(value: date | datetime | None) -> None:
 def period_date_validator(value: date | None) -> None:
     """period_date_check as a form or serializer field validator."""
     period_date_check(value)
+
+
+PERIOD_PARAMS = ("start", "end", "week")
+
+
+def period_param_parse(raw: Any, *, field: str, now: datetime | None = None) -> date | None:
+    """A report period's day from one query parameter: YYYY-MM-DD inside the period window.
+
+    Empty (or absent) is None. Anything else raises ValidationError keyed by `field`: not a
+    date ("Enter a date as YYYY-MM-DD."), or before 1970 or over five years ahead, where a
+    period's next day or week would overflow date arithmetic.
+    """
+    text = str(raw if raw is not None else "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:  # also "99999-01-01": Python's dates end in year 9999
+        message = _("Enter a date as YYYY-MM-DD.")
+        raise ValidationError({field: [ValidationError(message, code="invalid")]}) from None
+    period_date_check(day, field=field, now=now)
+    return day
+
+
+def period_params_parse(
+    params: Mapping[str, Any], *, names: Iterable[str] = PERIOD_PARAMS, now: datetime | None = None
+) -> dict[str, date]:
+    """The period dates among `params` (a QueryDict or a dict), by name; those not given are
+    left out. One ValidationError names every bad one (a field error each)."""
+    found: dict[str, date] = {}
+    errors: dict[str, list[ValidationError]] = {}
+    for name in names:
+        try:
+            day = period_param_parse(params.get(name), field=name, now=now)
+        except ValidationError as exc:
+            errors.update(exc.error_dict)
+            continue
+        if day is not None:
+            found[name] = day
+    if errors:
+        raise ValidationError(errors)
+    return found
+
+
+def period_clamp(day: date, *, now: datetime | None = None) -> date:
+    """`day` moved into the period window: a stored date outside it (a placeholder 9999-12-31
+    from another system) still gives a period that pages and exports can compute."""
+    return min(max(day, EARLIEST_DAY), planned_end(now=now).date())
+
+
+class PeriodDateField(forms.DateField):
+    """A page form's report-period day, read by period_param_parse like the API's: the
+    date widget's YYYY-MM-DD inside the period window, else a form error."""
+
+    def to_python(self, value: Any) -> date | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, date):
+            value = value.isoformat()
+        try:
+            return period_param_parse(value, field="value")
+        except ValidationError as exc:
+            raise ValidationError(exc.error_dict["value"]) from None

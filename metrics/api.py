@@ -26,16 +26,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api import FIELD_ERRORS
+from config.dates import period_param_parse
 from leads.models import SourceChannel
 from metrics.definitions import (
     METRIC_NAMES,
-    metric_filter_parse,
     metric_label,
     metric_unit,
     metric_values,
     week_start_of,
 )
 from metrics.models import Scorecard, Territory
+from metrics.selectors import metric_filter_read
 
 
 class CanViewMetrics(BasePermission):
@@ -111,7 +112,7 @@ class MetricsView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        f = metric_filter_parse(request.query_params)
+        f = metric_filter_read(request.query_params)
         names = request.query_params.getlist("metric") or None
         if names:
             unknown = [n for n in names if n not in METRIC_NAMES]
@@ -199,14 +200,13 @@ class ScorecardListView(generics.ListAPIView):
         params = self.request.query_params
         qs = Scorecard.objects.order_by("-week_start", "territory_id")
         errors: dict[str, list[str]] = {}
-        week = (params.get("week") or "").strip()
-        if week:
-            try:
-                from datetime import date
-
-                qs = qs.filter(week_start=week_start_of(date.fromisoformat(week)))
-            except ValueError:
-                errors["week"] = [_("Enter a date as YYYY-MM-DD.")]
+        try:
+            week = period_param_parse(params.get("week"), field="week")
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        else:
+            if week is not None:
+                qs = qs.filter(week_start=week_start_of(week))
         territory = (params.get("territory") or "").strip()
         if territory == "overall":
             qs = qs.filter(territory__isnull=True)

@@ -5,27 +5,32 @@ Figures come from metrics/definitions.py only; these functions arrange them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, IntelStatus, StageKey
 from alignment.selectors import agreement_active, agreement_in_force
 from campaigns.models import Campaign
+from config.dates import period_params_parse
 from leads.models import Deal, DealOutcome
 from metrics.definitions import (
     CENT,
     CONVERSION_STEPS,
+    FILTER_FIELDS,
     MetricFilter,
     Plan,
     day_start,
     disputes_open_at_end,
     intel_created,
     intel_waiting_at_end,
+    metric_filter_parse,
     metric_values,
     metric_values_grouped,
     mql_overrides,
@@ -314,3 +319,28 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
         "floor": floor,
         "acceptance_window_days": ACCEPTANCE_WINDOW_DAYS,
     }
+
+
+# --- the filter of a query string ---------------------------------------------------------
+
+
+def metric_filter_read(params: Mapping[str, Any], *, default_days: int = 28) -> MetricFilter:
+    """The filter of a query string, as every metric and campaign page and API reads it.
+
+    metric_filter_parse behind config.dates' period window: a start, end or week before
+    1970 or over five years ahead (a week of year 9999 has no next week) is a field error,
+    reported with every other bad parameter in one ValidationError, never an overflow.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        period_params_parse(params)
+    except ValidationError as exc:
+        errors = exc.message_dict
+    readable = {name: params.get(name) or "" for name in FILTER_FIELDS if name not in errors}
+    try:
+        f = metric_filter_parse(readable, default_days=default_days)
+    except ValidationError as exc:
+        errors = {**exc.message_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
+    return f

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from alignment.models import Agreement
 from alignment.roles import Role
 from alignment.selectors import agreement_in_force
+from config.dates import planned_date_check
 from metrics.definitions import (
     METRIC_NAMES,
     MetricFilter,
@@ -420,6 +421,7 @@ def target_set(
         raise ValidationError({"period": [_("Choose a month or a quarter.")]})
     if revenue_target is None or revenue_target < 0:
         raise ValidationError({"revenue_target": [_("A target cannot be negative.")]})
+    planned_date_check(starts_on, field="starts_on")  # its period's end must be computable
     start, end = target_period_bounds(period=period, starts_on=starts_on)
     target, _created = Target.objects.select_for_update().update_or_create(
         territory=territory,

@@ -18,13 +18,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from config.dates import PeriodDateField, planned_date_validator
 from metrics import charts, selectors
 from metrics.definitions import (
     METRIC_NAMES,
     REGISTRY,
     MetricFilter,
     deployment_tz,
-    metric_filter_parse,
     metric_label,
     metric_records,
     metric_value,
@@ -50,9 +50,9 @@ RECORDS_PER_PAGE = 100
 def _filters(request: HttpRequest, **defaults: Any) -> tuple[MetricFilter, dict[str, list[str]]]:
     """The filter from the query string; on bad input the default period and the errors."""
     try:
-        return metric_filter_parse(request.GET, **defaults), {}
+        return selectors.metric_filter_read(request.GET, **defaults), {}
     except ValidationError as exc:
-        return metric_filter_parse({}, **defaults), exc.message_dict
+        return selectors.metric_filter_read({}, **defaults), exc.message_dict
 
 
 def _filter_context(f: MetricFilter, errors: dict) -> dict[str, Any]:
@@ -197,7 +197,9 @@ class TargetForm(forms.Form):
     )
     period = forms.ChoiceField(choices=Target.Period.choices, label=_lazy("Period"))
     starts_on = forms.DateField(
-        label=_lazy("First day"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_lazy("First day"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[planned_date_validator],
     )
     revenue_target = forms.DecimalField(
         label=_lazy("Revenue target"), min_value=0, max_digits=14, decimal_places=2
@@ -232,7 +234,7 @@ def targets_view(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate(timezone=deployment_tz())
     start, end = selectors.target_period_current(today=today, period=period)
     try:
-        f = metric_filter_parse(
+        f = selectors.metric_filter_read(
             {"start": request.GET.get("start") or start.isoformat(),
              "end": request.GET.get("end") or "", "territory": request.GET.get("territory", "")},
             default_days=(end - start).days,
@@ -278,10 +280,10 @@ def pack_view(request: HttpRequest) -> HttpResponse:
     params = {"week": request.GET.get("week") or last_complete_week().isoformat(),
               "territory": request.GET.get("territory", "")}  # fmt: skip
     try:
-        f = metric_filter_parse(params)
+        f = selectors.metric_filter_read(params)
     except ValidationError as exc:
         errors = exc.message_dict
-        f = metric_filter_parse({"week": last_complete_week().isoformat()})
+        f = selectors.metric_filter_read({"week": last_complete_week().isoformat()})
     data = selectors.pack_build(week_start=f.start, territory=f.territory)
     card = data["scorecard"] or data["live"]
     # A metric added after a week's scorecard was stored is computed from its definition.
@@ -344,7 +346,7 @@ def _raw_display(component: dict[str, Any]) -> str:
 
 
 class RecomputeForm(forms.Form):
-    week = forms.DateField(
+    week = PeriodDateField(
         required=False,
         label=_lazy("Week"),
         help_text=_lazy("Any day of the week; empty means the last complete week."),
