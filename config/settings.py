@@ -101,6 +101,15 @@ TEMPLATES = [
 
 # Database --------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", {"postgres", "postgresql", "sqlite"})
+# Every SQLite database, the default one or a sqlite:// DATABASE_URL: WAL lets the web
+# server read while the worker writes; IMMEDIATE takes the write lock at BEGIN, and the
+# timeout lets a writer wait for it, so two writers (two imports) queue instead of one
+# failing with "database is locked".
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
@@ -114,18 +123,17 @@ if DATABASE_URL:
         # the metrics' correlated cohort subqueries are over-estimated, so each paid
         # ~0.3 s of compilation for ~0.4 s of work (docs/performance.md, scorecards).
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"]["OPTIONS"] = {
+            **SQLITE_OPTIONS,
+            **DATABASES["default"].get("OPTIONS", {}),
+        }
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "accord.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while the worker writes; IMMEDIATE takes
-                # the write lock at BEGIN so two writers queue instead of deadlocking.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             # A file, not memory, so a real worker process can share the test database;
             # one per test run (the worker inherits the name), so two runs on one
             # machine never write to each other's database.

@@ -1,0 +1,85 @@
+"""Two imports at once on SQLite through a sqlite:// DATABASE_URL: they queue, none fails.
+
+A sqlite:// DATABASE_URL used to get Django's defaults (deferred transactions, a 5 s busy
+timeout): two writers that both read before writing could not upgrade their locks and one
+failed with "database is locked". It now gets the default database's options (WAL,
+IMMEDIATE transactions, a 20 s timeout), so the second writer waits for the first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from alignment.services import agreement_create_default
+from leads.models import Lead, LeadImport
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = 3000  # three batches each, so the two runs' transactions interleave
+
+
+def _env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ACCORD_VAR_DIR": str(tmp_path / "var"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def test_a_sqlite_database_url_gets_the_default_sqlite_options(tmp_path):
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    )
+    for url in (f"sqlite:///{tmp_path}/accord.sqlite3", "sqlite:///:memory:"):
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**_env(url, tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert json.loads(out.strip().splitlines()[-1]) == settings.SQLITE_OPTIONS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_at_once_on_a_sqlite_url_both_finish(tmp_path):
+    if connection.vendor != "sqlite":
+        pytest.skip("this is SQLite's locking; the suite runs on PostgreSQL here")
+    agreement_create_default()
+    url = f"sqlite:///{connection.settings_dict['NAME']}"
+    files = []
+    for n in range(2):
+        path = tmp_path / f"leads-{n}.csv"
+        # Both files share their first 200 leads, so the runs also race for the same emails.
+        lines = [f"shared{i}@example.com,Shared" for i in range(200)]
+        lines += [f"run{n}-{i}@example.com,Own" for i in range(ROWS - 200)]
+        path.write_text("email,first_name\n" + "\n".join(lines) + "\n")
+        files.append(path)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "import_leads", str(path), "--no-progress"],
+            cwd=ROOT, env=_env(url, tmp_path), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for path in files
+    ]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    for run, output in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, output[-3000:]
+        assert "database is locked" not in output
+    assert Lead.objects.count() == 2 * (ROWS - 200) + 200
+    assert sorted(LeadImport.objects.values_list("status", "total_rows")) == [
+        ("done", ROWS), ("done", ROWS),
+    ]  # fmt: skip
+    created = sorted(LeadImport.objects.values_list("created_count", flat=True))
+    assert sum(created) == 2 * (ROWS - 200) + 200  # each shared lead created once
