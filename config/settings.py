@@ -62,6 +62,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after authentication, before CSRF or any view reads the body: a body past its
+    # limit (smaller without a signed-in user or API token) is a 413, never spooled.
+    "config.upload_limits.RequestBodyLimitMiddleware",
     "config.middleware.UserPreferencesMiddleware",
     "config.middleware.PagesLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -378,6 +381,16 @@ LEAD_IMPORT_INLINE_MAX_BYTES = env_int("LEAD_IMPORT_INLINE_MAX_BYTES", 2 * 1024 
 LEAD_IMPORT_MAX_BYTES = env_int("LEAD_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
 # The largest collateral file (decks, one-pagers, short videos).
 COLLATERAL_MAX_BYTES = env_int("COLLATERAL_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Request bodies, checked before a byte is read (config.upload_limits): without a signed-in
+# user or a valid API token at most ANONYMOUS_REQUEST_MAX_BYTES (a login form is far less);
+# signed in at most REQUEST_MAX_BYTES (the largest upload plus room for the form around it).
+# Past either: 413, and nothing is spooled to disk.
+ANONYMOUS_REQUEST_MAX_BYTES = env_int("ANONYMOUS_REQUEST_MAX_BYTES", 64 * 1024, minimum=1024)
+REQUEST_MAX_BYTES = env_int(
+    "REQUEST_MAX_BYTES",
+    max(LEAD_IMPORT_MAX_BYTES, COLLATERAL_MAX_BYTES, DATA_UPLOAD_MAX_MEMORY_SIZE) + 1024 * 1024,
+    minimum=ANONYMOUS_REQUEST_MAX_BYTES,
+)
 
 # Idempotency-Key: how long a request waits for a concurrent one with the same key.
 IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10, minimum=0)

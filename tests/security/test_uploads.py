@@ -9,8 +9,15 @@ of parsed columns (tracemalloc, bounded generously).
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,7 +27,11 @@ from rest_framework.test import APIClient
 from alignment.services import agreement_create_default
 from campaigns.models import Collateral
 from leads.models import Lead, LeadImport
+from tests.conftest import need
 from tests.factories import CampaignFactory
+from tests.foundation.test_infrastructure import _database_url_for_subprocess
+from tests.processes import process_stop
+from tests.reliability.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +211,177 @@ def test_an_oversize_collateral_file_is_a_form_error(marketer, settings, _media)
     assert response.status_code == 400
     assert "collateral may be at most" in response.content.decode()
     assert not Collateral.objects.exists()
+
+
+# --- request bodies refused before they are read ------------------------------------------------
+
+
+class _MustNotBeRead(io.RawIOBase):
+    """A request body that fails the test if anything reads it."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size=-1):
+        raise AssertionError("the request body was read")
+
+    def readline(self, size=-1):
+        raise AssertionError("the request body was read")
+
+
+@pytest.fixture
+def temp_files(monkeypatch):
+    """Every temporary upload file Django creates while the test runs."""
+    from django.core.files import uploadedfile
+
+    made = []
+    real = uploadedfile.TemporaryUploadedFile.__init__
+
+    def spy(self, *args, **kwargs):
+        made.append(args)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(uploadedfile.TemporaryUploadedFile, "__init__", spy)
+    return made
+
+
+def _huge_post(client, path: str, **headers):
+    """A multipart POST that declares 210 MB and whose body may not be read."""
+    return client.generic(
+        "POST",
+        path,
+        b"",
+        **{
+            "wsgi.input": _MustNotBeRead(),
+            "CONTENT_LENGTH": str(210 * MB),
+            "CONTENT_TYPE": "multipart/form-data; boundary=xyz",
+            **headers,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/leads/import/", "/login/", "/api/v1/leads/import/", "/api/v1/auth/token/"]
+)
+@pytest.mark.parametrize("credentials", ["none", "a bad token"])
+def test_an_unauthenticated_large_body_is_refused_unread(path, credentials, temp_files, _media):
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "a" * 32  # anyone gets one from the login page
+    headers = {"HTTP_X_CSRFTOKEN": "a" * 32}
+    if credentials == "a bad token":
+        headers["HTTP_AUTHORIZATION"] = "Token not-a-token"
+    response = _huge_post(client, path, **headers)
+    assert response.status_code == 413, response.content[:300]
+    assert response["Connection"] == "close"
+    text = response.json()["detail"] if path.startswith("/api/") else response.content.decode()
+    assert "210.0" in text and "Sign in" in text and "64.0" in text
+    assert temp_files == [] and not [p for p in _media.rglob("*") if p.is_file()]
+    assert not LeadImport.objects.exists()
+
+
+def test_a_signed_in_body_over_the_request_limit_is_refused_unread(marketer, settings, temp_files):
+    from rest_framework.authtoken.models import Token
+
+    settings.REQUEST_MAX_BYTES = 100 * MB
+    token = Token.objects.create(user=marketer)
+    response = _huge_post(
+        Client(), "/api/v1/leads/import/", HTTP_AUTHORIZATION=f"Token {token.key}"
+    )
+    assert response.status_code == 413
+    assert "split the file" in response.json()["detail"] and "100.0" in response.json()["detail"]
+    page = Client()
+    page.force_login(marketer)
+    response = _huge_post(page, "/leads/import/")
+    assert response.status_code == 413 and "split the file" in response.content.decode()
+    assert temp_files == []
+
+
+def test_a_body_without_a_length_stops_being_read_at_the_limit(settings):
+    """Chunked (no Content-Length): the body is read through a counter that stops at the
+    limit, whatever the server hands over."""
+    from django.core.handlers.exception import convert_exception_to_response
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from config.upload_limits import RequestBodyLimitMiddleware
+
+    settings.ANONYMOUS_REQUEST_MAX_BYTES = 64 * 1024
+    endless = _Endless()
+    request = RequestFactory().post(
+        "/api/v1/leads/import/", b"", content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )  # fmt: skip
+    request.META.pop("CONTENT_LENGTH", None)
+    request._stream = endless  # what an ASGI server or a dechunking proxy hands over
+
+    def view(request):
+        request.body  # noqa: B018 - reads the whole body, as a JSON parser would
+        return HttpResponse("read it all")
+
+    # As in Django's handler, where each layer turns an exception into a response.
+    response = RequestBodyLimitMiddleware(convert_exception_to_response(view))(request)
+    assert response.status_code == 413
+    assert 64 * 1024 < endless.handed_out <= 64 * 1024 + 1
+
+
+class _Endless(io.RawIOBase):
+    def __init__(self) -> None:
+        self.handed_out = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size=-1):
+        size = 1024 * 1024 if size is None or size < 0 else size
+        self.handed_out += size
+        return b"x" * size
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_server_answers_413_before_the_body_arrives(tmp_path):
+    """gunicorn, as deployed: headers declaring 210 MB and no body; the answer comes at once
+    and the server's temporary folder stays empty."""
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    need(gunicorn.exists() or shutil.which("gunicorn") is not None, "gunicorn is not installed")
+    port, spool = free_port(), tmp_path / "tmp"
+    spool.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for_subprocess(),
+        "ACCORD_VAR_DIR": str(tmp_path / "var"),
+        "TMPDIR": str(spool),
+        "DEBUG": "true",
+    }
+    server = subprocess.Popen(
+        [str(gunicorn), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--timeout", "60"],
+        cwd=Path(__file__).resolve().parents[2], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+            sock.sendall(
+                b"POST /api/v1/leads/import/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: multipart/form-data; boundary=xyz\r\n"
+                b"Content-Length: %d\r\n\r\n"
+                % (210 * MB)
+                + b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+                + b"x" * 65536
+            )
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = sock.recv(65536)
+                assert chunk, f"the server closed without an answer: {answer!r}"
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert not list(spool.rglob("*"))
+    finally:
+        process_stop(server)
