@@ -1,10 +1,11 @@
-"""Server-rendered SVG charts (pygal); no script and no CDN."""
+"""Server-rendered SVG charts (pygal); no script, no CDN and no inline style (their CSS is
+static/css/charts.css: config/charts.py)."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pygal
@@ -14,6 +15,7 @@ from django.utils.translation import gettext as _
 from pygal.style import Style
 
 from campaigns.selectors import TimelinePoint
+from config.charts import chart_css, inline_svg
 
 STYLE = Style(
     background="transparent",
@@ -39,8 +41,7 @@ def nice_ticks(top: float, *, at_most: int = 6) -> list[float]:
     return [i * step for i in range(count + 1)]
 
 
-def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
-    """Cumulative spend against cumulative won revenue, week by week, as inline SVG."""
+def _spend_revenue(points: Sequence[TimelinePoint]) -> pygal.Line:
     chart = pygal.Line(
         style=STYLE,
         width=760,
@@ -71,5 +72,16 @@ def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
     chart.y_labels = nice_ticks(max([*spend_series, *revenue_series, 0.0]))
     chart.add(_("Spend (cumulative)"), spend_series)
     chart.add(_("Won revenue (cumulative)"), revenue_series)
-    # Without its tooltip library, pygal's inline config script does nothing: drop it.
-    return re.sub(r"<script.*?</script>", "", chart.render(is_unicode=True), flags=re.S)
+    return chart
+
+
+def spend_revenue_chart(points: Sequence[TimelinePoint]) -> str:
+    """Cumulative spend against cumulative won revenue, week by week, as inline SVG."""
+    return inline_svg(_spend_revenue(points), family="chart-spend")
+
+
+def stylesheet() -> str:
+    """The CSS of this module's chart, from a sample built as the real one is."""
+    weeks = [date(2026, 1, 5) + timedelta(weeks=i) for i in range(3)]
+    sample = [TimelinePoint(week=w, spend=Decimal(1), revenue=Decimal(2)) for w in weeks]
+    return chart_css(_spend_revenue(sample), family="chart-spend")

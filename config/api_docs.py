@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -33,6 +34,7 @@ class DocsView(SpectacularSwaggerSplitView):
     template_name = "api/docs.html"
     permission_classes = [AllowAny]  # a page: an anonymous reader is sent to log in
 
+    @extend_schema(exclude=True)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if not settings.API_DOCS_PUBLIC and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())

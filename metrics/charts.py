@@ -1,13 +1,16 @@
-"""Server-rendered SVG charts (pygal), inlined in the page: no JavaScript, no CDN."""
+"""Server-rendered SVG charts (pygal), inlined in the page: no JavaScript, no CDN, no
+inline style (their CSS is static/css/charts.css: config/charts.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pygal
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from pygal.style import Style
+
+from config.charts import SAMPLE_SERIES, chart_css, inline_svg
 
 STYLE = Style(
     background="transparent",
@@ -39,12 +42,7 @@ def _config(**extra: Any) -> dict[str, Any]:
     }
 
 
-def _svg(chart: pygal.graph.graph.Graph) -> SafeString:
-    # pygal escapes labels and titles itself; the SVG is our own markup.
-    return mark_safe(chart.render(is_unicode=True))
-
-
-def funnel_chart(rows: list[dict[str, Any]]) -> SafeString:
+def _funnel(rows: list[dict[str, Any]]) -> pygal.HorizontalBar:
     chart = pygal.HorizontalBar(
         **_config(width=640, height=300, title=_("Leads entering each stage"))
     )
@@ -54,11 +52,14 @@ def funnel_chart(rows: list[dict[str, Any]]) -> SafeString:
     chart.show_legend = True
     chart.legend_at_bottom = True
     chart.print_values = True
-    return _svg(chart)
+    return chart
 
 
-def score_chart(points: list[tuple[str, float | None]], components: dict[str, list]) -> SafeString:
-    """The alignment score (0–100) over the weeks, with each component (as 0–100)."""
+def funnel_chart(rows: list[dict[str, Any]]) -> SafeString:
+    return inline_svg(_funnel(rows), family="chart-funnel")
+
+
+def _score(points: list[tuple[str, float | None]], components: dict[str, list]) -> pygal.Line:
     chart = pygal.Line(
         **_config(
             width=640,
@@ -76,4 +77,17 @@ def score_chart(points: list[tuple[str, float | None]], components: dict[str, li
     chart.add(_("Alignment score"), [score for _week, score in points], stroke_style={"width": 3})
     for label, values in components.items():
         chart.add(label, values, show_dots=False, stroke_style={"width": 1, "dasharray": "4, 3"})
-    return _svg(chart)
+    return chart
+
+
+def score_chart(points: list[tuple[str, float | None]], components: dict[str, list]) -> SafeString:
+    """The alignment score (0–100) over the weeks, with each component (as 0–100)."""
+    return inline_svg(_score(points, components), family="chart-score")
+
+
+def stylesheet() -> str:
+    """The CSS of this module's charts, from samples built as the real ones are."""
+    funnel = _funnel([{"label": str(i), "count": i} for i in range(SAMPLE_SERIES)])
+    weeks = [("w1", 50.0), ("w2", 60.0)]
+    score = _score(weeks, {str(i): [1.0, 2.0] for i in range(SAMPLE_SERIES - 1)})
+    return chart_css(funnel, family="chart-funnel") + chart_css(score, family="chart-score")

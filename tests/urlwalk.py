@@ -55,6 +55,25 @@ def page_urls() -> list[tuple[str, str]]:
     ]
 
 
+def with_demo_ids(path: str) -> str:
+    """A page_urls() path with its sample /1/ replaced by the id of a demo object
+    (leads.demo.demo_seed), so the walk renders real pages rather than 404s."""
+    from alignment.models import Agreement, Battlecard, Dispute, FieldIntel
+    from campaigns.models import Campaign
+    from leads.models import Lead
+
+    path = path.replace("/leads/1/", f"/leads/{Lead.objects.order_by('pk').first().pk}/")
+    path = path.replace(
+        "/campaigns/1/", f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/"
+    )
+    path = path.replace("/agreement/1/", f"/agreement/{Agreement.objects.get().pk}/")
+    feedback = (("intel", FieldIntel), ("battlecards", Battlecard), ("disputes", Dispute))
+    for prefix, model in feedback:
+        first = model.objects.order_by("pk").first()
+        path = path.replace(f"/feedback/{prefix}/1/", f"/feedback/{prefix}/{first.pk}/")
+    return path
+
+
 def all_routes() -> list[tuple[str, str]]:
     """(name, route) of every named URL but the admin's and static/media files: pages and
     API alike, DRF router routes included (they are URLPatterns under a resolver)."""

@@ -5,9 +5,8 @@ from django.test import Client
 
 from alignment.roles import Role
 from leads.demo import DEMO_PASSWORD, demo_seed
-from leads.models import Lead
 from tests.factories import UserFactory
-from tests.urlwalk import page_urls
+from tests.urlwalk import page_urls, with_demo_ids
 
 PUBLIC = {"login", "healthz"}
 
@@ -69,23 +68,6 @@ def test_admin_works_for_admin(client: Client, demo):
     assert client.get("/admin/leads/lead/").status_code == 200
 
 
-def _with_real_ids(path: str) -> str:
-    """The sample /1/ of a URL pattern replaced by the id of a demo object."""
-    from alignment.models import Agreement, Battlecard, Dispute, FieldIntel
-    from campaigns.models import Campaign
-
-    path = path.replace("/leads/1/", f"/leads/{Lead.objects.order_by('pk').first().pk}/")
-    path = path.replace(
-        "/campaigns/1/", f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/"
-    )
-    path = path.replace("/agreement/1/", f"/agreement/{Agreement.objects.get().pk}/")
-    feedback = (("intel", FieldIntel), ("battlecards", Battlecard), ("disputes", Dispute))
-    for prefix, model in feedback:
-        first = model.objects.order_by("pk").first()
-        path = path.replace(f"/feedback/{prefix}/1/", f"/feedback/{prefix}/{first.pk}/")
-    return path
-
-
 def test_every_page_answers_for_every_role(client: Client, demo):
     """One walk over the URL conf (one demo seed), every role on every page."""
     users = {role: UserFactory(username=f"walker-{role}", role=role) for role in Role.values}
@@ -93,7 +75,7 @@ def test_every_page_answers_for_every_role(client: Client, demo):
     for name, raw in page_urls():
         if name == "logout":
             continue
-        path = _with_real_ids(raw)
+        path = with_demo_ids(raw)
         for role, user in users.items():
             client.force_login(user)
             status = client.get(path).status_code
