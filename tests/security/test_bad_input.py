@@ -63,7 +63,7 @@ def _nested(depth: int) -> str:
     return '{"a":' * depth + "1" + "}" * depth
 
 
-@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5_000, 200_000])
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 2_000, 9_000])  # under the anonymous body limit
 def test_over_deep_json_is_a_400_on_the_token_endpoint(client: Client, depth):
     response = client.post("/api/v1/auth/token/", _nested(depth), content_type="application/json")
     assert response.status_code == 400
