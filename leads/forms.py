@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alignment.models import ReasonKind, StageKey
 from alignment.selectors import Funnel
-from config.dates import history_moment_validator, planned_date_validator
+from config.dates import planned_date_validator
 from leads.models import DealOutcome, FollowUpKind, FollowUpOutcome
 from leads.selectors import OPEN_STAGES
 
@@ -34,7 +34,7 @@ class FollowUpForm(forms.Form):
         required=False,
         widget=DATETIME_INPUT,
         help_text=_("Leave empty for now."),
-        validators=[history_moment_validator],
+        # The service judges when it happened (not ahead of now, not before 1970).
     )
     next_step = forms.CharField(label=_("Next step"), required=False, max_length=200)
     next_follow_up_at = forms.DateTimeField(
@@ -158,7 +158,7 @@ class DealCloseForm(forms.Form):
         required=False,
         widget=DATETIME_INPUT,
         help_text=_("Leave empty for now."),
-        validators=[history_moment_validator],
+        # The service judges the close time (not in the future, not before 1970).
     )
     lost_reason = forms.ChoiceField(label=_("Lost reason"), required=False)
     gross_margin = forms.DecimalField(

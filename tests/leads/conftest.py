@@ -45,7 +45,7 @@ def make_lead(*, email: str, stage: str = StageKey.INQUIRY, owner=None, at=None,
     requires.
     """
     at = at or timezone.now()
-    qualifying = {"company_size": 200, "title": "Sales Director", "source": "referral"}
+    qualifying = {"company_size": 200, "title": "Head of Sales, Director", "source": "referral"}
     lead = lead_create(
         data={"email": email, "company": "Acme", "country": "PL", **qualifying, **extra},
         actor=None,

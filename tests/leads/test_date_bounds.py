@@ -30,7 +30,8 @@ def test_the_follow_up_form_refuses_dates_outside_the_windows(client, territory,
         f"/leads/{lead.pk}/follow-ups/",
         {"kind": "call", "outcome": "connected", "occurred_at": f"{day}T10:00"},
     )
-    assert "Enter a date between 1970-01-01 and" in response.content.decode()
+    expected = "cannot happen in the future" if day > "2000" else "Enter a date between 1970"
+    assert expected in response.content.decode()
     response = client.post(
         f"/leads/{lead.pk}/follow-ups/",
         {"kind": "call", "outcome": "connected", "next_follow_up_at": f"{day}T10:00"},
@@ -61,7 +62,8 @@ def test_the_close_deal_form_refuses_a_close_time_outside_history(client, territ
         f"/leads/{lead.pk}/deals/{deal.pk}/close/",
         {"outcome": "won", "closed_at": f"{day}T10:00"},
     )
-    assert "Enter a date between 1970-01-01 and" in response.content.decode()
+    expected = "cannot close in the future" if day > "2000" else "Enter a date between 1970"
+    assert expected in response.content.decode()
     deal.refresh_from_db()
     assert deal.outcome == DealOutcome.OPEN
 
