@@ -36,6 +36,16 @@ app.conf.beat_schedule = {
         "task": "leads.tasks.check_slas",
         "schedule": crontab(minute="*/5"),
     },
+    # An import that stopped beating (worker killed, timed out) is failed, never "running"
+    # forever; uploads nobody will import are deleted after LEAD_IMPORT_UPLOAD_MAX_AGE_HOURS.
+    "fail-stalled-imports": {
+        "task": "leads.tasks.fail_stalled_imports",
+        "schedule": crontab(minute="*/5"),
+    },
+    "purge-import-uploads": {
+        "task": "leads.tasks.purge_import_uploads",
+        "schedule": crontab(minute=23),
+    },
     "apply-score-decay": {
         "task": "alignment.tasks.apply_score_decay",
         "schedule": crontab(minute=5, hour=2),

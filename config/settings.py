@@ -376,11 +376,23 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Lead import page: files up to this size are imported within the request, larger
-# ones by a Celery task (the page shows its progress).
+# Lead imports (page and API): one with at most LEAD_IMPORT_INLINE_MAX_ROWS rows whose file
+# is at most LEAD_IMPORT_INLINE_MAX_BYTES runs within the request (API: 200 with the rows'
+# results); a larger one runs on the Celery worker (API: 202 and a status URL; the page
+# shows its progress).
+LEAD_IMPORT_INLINE_MAX_ROWS = env_int("LEAD_IMPORT_INLINE_MAX_ROWS", 2000, minimum=0)
 LEAD_IMPORT_INLINE_MAX_BYTES = env_int("LEAD_IMPORT_INLINE_MAX_BYTES", 2 * 1024 * 1024, minimum=0)
 # The largest file the import page and API take (bigger ones: split, or the command).
 LEAD_IMPORT_MAX_BYTES = env_int("LEAD_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1024)
+# A running import beats after every batch of rows; one silent for this long died (worker
+# killed, out of memory, hard time limit) and is marked failed, its committed rows kept.
+LEAD_IMPORT_STALE_SECONDS = env_int("LEAD_IMPORT_STALE_SECONDS", 600, minimum=30)
+# Uploaded files nobody imported (a page upload never mapped, a run never started) are
+# deleted after this many hours by the beat job purge-import-uploads.
+LEAD_IMPORT_UPLOAD_MAX_AGE_HOURS = env_int("LEAD_IMPORT_UPLOAD_MAX_AGE_HOURS", 24, minimum=1)
+# The import task's own time limit (a 200 MB file is millions of rows); soft one minute
+# earlier, so the run records what it committed before the hard limit kills it.
+LEAD_IMPORT_TIME_LIMIT = env_int("LEAD_IMPORT_TIME_LIMIT", 4 * 3600, minimum=120)
 # The largest collateral file (decks, one-pagers, short videos).
 COLLATERAL_MAX_BYTES = env_int("COLLATERAL_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 # Request bodies, checked before a byte is read (config.upload_limits): without a signed-in

@@ -2,7 +2,8 @@
 
 Routes: leads/ (list with filters and cursor pagination, create or ?upsert=true),
 leads/{id}/ (detail with score breakdown, stage history and SLA clock; PATCH; DELETE)
-and leads/import/ (CSV upload or JSON list, per-row report, ?dry_run=true).
+leads/import/ (CSV upload or JSON list, per-row report, ?dry_run=true; large imports answer
+202 and run on the worker) and leads/import/{id}/ (an import run's status and results).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -23,14 +24,14 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from alignment.api import FIELD_ERRORS, ErrorSerializer
-from config.api import LargeCursorPagination, RoleModelPermissions
+from config.api import LargeCursorPagination, RoleModelPermissions, StandardPagination
 from config.filters import IdFilter
 from config.parsers import DepthLimitedJSONParser
 from leads.filters import LeadFilter
@@ -39,10 +40,10 @@ from leads.importer import (
     ImportFileError,
     ImportResult,
     import_file_check,
-    lead_import,
     rows_from_file,
 )
-from leads.models import Lead, StageEvent
+from leads.models import Lead, LeadImport, StageEvent
+from leads.selectors import lead_import_visible
 from leads.services import (
     LeadConflict,
     lead_create,
@@ -50,6 +51,14 @@ from leads.services import (
     lead_find_by_email,
     lead_update,
     lead_upsert,
+)
+from leads.services.import_runs import (
+    import_file_runs_inline,
+    import_rows_run_inline,
+    import_run_failure_message,
+    import_upload_save,
+    lead_import_check,
+    lead_import_start,
 )
 
 # --- error shapes in the schema ---------------------------------------------------------
@@ -400,6 +409,7 @@ class ImportRowSerializer(serializers.Serializer):
 
 class ImportResultSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="The import run (its report stays downloadable).")
+    status_url = serializers.URLField(help_text="The run's status URL (leads/import/{id}/).")
     dry_run = serializers.BooleanField()
     total = serializers.IntegerField()
     created = serializers.IntegerField()
@@ -412,13 +422,69 @@ class ImportResultSerializer(serializers.Serializer):
     results = ImportRowSerializer(many=True)
 
 
+class ImportRunSerializer(serializers.Serializer):
+    """An import run as it stands: status, progress, counts and a page of its rows."""
+
+    id = serializers.IntegerField()
+    status_url = serializers.URLField()
+    status = serializers.ChoiceField(
+        choices=LeadImport.Status.choices,
+        help_text="pending (queued for the worker), running, done or failed.",
+    )
+    dry_run = serializers.BooleanField()
+    filename = serializers.CharField()
+    rows_total = serializers.IntegerField(
+        allow_null=True, help_text="Rows in the file, once the worker has counted them."
+    )
+    rows_done = serializers.IntegerField(
+        help_text="Rows decided so far; rows 1 to rows_done are committed (unless dry_run), "
+        "also when the run failed."
+    )
+    total = serializers.IntegerField(help_text="The same as rows_done.")
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    warnings = serializers.IntegerField(
+        help_text="Rows created with a warning (counted among created too)."
+    )
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    heartbeat_at = serializers.DateTimeField(
+        allow_null=True, help_text="The run's last sign of life (moves with every batch)."
+    )
+    finished_at = serializers.DateTimeField(allow_null=True)
+    failure = serializers.ChoiceField(
+        choices=[("", "—"), *LeadImport.Failure.choices],
+        help_text="Why a failed run stopped: stalled (its worker was lost: silent past "
+        "the stale limit), time_limit, error, upload_missing, not_started.",
+    )
+    failure_detail = serializers.CharField(
+        help_text="What a failed run means: what stopped it and which rows are in."
+    )
+    count = serializers.IntegerField(help_text="Row results kept for the run.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ImportRowSerializer(
+        many=True,
+        help_text="A page of the per-row results (?page=, ?page_size= up to 500), filled in "
+        "when the run ends: every row up to 100,000, then the rows with errors or warnings.",
+    )
+
+
 class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV (header row) or JSON (array or JSON Lines).")
 
 
-def import_result_data(result: ImportResult) -> dict[str, Any]:
+def _status_url(request: Request, record: LeadImport) -> str:
+    return request.build_absolute_uri(reverse("api-lead-import-run", args=[record.pk]))
+
+
+def import_result_data(result: ImportResult, *, request: Request) -> dict[str, Any]:
+    assert result.record is not None
     return {
-        "id": result.record.pk if result.record else 0,
+        "id": result.record.pk,
+        "status_url": _status_url(request, result.record),
         "dry_run": result.dry_run,
         "total": result.total,
         "created": result.created,
@@ -428,6 +494,44 @@ def import_result_data(result: ImportResult) -> dict[str, Any]:
         "warnings": result.warnings,
         "results": [r.as_dict() for r in result.results],
     }
+
+
+def import_run_data(record: LeadImport, *, request: Request) -> dict[str, Any]:
+    """The run without its rows (the status view adds a page of them)."""
+    failed = record.status == LeadImport.Status.FAILED
+    return {
+        "id": record.pk,
+        "status_url": _status_url(request, record),
+        "status": record.status,
+        "dry_run": record.dry_run,
+        "filename": record.filename,
+        "rows_total": record.rows_expected,
+        "rows_done": record.total_rows,
+        "total": record.total_rows,
+        "created": record.created_count,
+        "updated": record.updated_count,
+        "unchanged": record.unchanged_count,
+        "errors": record.error_count,
+        "warnings": record.warning_count,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "heartbeat_at": record.heartbeat_at,
+        "finished_at": record.finished_at,
+        "failure": record.failure,
+        "failure_detail": import_run_failure_message(record) if failed else "",
+    }
+
+
+INLINE_RULE = (
+    "An import of at most LEAD_IMPORT_INLINE_MAX_ROWS rows (default 2,000) whose file is at "
+    "most LEAD_IMPORT_INLINE_MAX_BYTES (default 2 MB) runs within the request and answers "
+    "200 with every row's result. A larger one, dry run or not, answers 202 Accepted at once "
+    "and runs on the background worker: the Location header and `status_url` name the run's "
+    "status URL (GET leads/import/{id}/), which shows its progress (rows_done of rows_total, "
+    "counts, status) and, once it has ended, a page of the same per-row results. A run whose "
+    "worker dies is marked failed after LEAD_IMPORT_STALE_SECONDS without a sign of life; "
+    "rows 1 to rows_done are committed either way."
+)
 
 
 @extend_schema(tags=["leads"])
@@ -446,11 +550,20 @@ class LeadImportView(generics.GenericAPIView):
         "are kept when others fail; importing the same rows again changes nothing. A row "
         "whose stage times run against the funnel is imported with them put in order (each "
         "raised to the stage before it) and the status warning; times must lie between "
-        "1970-01-01 and a day from now.",
+        "1970-01-01 and a day from now.\n\n" + INLINE_RULE + "\n\nA request body over "
+        "REQUEST_MAX_BYTES (without valid credentials: ANONYMOUS_REQUEST_MAX_BYTES) is "
+        "refused with 413 before it is read.",
         parameters=[
             OpenApiParameter(
                 "dry_run", OpenApiTypes.BOOL, description="Report what would happen; write nothing."
-            )
+            ),
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="The run's status URL.",
+            ),
         ],
         request={
             "multipart/form-data": ImportUploadSerializer,
@@ -461,11 +574,22 @@ class LeadImportView(generics.GenericAPIView):
             },
         },
         responses={
-            200: ImportResultSerializer,
+            200: OpenApiResponse(
+                ImportResultSerializer, description="A small import, done: every row's result."
+            ),
+            202: OpenApiResponse(
+                ImportRunSerializer,
+                description="A large import, queued for the worker: follow status_url.",
+            ),
             400: FIELD_ERRORS,
             401: UNAUTHORIZED,
             403: FORBIDDEN,
             413: OpenApiResponse(FIELD_ERRORS.response, description="The file is too large."),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="The background worker's queue is unreachable: nothing was "
+                "started; send the import again shortly.",
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -473,8 +597,17 @@ class LeadImportView(generics.GenericAPIView):
             raise PermissionDenied(_("Your role may not import leads."))
         dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
         if isinstance(request.data, list):
-            rows: Any = request.data
+            # An item that is no object is that row's error, as in a JSON file.
+            rows = [r if isinstance(r, dict) else {"__invalid__": r} for r in request.data]
             name = "api.json"
+            if import_rows_run_inline(rows=rows):
+                started = lead_import_start(
+                    user=request.user, filename=name, rows=rows, dry_run=dry_run
+                )
+            else:
+                started = lead_import_start(
+                    user=request.user, filename=name, rows=rows, dry_run=dry_run, background=True
+                )
         else:
             upload = request.FILES.get("file") if hasattr(request.data, "get") else None
             if upload is None:
@@ -492,13 +625,79 @@ class LeadImportView(generics.GenericAPIView):
                     else status.HTTP_400_BAD_REQUEST
                 )
                 return Response({"file": [str(exc)]}, status=code)
-            rows = rows_from_file(upload.file, name=name)
-        result = lead_import(rows=rows, user=request.user, dry_run=dry_run, filename=name)
-        return Response(import_result_data(result))
+            if import_file_runs_inline(stream=upload.file, name=name, size=upload.size):
+                started = lead_import_start(
+                    user=request.user,
+                    filename=name,
+                    rows=rows_from_file(upload.file, name=name),
+                    dry_run=dry_run,
+                )
+            else:
+                started = lead_import_start(
+                    user=request.user,
+                    filename=name,
+                    upload=import_upload_save(stream=upload, name=name),
+                    dry_run=dry_run,
+                    background=True,
+                )
+        if started.result is not None:
+            return Response(import_result_data(started.result, request=request))
+        body = {
+            **import_run_data(started.record, request=request),
+            "count": 0,
+            "next": None,
+            "previous": None,
+            "results": [],
+        }
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]}
+        )
+
+
+@extend_schema(tags=["leads"])
+class LeadImportRunView(generics.GenericAPIView):
+    """An import run's status URL: progress while it runs, then its per-row results."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ImportRunSerializer
+    pagination_class = StandardPagination
+
+    @extend_schema(
+        summary="An import run: status, progress and a page of its per-row results",
+        description=INLINE_RULE + " A run that stopped beating is marked failed when read. "
+        "You see your own runs; marketing managers and executives see every run.",
+        responses={
+            200: ImportRunSerializer,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+            404: OpenApiResponse(ErrorSerializer, description="No such import run."),
+        },
+    )
+    def get(self, request: Request, pk: int, *args: Any, **kwargs: Any) -> Response:
+        if not request.user.has_perm("leads.view_leadimport"):
+            raise PermissionDenied(_("Your role may not see imports."))
+        record = lead_import_visible(user=request.user).filter(pk=pk).first()
+        if record is None:
+            raise NotFound(_("No such import run."))
+        record = lead_import_check(record=record)
+        paginator = self.paginator
+        assert paginator is not None
+        report = record.report or []
+        page = paginator.paginate_queryset(report, request, view=self) or []
+        return Response(
+            {
+                **import_run_data(record, request=request),
+                "count": len(report),
+                "next": paginator.get_next_link(),
+                "previous": paginator.get_previous_link(),
+                "results": page,
+            }
+        )
 
 
 urlpatterns = [
     path("leads/", LeadListCreate.as_view(), name="api-leads"),
     path("leads/import/", LeadImportView.as_view(), name="api-lead-import"),
+    path("leads/import/<int:pk>/", LeadImportRunView.as_view(), name="api-lead-import-run"),
     path("leads/<int:pk>/", LeadDetail.as_view(), name="api-lead"),
 ]

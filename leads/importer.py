@@ -32,6 +32,7 @@ import collections
 import csv
 import io
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -59,6 +60,8 @@ from leads.services import (
     lead_upsert,
     territory_for_lead,
 )
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 REPORT_LIMIT = 100_000  # per-row entries kept on the LeadImport row (errors always first)
@@ -137,6 +140,14 @@ class ImportResult:
     dry_run: bool = False
     results: list[RowResult] = field(default_factory=list)
     record: LeadImport | None = None
+
+    def counts(self) -> tuple[int, ...]:
+        return (self.total, self.created, self.updated, self.unchanged, self.errors,
+                self.warnings)  # fmt: skip
+
+    def counts_restore(self, counts: tuple[int, ...]) -> None:
+        (self.total, self.created, self.updated, self.unchanged, self.errors,
+         self.warnings) = counts  # fmt: skip
 
     def count(self, result: RowResult) -> None:
         self.total += 1
@@ -873,6 +884,12 @@ def lead_import(
     only), or with `full_report` off only the bad rows.
     A dry run decides the same results and writes nothing. Records the run on a
     LeadImport row (`record`, or a new one) with its per-row report.
+
+    Each batch commits in one transaction with the record's counts and heartbeat, so
+    rows 1 to `record.total_rows` are committed whatever happens next; the heartbeat only
+    moves while the record is running, and a run marked failed meanwhile (taken for dead,
+    leads.services.import_runs) stops with ImportAbandoned, its batch in hand rolled back.
+    A run that raises is recorded as failed (counts and report of its committed rows).
     """
     result = ImportResult(dry_run=dry_run)
     if record is None:
@@ -882,7 +899,12 @@ def lead_import(
             dry_run=dry_run,
         )
     result.record = record
-    LeadImport.objects.filter(pk=record.pk).update(status=LeadImport.Status.RUNNING)
+    now = timezone.now()
+    record.started_at = record.started_at or now
+    LeadImport.objects.filter(pk=record.pk).update(
+        status=LeadImport.Status.RUNNING, started_at=record.started_at, heartbeat_at=now
+    )
+    record.status, record.heartbeat_at = LeadImport.Status.RUNNING, now
     lookups = _Lookups()
     report: list[dict[str, Any]] = []
 
@@ -899,25 +921,47 @@ def lead_import(
         if (problem and (room or full_report)) or (full_report and room):
             report.append(row_result.as_dict())
 
-    batch: list[tuple[int, dict[str, Any]]] = []
-    try:
-        for number, raw in enumerate(rows, start=1):
-            batch.append((number, raw))
-            if len(batch) >= batch_size:
+    def flush(batch: list[tuple[int, dict[str, Any]]]) -> None:
+        committed = (result.counts(), len(result.results), len(report))
+        try:
+            with transaction.atomic():
                 _run_batch(batch, user=user, dry_run=dry_run, mapping=mapping,
                            lookups=lookups, emit=emit)  # fmt: skip
+                _progress(record, result, beat=True)
+        except BaseException:
+            # The batch was rolled back: the run is what was committed before it.
+            counts, results_kept, report_kept = committed
+            result.counts_restore(counts)
+            del result.results[results_kept:]
+            del report[report_kept:]
+            raise
+        if on_progress:
+            on_progress(result)
+
+    batch: list[tuple[int, dict[str, Any]]] = []
+    try:
+        try:
+            for number, raw in enumerate(rows, start=1):
+                batch.append((number, raw))
+                if len(batch) >= batch_size:
+                    flush(batch)
+                    batch = []
+        except ImportFileError as exc:
+            if batch:
+                flush(batch)  # the rows read before the file went bad
                 batch = []
-                _progress(record, result)
-                if on_progress:
-                    on_progress(result)
+            emit(RowResult(row=result.total + 1, status="error",
+                           errors=[{"field": "", "message": str(exc)}]))  # fmt: skip
         if batch:
-            _run_batch(batch, user=user, dry_run=dry_run, mapping=mapping,
-                       lookups=lookups, emit=emit)  # fmt: skip
-    except ImportFileError as exc:
-        emit(RowResult(row=result.total + 1, status="error",
-                       errors=[{"field": "", "message": str(exc)}]))  # fmt: skip
-    except Exception:
-        _progress(record, result, status=LeadImport.Status.FAILED, report=report)
+            flush(batch)
+    except ImportAbandoned:
+        raise  # whoever declared the run dead recorded why
+    except BaseException:
+        try:
+            _progress(record, result, status=LeadImport.Status.FAILED, report=report,
+                      failure=LeadImport.Failure.ERROR)  # fmt: skip
+        except Exception:  # the database is gone too: the stale rule will fail the run
+            logger.exception("Import %s failed and could not be recorded as failed", record.pk)
         raise
     _progress(record, result, status=LeadImport.Status.DONE, report=report)
     if on_progress:
@@ -925,13 +969,25 @@ def lead_import(
     return result
 
 
+class ImportAbandoned(Exception):
+    """The run was marked failed while it ran (its heartbeat was taken for lost)."""
+
+
 def _progress(
     record: LeadImport,
     result: ImportResult,
     *,
+    beat: bool = False,
     status: str | None = None,
     report: list[dict[str, Any]] | None = None,
+    failure: str = "",
 ) -> None:
+    """Write the run's counts, with a heartbeat (`beat`) or its final status.
+
+    Only a running record is written: one marked failed meanwhile keeps its verdict, and
+    a heartbeat that finds it so raises ImportAbandoned (inside the batch's transaction).
+    """
+    now = timezone.now()
     values: dict[str, Any] = {
         "total_rows": result.total,
         "created_count": result.created,
@@ -939,13 +995,21 @@ def _progress(
         "unchanged_count": result.unchanged,
         "error_count": result.errors,
         "warning_count": result.warnings,
+        "heartbeat_at": now,
     }
     if status:
         values["status"] = status
-        values["finished_at"] = timezone.now()
+        values["finished_at"] = now
+        values["failure"] = failure
     if report is not None:
         values["report"] = report
-    LeadImport.objects.filter(pk=record.pk).update(**values)
+    written = LeadImport.objects.filter(pk=record.pk, status=LeadImport.Status.RUNNING).update(
+        **values
+    )
+    if not written:
+        if beat:
+            raise ImportAbandoned(record.pk)
+        return
     for name, value in values.items():
         setattr(record, name, value)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 
 @shared_task(name="leads.tasks.check_slas", acks_late=True)
@@ -13,11 +14,34 @@ def check_slas() -> int:
     return sla_breaches_check().recorded
 
 
-@shared_task(name="leads.tasks.import_leads_file", acks_late=True)
-def import_leads_file(
-    import_id: int, path: str, name: str, mapping: dict, user_id: int | None
-) -> None:
-    """Import an uploaded file into its LeadImport run; a run already started is skipped."""
-    from leads.views_import import import_file_run
+@shared_task(
+    name="leads.tasks.import_leads_file",
+    acks_late=True,
+    time_limit=settings.LEAD_IMPORT_TIME_LIMIT,
+    soft_time_limit=settings.LEAD_IMPORT_TIME_LIMIT - 60,
+)
+def import_leads_file(import_id: int) -> str:
+    """Run a pending import from its stored upload; a run already claimed, finished or gone
+    is skipped, so a task delivered twice imports once."""
+    from leads.services.import_runs import lead_import_run
 
-    import_file_run(record_id=import_id, path=path, name=name, mapping=mapping, user_id=user_id)
+    record = lead_import_run(import_id=import_id)
+    return record.status if record is not None else "skipped"
+
+
+@shared_task(name="leads.tasks.fail_stalled_imports", acks_late=True)
+def fail_stalled_imports() -> int:
+    """Every 5 minutes: a running import silent past LEAD_IMPORT_STALE_SECONDS is marked
+    failed (its committed rows stay); safe to run twice or at once."""
+    from leads.services.import_runs import lead_imports_fail_stalled
+
+    return lead_imports_fail_stalled()
+
+
+@shared_task(name="leads.tasks.purge_import_uploads", acks_late=True)
+def purge_import_uploads() -> int:
+    """Hourly: delete uploaded files nobody will import (never mapped, never started, left
+    over); safe to run twice."""
+    from leads.services.import_runs import import_uploads_purge
+
+    return import_uploads_purge()

@@ -1,22 +1,20 @@
 """The import page for marketers: upload, column mapping, dry-run preview, progress, report.
 
-Thin views over leads.importer (the same engine as the API and `manage.py import_leads`).
-An uploaded file waits under MEDIA_ROOT/imports/ while its columns are mapped; small
-files are imported within the request, larger ones by a Celery task whose progress
-the run page polls.
+Thin views over leads.importer and leads.services.import_runs (the same door as the API
+and `manage.py import_leads`). An uploaded file waits in storage under imports/ while its
+columns are mapped (deleted by the beat job purge-import-uploads if nobody imports it);
+small files are imported within the request, larger ones by the Celery worker, whose
+progress the run page polls (the one rule: import_file_runs_inline).
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
-import uuid
-from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -39,19 +37,20 @@ from leads.importer import (
 )
 from leads.models import LeadImport
 from leads.selectors import lead_import_visible
-
-logger = logging.getLogger(__name__)
+from leads.services.import_runs import (
+    import_file_runs_inline,
+    import_run_failure_message,
+    import_upload_exists,
+    import_upload_save,
+    lead_import_check,
+    lead_import_start,
+    lead_imports_fail_stalled,
+)
 
 SESSION_KEY = "lead_import_uploads"
 PREVIEW_ROWS = 1000
 SAMPLE_ROWS = 5
 EXTENSIONS = IMPORT_EXTENSIONS
-
-
-def _upload_dir() -> Path:
-    folder = Path(settings.MEDIA_ROOT) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 class UploadForm(forms.Form):
@@ -129,9 +128,9 @@ def _uploads(request: HttpRequest) -> dict[str, dict[str, str]]:
     return request.session.get(SESSION_KEY, {})
 
 
-def _sample(path: Path, name: str) -> tuple[list[str], list[dict[str, Any]]]:
-    with path.open("rb") as stream:
-        rows = list(itertools.islice(rows_from_file(stream, name=name), SAMPLE_ROWS))
+def _sample(upload: str) -> tuple[list[str], list[dict[str, Any]]]:
+    with default_storage.open(upload, "rb") as stream:
+        rows = list(itertools.islice(rows_from_file(stream, name=upload), SAMPLE_ROWS))
     columns: list[str] = []
     for row in rows:
         for key in row:
@@ -148,16 +147,13 @@ def lead_import_view(request: HttpRequest) -> HttpResponse:
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            token = uuid.uuid4().hex
-            suffix = Path(upload.name).suffix.lower()
-            path = _upload_dir() / f"{token}{suffix}"
-            with path.open("wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
+            stored = import_upload_save(stream=upload, name=upload.name)
+            token = stored.rsplit("/", 1)[-1].split(".", 1)[0]
             uploads = _uploads(request)
-            uploads[token] = {"path": str(path), "name": upload.name[:200]}
+            uploads[token] = {"upload": stored, "name": upload.name[:200]}
             request.session[SESSION_KEY] = uploads
             return redirect("leads:import-map", token=token)
+    lead_imports_fail_stalled()  # a run that died shows as failed, not running
     runs = lead_import_visible(user=request.user)[:20]
     return render(
         request,
@@ -170,24 +166,35 @@ def lead_import_view(request: HttpRequest) -> HttpResponse:
 def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
     """Map the file's columns, preview a dry run, then import."""
     upload = _uploads(request).get(token)
-    if not _may_import(request) or upload is None or not Path(upload["path"]).exists():
+    stored = (upload or {}).get("upload", "")
+    if not _may_import(request) or not import_upload_exists(upload=stored):
         messages.info(request, _("Upload a file to start an import."))
         return redirect("leads:import")
-    path, name = Path(upload["path"]), upload["name"]
-    columns, sample = _sample(path, name)
+    name = upload["name"]
+    columns, sample = _sample(stored)
     form = MappingForm(request.POST or None, columns=columns)
     preview = None
     if request.method == "POST" and form.is_valid():
         mapping = form.mapping()
         if request.POST.get("action") == "import":
-            record = LeadImport.objects.create(created_by=request.user, filename=name)
-            _start(record=record, path=path, name=name, mapping=mapping, user_id=request.user.pk)
+            with default_storage.open(stored, "rb") as stream:
+                inline = import_file_runs_inline(
+                    stream=stream, name=stored, size=default_storage.size(stored)
+                )
+            started = lead_import_start(
+                user=request.user,
+                filename=name,
+                upload=stored,
+                mapping=mapping,
+                background=not inline,
+                keep_upload_if_refused=True,  # the broker is down: the person tries again
+            )
             uploads = _uploads(request)
             uploads.pop(token, None)
             request.session[SESSION_KEY] = uploads
-            return redirect("leads:import-run", pk=record.pk)
-        with path.open("rb") as stream:
-            rows = itertools.islice(rows_from_file(stream, name=name), PREVIEW_ROWS)
+            return redirect("leads:import-run", pk=started.record.pk)
+        with default_storage.open(stored, "rb") as stream:
+            rows = itertools.islice(rows_from_file(stream, name=stored), PREVIEW_ROWS)
             preview = lead_import(
                 rows=rows, user=request.user, dry_run=True, mapping=mapping, filename=name
             )
@@ -213,49 +220,6 @@ def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-def _start(*, record: LeadImport, path: Path, name: str, mapping: dict, user_id: int) -> None:
-    """Small files now; larger ones on the worker (inline if the broker is down)."""
-    if path.stat().st_size > settings.LEAD_IMPORT_INLINE_MAX_BYTES:
-        from leads.tasks import import_leads_file
-
-        try:
-            import_leads_file.delay(record.pk, str(path), name, mapping, user_id)
-            return
-        except Exception:
-            logger.exception("Broker unavailable: importing %s in the request", name)
-    import_file_run(record_id=record.pk, path=str(path), name=name, mapping=mapping,
-                    user_id=user_id)  # fmt: skip
-
-
-def import_file_run(
-    *, record_id: int, path: str, name: str, mapping: dict[str, str], user_id: int | None
-) -> None:
-    """Run an uploaded file's import into its LeadImport record, then delete the file.
-
-    A record already done is left alone, so a task delivered twice imports once.
-    """
-    from django.contrib.auth import get_user_model
-
-    claimed = LeadImport.objects.filter(pk=record_id, status=LeadImport.Status.PENDING).update(
-        status=LeadImport.Status.RUNNING
-    )
-    if not claimed or not Path(path).exists():
-        return
-    record = LeadImport.objects.get(pk=record_id)
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    try:
-        with Path(path).open("rb") as stream:
-            lead_import(
-                rows=rows_from_file(stream, name=name),
-                user=user,
-                mapping=mapping,
-                record=record,
-                keep_results=False,
-            )
-    finally:
-        Path(path).unlink(missing_ok=True)
-
-
 def lead_import_run_view(request: HttpRequest, pk: int) -> HttpResponse:
     record = _run_or_none(request, pk)
     if record is None:
@@ -265,8 +229,12 @@ def lead_import_run_view(request: HttpRequest, pk: int) -> HttpResponse:
         if request.headers.get("HX-Request")
         else "leads/import_run.html"
     )
+    record = lead_import_check(record=record)
     problems = [r for r in record.report if r.get("status") in PROBLEM_STATUSES][:200]
-    return render(request, template, {"run": record, "problems": problems})
+    failure = (
+        import_run_failure_message(record) if record.status == LeadImport.Status.FAILED else ""
+    )
+    return render(request, template, {"run": record, "problems": problems, "failure": failure})
 
 
 def lead_import_report_view(request: HttpRequest, pk: int) -> HttpResponse:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from alignment.roles import Role
 from alignment.services import agreement_create_default
 from leads.models import Lead, LeadImport
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +115,213 @@ def test_a_file_with_a_nul_a_huge_cell_and_an_unclosed_quote_imports_its_other_r
     messages = [r["errors"][0]["message"] for r in body["results"][1:4]]
     assert "NUL" in messages[0] and "131,072" in messages[1] and "never closed" in messages[2]
     assert set(Lead.objects.values_list("email", flat=True)) == {"a@example.com", "b@example.com"}
+
+
+# --- large imports: 202, the worker, the status URL ----------------------------------------
+
+
+@pytest.fixture
+def queued(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
+    """Imports over two rows go to the worker; the task is caught, to be run by the test."""
+    settings.MEDIA_ROOT = tmp_path
+    settings.LEAD_IMPORT_INLINE_MAX_ROWS = 2
+    sent: list[tuple] = []
+    from leads import tasks
+
+    monkeypatch.setattr(tasks.import_leads_file, "delay", lambda *args: sent.append(args))
+
+    def post(client, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(*args, **kwargs)
+
+    return post, sent
+
+
+ROWS = b"email,first_name\na@example.com,A\nb@example.com,B\nnope,C\nd@example.com,D\n"
+
+
+def test_a_large_upload_answers_202_with_a_status_url_and_runs_on_the_worker(marketer, queued):
+    post, sent = queued
+    client = api(marketer)
+    upload = SimpleUploadedFile("big.csv", ROWS)
+    response = post(client, "/api/v1/leads/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    run = LeadImport.objects.get()
+    assert body["status_url"] == f"http://testserver/api/v1/leads/import/{run.pk}/"
+    assert response["Location"] == body["status_url"]
+    assert (body["id"], body["status"], body["rows_done"], body["results"]) == (
+        run.pk, "pending", 0, [],
+    )  # fmt: skip
+    assert sent == [(run.pk,)] and not Lead.objects.exists()  # nothing ran in the request
+
+    from leads import tasks
+
+    assert tasks.import_leads_file(run.pk) == "done"
+    status = client.get(body["status_url"]).json()
+    assert (status["status"], status["rows_done"], status["rows_total"]) == ("done", 4, 4)
+    assert (status["created"], status["errors"], status["failure"]) == (3, 1, "")
+    assert status["count"] == 4 and status["next"] is None
+    assert [r["status"] for r in status["results"]] == ["created", "created", "error", "created"]
+    assert status["results"][0]["id"] == Lead.objects.get(email="a@example.com").pk
+
+    first = client.get(body["status_url"] + "?page_size=3").json()
+    assert [r["row"] for r in first["results"]] == [1, 2, 3] and first["previous"] is None
+    second = client.get(first["next"]).json()
+    assert [r["row"] for r in second["results"]] == [4] and second["next"] is None
+
+
+def test_a_long_json_list_and_a_large_dry_run_go_to_the_worker_too(marketer, queued):
+    post, sent = queued
+    client = api(marketer)
+    rows = [{"email": "a@example.com"}, 7, {"email": "b@example.com"}]
+    response = post(client, "/api/v1/leads/import/?dry_run=true", rows, format="json")
+    assert response.status_code == 202 and response.json()["dry_run"] is True
+    from leads import tasks
+
+    tasks.import_leads_file(*sent[0])
+    status = client.get(response["Location"]).json()
+    assert status["status"] == "done" and status["dry_run"] is True
+    assert [r["status"] for r in status["results"]] == ["created", "error", "created"]
+    assert not Lead.objects.exists()
+
+    response = post(client, "/api/v1/leads/import/", rows, format="json")
+    tasks.import_leads_file(*sent[1])
+    status = client.get(response["Location"]).json()
+    assert (status["created"], status["errors"]) == (2, 1) and Lead.objects.count() == 2
+
+
+def test_a_small_import_stays_inline_and_names_its_run(marketer, queued):
+    post, sent = queued
+    response = post(api(marketer), "/api/v1/leads/import/", [{"email": "a@example.com"}] * 2,
+                    format="json")  # fmt: skip
+    assert response.status_code == 200 and sent == []
+    body = response.json()
+    assert body["status_url"].endswith(f"/api/v1/leads/import/{body['id']}/")
+    assert (body["created"], body["unchanged"]) == (1, 1)
+
+
+def test_the_status_url_is_the_importers_or_a_managers(marketer, marketing_manager, rep, queued):
+    post, _sent = queued
+    response = post(api(marketer), "/api/v1/leads/import/", [{"email": "a@example.com"}] * 3,
+                    format="json")  # fmt: skip
+    url = response["Location"]
+    assert api(marketing_manager).get(url).status_code == 200
+    assert api(rep).get(url).status_code == 403
+    stranger = UserFactory(username="mkt2", role=Role.MARKETER)
+    assert api(stranger).get(url).status_code == 404
+    assert APIClient().get(url).status_code == 401
+    assert api(marketer).get("/api/v1/leads/import/999999/").status_code == 404
+
+
+def test_a_run_that_stopped_beating_reads_as_failed_with_its_committed_rows(marketer, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = LeadImport.objects.create(
+        created_by=marketer, filename="big.csv", status="running", total_rows=98_000,
+        created_count=98_000,
+    )  # fmt: skip
+    LeadImport.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.LEAD_IMPORT_STALE_SECONDS + 5)
+    )
+    body = api(marketer).get(f"/api/v1/leads/import/{run.pk}/").json()
+    assert (body["status"], body["failure"], body["rows_done"]) == ("failed", "stalled", 98_000)
+    assert "The first 98,000 rows were imported" in body["failure_detail"]
+    assert body["finished_at"]
+
+
+# --- on a real worker -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """A real Celery worker on a queue of its own; the import task is routed to it."""
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from leads import tasks
+    from tests.conftest import need
+    from tests.foundation.test_infrastructure import _broker_reachable, _database_url_for_subprocess
+
+    need(_broker_reachable(), "the Celery broker (REDIS_URL) is not reachable")
+    queue = f"imports-{uuid.uuid4().hex[:8]}"
+    task = tasks.import_leads_file
+    monkeypatch.setattr(task, "delay", lambda *args: task.apply_async(args, queue=queue))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
+         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DATABASE_URL": _database_url_for_subprocess()},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    yield process
+    from tests.processes import process_stop
+
+    process_stop(process)
+
+
+def _poll(client, url: str, until, *, worker, seconds: float = 180) -> dict:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = client.get(url).json()
+        if until(body):
+            return body
+        if worker.poll() is not None:
+            pytest.fail(f"the worker exited:\n{worker.stdout.read()[-3000:]}")
+        time.sleep(0.3)
+    pytest.fail(f"timed out; last status {body}")
+
+
+def _big_csv(rows: int) -> bytes:
+    return b"email,first_name\n" + b"".join(b"w%d@example.com,W\n" % n for n in range(rows))
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_large_import_runs_on_a_real_worker_and_its_status_url_shows_it(marketer, worker):
+    client = api(marketer)
+    upload = SimpleUploadedFile("big.csv", _big_csv(2500))
+    response = client.post("/api/v1/leads/import/", {"file": upload}, format="multipart")
+    assert response.status_code == 202, response.content[:300]
+    done = _poll(client, response["Location"], lambda b: b["status"] in ("done", "failed"),
+                 worker=worker)  # fmt: skip
+    assert (done["status"], done["rows_done"], done["rows_total"], done["created"]) == (
+        "done", 2500, 2500, 2500,
+    )  # fmt: skip
+    assert done["count"] == 2500 and len(done["results"]) == 50 and done["next"]
+    assert Lead.objects.count() == 2500
+    assert LeadImport.objects.get().upload == ""  # the stored file is gone
+
+
+@pytest.mark.worker
+@pytest.mark.faults
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_import_leaves_a_failed_run_and_exactly_its_committed_rows(
+    marketer, worker, settings
+):
+    import signal
+
+    client = api(marketer)
+    upload = SimpleUploadedFile("big.csv", _big_csv(30_000))
+    url = client.post("/api/v1/leads/import/", {"file": upload}, format="multipart")["Location"]
+    _poll(client, url, lambda b: b["status"] == "running" and b["rows_done"] >= 1000,
+          worker=worker)  # fmt: skip
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    running = client.get(url).json()
+    assert running["status"] == "running"  # silent only a moment: not yet taken for dead
+
+    settings.LEAD_IMPORT_STALE_SECONDS = 0  # the heartbeat is now "too old"
+    failed = client.get(url).json()
+    assert (failed["status"], failed["failure"]) == ("failed", "stalled")
+    assert 1000 <= failed["rows_done"] < 30_000
+    # Rows 1 to rows_done are in, none after: the batch in hand died with the worker.
+    assert Lead.objects.count() == failed["created"] == failed["rows_done"]
+    assert f"The first {failed['rows_done']:,} rows were imported" in failed["failure_detail"]
+    assert LeadImport.objects.get().upload == ""  # its file is deleted with the verdict

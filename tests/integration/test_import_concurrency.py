@@ -65,12 +65,16 @@ def test_two_imports_at_once_on_a_sqlite_url_both_finish(tmp_path):
         lines += [f"run{n}-{i}@example.com,Own" for i in range(ROWS - 200)]
         path.write_text("email,first_name\n" + "\n".join(lines) + "\n")
         files.append(path)
+    command = [sys.executable, "manage.py", "import_leads", "--no-progress"]
     runs = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "import_leads", str(path), "--no-progress"],
-            cwd=ROOT, env=_env(url, tmp_path), stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            [*command, str(path)],
+            cwd=ROOT,
+            env=_env(url, tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for path in files
     ]
     outputs = [run.communicate(timeout=600)[0] for run in runs]

@@ -130,7 +130,9 @@ def test_unknown_runs_and_uploads_redirect_back(marketer, executive):
     assert _logged_in(executive).get(f"/leads/import/runs/{run.pk}/").status_code == 200
 
 
-def test_a_large_file_goes_to_the_worker(marketer, settings, monkeypatch):
+def test_a_large_file_goes_to_the_worker(
+    marketer, settings, monkeypatch, django_capture_on_commit_callbacks
+):
     settings.LEAD_IMPORT_INLINE_MAX_BYTES = 10
     sent = []
     from leads import tasks
@@ -138,14 +140,60 @@ def test_a_large_file_goes_to_the_worker(marketer, settings, monkeypatch):
     monkeypatch.setattr(tasks.import_leads_file, "delay", lambda *args: sent.append(args))
     client = _logged_in(marketer)
     map_url = _upload(client)
-    client.post(map_url, {"col_0": "email", "action": "import"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(map_url, {"col_0": "email", "action": "import"})
     run = LeadImport.objects.get()
-    assert run.status == "pending" and sent and sent[0][0] == run.pk
+    assert run.status == "pending" and sent == [(run.pk,)]
+    assert run.upload and run.mapping == {"E-mail": "email", "Given name": "", "Plan": "",
+                                          "Company size": ""}  # fmt: skip
     tasks.import_leads_file(*sent[0])
     run.refresh_from_db()
-    assert run.status == "done" and run.created_count == 2
-    tasks.import_leads_file(*sent[0])  # delivered twice: imports once
+    assert run.status == "done" and run.created_count == 2 and run.rows_expected == 3
+    assert run.upload == "" and not list(settings.MEDIA_ROOT.rglob("*.csv"))  # file deleted
+    assert tasks.import_leads_file(*sent[0]) == "skipped"  # delivered twice: imports once
     assert Lead.objects.count() == 2
+
+
+def test_a_file_of_more_rows_than_the_inline_limit_goes_to_the_worker(
+    marketer, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.LEAD_IMPORT_INLINE_MAX_ROWS = 2  # the file has 3 rows, 150 bytes
+    sent = []
+    from leads import tasks
+
+    monkeypatch.setattr(tasks.import_leads_file, "delay", lambda *args: sent.append(args))
+    client = _logged_in(marketer)
+    map_url = _upload(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(map_url, {"col_0": "email", "action": "import"})
+    run = LeadImport.objects.get()
+    assert response["Location"] == f"/leads/import/runs/{run.pk}/"
+    assert run.status == "pending" and sent == [(run.pk,)] and not Lead.objects.exists()
+    page = client.get(f"/leads/import/runs/{run.pk}/").content.decode()
+    assert "hx-trigger" in page  # the run page polls while the worker works
+
+
+@pytest.mark.django_db(transaction=True)  # the task is queued on commit, within the request
+def test_with_the_broker_down_the_page_says_so_and_the_upload_waits_for_another_try(
+    marketer, settings, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from leads import tasks
+
+    settings.LEAD_IMPORT_INLINE_MAX_BYTES = 10
+
+    def refuse(*args):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.import_leads_file, "delay", refuse)
+    client = _logged_in(marketer)
+    map_url = _upload(client)
+    response = client.post(map_url, {"col_0": "email", "action": "import"})
+    assert response.status_code == 503
+    assert "was not started" in response.content.decode()
+    assert not LeadImport.objects.exists() and not Lead.objects.exists()
+    assert client.get(map_url).status_code == 200  # the file is still there to import
 
 
 ODD = (

@@ -187,6 +187,9 @@ RULES: dict[str, NoObject | list[Check]] = {
     "api-agreement-sign": [Check("proposed", "POST", MANAGERS)],
     "api-leads": LIST,
     "api-lead-import": LIST,
+    "api-lead-import-run": [
+        Check("run", allowed=frozenset({Role.MARKETING_MANAGER, Role.EXECUTIVE}))
+    ],
     "api-lead": [
         Check("lead"),
         Check("lead", "PATCH", SALES_MANAGER | MARKETING, {"company": "Changed"}),

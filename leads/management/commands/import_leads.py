@@ -1,4 +1,8 @@
-"""`python manage.py import_leads FILE`: the importer from the command line, with progress."""
+"""`python manage.py import_leads FILE`: the importer from the command line, with progress.
+
+Runs the import here (no request to time out), or with --background queues it for the
+Celery worker like a large upload on the page or the API (leads.services.import_runs).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.exports import csv_safe
 from leads.importer import (
+    IMPORT_EXTENSIONS,
     REPORT_HEADER,
+    ImportFileError,
     ImportResult,
     RowResult,
-    lead_import,
+    import_file_check,
     report_lines,
     rows_from_file,
 )
+from leads.services.import_runs import import_upload_save, lead_import_start
 
 
 class Command(BaseCommand):
@@ -36,6 +43,12 @@ class Command(BaseCommand):
             "--report", help="Write the per-row report (CSV) to this path as rows are done."
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="Queue the import for the Celery worker and return at once; follow it on "
+            "the import page (/leads/import/runs/<id>/) or the API's status URL.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["file"]
@@ -46,6 +59,9 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"No user {options['user']!r}.")
+        if options["background"]:
+            self._queue(path, user=user, dry_run=options["dry_run"])
+            return
         size = os.path.getsize(path) or 1
         show = not options["no_progress"]
         report_file = open(options["report"], "w", newline="") if options["report"] else None  # noqa: SIM115
@@ -86,16 +102,17 @@ class Command(BaseCommand):
                 self.stderr.flush()
 
             try:
-                result = lead_import(
-                    rows=rows_from_file(raw, name=path),
+                result = lead_import_start(
                     user=user,
-                    dry_run=options["dry_run"],
                     filename=os.path.basename(path),
+                    rows=rows_from_file(raw, name=path),
+                    dry_run=options["dry_run"],
                     keep_results=False,
                     full_report=False,
                     on_result=on_result,
                     on_progress=on_progress,
-                )
+                ).result
+                assert result is not None  # ran here, not queued
             finally:
                 if report_file:
                     report_file.close()
@@ -107,4 +124,24 @@ class Command(BaseCommand):
             f"{result.unchanged} unchanged, {result.errors} with errors; "
             f"{result.warnings} of the created with warnings "
             f"(import #{result.record.pk if result.record else '-'})."
+        )
+
+    def _queue(self, path: str, *, user: Any, dry_run: bool) -> None:
+        """Store the file (checked as an upload is, but for its size: the command takes any)
+        and queue its run for the worker."""
+        name = os.path.basename(path)
+        if not name.lower().endswith(IMPORT_EXTENSIONS):
+            raise CommandError("The file must be .csv, .txt, .json, .jsonl or .ndjson.")
+        with open(path, "rb") as raw:
+            try:
+                import_file_check(stream=raw, name=name, size=None)
+            except ImportFileError as exc:
+                raise CommandError(str(exc)) from None
+            upload = import_upload_save(stream=raw, name=name)
+        record = lead_import_start(
+            user=user, filename=name, upload=upload, dry_run=dry_run, background=True
+        ).record
+        self.stdout.write(
+            f"Import #{record.pk} queued for the worker; follow it on /leads/import/runs/"
+            f"{record.pk}/ or GET /api/v1/leads/import/{record.pk}/."
         )
