@@ -27,7 +27,7 @@ from alignment.scoring import score_compute
 from alignment.selectors import Funnel, funnel_for
 from alignment.services import agreement_create_default
 from alignment.services.rescoring import leads_rescore_sql
-from alignment.stored_text import DEAL_OPENED, SCORE_REACHED, stored_text
+from alignment.stored_text import DEAL_OPENED, stored_text
 from campaigns.models import Campaign, CampaignStatus, Channel, SpendEntry, TouchKind
 from campaigns.services import touch_create
 from leads.models import (
@@ -41,8 +41,7 @@ from leads.models import (
     StageEvent,
 )
 from leads.selectors import OPEN_STAGES
-from leads.services import lead_transition
-from leads.services.criteria import mql_entry_check
+from leads.services import lead_promote_if_qualified, lead_transition
 from leads.services.sales import deal_close, follow_up_log
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
 
@@ -485,19 +484,7 @@ class _History:
         if result.score < self.agreement.mql_threshold - 1 or not result.passes_must_rules:
             return
         self.rescore(lead, at)
-        if not mql_entry_check(lead=lead, funnel=self.funnel, at=at).passes:
-            return
-        lead_transition(
-            lead=lead,
-            to_stage=StageKey.MQL,
-            actor=None,
-            source=StageEvent.Source.AUTOMATIC,
-            reason=stored_text(
-                sentence=SCORE_REACHED, score=lead.score, threshold=self.agreement.mql_threshold
-            ),
-            funnel=self.funnel,
-            at=at,
-        )
+        lead_promote_if_qualified(lead=lead, funnel=self.funnel, at=at)
 
     def campaign_for(self, lead: Lead, kind: str, at: datetime) -> Campaign | None:
         """The running campaign a touch of `kind` came from: the lead's own if it brings

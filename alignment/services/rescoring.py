@@ -19,13 +19,11 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from alignment.models import Agreement, QualificationRule, RuleKind, RuleOperator, StageKey
 from alignment.scoring import SCORABLE_FIELDS
-from alignment.stored_text import SCORE_REACHED_UNDER, stored_text
 
 LEAD_TABLE = "leads_lead"
 CUSTOM_FIELD = re.compile(r"custom\.[A-Za-z0-9_-]{1,60}")
@@ -333,8 +331,8 @@ def leads_promote_qualifying(
     longer in inquiry/recycled; one moved by someone else meanwhile is skipped.
     """
     from alignment.selectors import funnel_for
-    from leads.models import Lead, StageEvent
-    from leads.services import lead_transition
+    from leads.models import Lead
+    from leads.services import lead_promote_if_qualified
 
     now = now or timezone.now()
     funnel = funnel_for(agreement=agreement)
@@ -346,23 +344,7 @@ def leads_promote_qualifying(
         ).first()
         if lead is None:  # moved or deleted since the select: nothing to do
             continue
-        try:
-            lead_transition(
-                lead=lead,
-                to_stage=StageKey.MQL,
-                actor=None,
-                source=StageEvent.Source.AUTOMATIC,
-                reason=stored_text(
-                    sentence=SCORE_REACHED_UNDER,
-                    score=lead.score,
-                    threshold=agreement.mql_threshold,
-                    v=agreement.version,
-                ),
-                funnel=funnel,
-                at=now,
-            )
-        except ValidationError:
-            # Someone moved it in the meantime (the stage service refused): skip it.
+        if not lead_promote_if_qualified(lead=lead, funnel=funnel, at=now, name_version=True):
             continue
         promoted += 1
     return len(candidates), promoted

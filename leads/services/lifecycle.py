@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from alignment.models import Agreement, ReasonKind, StageKey
 from alignment.scoring import score_compute
 from alignment.selectors import Funnel, funnel_active, reason_kind_for
-from alignment.stored_text import SCORE_REACHED, stored_text
+from alignment.stored_text import SCORE_REACHED, SCORE_REACHED_UNDER, stored_text
 from leads.models import Lead, StageEvent
 from leads.selectors import leads_with_email
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
@@ -322,28 +322,50 @@ def lead_score_refresh(
     Lead.objects.filter(pk=lead.pk).update(
         score=lead.score, score_breakdown=lead.score_breakdown, scored_at=lead.scored_at
     )
-    qualifies = result.score >= agreement.mql_threshold and result.passes_must_rules
-    if (
-        qualifies
-        and lead.stage in (StageKey.INQUIRY, StageKey.RECYCLED)
-        and funnel.allows(lead.stage, StageKey.MQL)
-    ):
-        from leads.services.criteria import mql_entry_check
+    if result.score >= agreement.mql_threshold and result.passes_must_rules:
+        lead_promote_if_qualified(lead=lead, funnel=funnel, at=now)
+    return lead
 
-        if not mql_entry_check(lead=lead, funnel=funnel, at=now or timezone.now()).passes:
-            return lead  # e.g. a rejected lead still resting: it waits, no error
+
+def lead_promote_if_qualified(
+    *, lead: Lead, funnel: Funnel, at: datetime | None = None, name_version: bool = False
+) -> bool:
+    """Make a lead an MQL automatically when it meets the agreed criterion at `at`.
+
+    The one automatic path into `mql` (scoring, the nightly rescore, the importer, the
+    demo): a lead in inquiry or recycled whose stored score and must rules pass, and, if
+    it was recycled, whose rest is over with engagement since. Returns whether it moved;
+    a lead that does not qualify (or moved meanwhile) is left as it is, no error. Running
+    it twice moves the lead once.
+    """
+    from leads.services.criteria import mql_entry_check
+
+    at = at or timezone.now()
+    if lead.stage not in (StageKey.INQUIRY, StageKey.RECYCLED):
+        return False
+    if not funnel.allows(lead.stage, StageKey.MQL):
+        return False
+    if not mql_entry_check(lead=lead, funnel=funnel, at=at).passes:
+        return False  # e.g. a rejected lead still resting
+    agreement = funnel.agreement
+    sentence, extra = (
+        (SCORE_REACHED_UNDER, {"v": agreement.version}) if name_version else (SCORE_REACHED, {})
+    )
+    try:
         lead_transition(
             lead=lead,
             to_stage=StageKey.MQL,
             actor=None,
             source=StageEvent.Source.AUTOMATIC,
             reason=stored_text(
-                sentence=SCORE_REACHED, score=result.score, threshold=agreement.mql_threshold
+                sentence=sentence, score=lead.score, threshold=agreement.mql_threshold, **extra
             ),
             funnel=funnel,
-            at=now,
+            at=at,
         )
-    return lead
+    except ValidationError:
+        return False  # someone moved it in the meantime: the stage service refused
+    return True
 
 
 # --- create and update -------------------------------------------------------------------
