@@ -190,7 +190,8 @@ def period_clamp(day: date, *, now: datetime | None = None) -> date:
 
 class PeriodDateField(forms.DateField):
     """A page form's report-period day, read by period_param_parse like the API's: the
-    date widget's YYYY-MM-DD inside the period window, else a form error."""
+    date widget's YYYY-MM-DD inside the period window, else a form error (a date it cannot
+    read says so in the words of Django's other date fields)."""
 
     def to_python(self, value: Any) -> date | None:
         if value in self.empty_values:
@@ -202,4 +203,7 @@ class PeriodDateField(forms.DateField):
         try:
             return period_param_parse(value, field="value")
         except ValidationError as exc:
-            raise ValidationError(exc.error_dict["value"]) from None
+            errors = exc.error_dict["value"]
+            if errors[0].code == "invalid":
+                raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+            raise ValidationError(errors) from None
