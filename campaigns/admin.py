@@ -1,6 +1,13 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AdminFileWidget
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import FileField
+from django.urls import reverse
 
 from campaigns import models
+from campaigns.services import collateral_file_check
 from config.admin import HttpsLinks
 from config.dates import history_moment_validator, planned_date_validator
 
@@ -28,7 +35,53 @@ class SpendEntryInline(DateWindows, admin.TabularInline):
     extra = 0
 
 
-class CollateralInline(HttpsLinks, admin.TabularInline):
+class _DownloadLink:
+    """A stored collateral file as the admin's file input shows it: its name, linked to the
+    permission-checked download view instead of MEDIA_URL (not served in production)."""
+
+    def __init__(self, file) -> None:
+        self.name = file.name
+        self.url = reverse("campaigns:collateral-download", args=[file.instance.pk])
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CollateralFileWidget(AdminFileWidget):
+    def is_initial(self, value) -> bool:
+        instance = getattr(value, "instance", None)
+        return bool(value and getattr(instance, "pk", None))
+
+    def format_value(self, value):
+        return _DownloadLink(value) if self.is_initial(value) else None
+
+
+class CollateralAdminForm(forms.ModelForm):
+    """The admin's uploads pass the same type and size checks as the campaign page's."""
+
+    class Meta:
+        model = models.Collateral
+        fields = ["file"]  # the admin adds the others, with its own widgets
+
+    def clean_file(self):
+        file = self.cleaned_data.get("file")
+        if isinstance(file, UploadedFile):
+            try:
+                collateral_file_check(file=file)
+            except ValidationError as error:
+                raise ValidationError(error.message_dict["file"]) from None
+        return file
+
+
+class CollateralFiles(HttpsLinks):
+    form = CollateralAdminForm
+    formfield_overrides = {
+        **HttpsLinks.formfield_overrides,
+        FileField: {"widget": CollateralFileWidget},
+    }
+
+
+class CollateralInline(CollateralFiles, admin.TabularInline):
     model = models.Collateral
     extra = 0
 
@@ -58,7 +111,7 @@ class TouchAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.Collateral)
-class CollateralAdmin(HttpsLinks, admin.ModelAdmin):
+class CollateralAdmin(CollateralFiles, admin.ModelAdmin):
     list_display = ["title", "campaign", "stage_key", "url"]
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from alignment.models import StageKey
 from campaigns.models import (
@@ -26,12 +28,37 @@ STAGE_COLLATERAL = [
 ]
 
 
+# One uploaded file among the links: reps download it through the permission-checked view,
+# from whichever storage MEDIA_STORAGE configures. A fixed name, written once.
+PRICE_LIST = "collateral/demo/accord-price-list.csv"
+PRICE_LIST_CSV = (
+    "plan,seats included,price per month (USD),extra seat (USD)\n"
+    "Starter,5,290,49\n"
+    "Growth,25,1190,39\n"
+    "Scale,100,3900,29\n"
+)
+
+
+def _price_list() -> str:
+    if not default_storage.exists(PRICE_LIST):
+        return default_storage.save(PRICE_LIST, ContentFile(PRICE_LIST_CSV.encode()))
+    return PRICE_LIST
+
+
 def campaigns_demo_seed(*, campaigns: list[Campaign], now: datetime) -> None:
     users = get_user_model().objects.in_bulk(["marketer", "rep", "rep2"], field_name="username")
     author = users.get("marketer")
     for stage, title, url in STAGE_COLLATERAL:
         Collateral.objects.get_or_create(
             title=title, stage_key=stage, campaign=None, defaults={"url": url, "created_by": author}
+        )
+    if not Collateral.objects.filter(title="Price list", stage_key=StageKey.SQL).exists():
+        Collateral.objects.create(
+            title="Price list",
+            stage_key=StageKey.SQL,
+            file=_price_list(),
+            description="Plans and seat prices, for the first pricing conversation.",
+            created_by=author,
         )
     for index, campaign in enumerate(campaigns):
         Collateral.objects.get_or_create(

@@ -345,8 +345,14 @@ def collateral_file_check(*, file: UploadedFile) -> None:
 
 
 def collateral_delete(*, collateral: Collateral, actor: AbstractBaseUser | None) -> None:
+    """Remove a collateral item and, once that is committed, its stored file: a deck taken
+    down is gone from the storage too. Deleting a file already gone is harmless."""
     _require(actor, "campaigns.delete_collateral")
+    file = collateral.file
     collateral.delete()
+    if file:
+        storage, name = file.storage, file.name
+        transaction.on_commit(lambda: storage.delete(name))
 
 
 # --- briefing and launch -----------------------------------------------------------------

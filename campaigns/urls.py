@@ -15,6 +15,11 @@ urlpatterns = [
         views.campaign_collateral_delete_view,
         name="collateral-delete",
     ),
+    path(
+        "collateral/<int:pk>/download/",
+        views.collateral_download_view,
+        name="collateral-download",
+    ),
     path("<int:pk>/briefing/", views.campaign_briefing_view, name="briefing"),
     path("<int:pk>/acknowledge/", views.campaign_acknowledge_view, name="acknowledge"),
     path("<int:pk>/launch/", views.campaign_launch_view, name="launch"),

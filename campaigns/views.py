@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import wraps
+from pathlib import PurePosixPath
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -243,6 +244,28 @@ def campaign_collateral_delete_view(request: HttpRequest, pk: int) -> HttpRespon
     services.collateral_delete(collateral=item, actor=request.user)
     messages.success(request, _("Collateral removed."))
     return redirect("campaigns:detail", pk=pk)
+
+
+def collateral_download_view(request: HttpRequest, pk: int) -> FileResponse:
+    """A collateral file as a download, for a signed-in user who may view collateral.
+
+    Uploads are never served from MEDIA_URL (that is debug-only, unchecked, and absent in
+    production): the file is read through its field's storage, the local disk or an
+    S3-compatible bucket, and streamed as an attachment that browsers do not sniff.
+    """
+    if not request.user.has_perm("campaigns.view_collateral"):
+        raise PermissionDenied(_("You may not open collateral."))
+    item = get_object_or_404(Collateral, pk=pk)
+    if not item.file:
+        raise Http404(_("This collateral is a link, not a file."))
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("The file of this collateral is missing from storage.")) from None
+    response = FileResponse(handle, as_attachment=True, filename=PurePosixPath(item.file.name).name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @post_only

@@ -285,8 +285,31 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
+# Uploads (collateral, lead imports) are written and read through Django's storage API
+# only, never served from MEDIA_URL (collateral goes through a permission-checked download
+# view): MEDIA_STORAGE=local keeps them under MEDIA_ROOT, MEDIA_STORAGE=s3 in an
+# S3-compatible bucket (django-storages). The S3 credentials come from the environment as
+# boto3 reads them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, or the host's role).
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "local").strip().lower()
+if MEDIA_STORAGE == "local":
+    _MEDIA_STORAGE: dict = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    _MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+            # Another S3-compatible service (MinIO, Ceph, R2, ...): its URL; empty is AWS.
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "").strip() or None,
+            "region_name": env_str("AWS_S3_REGION_NAME", "").strip() or None,
+            "location": env_str("AWS_LOCATION", "").strip(),
+            "default_acl": None,  # the bucket's own: keep it private
+            "file_overwrite": False,  # a second "deck.pdf" gets a name of its own
+        },
+    }
+else:
+    raise ImproperlyConfigured("MEDIA_STORAGE must be local or s3.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

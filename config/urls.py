@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -28,7 +27,5 @@ urlpatterns = [
     path("api/docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No MEDIA_URL route, not even in debug: uploads are read through the views that check
+# who may see them (collateral: campaigns:collateral-download).

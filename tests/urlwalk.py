@@ -59,7 +59,7 @@ def with_demo_ids(path: str) -> str:
     """A page_urls() path with its sample /1/ replaced by the id of a demo object
     (leads.demo.demo_seed), so the walk renders real pages rather than 404s."""
     from alignment.models import Agreement, Battlecard, Dispute, FieldIntel
-    from campaigns.models import Campaign
+    from campaigns.models import Campaign, Collateral
     from leads.models import Lead
 
     path = path.replace("/leads/1/", f"/leads/{Lead.objects.order_by('pk').first().pk}/")
@@ -67,6 +67,8 @@ def with_demo_ids(path: str) -> str:
         "/campaigns/1/", f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/"
     )
     path = path.replace("/agreement/1/", f"/agreement/{Agreement.objects.get().pk}/")
+    download = Collateral.objects.exclude(file="").order_by("pk").first()  # the price list
+    path = path.replace("/campaigns/collateral/1/", f"/campaigns/collateral/{download.pk}/")
     feedback = (("intel", FieldIntel), ("battlecards", Battlecard), ("disputes", Dispute))
     for prefix, model in feedback:
         first = model.objects.order_by("pk").first()
