@@ -52,6 +52,8 @@ from django.utils.translation import ngettext
 from alignment.models import StageKey
 from alignment.stored_text import SCORE_REACHED, stored_text
 from config.dates import history_moment_check
+from config.parsers import MAX_DEPTH as JSON_MAX_DEPTH
+from config.parsers import nesting_depth_exceeds
 from leads.models import Deal, DealOutcome, Lead, LeadImport, SourceChannel, StageEvent
 from leads.services import (
     LeadConflict,
@@ -479,11 +481,13 @@ def rows_from_json(stream: IO[bytes] | IO[str]) -> Iterator[dict[str, Any]]:
     if first == "[":
         try:
             data = json.loads("[" + text.read())
+        except RecursionError:
+            raise ImportFileError(_too_deep()) from None
         except json.JSONDecodeError as exc:
             message = _("The file is not valid JSON: %(error)s") % {"error": exc}
             raise ImportFileError(message) from None
         for item in data:
-            yield item if isinstance(item, dict) else {"__invalid__": item}
+            yield _json_row(item)
         return
     pending = first
     for line in text:
@@ -493,11 +497,28 @@ def rows_from_json(stream: IO[bytes] | IO[str]) -> Iterator[dict[str, Any]]:
             continue
         try:
             item = json.loads(line)
+        except RecursionError:
+            item = {ROW_ERROR_KEY: _too_deep()}
         except json.JSONDecodeError:
             item = {"__invalid__": line.strip()[:100]}
-        yield item if isinstance(item, dict) else {"__invalid__": item}
+        yield _json_row(item)
     if pending.strip():
         yield {"__invalid__": pending}
+
+
+def _too_deep() -> str:
+    return _("The JSON nests deeper than %(depth)s levels; a lead's fields are flat.") % {
+        "depth": JSON_MAX_DEPTH
+    }
+
+
+def _json_row(item: Any) -> dict[str, Any]:
+    """One JSON row: an object of fields, or the row's error (not an object, nested too deep)."""
+    if not isinstance(item, dict):
+        return {"__invalid__": item}
+    if nesting_depth_exceeds(item, JSON_MAX_DEPTH):
+        return {ROW_ERROR_KEY: _too_deep()}
+    return item
 
 
 def rows_from_file(stream: IO[bytes], *, name: str) -> Iterator[dict[str, Any]]:

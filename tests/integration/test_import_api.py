@@ -325,3 +325,34 @@ def test_a_worker_killed_mid_import_leaves_a_failed_run_and_exactly_its_committe
     assert Lead.objects.count() == failed["created"] == failed["rows_done"]
     assert f"The first {failed['rows_done']:,} rows were imported" in failed["failure_detail"]
     assert LeadImport.objects.get().upload == ""  # its file is deleted with the verdict
+
+
+def test_a_deeply_nested_json_file_is_a_clear_error_not_a_500(active, marketer):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(marketer)
+    deep = "[" + '{"a":' * 100_000 + "1" + "}" * 100_000 + "]"
+    response = client.post(
+        "/api/v1/leads/import/",
+        {"file": SimpleUploadedFile("deep.json", deep.encode(), "application/json")},
+        format="multipart",
+    )
+    assert response.status_code in (200, 400), response.content  # a row or file error
+    assert "nests deeper than 32 levels" in str(response.json())
+    lines = (
+        '{"email": "ok@example.com"}\n'
+        + '{"email": "deep@example.com", "custom": '
+        + "[" * 40
+        + "]" * 40
+        + "}\n"
+    )
+    response = client.post(
+        "/api/v1/leads/import/",
+        {"file": SimpleUploadedFile("rows.jsonl", lines.encode(), "application/json")},
+        format="multipart",
+    )
+    assert response.status_code == 200, response.content
+    statuses = [row["status"] for row in response.json()["results"]]
+    assert statuses == ["created", "error"]
