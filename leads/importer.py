@@ -50,7 +50,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from alignment.models import StageKey
-from alignment.stored_text import SCORE_REACHED, stored_text
 from config.dates import history_moment_check
 from config.parsers import MAX_DEPTH as JSON_MAX_DEPTH
 from config.parsers import nesting_depth_exceeds
@@ -1257,7 +1256,7 @@ def _score_new(*, lead_ids: list[int]) -> None:
         return
     from alignment.selectors import agreement_active, funnel_for
     from alignment.services.rescoring import leads_rescore_sql, qualifying_lead_ids
-    from leads.services import lead_transition
+    from leads.services import lead_promote_if_qualified
 
     agreement = agreement_active()
     if agreement is None:
@@ -1268,16 +1267,7 @@ def _score_new(*, lead_ids: list[int]) -> None:
         return
     funnel = funnel_for(agreement=agreement)
     for lead in Lead.objects.filter(pk__in=qualifying, stage=StageKey.INQUIRY):
-        lead_transition(
-            lead=lead,
-            to_stage=StageKey.MQL,
-            actor=None,
-            source=StageEvent.Source.AUTOMATIC,
-            reason=stored_text(
-                sentence=SCORE_REACHED, score=lead.score, threshold=agreement.mql_threshold
-            ),
-            funnel=funnel,
-        )
+        lead_promote_if_qualified(lead=lead, funnel=funnel)
 
 
 def _emit_created(leads: list[Lead]) -> None:
