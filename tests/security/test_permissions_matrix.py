@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from rest_framework.authtoken.models import Token
@@ -131,6 +132,7 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("campaign", "POST", MARKETING, {"title": "Deck", "url": "https://x.test/d"})
     ],
     "campaigns:collateral-delete": [Check("campaign", "POST", MARKETING, {"collateral": "@col"})],
+    "campaigns:collateral-download": [Check("col_file")],
     "campaigns:briefing": [Check("campaign", "POST", MARKETING, {"body": "Call them"})],
     "campaigns:acknowledge": [
         Check("campaign", "POST", frozenset({Role.SALES_REP, Role.SALES_MANAGER}))
@@ -284,6 +286,8 @@ def world(db, tmp_path, settings):
     collateral = collateral_add(
         actor=owner_marketer, title="Deck", url="https://x.test/deck", campaign=campaign
     )
+    prices = SimpleUploadedFile("prices.csv", b"plan,price\nStarter,290\n")
+    col_file = collateral_add(actor=owner_marketer, title="Prices", file=prices, stage_key="sql")
     from alignment.services.agreement import agreement_draft_create, agreement_propose
 
     draft = agreement_draft_create(user=owner_marketer, title="Someone's draft")
@@ -318,6 +322,7 @@ def world(db, tmp_path, settings):
         "deal": deal,
         "campaign": campaign,
         "col": collateral,
+        "col_file": col_file,
         "draft": draft,
         "proposed": proposed,
         "intel": intel,
