@@ -215,7 +215,7 @@ def _records() -> dict[str, dict[str, object]]:
     from alignment.models import Battlecard, Dispute, FieldIntel, Notification
     from alignment.notifications import notification_send
     from alignment.services.agreement import agreement_draft_create
-    from campaigns.models import Campaign
+    from campaigns.models import Campaign, Collateral
     from leads.importer import lead_import
     from leads.models import Deal, DealOutcome, Lead
     from tests.factories import DealFactory
@@ -237,6 +237,10 @@ def _records() -> dict[str, dict[str, object]]:
         "leads:deal-close": {"pk": deal.lead_id, "deal_pk": deal.pk},
         "leads:": {"pk": deal.lead_id},
         "campaigns:": {"pk": Campaign.objects.order_by("pk").first().pk},
+        # The demo's uploaded price list (a download: nothing to read, but it must open).
+        "campaigns:collateral-download": {
+            "pk": Collateral.objects.exclude(file="").order_by("pk").first().pk
+        },
         "alignment:": {"pk": draft.pk},
         "feedback:intel-": {"pk": FieldIntel.objects.order_by("pk").first().pk},
         "feedback:battlecard-": {"pk": Battlecard.objects.order_by("pk").first().pk},
