@@ -336,7 +336,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "accord@localhost")
 # REST API ----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -356,6 +356,9 @@ REST_FRAMEWORK = {
         "config.throttling.AnonymousRateThrottle",
     ],
 }
+# An API token is refused (401) this many days after it was issued; the token endpoint
+# then issues a new one. A password change deletes the user's tokens (config/tokens.py).
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=1)
 # Per token (or session user) and, unauthenticated, per IP: "<n>/<second|minute|hour|day>".
 API_THROTTLE_ENABLED = env_bool("API_THROTTLE_ENABLED", True)
 API_THROTTLE_RATES = {
