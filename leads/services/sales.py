@@ -54,6 +54,7 @@ def follow_up_is_contact(*, agreement: Any, kind: str, outcome: str) -> bool:
     stops the SLA clock and earns credit); anything else is an attempt, shown as effort."""
     return outcome in (agreement.contact_outcomes or {}).get(kind, [])
 
+
 # A follow-up may be logged a little ahead of the server clock (a phone's clock skew).
 FUTURE_TOLERANCE = timedelta(minutes=5)
 

@@ -73,7 +73,7 @@ def test_the_token_endpoint_returns_the_valid_token_and_replaces_an_expired_one(
 
 def test_a_password_change_revokes_the_users_tokens(marketer):
     key = _get_token(marketer.username)["token"]
-    other = UserFactory(username="bystander", role="marketer")
+    UserFactory(username="bystander", role="marketer")
     other_key = _get_token("bystander")["token"]
     user = get_user_model().objects.get(pk=marketer.pk)
     user.set_password("a-brand-new-passphrase")
