@@ -10,7 +10,7 @@ the lead's timeline shows every correction beside the history it corrects.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,31 +21,14 @@ from django.utils.translation import gettext as _
 
 from alignment.models import ReasonKind
 from alignment.selectors import Funnel, funnel_active
+from config.dates import history_moment_check
 from leads.models import Correction, Deal, DealOutcome
-from leads.services.sales import user_is_sales_manager
-
-# No deal closed before the Unix epoch; an earlier date is a typing slip (19 for 2019).
-EARLIEST_CLOSE = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_AMOUNT = Decimal("1e12")
+from leads.services.sales import dates_collect, money_parse, user_is_sales_manager
 
 
 def user_may_correct(*, user: AbstractBaseUser) -> bool:
     """Whether `user` may correct a counted record: a sales manager or a superuser."""
     return bool(user.is_authenticated and user_is_sales_manager(user))
-
-
-def _money(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        errors[field] = [_("Enter a number.")]
-        return None
-    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
-        errors[field] = [_("Enter a realistic amount.")]
-        return None
-    return amount.quantize(Decimal("0.01"))
 
 
 def _stored(value: Any) -> Any:
@@ -90,10 +73,10 @@ def deal_correct(
             _("Only a closed deal is corrected; an open deal's figures are simply changed.")
         ]
 
-    new_amount = _money(amount, "amount", errors)
+    new_amount = money_parse(amount, "amount", errors)
     if new_amount is not None and new_amount < 0:
         errors["amount"] = [_("The amount cannot be negative.")]
-    new_margin = _money(gross_margin, "gross_margin", errors)
+    new_margin = money_parse(gross_margin, "gross_margin", errors)
     amount_after = new_amount if new_amount is not None else locked.amount
     margin_after = new_margin if new_margin is not None else locked.gross_margin
     if (
@@ -109,9 +92,9 @@ def deal_correct(
             closed_at = timezone.make_aware(closed_at)
         if closed_at > timezone.now():
             errors["closed_at"] = [_("A deal cannot close in the future.")]
-        elif closed_at < EARLIEST_CLOSE:
-            errors["closed_at"] = [_("A deal cannot close before 1970.")]
-        elif closed_at < locked.lead.created_at:
+        else:
+            dates_collect(errors, history_moment_check, closed_at, "closed_at")
+        if "closed_at" not in errors and closed_at < locked.lead.created_at:
             errors["closed_at"] = [_("A deal cannot close before its lead was created.")]
 
     if lost_reason is not None:

@@ -41,7 +41,7 @@ from leads.services.lifecycle import LeadConflict, lead_transition
 from metrics.models import Territory
 
 
-def _bounds(errors: dict[str, list[str]], check: Any, value: Any, field: str) -> None:
+def dates_collect(errors: dict[str, list[str]], check: Any, value: Any, field: str) -> None:
     """Collect config.dates' verdict on one date into a service's field errors."""
     try:
         check(value, field=field)
@@ -209,8 +209,8 @@ def follow_up_log(
     if occurred_at > now + FUTURE_TOLERANCE:
         errors["occurred_at"] = [_("A follow-up cannot happen in the future.")]
     else:
-        _bounds(errors, history_moment_check, occurred_at, "occurred_at")
-    _bounds(errors, planned_date_check, next_follow_up_at, "next_follow_up_at")
+        dates_collect(errors, history_moment_check, occurred_at, "occurred_at")
+    dates_collect(errors, planned_date_check, next_follow_up_at, "next_follow_up_at")
     if (
         "next_follow_up_at" not in errors
         and next_follow_up_at is not None
@@ -411,7 +411,9 @@ def sla_breaches_check(*, now: datetime | None = None, batch_size: int = 500) ->
 # --- deals ---------------------------------------------------------------------------------
 
 
-def _money(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
+def money_parse(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
+    """An amount of money from a form, the API or a correction (None when empty); a value
+    that is not a realistic amount goes into `errors` under `field`."""
     if value is None or value == "":
         return None
     try:
@@ -443,15 +445,15 @@ def deal_create(
     """
     _require_can_work(user=actor, lead=lead)
     errors: dict[str, list[str]] = {}
-    value = _money(amount, "amount", errors)
+    value = money_parse(amount, "amount", errors)
     if value is None and "amount" not in errors:
         errors["amount"] = [_("A deal needs an amount.")]
     elif value is not None and value < 0:
         errors["amount"] = [_("The amount cannot be negative.")]
-    margin = _money(gross_margin, "gross_margin", errors)
+    margin = money_parse(gross_margin, "gross_margin", errors)
     if margin is not None and value is not None and margin > value:
         errors["gross_margin"] = [_("The gross margin cannot exceed the amount.")]
-    _bounds(errors, planned_date_check, expected_close, "expected_close")
+    dates_collect(errors, planned_date_check, expected_close, "expected_close")
     if lead.stage not in (StageKey.SQL, StageKey.OPPORTUNITY):
         errors["lead"] = [
             _("A deal needs a sales-qualified lead; this one is %(stage)s.")
@@ -496,13 +498,13 @@ def deal_update(
     errors: dict[str, list[str]] = {}
     if deal.outcome != DealOutcome.OPEN:
         errors["outcome"] = [_("A closed deal cannot change.")]
-    value = _money(amount, "amount", errors)
+    value = money_parse(amount, "amount", errors)
     if value is not None and value < 0:
         errors["amount"] = [_("The amount cannot be negative.")]
-    margin = _money(gross_margin, "gross_margin", errors)
+    margin = money_parse(gross_margin, "gross_margin", errors)
     if margin is not None and margin > (value if value is not None else deal.amount):
         errors["gross_margin"] = [_("The gross margin cannot exceed the amount.")]
-    _bounds(errors, planned_date_check, expected_close, "expected_close")
+    dates_collect(errors, planned_date_check, expected_close, "expected_close")
     if errors:
         raise ValidationError(errors)
     if value is not None:
@@ -555,17 +557,17 @@ def deal_close(
             _("A lost deal needs one of the agreed reasons: %(codes)s.")
             % {"codes": ", ".join(codes)}
         ]
-    final = _money(amount, "amount", errors)
+    final = money_parse(amount, "amount", errors)
     if final is not None and final < 0:
         errors["amount"] = [_("The amount cannot be negative.")]
-    margin = _money(gross_margin, "gross_margin", errors)
+    margin = money_parse(gross_margin, "gross_margin", errors)
     if margin is not None and margin > (final if final is not None else locked.amount):
         errors["gross_margin"] = [_("The gross margin cannot exceed the amount.")]
     closed_at = closed_at or timezone.now()
     if closed_at > timezone.now() + FUTURE_TOLERANCE:
         errors["closed_at"] = [_("A deal cannot close in the future.")]
     else:
-        _bounds(errors, history_moment_check, closed_at, "closed_at")
+        dates_collect(errors, history_moment_check, closed_at, "closed_at")
     if (
         outcome == DealOutcome.WON
         and lead.stage != StageKey.WON
