@@ -35,7 +35,13 @@ from tests.conftest import need
 pytestmark = pytest.mark.django_db
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "olist_funnel_sample.csv"
-OLIST_DIR = Path(os.environ.get("ACCORD_DATASETS", "/work/shared/data")) / "olist-marketing-funnel"
+# The data sets: ACCORD_DATASETS, else shared/data beside the checkout (as CI lays it out),
+# else the developers' /work/shared/data.
+_BESIDE = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATASETS = Path(
+    os.environ.get("ACCORD_DATASETS") or (_BESIDE if _BESIDE.exists() else "/work/shared/data")
+)
+OLIST_DIR = DATASETS / "olist-marketing-funnel"
 OLIST_MQLS = OLIST_DIR / "olist_marketing_qualified_leads_dataset.csv"
 OLIST_DEALS = OLIST_DIR / "olist_closed_deals_dataset.csv"
 # First contacts span 14 June 2017 to 31 May 2018 (wins run later, to November 2018).
