@@ -357,5 +357,13 @@ class LeadImportAdmin(admin.ModelAdmin):
         "created_count",
         "updated_count",
         "error_count",
+        "warning_count",
     ]
-    readonly_fields = ["report"]
+
+    # A run is a record of what an import did: it is started by the import service (the
+    # page, the API, the command) and changed only by the run itself.
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

@@ -354,3 +354,16 @@ def test_only_a_sales_manager_may_use_the_correct_page(client, history, team):
     client.force_login(manager)
     assert client.post(_url(deal, "correct"), data).status_code == 302
     assert Deal.objects.get(pk=deal.pk).amount == Decimal("1.00")
+
+
+def test_an_import_run_is_read_only_in_the_admin(admin_client, db):
+    from leads.models import LeadImport
+
+    run = LeadImport.objects.create(filename="a.csv", status="running")
+    url = f"/admin/leads/leadimport/{run.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and 'name="status"' not in page.content.decode()
+    admin_client.post(url, {"status": "done", "filename": "b.csv"})
+    run.refresh_from_db()
+    assert (run.status, run.filename) == ("running", "a.csv")
+    assert admin_client.get("/admin/leads/leadimport/add/").status_code == 403
