@@ -27,7 +27,15 @@ from alignment.api import ErrorSerializer
 from config.api import FIELD_ERRORS, LargeCursorPagination, RoleModelPermissions
 from config.dates import history_moment_validator, planned_date_validator
 from config.filters import IdFilter
-from leads.models import Deal, DealOutcome, FollowUp, FollowUpKind, FollowUpOutcome, Lead
+from leads.models import (
+    Deal,
+    DealOutcome,
+    FollowUp,
+    FollowUpKind,
+    FollowUpOutcome,
+    Lead,
+    StageEvent,
+)
 from leads.services.sales import (
     deal_close,
     deal_create,
@@ -334,6 +342,7 @@ class DealDetail(generics.RetrieveAPIView):
                 lost_reason=data.get("lost_reason", ""),
                 gross_margin=data.get("gross_margin"),
                 closed_at=data.get("closed_at"),
+                source=StageEvent.Source.API,
             )
         elif data.get("gross_margin") is not None:
             deal = deal_update(deal=deal, actor=request.user, gross_margin=data["gross_margin"])
