@@ -42,7 +42,7 @@ from leads.importer import (
     import_file_check,
     rows_from_file,
 )
-from leads.models import Lead, LeadImport, StageEvent
+from leads.models import STAGE_MOMENTS, Lead, LeadImport, StageEvent
 from leads.selectors import lead_import_visible
 from leads.services import (
     LeadConflict,
@@ -192,15 +192,7 @@ class LeadDetailSerializer(LeadSerializer):
             "stage_history",
             "sla_due_at",
             "stage_entered_at",
-            "inquiry_at",
-            "mql_at",
-            "sal_at",
-            "sql_at",
-            "opportunity_at",
-            "won_at",
-            "lost_at",
-            "recycled_at",
-            "disqualified_at",
+            *STAGE_MOMENTS,
             "assigned_at",
             "first_follow_up_at",
             "last_activity_at",

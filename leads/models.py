@@ -29,6 +29,10 @@ class SourceChannel(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
+# The columns where a lead records when it last entered each stage (`<stage key>_at`).
+STAGE_MOMENTS = [f"{key}_at" for key in StageKey.values]
+
+
 class Lead(models.Model):
     email = models.EmailField(_("email"), max_length=254)
     external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)

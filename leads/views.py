@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
 from alignment.roles import Role, user_has_role, user_primary_role
-from alignment.selectors import Funnel, funnel_active, reason_kind_for
+from alignment.selectors import Funnel, funnel_active
 from campaigns.models import Campaign, CampaignStatus
 from config.dates import period_param_parse
 from config.pagination import CappedPaginator
@@ -272,12 +272,11 @@ def _transition(
     funnel = _funnel()
     if funnel is None:
         raise ValidationError(_("No agreement is active, so no lead can move."))
-    kind = reason_kind_for(from_stage=lead.stage, to_stage=to_stage)
     lead_transition(
         lead=lead,
         to_stage=to_stage,
         actor=request.user,
-        reason_code=reason_code if kind else "",
+        reason_code=reason_code,  # the service keeps it only where the move takes a reason
         reason=reason,
         funnel=funnel,
         override_reason=override_reason,

@@ -16,10 +16,8 @@ from django.utils.translation import gettext as _
 from alignment.models import RuleKind, StageKey, Team
 from alignment.roles import Role, user_has_role
 from alignment.scoring import lead_field_value, rule_test
-from alignment.selectors import STAGE_ENTRY_CHECKS, Funnel
+from alignment.selectors import Funnel
 from leads.models import DealOutcome, Lead
-
-ENTRY_CHECKS = STAGE_ENTRY_CHECKS  # what this module enforces, in words
 
 # Stages before the hand-off, where marketing may still decide on its own.
 MARKETING_DECIDES_IN = (StageKey.INQUIRY, StageKey.RECYCLED)
@@ -126,23 +124,23 @@ def mql_entry_check(
 def deal_entry_refusal(*, lead: Lead, to_stage: str) -> str | None:
     """The deal-bound stages: opportunity needs an open deal, won a won deal, lost no
     open deal. The stage follows the deal, never the other way round."""
-    if to_stage not in (StageKey.OPPORTUNITY, StageKey.WON, StageKey.LOST):
+    if to_stage not in (StageKey.OPPORTUNITY, StageKey.WON, StageKey.LOST) or not lead.pk:
         return None
-    outcomes = set(lead.deals.values_list("outcome", flat=True)) if lead.pk else set()
+    deals = list(lead.deals.order_by("pk").values_list("pk", "name", "outcome"))
+    outcomes = {outcome for _pk, _name, outcome in deals}
+    open_names = ", ".join(
+        f"#{pk} {name}".strip() for pk, name, outcome in deals if outcome == DealOutcome.OPEN
+    )
     if to_stage == StageKey.OPPORTUNITY and DealOutcome.OPEN not in outcomes:
         return _("An opportunity needs an open deal: open a deal on the lead.")
     if to_stage == StageKey.WON and DealOutcome.WON not in outcomes:
-        open_deals = list(lead.deals.filter(outcome=DealOutcome.OPEN).values_list("pk", "name")[:3])
-        if open_deals:
-            names = ", ".join(f"#{pk} {name}".strip() for pk, name in open_deals)
+        if open_names:
             return _("A lead is won when its deal is: close the open deal %(deals)s as won.") % {
-                "deals": names
+                "deals": open_names
             }
         return _("A lead is won when its deal is: it has no deal to close as won.")
-    if to_stage == StageKey.LOST and DealOutcome.OPEN in outcomes:
-        open_deals = list(lead.deals.filter(outcome=DealOutcome.OPEN).values_list("pk", "name")[:3])
-        names = ", ".join(f"#{pk} {name}".strip() for pk, name in open_deals)
+    if to_stage == StageKey.LOST and open_names:
         return _("Close the open deal %(deals)s as lost first: a lost lead has no open deal.") % {
-            "deals": names
+            "deals": open_names
         }
     return None
