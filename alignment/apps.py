@@ -11,7 +11,7 @@ class AlignmentConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
 
-        from alignment.roles import roles_sync_after_migrate
+        from alignment.accounts.roles import roles_sync_after_migrate
         from config.tokens import tokens_revoke_on_password_change
 
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="accord-roles-sync")

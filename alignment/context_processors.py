@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from alignment.roles import Role, user_has_role, user_primary_role
+from alignment.accounts.roles import Role, user_has_role, user_primary_role
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -52,6 +52,6 @@ def unread_notifications(request: HttpRequest) -> dict:
     user = request.user
     if not user.is_authenticated:
         return {}
-    from alignment.notifications import notification_unread_count
+    from alignment.notifications.services import notification_unread_count
 
     return {"unread_notifications": cache(lambda: notification_unread_count(user=user))}

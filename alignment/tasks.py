@@ -7,7 +7,7 @@ from celery import shared_task
 
 @shared_task(name="alignment.tasks.purge_idempotency_keys", acks_late=True)
 def purge_idempotency_keys() -> int:
-    from alignment.services import idempotency_keys_purge
+    from alignment.agreement.services import idempotency_keys_purge
 
     return idempotency_keys_purge()
 
@@ -15,7 +15,7 @@ def purge_idempotency_keys() -> int:
 @shared_task(name="alignment.tasks.apply_score_decay", acks_late=True)
 def apply_score_decay() -> int:
     """Nightly: rescore every lead so engagement points decay; safe to run twice."""
-    from alignment.services import scores_decay_apply
+    from leads.services.rescoring import scores_decay_apply
 
     return scores_decay_apply().rescored
 
@@ -29,7 +29,7 @@ def rescore_all_leads(agreement_id: int) -> int:
 
     A no-op if the version is no longer active; safe to run twice.
     """
-    from alignment.services.agreement import agreement_rescore_active
+    from alignment.agreement.services import agreement_rescore_active
 
     rescored = agreement_rescore_active(agreement_id=agreement_id, promote=False)
     promote_qualifying_leads.delay(agreement_id)
@@ -44,7 +44,7 @@ def promote_qualifying_leads(agreement_id: int) -> int:
     A no-op once the version is no longer active; safe to run twice.
     """
     from alignment.models import Agreement, AgreementStatus
-    from alignment.services.rescoring import leads_promote_qualifying
+    from leads.services.rescoring import leads_promote_qualifying
 
     agreement = Agreement.objects.filter(pk=agreement_id, status=AgreementStatus.ACTIVE).first()
     if agreement is None:
@@ -59,7 +59,7 @@ def promote_qualifying_leads(agreement_id: int) -> int:
 def deliver_webhook(self, delivery_id: int) -> str:
     """One signed attempt; a failure is retried with exponential backoff until the
     delivery's attempts run out. A delivery already done (or gone) is skipped: safe twice."""
-    from alignment.services.webhooks import webhook_deliver
+    from alignment.webhooks.services import webhook_deliver
 
     outcome = webhook_deliver(delivery_id=delivery_id)
     if outcome.retry_in is not None:
@@ -73,7 +73,7 @@ def deliver_webhooks(delivery_ids: list[int]) -> int:
     deliver_webhook, so the request that recorded them enqueued a single message.
     Deliveries gone or done are left out; run twice, a delivery is attempted once more
     only if it is still pending."""
-    from alignment.services.webhooks import webhook_fan_out
+    from alignment.webhooks.services import webhook_fan_out
 
     return webhook_fan_out(delivery_ids=delivery_ids)
 
@@ -81,7 +81,7 @@ def deliver_webhooks(delivery_ids: list[int]) -> int:
 @shared_task(name="alignment.tasks.sweep_webhook_deliveries", acks_late=True)
 def sweep_webhook_deliveries() -> int:
     """Enqueue deliveries that never reached the broker; safe to run twice."""
-    from alignment.services.webhooks import webhook_pending_sweep
+    from alignment.webhooks.services import webhook_pending_sweep
 
     return webhook_pending_sweep()
 

@@ -99,7 +99,7 @@ def _reps_and_territories() -> list[int]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from alignment.roles import Role, roles_sync
+    from alignment.accounts.roles import Role, roles_sync
     from metrics.models import Territory, TerritoryCountry, TerritoryMember
 
     roles_sync()
@@ -135,7 +135,7 @@ def bench_user(role: str) -> object:
 
 def _campaigns(*, weeks: int) -> None:
     """CAMPAIGNS campaigns of every channel with a spend entry per week over `weeks`."""
-    from alignment.roles import Role
+    from alignment.accounts.roles import Role
     from campaigns.models import Channel
 
     owner = bench_user(Role.MARKETING_MANAGER).pk
@@ -386,7 +386,7 @@ def _describe(dataset: Dataset, cursor) -> Dataset:
 
 def dataset_build(*, scale: str) -> Dataset:
     """Replace every lead, campaign, territory and scorecard with a generated set."""
-    from alignment.services import agreement_create_default
+    from alignment.agreement.services import agreement_create_default
 
     agreement_create_default()
     n = scale_size(scale)

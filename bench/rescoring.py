@@ -19,7 +19,7 @@ def _vacuum() -> None:
 
 
 def _rescore(label: str, dataset: Dataset, agreement) -> Measurement:
-    from alignment.services.rescoring import leads_rescore_sql
+    from leads.services.rescoring import leads_rescore_sql
 
     started = time.perf_counter()
     with transaction.atomic():
@@ -40,7 +40,7 @@ def rescore_all(dataset: Dataset) -> list[Measurement]:
     updates); `rescore_all` is the steady state: leads already scored, the table
     vacuumed (autovacuum's job between activations), as when a new version is signed.
     """
-    from alignment.selectors import agreement_active
+    from alignment.agreement.selectors import agreement_active
 
     agreement = agreement_active()
     results = [_rescore("first scoring (empty breakdowns)", dataset, agreement)]
@@ -54,8 +54,8 @@ def rescore_all(dataset: Dataset) -> list[Measurement]:
 @benchmark("qualifying_select", order=20)
 def qualifying_select(dataset: Dataset) -> list[Measurement]:
     """Find the inquiry/recycled leads that now qualify (threshold + must rules), in SQL."""
-    from alignment.selectors import agreement_active
-    from alignment.services.rescoring import qualifying_lead_ids
+    from alignment.agreement.selectors import agreement_active
+    from leads.services.rescoring import qualifying_lead_ids
 
     agreement = agreement_active()
     started = time.perf_counter()
@@ -77,10 +77,10 @@ def promote_sample(dataset: Dataset) -> list[Measurement]:
     Each promotion writes a stage event, stamps times, routes the lead; the figure is
     per lead, so the cost of a mass promotion is `qualifying × per-lead`.
     """
-    from alignment.selectors import agreement_active, funnel_for
-    from alignment.services.rescoring import qualifying_lead_ids
+    from alignment.agreement.selectors import agreement_active, funnel_for
     from leads.models import Lead, StageEvent
     from leads.services import lead_transition
+    from leads.services.rescoring import qualifying_lead_ids
 
     agreement = agreement_active()
     funnel = funnel_for(agreement=agreement)

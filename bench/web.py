@@ -123,7 +123,7 @@ def bench_server(var_dir: str) -> Iterator[str]:
 def _token() -> str:
     from rest_framework.authtoken.models import Token
 
-    from alignment.roles import Role
+    from alignment.accounts.roles import Role
 
     token, _created = Token.objects.get_or_create(user=bench_user(Role.MARKETING_MANAGER))
     return token.key
@@ -297,7 +297,7 @@ def _page(name: str, client: Client, paths: list[str], n: int, goal: str = "") -
 @benchmark("pages", order=50)
 def pages(dataset: Dataset) -> list[Measurement]:
     """The rep queue page, a lead page and the dashboard: p50/p95 and query counts."""
-    from alignment.roles import Role
+    from alignment.accounts.roles import Role
     from leads.models import Lead
 
     n = PAGE_REQUESTS.get(dataset.scale, 30)

@@ -32,7 +32,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND
+from alignment.agreement.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND
 from campaigns import selectors, services
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign, Channel, SpendEntry, Touch, TouchKind

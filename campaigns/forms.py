@@ -11,8 +11,8 @@ from django.core.validators import MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alignment.accounts.roles import Role
 from alignment.models import StageKey
-from alignment.roles import Role
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign
 from config.dates import PeriodDateField, history_moment_validator, planned_date_validator

@@ -12,8 +12,8 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
+from alignment.agreement.selectors import agreement_active
 from alignment.models import Agreement, ReasonKind, StageKey
-from alignment.selectors import agreement_active
 from campaigns.attribution import (
     DEFAULT_MODEL,
     AttributionModel,

@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.agreement.selectors import agreement_active
 from alignment.models import Agreement, StageKey
-from alignment.notifications import notification_send
-from alignment.selectors import agreement_active
+from alignment.notifications.services import notification_send
 from campaigns.models import (
     Briefing,
     BriefingAcknowledgment,

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment.selectors import agreement_active
+from alignment.agreement.selectors import agreement_active
 from campaigns import selectors, services
 from campaigns.charts import spend_revenue_chart
 from campaigns.forms import (

@@ -390,7 +390,7 @@ SPECTACULAR_SETTINGS = {
         "StageEventSourceEnum": "leads.models.StageEvent.Source",
         "WebhookEventEnum": "alignment.models.notifications.WebhookEvent",
         "WebhookDeliveryStatusEnum": "alignment.models.notifications.WebhookDelivery.Status",
-        "LeadImportRowStatusEnum": "leads.importer.ROW_STATUSES",
+        "LeadImportRowStatusEnum": "leads.imports.importer.ROW_STATUSES",
         "FollowUpKindEnum": "leads.models.FollowUpKind",
         "FollowUpOutcomeEnum": "leads.models.FollowUpOutcome",
         "DealOutcomeEnum": "leads.models.DealOutcome",

@@ -17,8 +17,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from alignment.agreement.selectors import funnel_active
 from alignment.models import ReasonKind
-from alignment.selectors import funnel_active
 from leads import models
 from leads.selectors import correction_changes, leads_with_counted_history
 from leads.services.corrections import deal_correct, user_may_correct

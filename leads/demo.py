@@ -21,15 +21,14 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from alignment.accounts.roles import Role
+from alignment.agreement.scoring import score_compute
+from alignment.agreement.selectors import Funnel, funnel_for
+from alignment.agreement.services import agreement_create_default
 from alignment.models import Agreement, StageKey
-from alignment.roles import Role
-from alignment.scoring import score_compute
-from alignment.selectors import Funnel, funnel_for
-from alignment.services import agreement_create_default
-from alignment.services.rescoring import leads_rescore_sql
-from alignment.stored_text import DEAL_OPENED, stored_text
 from campaigns.models import Campaign, CampaignStatus, Channel, SpendEntry, TouchKind
 from campaigns.services import touch_create
+from config.stored_text import DEAL_OPENED, stored_text
 from leads.models import (
     Deal,
     DealOutcome,
@@ -42,6 +41,7 @@ from leads.models import (
 )
 from leads.selectors import OPEN_STAGES
 from leads.services import lead_promote_if_qualified, lead_transition
+from leads.services.rescoring import leads_rescore_sql
 from leads.services.sales import deal_close, follow_up_log
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
 
@@ -891,7 +891,7 @@ def demo_seed(
             now=now,
             count=lead_count,
         )
-    from alignment.demo_feedback import feedback_demo_seed
+    from alignment.feedback.demo import feedback_demo_seed
 
     feedback_demo_seed(leads=_feedback_leads(users=users, now=now), now=now)
     from campaigns.demo import campaigns_demo_seed

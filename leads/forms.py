@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from alignment.agreement.selectors import Funnel
 from alignment.models import ReasonKind, StageKey
-from alignment.selectors import Funnel
 from config.dates import planned_date_validator
 from leads.models import DealOutcome, FollowUpKind, FollowUpOutcome
 from leads.selectors import OPEN_STAGES

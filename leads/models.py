@@ -478,7 +478,7 @@ class LeadImport(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     # Moved with every committed batch; a running run silent past LEAD_IMPORT_STALE_SECONDS
-    # died and is marked failed (leads.services.import_runs).
+    # died and is marked failed (leads.imports.services).
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     failure = models.CharField(

@@ -404,7 +404,7 @@ def team_reps(*, user: AbstractBaseUser) -> list[AbstractBaseUser]:
     """
     from django.contrib.auth import get_user_model
 
-    from alignment.roles import Role, user_has_role
+    from alignment.accounts.roles import Role, user_has_role
 
     users = get_user_model().objects.filter(is_active=True)
     reps = users.filter(groups__name=Role.SALES_REP)
@@ -515,7 +515,7 @@ def team_week(
 def lead_import_visible(*, user: AbstractBaseUser) -> QuerySet[LeadImport]:
     """The import runs a user may see: their own; every run for a marketing manager or an
     executive (oversight); none without the role to see imports."""
-    from alignment.roles import Role, user_has_role
+    from alignment.accounts.roles import Role, user_has_role
 
     if not user.is_authenticated or not user.has_perm("leads.view_leadimport"):
         return LeadImport.objects.none()

@@ -23,7 +23,7 @@ def check_slas() -> int:
 def import_leads_file(import_id: int) -> str:
     """Run a pending import from its stored upload; a run already claimed, finished or gone
     is skipped, so a task delivered twice imports once."""
-    from leads.services.import_runs import lead_import_run
+    from leads.imports.services import lead_import_run
 
     record = lead_import_run(import_id=import_id)
     return record.status if record is not None else "skipped"
@@ -33,7 +33,7 @@ def import_leads_file(import_id: int) -> str:
 def fail_stalled_imports() -> int:
     """Every 5 minutes: a running import silent past LEAD_IMPORT_STALE_SECONDS is marked
     failed (its committed rows stay); safe to run twice or at once."""
-    from leads.services.import_runs import lead_imports_fail_stalled
+    from leads.imports.services import lead_imports_fail_stalled
 
     return lead_imports_fail_stalled()
 
@@ -42,6 +42,6 @@ def fail_stalled_imports() -> int:
 def purge_import_uploads() -> int:
     """Hourly: delete uploaded files nobody will import (never mapped, never started, left
     over); safe to run twice."""
-    from leads.services.import_runs import import_uploads_purge
+    from leads.imports.services import import_uploads_purge
 
     return import_uploads_purge()

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from leads import views, views_import
+from leads import views
+from leads.imports import views as views_import
 
 app_name = "leads"
 urlpatterns = [

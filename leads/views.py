@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import Role, user_has_role, user_primary_role
+from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
-from alignment.roles import Role, user_has_role, user_primary_role
-from alignment.selectors import Funnel, funnel_active
 from campaigns.models import Campaign, CampaignStatus
 from config.dates import period_param_parse
 from config.pagination import CappedPaginator

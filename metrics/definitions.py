@@ -410,7 +410,7 @@ def leads_assigned_followed_up(f: MetricFilter) -> QuerySet:
 
 def response_sla_hours(*, at: datetime) -> int:
     """The MQL stage's SLA of the agreement in force at `at` (a period's end)."""
-    from alignment.selectors import agreement_in_force
+    from alignment.agreement.selectors import agreement_in_force
 
     agreement = agreement_in_force(at=at)
     if agreement is not None:

@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from alignment.stored_text import stored_text_display
 from config.exports import csv_lines
 from config.formats import money_format
+from config.stored_text import stored_text_display
 from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
 
 EMPTY = "—"

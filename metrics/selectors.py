@@ -15,8 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 
+from alignment.agreement.selectors import agreement_active, agreement_in_force
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, IntelStatus, StageKey
-from alignment.selectors import agreement_active, agreement_in_force
 from campaigns.models import Campaign
 from config.dates import period_params_parse
 from leads.models import Deal, DealOutcome

@@ -25,9 +25,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from alignment.accounts.roles import Role
+from alignment.agreement.selectors import agreement_in_force
 from alignment.models import Agreement
-from alignment.roles import Role
-from alignment.selectors import agreement_in_force
 from config.dates import planned_date_check
 from metrics.definitions import (
     METRIC_NAMES,
@@ -289,8 +289,8 @@ def scorecard_publish(*, scorecard: Scorecard) -> None:
     Called when the week's overall row is first inserted; notifications and webhook
     deliveries are deduplicated by the week, so a second call adds nothing.
     """
-    from alignment.notifications import notification_send
-    from alignment.services.webhooks import webhook_emit
+    from alignment.notifications.services import notification_send
+    from alignment.webhooks.services import webhook_emit
 
     week = scorecard.week_start.isoformat()
     managers = (

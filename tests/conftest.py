@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from alignment.roles import Role
+from alignment.accounts.roles import Role
 from tests.factories import UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -91,7 +91,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     (`fake_dns["hook.example.com"] = ["169.254.169.254"]`; [] = does not exist) or under
     the reserved example domains (EXAMPLE_ADDRESS) resolves here. IP literals, localhost
     and other names go to the system resolver as before. Webhook targets are vetted by
-    the addresses their names resolve to (alignment/services/webhook_http.py)."""
+    the addresses their names resolve to (alignment/webhooks/http.py)."""
     answers: dict[str, list[str]] = {}
     system_getaddrinfo = socket.getaddrinfo
 

@@ -10,7 +10,7 @@ from django.db import migrations
 
 
 def install_default_agreement(apps, schema_editor):
-    from alignment import defaults
+    from alignment.agreement import defaults
 
     agreement = apps.get_model("alignment", "Agreement")
     if agreement.objects.exists():
@@ -24,7 +24,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(
-            install_default_agreement, migrations.RunPython.noop, elidable=False
-        ),
+        migrations.RunPython(install_default_agreement, migrations.RunPython.noop, elidable=False),
     ]

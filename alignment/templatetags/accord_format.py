@@ -39,9 +39,9 @@ def stage_label(key) -> str:
 
 @register.filter
 def system_text(value) -> str:
-    """`{{ event.reason|system_text }}`: a sentence Accord stored (alignment/stored_text.py)
+    """`{{ event.reason|system_text }}`: a sentence Accord stored (config/stored_text.py)
     in the reader's language; any other stored text, such as a user's note, as it is."""
-    from alignment.stored_text import stored_text_display
+    from config.stored_text import stored_text_display
 
     return stored_text_display(text=value)
 

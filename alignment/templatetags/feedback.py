@@ -13,6 +13,6 @@ def lead_feedback(context: template.Context, lead) -> dict:
     given = context.get("feedback")
     if given is not None:
         return given
-    from alignment.views_feedback import lead_feedback_context
+    from alignment.feedback.views import lead_feedback_context
 
     return lead_feedback_context(lead=lead, user=context["request"].user)

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import ReasonKind
-from alignment.selectors import Funnel, funnel_active
 from config.dates import history_moment_check
 from leads.models import Correction, Deal, DealOutcome
 from leads.services.sales import dates_collect, money_parse, user_is_sales_manager

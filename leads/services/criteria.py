@@ -13,10 +13,10 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import Role, user_has_role
+from alignment.agreement.scoring import lead_field_value, rule_test
+from alignment.agreement.selectors import Funnel
 from alignment.models import RuleKind, StageKey, Team
-from alignment.roles import Role, user_has_role
-from alignment.scoring import lead_field_value, rule_test
-from alignment.selectors import Funnel
 from leads.models import DealOutcome, Lead
 
 # Stages before the hand-off, where marketing may still decide on its own.

@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.agreement.scoring import score_compute
+from alignment.agreement.selectors import Funnel, funnel_active, reason_kind_for
 from alignment.models import Agreement, ReasonKind, StageKey
-from alignment.scoring import score_compute
-from alignment.selectors import Funnel, funnel_active, reason_kind_for
-from alignment.stored_text import SCORE_REACHED, SCORE_REACHED_UNDER, stored_text
+from config.stored_text import SCORE_REACHED, SCORE_REACHED_UNDER, stored_text
 from leads.models import Lead, StageEvent
 from leads.selectors import leads_with_email
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
@@ -297,7 +297,7 @@ def lead_transition(
     ]  # fmt: skip
     for name in synced:
         setattr(lead, name, getattr(locked, name))
-    from alignment.services.webhooks import webhook_lead_transition_emit
+    from alignment.webhooks.services import webhook_lead_transition_emit
 
     webhook_lead_transition_emit(lead=locked, stage_event=event)
     return TransitionResult(lead=locked, event=event)
@@ -420,7 +420,7 @@ def lead_create(
     StageEvent.objects.create(
         lead=lead, to_stage=StageKey.INQUIRY, occurred_at=at, actor=actor, source=source
     )
-    from alignment.services.webhooks import webhook_emit, webhook_lead_payload
+    from alignment.webhooks.services import webhook_emit, webhook_lead_payload
 
     webhook_emit(
         event="lead.created", key=f"lead:{lead.pk}", payload=webhook_lead_payload(lead=lead)
@@ -434,7 +434,7 @@ def lead_create(
 def lead_can_edit(*, user: AbstractBaseUser | None, lead: Lead) -> bool:
     """Who may change a lead's own fields: the system (no user), marketing (it owns the
     lead data), sales managers, and a sales rep only on a lead they own."""
-    from alignment.roles import Role, user_has_role
+    from alignment.accounts.roles import Role, user_has_role
 
     if user is None or user.is_superuser:
         return True

@@ -21,11 +21,11 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import Role, user_has_role
+from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import ReasonKind, StageKey
-from alignment.roles import Role, user_has_role
-from alignment.selectors import Funnel, funnel_active
-from alignment.stored_text import DEAL_CLOSED, DEAL_OPENED, stored_text
 from config.dates import history_moment_check, planned_date_check
+from config.stored_text import DEAL_CLOSED, DEAL_OPENED, stored_text
 from leads.models import (
     Deal,
     DealOutcome,
@@ -83,7 +83,7 @@ def _require_can_work(*, user: AbstractBaseUser, lead: Lead) -> None:
 
 
 def _webhook(*, event: str, key: str, payload: dict[str, Any]) -> None:
-    from alignment.services.webhooks import webhook_emit
+    from alignment.webhooks.services import webhook_emit
 
     webhook_emit(event=event, key=key, payload=payload)
 
@@ -158,7 +158,7 @@ def lead_reassign(
     locked.assigned_at = at
     locked.save(update_fields=["owner", "assigned_at", "updated_at"])
     lead.owner, lead.assigned_at = to_user, at
-    from alignment.notifications import notification_send
+    from alignment.notifications.services import notification_send
 
     notification_send(
         recipients=[to_user],
@@ -323,7 +323,7 @@ def sla_breach_record(
         if not created:
             return breach, False
         owner = get_user_model().objects.filter(pk=lead.owner_id).first() if lead.owner_id else None
-        from alignment.notifications import notification_send
+        from alignment.notifications.services import notification_send
 
         stage_label = dict(StageKey.choices).get(stage, stage)  # lazy: the recipient's language
         notification_send(

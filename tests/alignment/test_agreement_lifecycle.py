@@ -8,8 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 
-from alignment.models import Agreement, AgreementStatus, FunnelStage, ReasonCode, RuleKind, Team
-from alignment.services import (
+from alignment.agreement.services import (
     agreement_create_default,
     agreement_diff,
     agreement_draft_create,
@@ -21,6 +20,7 @@ from alignment.services import (
     agreement_threshold_set,
     agreement_weights_set,
 )
+from alignment.models import Agreement, AgreementStatus, FunnelStage, ReasonCode, RuleKind, Team
 from tests.conftest import need
 
 pytestmark = pytest.mark.django_db
@@ -161,7 +161,7 @@ def test_two_simultaneous_final_signatures_on_two_proposals_leave_exactly_one_ac
     sales_manager, marketing_manager, marketer
 ):
     need(connection.vendor == "postgresql", "row locks need PostgreSQL")
-    from alignment.roles import Role
+    from alignment.accounts.roles import Role
     from tests.factories import UserFactory
 
     active = agreement_create_default()

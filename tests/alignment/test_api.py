@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from alignment.agreement.services import agreement_create_default, agreement_draft_create
 from alignment.models import Agreement, AgreementStatus, StageKey
-from alignment.services import agreement_create_default, agreement_draft_create
 from leads.models import Deal, Lead, StageEvent
 from tests.factories import LeadFactory
 

@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 from django.utils import timezone
 
-from alignment.services import (
-    agreement_backtest,
+from alignment.agreement.backtest import agreement_backtest
+from alignment.agreement.services import (
     agreement_create_default,
     agreement_draft_create,
     agreement_rule_add,

@@ -13,8 +13,8 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.test import override_settings
 
+from alignment.agreement.services import agreement_create_default, agreement_draft_create
 from alignment.models import Agreement, AgreementStatus
-from alignment.services import agreement_create_default, agreement_draft_create
 
 pytestmark = pytest.mark.django_db
 

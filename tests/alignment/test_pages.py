@@ -7,15 +7,15 @@ import re
 import pytest
 from django.test import Client
 
-from alignment.models import Agreement, AgreementStatus, QualificationRule
-from alignment.services import (
+from alignment.agreement.services import (
     agreement_create_default,
     agreement_draft_create,
     agreement_propose,
-    agreement_rescore_all,
     agreement_threshold_set,
 )
+from alignment.models import Agreement, AgreementStatus, QualificationRule
 from campaigns.models import Touch
+from leads.services.rescoring import agreement_rescore_all
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,16 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from alignment.agreement.scoring import score_compute
+from alignment.agreement.services import agreement_create_default
 from alignment.models import QualificationRule, RuleKind, StageKey
-from alignment.scoring import score_compute
-from alignment.services import (
-    agreement_create_default,
-    agreement_rescore_all,
-    leads_rescore_sql,
-    scores_decay_apply,
-)
 from campaigns.models import Touch
 from leads.models import Lead, StageEvent
+from leads.services.rescoring import agreement_rescore_all, leads_rescore_sql, scores_decay_apply
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +187,7 @@ def test_the_nightly_decay_is_a_beat_job():
 def test_a_custom_field_key_is_never_spliced_into_sql(agreement, marketer):
     from django.core.exceptions import ValidationError
 
-    from alignment.services import agreement_draft_create, agreement_rule_add
+    from alignment.agreement.services import agreement_draft_create, agreement_rule_add
 
     draft = agreement_draft_create(user=marketer)
     with pytest.raises(ValidationError) as err:
@@ -215,7 +211,7 @@ def test_a_custom_field_key_is_never_spliced_into_sql(agreement, marketer):
 
 
 def test_a_lead_moved_meanwhile_is_skipped_by_the_promotion(agreement, monkeypatch):
-    from alignment.services import rescoring
+    from leads.services import rescoring
 
     now = timezone.now()
     lead = LeadFactory(title="Head of Sales", company_size=200, source="referral")

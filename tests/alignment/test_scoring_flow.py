@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from alignment.models import AgreementStatus, StageKey
-from alignment.services import (
+from alignment.agreement.services import (
     agreement_create_default,
     agreement_draft_create,
     agreement_propose,
@@ -14,6 +13,7 @@ from alignment.services import (
     agreement_sign,
     agreement_threshold_set,
 )
+from alignment.models import AgreementStatus, StageKey
 from campaigns.models import Touch
 from leads.models import Lead, StageEvent
 from leads.services import lead_create, lead_score_refresh
@@ -176,7 +176,7 @@ def test_promotion_after_activation_runs_in_batches_until_none_qualify(
 
 
 def test_a_funnel_without_recycled_to_mql_promotes_no_recycled_lead(active):
-    from alignment.services import agreement_rescore_all
+    from leads.services.rescoring import agreement_rescore_all
 
     recycled = active.stages.get(key="recycled")
     recycled.next_stages.set(active.stages.filter(key="disqualified"))

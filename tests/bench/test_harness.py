@@ -25,8 +25,8 @@ def test_make_bench_refuses_without_a_postgresql_database_url(monkeypatch, capsy
 @pytest.mark.django_db(transaction=True)
 def test_the_harness_rescores_a_generated_data_set_like_the_python_formula():
     need(connection.vendor == "postgresql", "the harness generates data with PostgreSQL SQL")
-    from alignment.scoring import score_compute
-    from alignment.selectors import agreement_active
+    from alignment.agreement.scoring import score_compute
+    from alignment.agreement.selectors import agreement_active
     from bench import rescoring  # noqa: F401 - registers the benchmarks
     from bench.dataset import dataset_build
     from bench.registry import BENCHMARKS

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.services import agreement_create_default
 from campaigns.models import Campaign, SpendEntry, Touch
 from leads.models import DealOutcome
 from tests.factories import CampaignFactory, DealFactory, LeadFactory

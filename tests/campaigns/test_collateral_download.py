@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from moto import mock_aws
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from campaigns.models import Collateral
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 

@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from alignment.roles import Role
-from alignment.services import agreement_create_default
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from campaigns.models import Campaign, Touch, TouchKind
 from campaigns.services import LaunchResult, campaign_launch, touch_create
 from tests.conftest import need

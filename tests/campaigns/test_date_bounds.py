@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from campaigns.models import Campaign, SpendEntry, Touch
 from tests.factories import CampaignFactory, LeadFactory
 

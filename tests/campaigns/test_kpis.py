@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import Notification, StageKey
-from alignment.services import agreement_create_default
 from campaigns.attribution import AttributionModel
 from campaigns.models import Channel, SpendEntry, Touch, TouchKind
 from campaigns.selectors import campaign_funnel, campaign_kpis, campaign_spend_revenue_weekly

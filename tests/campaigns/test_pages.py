@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.roles import Role
-from alignment.services import agreement_create_default
 from campaigns.models import BriefingAcknowledgment, Campaign, Collateral, SpendEntry
 from campaigns.services import briefing_save, collateral_add
 from leads.models import DealOutcome

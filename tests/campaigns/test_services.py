@@ -9,9 +9,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from alignment.models import Notification, StageKey
-from alignment.roles import Role
-from alignment.services import agreement_create_default
 from campaigns.models import Campaign, Channel, Collateral, Touch, TouchKind
 from campaigns.selectors import campaign_lookup, campaign_readiness, collateral_for_lead
 from campaigns.services import (

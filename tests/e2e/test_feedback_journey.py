@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from alignment.accounts.roles import Role
+from alignment.feedback.services import battlecard_save, dispute_raise
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus
-from alignment.roles import Role
-from alignment.services.feedback import battlecard_save, dispute_raise
 from tests.e2e.conftest import login, logout, screenshot
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 

@@ -11,10 +11,10 @@ import pytest
 from django.utils import timezone, translation
 from playwright.sync_api import expect
 
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
+from alignment.feedback.services import intel_acknowledge, intel_submit
 from alignment.models import StageKey, UserProfile
-from alignment.roles import Role
-from alignment.services import agreement_create_default
-from alignment.services.feedback import intel_acknowledge, intel_submit
 from leads.models import FollowUp
 from leads.services.sales import deal_create
 from metrics.models import TerritoryMember

@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.roles import Role
-from alignment.services import agreement_create_default
 from leads.models import FollowUp
 from leads.services.sales import follow_up_log, sla_breaches_check
 from metrics.models import TerritoryMember

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.roles import Role
-from alignment.services import agreement_create_default
 from leads.models import Deal, DealOutcome, Lead
 from leads.services.sales import deal_create
 from metrics.models import TerritoryMember

@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from alignment.accounts.roles import Role
+from alignment.feedback.services import dispute_raise, intel_submit
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, Notification
-from alignment.roles import Role
-from alignment.services.feedback import dispute_raise, intel_submit
 from tests.factories import CampaignFactory, DealFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,6 +7,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from alignment.accounts.roles import Role
+from alignment.feedback.services import (
+    battlecard_save,
+    dispute_raise,
+    intel_acknowledge,
+    intel_submit,
+)
 from alignment.models import (
     Battlecard,
     Dispute,
@@ -15,14 +22,7 @@ from alignment.models import (
     IntelStatus,
     Notification,
 )
-from alignment.notifications import notification_preferences_get
-from alignment.roles import Role
-from alignment.services.feedback import (
-    battlecard_save,
-    dispute_raise,
-    intel_acknowledge,
-    intel_submit,
-)
+from alignment.notifications.services import notification_preferences_get
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

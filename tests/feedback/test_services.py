@@ -9,6 +9,24 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from alignment.accounts.roles import Role
+from alignment.feedback.selectors import (
+    battlecards_for_deal,
+    battlecards_for_lead,
+    dispute_list,
+    intel_for_lead,
+    intel_inbox,
+)
+from alignment.feedback.services import (
+    battlecard_save,
+    dispute_other_side,
+    dispute_raise,
+    dispute_resolve,
+    intel_acknowledge,
+    intel_action,
+    intel_respond,
+    intel_submit,
+)
 from alignment.models import (
     Battlecard,
     Competitor,
@@ -19,28 +37,10 @@ from alignment.models import (
     Notification,
     Team,
 )
-from alignment.notifications import (
+from alignment.notifications.services import (
     notification_preferences_get,
     notification_preferences_set,
     notification_unread_count,
-)
-from alignment.roles import Role
-from alignment.selectors_feedback import (
-    battlecards_for_deal,
-    battlecards_for_lead,
-    dispute_list,
-    intel_for_lead,
-    intel_inbox,
-)
-from alignment.services.feedback import (
-    battlecard_save,
-    dispute_other_side,
-    dispute_raise,
-    dispute_resolve,
-    intel_acknowledge,
-    intel_action,
-    intel_respond,
-    intel_submit,
 )
 from tests.factories import CampaignFactory, DealFactory, LeadFactory, UserFactory
 

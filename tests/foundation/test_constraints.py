@@ -8,8 +8,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import Agreement, AgreementStatus
-from alignment.services import agreement_create_default
 from leads.models import Lead
 from metrics.models import Scorecard
 from tests.factories import LeadFactory, TerritoryFactory

@@ -15,14 +15,14 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from alignment.forms import BacktestForm
+from alignment.accounts.roles import Role
+from alignment.agreement.backtest import agreement_backtest
+from alignment.agreement.forms import BacktestForm
+from alignment.agreement.scoring import score_compute
 from alignment.models import Agreement, AgreementStatus, Dispute, StageKey, Team
-from alignment.roles import Role
-from alignment.scoring import score_compute
-from alignment.services import agreement_backtest
-from alignment.services.rescoring import agreement_rescore_all
 from campaigns.models import Touch
 from leads.models import FollowUp, Lead, StageEvent
+from leads.services.rescoring import agreement_rescore_all
 from leads.services.sales import follow_up_is_contact
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from alignment.roles import Role
+from alignment.accounts.roles import Role
 from leads.demo import DEMO_PASSWORD, demo_seed
 from tests.factories import UserFactory
 from tests.urlwalk import page_urls, with_demo_ids

@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from alignment.roles import ROLE_PERMISSIONS, Role, roles_sync, user_primary_role, user_team
+from alignment.accounts.roles import (
+    ROLE_PERMISSIONS,
+    Role,
+    roles_sync,
+    user_primary_role,
+    user_team,
+)
 
 pytestmark = pytest.mark.django_db
 

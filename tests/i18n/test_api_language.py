@@ -6,8 +6,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from alignment.services import agreement_create_default
-from alignment.services.profile import profile_update
+from alignment.accounts.services import profile_update
+from alignment.agreement.services import agreement_create_default
 
 pytestmark = pytest.mark.django_db
 

@@ -212,11 +212,11 @@ def _records() -> dict[str, dict[str, object]]:
     """
     from django.contrib.auth import get_user_model
 
+    from alignment.agreement.services import agreement_draft_create
     from alignment.models import Battlecard, Dispute, FieldIntel, Notification
-    from alignment.notifications import notification_send
-    from alignment.services.agreement import agreement_draft_create
+    from alignment.notifications.services import notification_send
     from campaigns.models import Campaign, Collateral
-    from leads.importer import lead_import
+    from leads.imports.importer import lead_import
     from leads.models import Deal, DealOutcome, Lead
     from tests.factories import DealFactory
 

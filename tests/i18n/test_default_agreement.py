@@ -6,8 +6,8 @@ import pytest
 from django.test import override_settings
 from django.utils import translation
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.services import agreement_create_default
 
 pytestmark = pytest.mark.django_db
 

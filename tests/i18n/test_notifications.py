@@ -8,11 +8,11 @@ import pytest
 from django.core import mail
 from django.utils import translation
 
+from alignment.accounts.roles import Role
+from alignment.accounts.services import profile_update
+from alignment.feedback.services import dispute_raise, intel_acknowledge, intel_submit
 from alignment.models import Notification
-from alignment.notifications import notification_preferences_set
-from alignment.roles import Role
-from alignment.services.feedback import dispute_raise, intel_acknowledge, intel_submit
-from alignment.services.profile import profile_update
+from alignment.notifications.services import notification_preferences_set
 from leads.models import StageKey
 from leads.services.sales import sla_breach_record
 from tests.factories import CampaignFactory, LeadFactory, UserFactory

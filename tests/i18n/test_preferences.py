@@ -9,8 +9,8 @@ from django.template import Context, Template
 from django.test import Client, override_settings
 from django.utils import translation
 
+from alignment.accounts.services import profile_update
 from alignment.models import UserProfile
-from alignment.services.profile import profile_update
 from config.formats import money_format
 
 pytestmark = pytest.mark.django_db

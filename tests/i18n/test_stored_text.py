@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.services import agreement_create_default
-from alignment.stored_text import (
+from config.stored_text import (
     DEAL_OPENED,
     SCORE_REACHED,
     stored_text,

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from campaigns.models import Campaign, SpendEntry
 from campaigns.services import campaign_update
 from metrics.models import Target

@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from alignment.agreement.services import agreement_create_default, idempotency_keys_purge
 from alignment.models import IdempotencyKey
-from alignment.services import agreement_create_default, idempotency_keys_purge
 from leads.models import Lead
 from tests.conftest import need
 

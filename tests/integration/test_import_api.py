@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from alignment.roles import Role
-from alignment.services import agreement_create_default
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from leads.models import Lead, LeadImport
 from tests.factories import UserFactory
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import CommandError, call_command
 
-from alignment.services import agreement_create_default
-from leads.importer import lead_import
+from alignment.agreement.services import agreement_create_default
+from leads.imports.importer import lead_import
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db

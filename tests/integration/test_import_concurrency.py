@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from leads.models import Lead, LeadImport
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from leads.models import Lead, LeadImport
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Import runs (leads.services.import_runs): the worker's side, runs that die, and the
+"""Import runs (leads.imports.services): the worker's side, runs that die, and the
 beat jobs that fail stalled runs and delete uploads nobody will import."""
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from leads import tasks
-from leads.importer import ImportAbandoned, lead_import
-from leads.models import Lead, LeadImport
-from leads.services import import_runs
-from leads.services.import_runs import (
+from leads.imports import services as import_runs
+from leads.imports.importer import ImportAbandoned, lead_import
+from leads.imports.services import (
     import_file_runs_inline,
     import_upload_save,
     lead_import_start,
 )
+from leads.models import Lead, LeadImport
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +113,7 @@ def test_a_run_that_raises_keeps_its_committed_batches_and_says_which(monkeypatc
 def test_a_run_at_its_time_limit_is_failed_as_such_with_its_committed_rows(monkeypatch):
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from leads import importer
+    from leads.imports import importer
 
     batches = []
 

@@ -12,11 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.db.models.functions import Lower
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.services import agreement_create_default
 from config.exports import csv_lines
 from config.exports import csv_safe as csv_cell
-from leads.importer import (
+from leads.imports.importer import (
     ROW_ERROR_KEY,
     history_put_in_order,
     lead_import,

@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.services import agreement_create_default
 from leads.models import Lead
 from leads.services import lead_create
 from tests.factories import CampaignFactory, DealFactory, LeadFactory, TerritoryFactory

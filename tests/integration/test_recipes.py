@@ -18,10 +18,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from alignment.roles import Role
-from alignment.services import agreement_create_default
-from leads.datasets import OLIST_ORIGIN_TO_SOURCE, dataset_rows_read, maven_team_ensure
-from leads.importer import lead_import
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
+from leads.imports.datasets import OLIST_ORIGIN_TO_SOURCE, dataset_rows_read, maven_team_ensure
+from leads.imports.importer import lead_import
 from leads.models import Deal, DealOutcome, Lead
 from metrics.definitions import MetricFilter, metric_value, metric_values_grouped
 from metrics.models import Territory, TerritoryMember
@@ -283,7 +283,7 @@ def test_an_imported_lead_from_an_unmapped_country_takes_its_owners_territory(re
 
 
 def test_the_import_page_offers_a_custom_colon_name_column_as_that_custom_field():
-    from leads.views_import import MappingForm
+    from leads.imports.views import MappingForm
 
     form = MappingForm(columns=["email", "custom:Landing Page"])
     field = form.fields["col_1"]

@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import (
     Notification,
     StageKey,
@@ -33,8 +34,9 @@ from alignment.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from alignment.services import agreement_create_default, webhook_http
-from alignment.services.webhooks import (
+from alignment.tasks import deliver_webhook, deliver_webhooks
+from alignment.webhooks import http as webhook_http
+from alignment.webhooks.services import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -45,8 +47,7 @@ from alignment.services.webhooks import (
     webhook_signature_verify,
     webhook_subscription_create,
 )
-from alignment.tasks import deliver_webhook, deliver_webhooks
-from leads.importer import lead_import
+from leads.imports.importer import lead_import
 from leads.models import Lead
 from leads.services import lead_create, lead_transition
 from tests.conftest import need

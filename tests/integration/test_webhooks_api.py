@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from alignment.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from alignment.services.webhooks import webhook_subscription_create
+from alignment.webhooks.services import webhook_subscription_create
 
 pytestmark = pytest.mark.django_db
 
@@ -147,7 +147,7 @@ def test_past_the_cap_a_subscription_is_400_with_a_clear_message(marketer, setti
 
 
 def test_a_refused_delivery_shows_in_the_deliveries_api(marketer, fake_dns):
-    from alignment.services.webhooks import webhook_deliver
+    from alignment.webhooks.services import webhook_deliver
 
     subscription = webhook_subscription_create(
         owner=marketer, url="https://hook.example.com/", events=["lead.created"]

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.roles import Role
-from alignment.services import agreement_create_default
 from leads.models import Deal, Lead
 from leads.services import lead_create, lead_transition
 from metrics.models import TerritoryCountry, TerritoryMember

@@ -16,8 +16,8 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
 
+from alignment.accounts.roles import Role
 from alignment.models import StageKey
-from alignment.roles import Role
 from leads.models import (
     Correction,
     Deal,

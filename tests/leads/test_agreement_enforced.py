@@ -13,10 +13,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from alignment.models import StageKey
-from alignment.services.rescoring import scores_decay_apply
 from campaigns.models import Touch
 from leads.models import Deal, DealOutcome, FollowUp, Lead, StageEvent
 from leads.services import lead_create, lead_transition
+from leads.services.rescoring import scores_decay_apply
 from leads.services.sales import deal_close, deal_create, follow_up_log
 from tests.leads.conftest import make_lead
 

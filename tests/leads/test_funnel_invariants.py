@@ -23,14 +23,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from alignment.accounts.roles import Role
 from alignment.models import StageKey
-from alignment.roles import Role
-from alignment.services.rescoring import scores_decay_apply
 from campaigns.models import Touch
-from leads.importer import lead_import
+from leads.imports.importer import lead_import
 from leads.integrity import integrity_violations
 from leads.models import Deal, DealOutcome, Lead
 from leads.services import LeadConflict, lead_create, lead_score_refresh, lead_transition
+from leads.services.rescoring import scores_decay_apply
 from leads.services.sales import (
     deal_close,
     deal_create,
@@ -226,7 +226,7 @@ class FunnelMachine(RuleBasedStateMachine):
 @pytest.fixture
 def people(db, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    from alignment.services import agreement_create_default
+    from alignment.agreement.services import agreement_create_default
     from metrics.models import TerritoryCountry, TerritoryMember
     from tests.factories import TerritoryFactory
 

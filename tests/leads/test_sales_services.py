@@ -13,8 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
+from alignment.accounts.roles import Role
 from alignment.models import Notification, StageKey, UserProfile
-from alignment.roles import Role
 from leads.models import Deal, DealOutcome, FollowUpKind, FollowUpOutcome, Lead, SlaBreach
 from leads.selectors import sla_ledger, week_start_of
 from leads.services import LeadConflict, lead_transition

@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
-from alignment.services import agreement_create_default
 from leads.models import Deal, Lead, StageEvent
 from leads.services import LeadConflict, lead_create, lead_transition, sla_due_compute
 from metrics.models import TerritoryCountry, TerritoryMember

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alignment.agreement.services import agreement_create_default
 from alignment.models import Dispute, FieldIntel, IntelKind, StageKey
-from alignment.services import agreement_create_default
 from campaigns.models import SpendEntry
 from leads.models import Deal, FollowUp, Lead, SlaBreach, SourceChannel, StageEvent
 from metrics.definitions import MetricFilter

@@ -20,14 +20,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from leads.datasets import (
+from leads.imports.datasets import (
     OLIST_COLUMNS,
     OLIST_ORIGIN_TO_SOURCE,
     dataset_csv_write,
     dataset_rows_read,
     olist_rows_convert,
 )
-from leads.importer import lead_import
+from leads.imports.importer import lead_import
 from leads.models import Deal, DealOutcome, Lead, LeadImport
 from metrics.definitions import MetricFilter, metric_value, metric_values_grouped
 from tests.conftest import need
@@ -71,7 +71,7 @@ def _import_rows(raw: list[dict[str, str]]) -> list[dict[str, str]]:
 @pytest.fixture
 def imported(settings, marketer):
     settings.TIME_ZONE = "America/Sao_Paulo"  # Olist's own, and not UTC
-    from alignment.services import agreement_create_default
+    from alignment.agreement.services import agreement_create_default
 
     agreement_create_default()
     raw = _raw_rows()
@@ -127,7 +127,7 @@ def test_the_full_olist_funnel_imports_through_the_api_keeping_every_lead_and_wi
     # All 8,000 rows in one answer; a client normally gets 202 and the run's status URL
     # for a file this size (tests/integration/test_import_api.py follows that path).
     settings.LEAD_IMPORT_INLINE_MAX_ROWS = 8000
-    from alignment.services import agreement_create_default
+    from alignment.agreement.services import agreement_create_default
 
     agreement_create_default()
     mqls = list(dataset_rows_read(str(OLIST_MQLS)))

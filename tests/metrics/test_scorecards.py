@@ -136,7 +136,7 @@ def test_the_trailing_twelve_weeks_are_recomputed_oldest_first(week_data):
 
 def test_a_new_week_is_published_once(week_data, monkeypatch):
     emitted = []
-    monkeypatch.setattr("alignment.services.webhooks.webhook_emit", lambda **kw: emitted.append(kw))
+    monkeypatch.setattr("alignment.webhooks.services.webhook_emit", lambda **kw: emitted.append(kw))
     manager = UserFactory(username="pub-mgr", role="sales_manager")
     scorecard_compute(week=WEEK.start, territory=None)
     scorecard_compute(week=WEEK.start, territory=None)
@@ -196,7 +196,7 @@ def test_beat_runs_the_scorecards_on_monday_at_six_in_the_deployment_time_zone(s
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_runs_leave_one_row(monkeypatch):
     need(connection.vendor == "postgresql", "the insert race needs PostgreSQL")
-    from alignment.services import agreement_create_default
+    from alignment.agreement.services import agreement_create_default
 
     agreement_create_default()
     # Both workers find no row, then insert together: one wins, the other updates.

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from metrics.models import Scorecard
 from metrics.services import TRAILING_WEEKS
 from tests.conftest import need

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from alignment.roles import Role
+from alignment.accounts.roles import Role
 from config.csp import HEADER, csp_update, policy_header
 from leads.demo import demo_seed
 from tests.factories import UserFactory

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from config.exports import FORMULA_START, csv_lines, csv_safe
 from leads.models import LeadImport
 from tests.factories import LeadFactory

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from alignment.accounts.roles import Role
 from alignment.models import (
     Dispute,
     DisputeStatus,
@@ -25,7 +26,6 @@ from alignment.models import (
     StageKey,
     WebhookSubscription,
 )
-from alignment.roles import Role
 from campaigns.models import Campaign, CampaignStatus
 from leads.models import Deal, DealOutcome, FollowUp, Lead
 from tests.factories import CampaignFactory, UserFactory
@@ -67,7 +67,7 @@ def _read_only(**extra: st.SearchStrategy) -> st.SearchStrategy[dict[str, Any]]:
 
 @pytest.fixture
 def world(db, rep, sales_manager, marketer, executive):
-    from alignment.services import agreement_create_default
+    from alignment.agreement.services import agreement_create_default
 
     agreement_create_default()
     other_rep = UserFactory(username="rep-other", role=Role.SALES_REP)
@@ -339,7 +339,7 @@ def test_intel_create_keeps_author_and_status_server_decided(world, extra):
     )
 )
 def test_intel_patch_keeps_what_sales_wrote(world, extra):
-    from alignment.services.feedback import intel_submit
+    from alignment.feedback.services import intel_submit
 
     intel = intel_submit(
         author=world["rep"], kind="competitor", text=f"orig {next(_seq)}", lead=world["lead"]

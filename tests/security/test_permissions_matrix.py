@@ -30,6 +30,7 @@ from django.db import transaction
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from alignment.accounts.roles import Role
 from alignment.models import (
     Agreement,
     Battlecard,
@@ -40,7 +41,6 @@ from alignment.models import (
     StageKey,
     WebhookSubscription,
 )
-from alignment.roles import Role
 from campaigns.models import Campaign
 from leads.models import Deal, FollowUp, Lead, LeadImport
 from tests.factories import CampaignFactory, UserFactory
@@ -266,8 +266,8 @@ def test_every_api_route_is_walked_router_routes_included():
 
 @pytest.fixture
 def world(db, tmp_path, settings):
-    from alignment.services import agreement_create_default
-    from alignment.services.feedback import dispute_raise, intel_submit
+    from alignment.agreement.services import agreement_create_default
+    from alignment.feedback.services import dispute_raise, intel_submit
     from campaigns.services import collateral_add
 
     settings.MEDIA_ROOT = tmp_path
@@ -288,7 +288,7 @@ def world(db, tmp_path, settings):
     )
     prices = SimpleUploadedFile("prices.csv", b"plan,price\nStarter,290\n")
     col_file = collateral_add(actor=owner_marketer, title="Prices", file=prices, stage_key="sql")
-    from alignment.services.agreement import agreement_draft_create, agreement_propose
+    from alignment.agreement.services import agreement_draft_create, agreement_propose
 
     draft = agreement_draft_create(user=owner_marketer, title="Someone's draft")
     proposed = agreement_propose(

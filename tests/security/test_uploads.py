@@ -24,7 +24,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 from campaigns.models import Collateral
 from leads.models import Lead, LeadImport
 from tests.conftest import need

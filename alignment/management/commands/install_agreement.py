@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from alignment.services import agreement_create_default
+from alignment.agreement.services import agreement_create_default
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.datasets import (
+from leads.imports.datasets import (
     MAVEN_COLUMNS,
     OLIST_COLUMNS,
     dataset_csv_write,

@@ -1,7 +1,7 @@
 """`python manage.py import_leads FILE`: the importer from the command line, with progress.
 
 Runs the import here (no request to time out), or with --background queues it for the
-Celery worker like a large upload on the page or the API (leads.services.import_runs).
+Celery worker like a large upload on the page or the API (leads.imports.services).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from config.exports import csv_safe
-from leads.importer import (
+from leads.imports.importer import (
     IMPORT_EXTENSIONS,
     REPORT_HEADER,
     ImportFileError,
@@ -25,7 +25,7 @@ from leads.importer import (
     report_lines,
     rows_from_file,
 )
-from leads.services.import_runs import import_upload_save, lead_import_start
+from leads.imports.services import import_upload_save, lead_import_start
 
 
 class Command(BaseCommand):

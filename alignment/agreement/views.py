@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment import services
-from alignment.forms import (
+from alignment.agreement import services
+from alignment.agreement.backtest import agreement_backtest
+from alignment.agreement.forms import (
     BacktestForm,
     CompareForm,
     ReasonCodeForm,
@@ -24,8 +25,7 @@ from alignment.forms import (
     WeightsForm,
     errors_into,
 )
-from alignment.models import Agreement, AgreementStatus, RuleKind
-from alignment.selectors import (
+from alignment.agreement.selectors import (
     STAGE_ENTRY_CHECKS,
     agreement_active,
     agreement_contact_in_words,
@@ -34,6 +34,7 @@ from alignment.selectors import (
     agreement_weights_labelled,
     rule_in_words,
 )
+from alignment.models import Agreement, AgreementStatus, RuleKind
 
 
 def post_only(view):
@@ -172,7 +173,7 @@ def _backtest_context(request: HttpRequest, agreement: Agreement) -> dict:
     result = None
     if form.is_valid():
         start, end = _window(form)
-        result = services.agreement_backtest(
+        result = agreement_backtest(
             agreement=agreement, start=start, end=end, threshold=form.cleaned_data.get("threshold")
         )
     return {"backtest_form": form, "backtest": result, "draft": agreement}
@@ -231,7 +232,7 @@ def agreement_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         "rule_form": bound.get("rule_add") or RuleForm(),
         "weights_form": bound.get("weights")
         or WeightsForm(
-            initial={f: getattr(agreement, f) for f in services.agreement.WEIGHT_FIELDS}
+            initial={f: getattr(agreement, f) for f in services.WEIGHT_FIELDS}
         ),
         "reason_form": bound.get("reason_add") or ReasonCodeForm(),
         "stage_forms": [

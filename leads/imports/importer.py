@@ -908,7 +908,7 @@ def lead_import(
     Each batch commits in one transaction with the record's counts and heartbeat, so
     rows 1 to `record.total_rows` are committed whatever happens next; the heartbeat only
     moves while the record is running, and a run marked failed meanwhile (taken for dead,
-    leads.services.import_runs) stops with ImportAbandoned, its batch in hand rolled back.
+    leads.imports.services) stops with ImportAbandoned, its batch in hand rolled back.
     A run that raises is recorded as failed (counts and report of its committed rows).
     """
     result = ImportResult(dry_run=dry_run)
@@ -1254,9 +1254,9 @@ def _score_new(*, lead_ids: list[int]) -> None:
     """Score new inquiry leads in one statement; those that qualify become MQLs."""
     if not lead_ids:
         return
-    from alignment.selectors import agreement_active, funnel_for
-    from alignment.services.rescoring import leads_rescore_sql, qualifying_lead_ids
+    from alignment.agreement.selectors import agreement_active, funnel_for
     from leads.services import lead_promote_if_qualified
+    from leads.services.rescoring import leads_rescore_sql, qualifying_lead_ids
 
     agreement = agreement_active()
     if agreement is None:
@@ -1271,7 +1271,7 @@ def _score_new(*, lead_ids: list[int]) -> None:
 
 
 def _emit_created(leads: list[Lead]) -> None:
-    from alignment.services.webhooks import (
+    from alignment.webhooks.services import (
         _subscribers,
         webhook_emit,
         webhook_lead_payload,

@@ -6,7 +6,7 @@ commits, hands all of them to the worker in one message (`deliver_webhooks`), wh
 fans them out: the request never does per-subscription work beyond one INSERT.
 `webhook_deliver` makes one signed attempt (the Celery task
 `alignment.tasks.deliver_webhook` calls it and retries with backoff) through
-`alignment.services.webhook_http`, which refuses non-public targets, pins the vetted
+`alignment.webhooks.http`, which refuses non-public targets, pins the vetted
 address, follows no redirect and holds one deadline.
 
 Receivers verify `X-Accord-Signature: sha256=<hex>`, the HMAC-SHA256 with the
@@ -43,8 +43,8 @@ from alignment.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from alignment.notifications import notification_send
-from alignment.services.webhook_http import webhook_post, webhook_url_check
+from alignment.notifications.services import notification_send
+from alignment.webhooks.http import webhook_post, webhook_url_check
 
 logger = logging.getLogger(__name__)
 

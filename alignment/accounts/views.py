@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
-from alignment.services.profile import profile_get, profile_update
+from alignment.accounts.services import profile_get, profile_update
 
 
 def _time_zone_choices() -> list[tuple[str, str]]:

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 
-from alignment.models import Battlecard, Competitor
-from alignment.services.feedback import (
+from alignment.feedback.services import (
     battlecard_save,
     dispute_raise,
     dispute_resolve,
@@ -19,6 +18,7 @@ from alignment.services.feedback import (
     intel_action,
     intel_submit,
 )
+from alignment.models import Battlecard, Competitor
 
 CARDS = [
     {

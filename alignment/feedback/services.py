@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import Role, user_has_role, user_team
 from alignment.models import (
     Battlecard,
     BattlecardObjection,
@@ -30,9 +31,8 @@ from alignment.models import (
     IntelStatus,
     Team,
 )
-from alignment.notifications import notification_send
-from alignment.roles import Role, user_has_role, user_team
-from alignment.services.webhooks import webhook_emit
+from alignment.notifications.services import notification_send
+from alignment.webhooks.services import webhook_emit
 
 INTEL_TEXT_MAX = 5000
 

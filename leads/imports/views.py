@@ -1,6 +1,6 @@
 """The import page for marketers: upload, column mapping, dry-run preview, progress, report.
 
-Thin views over leads.importer and leads.services.import_runs (the same door as the API
+Thin views over leads.imports.importer and leads.imports.services (the same door as the API
 and `manage.py import_leads`). An uploaded file waits in storage under imports/ while its
 columns are mapped (deleted by the beat job purge-import-uploads if nobody imports it);
 small files are imported within the request, larger ones by the Celery worker, whose
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.exports import csv_lines
-from leads.importer import (
+from leads.imports.importer import (
     COLUMNS,
     CUSTOM_PREFIX,
     IMPORT_EXTENSIONS,
@@ -35,9 +35,7 @@ from leads.importer import (
     report_csv_rows,
     rows_from_file,
 )
-from leads.models import LeadImport
-from leads.selectors import lead_import_visible
-from leads.services.import_runs import (
+from leads.imports.services import (
     import_file_runs_inline,
     import_run_failure_message,
     import_upload_exists,
@@ -46,6 +44,8 @@ from leads.services.import_runs import (
     lead_import_start,
     lead_imports_fail_stalled,
 )
+from leads.models import LeadImport
+from leads.selectors import lead_import_visible
 
 SESSION_KEY = "lead_import_uploads"
 PREVIEW_ROWS = 1000

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alignment.api import ErrorSerializer
+from alignment.agreement.api import ErrorSerializer
 from config.api import FIELD_ERRORS, LargeCursorPagination, RoleModelPermissions
 from config.dates import history_moment_validator, planned_date_validator
 from config.filters import IdFilter

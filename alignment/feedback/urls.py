@@ -1,6 +1,6 @@
 from django.urls import path
 
-from alignment import views_feedback as views
+from alignment.feedback import views
 
 app_name = "feedback"
 urlpatterns = [

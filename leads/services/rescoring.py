@@ -1,6 +1,6 @@
 """Set-based rescoring: every lead's score and breakdown in one UPDATE ... FROM.
 
-The same formula as alignment/scoring.py (`score_compute`), translated to SQL per rule:
+The same formula as alignment/agreement/scoring.py (`score_compute`), translated to SQL per rule:
 fit rules become CASE expressions over lead columns, engagement rules become sums of
 `points × 0.5^(age_days / half_life)` over the lead's touches (one GROUP BY), and the
 breakdown is built in rule order as a JSON array. PostgreSQL is the target; SQLite
@@ -22,8 +22,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from alignment.agreement.scoring import SCORABLE_FIELDS
 from alignment.models import Agreement, QualificationRule, RuleKind, RuleOperator, StageKey
-from alignment.scoring import SCORABLE_FIELDS
 
 LEAD_TABLE = "leads_lead"
 CUSTOM_FIELD = re.compile(r"custom\.[A-Za-z0-9_-]{1,60}")
@@ -120,7 +120,7 @@ def _norm(value: Any) -> str:
 
 
 def rule_predicate(rule: QualificationRule, dialect: _Dialect) -> tuple[str, list[Any]]:
-    """SQL that is true exactly when `alignment.scoring.rule_test` passes for the lead `l`."""
+    """SQL true exactly when `alignment.agreement.scoring.rule_test` passes for the lead `l`."""
     field, op, expected = rule.field, rule.operator, rule.value
     if field not in SCORABLE_FIELDS and not CUSTOM_FIELD.fullmatch(field):
         return "1 = 0", []  # never spliced into SQL: only known columns and safe keys
@@ -330,7 +330,7 @@ def leads_promote_qualifying(
     (candidates looked at, leads promoted). Safe to run twice: a promoted lead is no
     longer in inquiry/recycled; one moved by someone else meanwhile is skipped.
     """
-    from alignment.selectors import funnel_for
+    from alignment.agreement.selectors import funnel_for
     from leads.models import Lead
     from leads.services import lead_promote_if_qualified
 

@@ -43,7 +43,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from leads.importer import (
+from leads.imports.importer import (
     ImportFileError,
     ImportResult,
     RowResult,

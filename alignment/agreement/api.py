@@ -26,6 +26,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alignment.agreement.selectors import agreement_active, funnel_active, rule_in_words
+from alignment.agreement.services import agreement_draft_create, agreement_propose, agreement_sign
 from alignment.models import (
     Agreement,
     AgreementSignature,
@@ -35,12 +37,6 @@ from alignment.models import (
     ReasonCode,
     StageKey,
     Team,
-)
-from alignment.selectors import agreement_active, funnel_active, rule_in_words
-from alignment.services import (
-    agreement_draft_create,
-    agreement_propose,
-    agreement_sign,
 )
 from config.api import FIELD_ERRORS, RoleModelPermissions
 from leads.models import Lead, StageEvent
@@ -391,7 +387,7 @@ class LeadTransitionView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        from alignment.selectors import reason_kind_for
+        from alignment.agreement.selectors import reason_kind_for
         from leads.services import lead_transition
 
         lead = get_object_or_404(Lead, pk=pk)

@@ -105,9 +105,10 @@ def _amount(value: str | None) -> str:
 
 # --- Maven -------------------------------------------------------------------------------
 
-# deal_stage → the agreed funnel (alignment/defaults.py). Prospecting is an SQL: sales owns it
-# and its next agreed step, SQL → opportunity, is Maven's Prospecting → Engaging. Engaging
-# is an opportunity (engage_date is when it began); Won and Lost close it on close_date.
+# deal_stage → the agreed funnel (alignment/agreement/defaults.py). Prospecting is an SQL:
+# sales owns it and its next agreed step, SQL → opportunity, is Maven's Prospecting →
+# Engaging. Engaging is an opportunity (engage_date is when it began); Won and Lost close it
+# on close_date.
 MAVEN_STAGE = {"Prospecting": "sql", "Engaging": "opportunity", "Won": "won", "Lost": "lost"}
 MAVEN_EMAIL_DOMAIN = "maven.invalid"
 # accounts.csv office_location (the account's head office) as ISO 3166 codes.
@@ -236,7 +237,7 @@ def maven_team_ensure(*, teams: Iterable[dict[str, str]]) -> TeamResult:
     from django.contrib.auth.models import Group
     from django.db import transaction
 
-    from alignment.roles import Role
+    from alignment.accounts.roles import Role
     from metrics.models import Territory, TerritoryMember
 
     User = get_user_model()

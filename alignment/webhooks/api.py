@@ -1,4 +1,4 @@
-"""Thin DRF views of webhook subscriptions; rules live in alignment.services.webhooks.
+"""Thin DRF views of webhook subscriptions; rules live in alignment.webhooks.services.
 
 Routes: webhooks/ (my subscriptions; POST subscribes), webhooks/{id}/ (GET, DELETE) and
 webhooks/{id}/deliveries/ (every delivery with its logged attempts). Each user sees and
@@ -17,15 +17,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.api import FIELD_ERRORS, NOT_FOUND, ErrorSerializer
+from alignment.agreement.api import FIELD_ERRORS, NOT_FOUND, ErrorSerializer
 from alignment.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEvent,
     WebhookSubscription,
 )
-from alignment.services.webhook_http import WebhookTargetRefused, webhook_target_parse
-from alignment.services.webhooks import (
+from alignment.webhooks.http import WebhookTargetRefused, webhook_target_parse
+from alignment.webhooks.services import (
     DELIVERY_HEADER,
     EVENT_HEADER,
     SIGNATURE_HEADER,

@@ -12,8 +12,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from alignment.forms import errors_into
-from alignment.forms_feedback import (
+from alignment.agreement.forms import errors_into
+from alignment.feedback.forms import (
     BattlecardForm,
     DisputeFilterForm,
     DisputeRaiseForm,
@@ -24,15 +24,7 @@ from alignment.forms_feedback import (
     NotificationPreferencesForm,
     ObjectionFormSet,
 )
-from alignment.models import IntelStatus, Notification
-from alignment.notifications import (
-    notification_email_choices,
-    notification_mark_read,
-    notification_preferences_get,
-    notification_preferences_set,
-    notification_unread_count,
-)
-from alignment.selectors_feedback import (
+from alignment.feedback.selectors import (
     battlecard_linkable_intel,
     battlecard_linked_intel,
     battlecard_list,
@@ -45,7 +37,7 @@ from alignment.selectors_feedback import (
     intel_inbox,
     notification_list,
 )
-from alignment.services.feedback import (
+from alignment.feedback.services import (
     battlecard_can_edit,
     battlecard_save,
     dispute_can_raise,
@@ -56,6 +48,14 @@ from alignment.services.feedback import (
     intel_can_respond,
     intel_can_submit,
     intel_submit,
+)
+from alignment.models import IntelStatus, Notification
+from alignment.notifications.services import (
+    notification_email_choices,
+    notification_mark_read,
+    notification_preferences_get,
+    notification_preferences_set,
+    notification_unread_count,
 )
 from leads.models import Lead
 
@@ -381,7 +381,7 @@ def dispute_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(_("Only an executive resolves disputes."))
     form = DisputeResolveForm(request.POST)
     if form.is_valid():
-        from alignment.services.feedback import dispute_resolve
+        from alignment.feedback.services import dispute_resolve
 
         try:
             dispute_resolve(

@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from alignment.agreement.scoring import score_compute
 from alignment.models import Agreement, QualificationRule
-from alignment.scoring import score_compute
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,6 @@ def agreement_backtest(
 
 
 def _scorable_columns() -> list[str]:
-    from alignment.scoring import SCORABLE_FIELDS
+    from alignment.agreement.scoring import SCORABLE_FIELDS
 
     return list(SCORABLE_FIELDS)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from alignment import views_account
+from alignment.accounts import views as views_account
 
 app_name = "account"
 urlpatterns = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from alignment import views
+from alignment.agreement import views
 
 app_name = "alignment"
 urlpatterns = [

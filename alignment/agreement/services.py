@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from alignment import defaults
+from alignment.accounts.roles import Role, user_has_role
+from alignment.agreement import defaults
 from alignment.models import (
     Agreement,
     AgreementSignature,
@@ -29,7 +30,6 @@ from alignment.models import (
     RuleOperator,
     Team,
 )
-from alignment.roles import Role, user_has_role
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def agreement_draft_create(
 
 def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     """Validate a rule's fields; raise ValidationError with field errors."""
-    from alignment.scoring import SCORABLE_FIELDS
+    from alignment.agreement.scoring import SCORABLE_FIELDS
 
     errors: dict[str, list[str]] = {}
     kind = data.get("kind")
@@ -205,7 +205,7 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     }
     if kind in (RuleKind.FIT, RuleKind.MUST):
         field = (data.get("field") or "").strip()
-        from alignment.services.rescoring import CUSTOM_FIELD
+        from leads.services.rescoring import CUSTOM_FIELD
 
         if field not in SCORABLE_FIELDS and not CUSTOM_FIELD.fullmatch(field):
             errors["field"] = [
@@ -517,7 +517,7 @@ def agreement_rescore_active(*, agreement_id: int, promote: bool = True) -> int:
     With `promote`, the newly qualifying leads become MQLs too. Safe to run twice: the
     second run rescores to the same values and promotes nobody.
     """
-    from alignment.services.rescoring import agreement_rescore_all
+    from leads.services.rescoring import agreement_rescore_all
 
     agreement = Agreement.objects.filter(pk=agreement_id, status=AgreementStatus.ACTIVE).first()
     if agreement is None:
@@ -546,7 +546,7 @@ def agreement_diff(*, a: Agreement, b: Agreement) -> list[DiffSection]:
     Sections: threshold, stages (name, owner, SLA, criteria), transitions, criteria,
     weights, reason codes. A section with no change is left out.
     """
-    from alignment.selectors import rule_in_words
+    from alignment.agreement.selectors import rule_in_words
 
     sections: list[DiffSection] = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from alignment.feedback.selectors import OPEN_INTEL
 from alignment.models import (
     Competitor,
     DisputeDecision,
@@ -14,7 +15,6 @@ from alignment.models import (
     IntelStatus,
     Team,
 )
-from alignment.selectors_feedback import OPEN_INTEL
 
 _TEXTAREA = {"rows": 3}
 

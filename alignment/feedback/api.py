@@ -26,7 +26,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.api import FIELD_ERRORS, ErrorSerializer
+from alignment.agreement.api import FIELD_ERRORS, ErrorSerializer
+from alignment.feedback.services import (
+    dispute_raise,
+    dispute_resolve,
+    intel_respond,
+    intel_submit,
+)
 from alignment.models import (
     Competitor,
     Dispute,
@@ -37,12 +43,6 @@ from alignment.models import (
     IntelKind,
     IntelStatus,
     Team,
-)
-from alignment.services.feedback import (
-    dispute_raise,
-    dispute_resolve,
-    intel_respond,
-    intel_submit,
 )
 from campaigns.models import Campaign
 from config.api import RoleModelPermissions

@@ -30,17 +30,25 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.api import FIELD_ERRORS, ErrorSerializer
+from alignment.agreement.api import FIELD_ERRORS, ErrorSerializer
 from config.api import LargeCursorPagination, RoleModelPermissions, StandardPagination
 from config.filters import IdFilter
 from config.parsers import DepthLimitedJSONParser
 from leads.filters import LeadFilter
-from leads.importer import (
+from leads.imports.importer import (
     ROW_STATUSES,
     ImportFileError,
     ImportResult,
     import_file_check,
     rows_from_file,
+)
+from leads.imports.services import (
+    import_file_runs_inline,
+    import_rows_run_inline,
+    import_run_failure_message,
+    import_upload_save,
+    lead_import_check,
+    lead_import_start,
 )
 from leads.models import STAGE_MOMENTS, Lead, LeadImport, StageEvent
 from leads.selectors import lead_import_visible
@@ -51,14 +59,6 @@ from leads.services import (
     lead_find_by_email,
     lead_update,
     lead_upsert,
-)
-from leads.services.import_runs import (
-    import_file_runs_inline,
-    import_rows_run_inline,
-    import_run_failure_message,
-    import_upload_save,
-    lead_import_check,
-    lead_import_start,
 )
 
 # --- error shapes in the schema ---------------------------------------------------------
