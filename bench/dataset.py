@@ -166,7 +166,7 @@ def _campaigns(*, weeks: int) -> None:
 def _targets(*, weeks: int) -> None:
     """A revenue target per quarter, overall and per territory, over the history."""
     from metrics.models import Target, Territory
-    from metrics.services import target_period_bounds
+    from metrics.reporting.services import target_period_bounds
 
     today = date.today()
     first = today - timedelta(weeks=weeks + 13)

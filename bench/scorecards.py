@@ -27,7 +27,7 @@ def _full_recompute(*, label: str, budget: float, per_week: float) -> Measuremen
 
     from leads.models import Lead
     from metrics.definitions import deployment_tz, week_start_of
-    from metrics.services import (
+    from metrics.reporting.services import (
         last_complete_week,
         scorecard_weeks,
         scorecards_compute,
@@ -73,7 +73,7 @@ def _full_recompute(*, label: str, budget: float, per_week: float) -> Measuremen
 
 
 def _week_and_all(label: str, dataset: Dataset) -> list[Measurement]:
-    from metrics.services import last_complete_week, scorecards_compute
+    from metrics.reporting.services import last_complete_week, scorecards_compute
 
     week = last_complete_week()
     started = time.perf_counter()

@@ -43,7 +43,7 @@ from leads.models import Lead
 from leads.selectors import leads_with_email
 from metrics.definitions import MetricFilter
 from metrics.models import Territory
-from metrics.selectors import metric_filter_read
+from metrics.reporting.selectors import metric_filter_read
 
 
 # The shared error shapes of the API (one schema component each).

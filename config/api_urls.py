@@ -12,5 +12,5 @@ urlpatterns = [
     path("", include("leads.api.records")),  # leads, import
     path("", include("leads.api.sales")),  # follow-ups, deals, claim
     path("", include("campaigns.api")),  # campaigns, spend, touches
-    path("", include("metrics.api")),  # metrics, scorecards
+    path("", include("metrics.reporting.api")),  # metrics, scorecards
 ]

@@ -1,6 +1,6 @@
 """Locale-aware formatting of money and shares: the deployment currency, grouped the way
 the active language writes numbers. Used by the template filters (accord_format) and by
-Python code that formats figures (metrics.presentation)."""
+Python code that formats figures (metrics.reporting.presentation)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 
 from metrics.models import Target, Territory
-from metrics.selectors import target_period_current
-from metrics.services import last_complete_week, scorecards_compute, target_set
+from metrics.reporting.selectors import target_period_current
+from metrics.reporting.services import last_complete_week, scorecards_compute, target_set
 
 # Monthly revenue target per territory code; the overall quarter is their sum × 3.
 MONTHLY_TARGETS = {

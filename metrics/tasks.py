@@ -13,7 +13,7 @@ def compute_weekly_scorecards(week: str | None = None) -> int:
     """
     from datetime import date
 
-    from metrics.services import last_complete_week, scorecards_compute
+    from metrics.reporting.services import last_complete_week, scorecards_compute
 
     day = date.fromisoformat(week) if week else last_complete_week()
     return len(scorecards_compute(week=day))

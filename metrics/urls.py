@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics import views
+from metrics.reporting import views
 
 app_name = "metrics"
 

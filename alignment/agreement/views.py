@@ -231,9 +231,7 @@ def agreement_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         or ThresholdForm(initial={"mql_threshold": agreement.mql_threshold}),
         "rule_form": bound.get("rule_add") or RuleForm(),
         "weights_form": bound.get("weights")
-        or WeightsForm(
-            initial={f: getattr(agreement, f) for f in services.WEIGHT_FIELDS}
-        ),
+        or WeightsForm(initial={f: getattr(agreement, f) for f in services.WEIGHT_FIELDS}),
         "reason_form": bound.get("reason_add") or ReasonCodeForm(),
         "stage_forms": [
             bound["stage"]

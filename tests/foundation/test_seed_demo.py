@@ -67,7 +67,7 @@ def test_the_first_make_run_shows_plausible_figures_everywhere():
     from alignment.models import Battlecard, Dispute, FieldIntel
     from metrics.definitions import metric_filter_parse
     from metrics.models import Scorecard, Target
-    from metrics.selectors import dashboard_build
+    from metrics.reporting.selectors import dashboard_build
 
     call_command("seed_demo", verbosity=0)  # the default size, as `make run`
     data = dashboard_build(f=metric_filter_parse({}))

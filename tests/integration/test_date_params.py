@@ -21,7 +21,7 @@ from alignment.agreement.services import agreement_create_default
 from campaigns.models import Campaign, SpendEntry
 from campaigns.services import campaign_update
 from metrics.models import Target
-from metrics.services import target_set
+from metrics.reporting.services import target_set
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 from tests.urlwalk import all_routes
 

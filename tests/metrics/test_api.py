@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from metrics.definitions import METRIC_NAMES
-from metrics.services import scorecard_compute, scorecards_compute
+from metrics.reporting.services import scorecard_compute, scorecards_compute
 from tests.metrics.conftest import EXPECTED, WEEK
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from config.exports import csv_safe
 from metrics.definitions import REGISTRY, metric_value
 from metrics.models import Target
-from metrics.services import scorecard_compute
+from metrics.reporting.services import scorecard_compute
 from tests.factories import LeadFactory
 from tests.metrics.conftest import EXPECTED, WEEK, at
 
@@ -156,7 +156,7 @@ def test_a_rep_cannot_set_targets(client, week_data, rep):
 
 def test_the_weighted_forecast_weighs_open_deals_by_stage(week_data):
     from leads.models import Deal, Lead
-    from metrics.selectors import forecast_weighted
+    from metrics.reporting.selectors import forecast_weighted
 
     lead = week_data.leads[3]
     Lead.objects.filter(pk=lead.pk).update(stage="opportunity")
@@ -211,7 +211,7 @@ def test_the_dashboard_costs_the_same_queries_with_more_records(client, week_dat
 
 
 def test_the_funnel_chart_reads_from_inquiry_on_top_to_won():
-    from metrics.charts import funnel_chart
+    from metrics.reporting.charts import funnel_chart
 
     rows = [{"label": label, "count": count} for label, count in
             [("Inquiry", 100), ("MQL", 40), ("SAL", 30), ("Won", 5)]]  # fmt: skip

@@ -12,7 +12,7 @@ from django.db import connection
 
 from alignment.models import Agreement, AgreementStatus, Notification
 from metrics.models import Scorecard
-from metrics.services import (
+from metrics.reporting.services import (
     last_complete_week,
     scorecard_compute,
     scorecards_compute,
@@ -169,7 +169,7 @@ def test_the_command_computes_a_week_with_its_trailing_weeks(week_data):
 
 def test_the_command_all_covers_every_week_since_the_first_lead(week_data, monkeypatch):
     monkeypatch.setattr(
-        "metrics.services.timezone.now", lambda: datetime(2026, 3, 10, 12, tzinfo=WARSAW)
+        "metrics.reporting.services.timezone.now", lambda: datetime(2026, 3, 10, 12, tzinfo=WARSAW)
     )
     call_command("compute_scorecards", "--all")
     weeks = set(Scorecard.objects.values_list("week_start", flat=True))
@@ -250,7 +250,8 @@ def test_a_webhook_subscriber_gets_one_delivery_per_published_week(week_data):
 def test_a_scorecard_computes_its_plan_once(week_data, monkeypatch):
     """The plan costs six cohort queries over the trailing half-year: the score and the
     MQL attainment share one."""
-    from metrics import definitions, services
+    from metrics import definitions
+    from metrics.reporting import services
 
     calls = []
     real = definitions.plan_compute

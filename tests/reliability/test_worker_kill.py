@@ -22,7 +22,7 @@ from django.conf import settings
 
 from alignment.agreement.services import agreement_create_default
 from metrics.models import Scorecard
-from metrics.services import TRAILING_WEEKS
+from metrics.reporting.services import TRAILING_WEEKS
 from tests.conftest import need
 from tests.factories import LeadFactory, TerritoryFactory
 from tests.foundation.test_infrastructure import _broker_reachable, _database_url_for_subprocess

@@ -122,7 +122,7 @@ def test_the_api_docs_page_runs_without_inline_code(client: Client, settings):
 
 
 def test_charts_are_inline_svg_without_inline_style_and_their_css_is_current(client: Client):
-    from metrics.charts import funnel_chart, score_chart
+    from metrics.reporting.charts import funnel_chart, score_chart
 
     svg = str(funnel_chart([{"label": "Inquiry", "count": 3}, {"label": "MQL", "count": 1}]))
     svg += str(score_chart([("w1", 40.0), ("w2", 55.0)], {"Speed": [10.0, 20.0]}))

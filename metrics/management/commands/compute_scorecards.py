@@ -6,7 +6,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics.services import (
+from metrics.reporting.services import (
     TRAILING_WEEKS,
     last_complete_week,
     scorecards_compute,

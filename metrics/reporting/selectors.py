@@ -259,7 +259,7 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
     """
     from campaigns.selectors import campaign_acceptance_rates
     from campaigns.services import ACCEPTANCE_WINDOW_DAYS
-    from metrics.services import scorecard_build
+    from metrics.reporting.services import scorecard_build
 
     end = week_start + timedelta(days=7)
     f = MetricFilter(start=week_start, end=end, territory=territory)

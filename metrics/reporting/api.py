@@ -36,7 +36,7 @@ from metrics.definitions import (
     week_start_of,
 )
 from metrics.models import Scorecard, Territory
-from metrics.selectors import metric_filter_read
+from metrics.reporting.selectors import metric_filter_read
 
 
 class CanViewMetrics(BasePermission):

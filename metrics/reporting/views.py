@@ -19,7 +19,6 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from config.dates import PeriodDateField, planned_date_validator
-from metrics import charts, selectors
 from metrics.definitions import (
     METRIC_NAMES,
     REGISTRY,
@@ -31,7 +30,8 @@ from metrics.definitions import (
     metric_values,
 )
 from metrics.models import Target, Territory
-from metrics.presentation import (
+from metrics.reporting import charts, selectors
+from metrics.reporting.presentation import (
     csv_rows,
     delta_display,
     display,
@@ -42,7 +42,7 @@ from metrics.presentation import (
     records_for,
     records_url,
 )
-from metrics.services import COMPONENT_LABELS, last_complete_week, target_set
+from metrics.reporting.services import COMPONENT_LABELS, last_complete_week, target_set
 
 RECORDS_PER_PAGE = 100
 
@@ -120,7 +120,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 
 
 def _alias(name: str) -> str:
-    from metrics.presentation import alias
+    from metrics.reporting.presentation import alias
 
     return alias(name)
 
