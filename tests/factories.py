@@ -1,16 +1,60 @@
+"""factory_boy factories: one per concrete model of the project apps (tests/test_factories.py
+fails for a model without one). Each builds a valid row: it saves and passes full_clean()."""
+
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from string import ascii_uppercase
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel
-from leads.models import Deal, Lead
-from metrics.models import Territory
+from alignment.models import (
+    Agreement,
+    AgreementSignature,
+    AgreementStatus,
+    Battlecard,
+    BattlecardObjection,
+    Competitor,
+    Dispute,
+    DisputeKind,
+    DisputeStatus,
+    FieldIntel,
+    FollowUpKind,
+    FollowUpOutcome,
+    FunnelStage,
+    IdempotencyKey,
+    IntelKind,
+    IntelStatus,
+    Notification,
+    QualificationRule,
+    ReasonCode,
+    ReasonKind,
+    RuleKind,
+    RuleOperator,
+    StageKey,
+    Team,
+    UserProfile,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
+)
+from campaigns.models import (
+    Briefing,
+    BriefingAcknowledgment,
+    Campaign,
+    Channel,
+    Collateral,
+    SpendEntry,
+    Touch,
+    TouchKind,
+)
+from leads.models import Correction, Deal, FollowUp, Lead, LeadImport, SlaBreach, StageEvent
+from metrics.models import Scorecard, Target, Territory, TerritoryCountry, TerritoryMember
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -70,3 +114,358 @@ class DealFactory(factory.django.DjangoModelFactory):
 
     lead = factory.SubFactory(LeadFactory)
     amount = Decimal("1000.00")
+
+
+def _next_agreement_version() -> int:
+    from django.db.models import Max
+
+    return (Agreement.objects.aggregate(top=Max("version"))["top"] or 0) + 1
+
+
+# The agreement side: a draft version and what hangs off one.
+
+
+class AgreementFactory(factory.django.DjangoModelFactory):
+    """A draft version (the next free number); the signed default comes from the
+    `active_agreement` fixture (agreement_create_default), not from here."""
+
+    class Meta:
+        model = Agreement
+
+    version = factory.LazyFunction(_next_agreement_version)
+    title = factory.Sequence(lambda n: f"Agreement draft {n}")
+    status = AgreementStatus.DRAFT
+
+
+class AgreementSignatureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AgreementSignature
+
+    agreement = factory.SubFactory(AgreementFactory)
+    team = Team.SALES
+    signed_by = factory.SubFactory(UserFactory)
+    signed_at = factory.LazyFunction(timezone.now)
+
+
+class FunnelStageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FunnelStage
+
+    agreement = factory.SubFactory(AgreementFactory)
+    key = StageKey.INQUIRY
+    name = factory.LazyAttribute(lambda stage: StageKey(stage.key).label)
+    order = factory.Sequence(lambda n: n % 30000)
+    owner_team = Team.MARKETING
+    sla_hours = 24
+    win_probability = Decimal("0.100")
+
+
+class ReasonCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ReasonCode
+
+    agreement = factory.SubFactory(AgreementFactory)
+    kind = ReasonKind.REJECTION
+    code = factory.Sequence(lambda n: f"reason-{n}")
+    label = factory.Sequence(lambda n: f"Reason {n}")
+
+
+class QualificationRuleFactory(factory.django.DjangoModelFactory):
+    """A fit rule: 20 points for a company of at least 50 employees."""
+
+    class Meta:
+        model = QualificationRule
+
+    agreement = factory.SubFactory(AgreementFactory)
+    kind = RuleKind.FIT
+    field = "company_size"
+    operator = RuleOperator.GTE
+    value = 50
+    points = 20
+
+
+# Feedback: competitors, battlecards, field intelligence, disputes.
+
+
+class CompetitorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Competitor
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Rival {n}")
+    website = factory.LazyAttribute(lambda c: f"https://{c.name.lower().replace(' ', '-')}.example")
+
+
+class BattlecardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Battlecard
+
+    competitor = factory.SubFactory(CompetitorFactory)
+    summary = "Cheaper up front, dearer to run."
+    differentiators = "One funnel both teams signed."
+    updated_by = factory.SubFactory(UserFactory)
+
+
+class BattlecardObjectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BattlecardObjection
+
+    battlecard = factory.SubFactory(BattlecardFactory)
+    objection = "They are cheaper."
+    answer = "Count the hours lost to lead blame."
+
+
+class FieldIntelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FieldIntel
+
+    author = factory.SubFactory(UserFactory)
+    kind = IntelKind.COMPETITOR
+    text = "They are comparing us with a rival on price."
+    status = IntelStatus.NEW
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class DisputeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dispute
+
+    lead = factory.SubFactory(LeadFactory)
+    kind = DisputeKind.REJECTION
+    raised_by = factory.SubFactory(UserFactory)
+    raised_by_team = Team.MARKETING
+    reason = "Rejected as no budget, yet they asked for a quote."
+    status = DisputeStatus.OPEN
+    created_at = factory.LazyFunction(timezone.now)
+
+
+# Accounts, notifications, webhooks and idempotency.
+
+
+class UserProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = UserProfile
+        django_get_or_create = ["user"]
+
+    user = factory.SubFactory(UserFactory)
+    language = "en"
+    time_zone = "Europe/Warsaw"
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    recipient = factory.SubFactory(UserFactory)
+    event = WebhookEvent.LEAD_QUALIFIED.value
+    dedupe_key = factory.Sequence(lambda n: f"lead:{n}")
+    title = "A lead became an MQL"
+    url = "/leads/"
+
+
+class WebhookSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookSubscription
+
+    owner = factory.SubFactory(UserFactory)
+    url = factory.Sequence(lambda n: f"https://hook{n}.example.com/accord")
+    events = factory.LazyFunction(lambda: [WebhookEvent.LEAD_CREATED.value])
+    secret = factory.Sequence(lambda n: f"whsec-{n:08d}-for-tests")
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event = WebhookEvent.LEAD_CREATED
+    event_key = factory.Sequence(lambda n: f"lead:{n}")
+    payload = factory.LazyAttribute(lambda d: {"event": str(d.event), "key": d.event_key})
+
+
+class WebhookAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookAttempt
+
+    delivery = factory.SubFactory(WebhookDeliveryFactory)
+    status_code = 200
+    duration_ms = 42
+
+
+class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IdempotencyKey
+
+    user = factory.SubFactory(UserFactory)
+    key = factory.Sequence(lambda n: f"idem-{n}")
+    method = "POST"
+    path = "/api/v1/leads/"
+    body_hash = "0" * 64
+    response_status = 201
+    response_body = factory.LazyFunction(lambda: {"id": 1})
+
+
+# Leads: history, follow-ups, SLA breaches, corrections, import runs.
+
+
+class StageEventFactory(factory.django.DjangoModelFactory):
+    """A lead's entry into the funnel (no stage before it)."""
+
+    class Meta:
+        model = StageEvent
+
+    lead = factory.SubFactory(LeadFactory)
+    from_stage = ""
+    to_stage = StageKey.INQUIRY
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class FollowUpFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FollowUp
+
+    lead = factory.SubFactory(LeadFactory)
+    author = factory.SubFactory(UserFactory)
+    kind = FollowUpKind.CALL
+    outcome = FollowUpOutcome.CONNECTED
+    occurred_at = factory.LazyFunction(timezone.now)
+    is_contact = True
+
+
+class SlaBreachFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SlaBreach
+
+    lead = factory.SubFactory(LeadFactory)
+    stage = StageKey.MQL
+    due_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    detected_at = factory.LazyFunction(timezone.now)
+
+
+class CorrectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Correction
+
+    lead = factory.SubFactory(LeadFactory)
+    record = Correction.Record.DEAL
+    record_id = 1
+    changes = factory.LazyFunction(lambda: {"amount": ["1000.00", "1200.00"]})
+    reason = "The signed order says 1,200."
+    actor = factory.SubFactory(UserFactory)
+
+
+class LeadImportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadImport
+
+    created_by = factory.SubFactory(UserFactory)
+    filename = factory.Sequence(lambda n: f"leads-{n}.csv")
+
+
+# Campaigns: spend, touches, collateral, briefings.
+
+
+class SpendEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SpendEntry
+
+    campaign = factory.SubFactory(CampaignFactory)
+    date = factory.LazyFunction(lambda: date(2026, 1, 12))
+    amount = Decimal("250.00")
+
+
+class TouchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Touch
+
+    lead = factory.SubFactory(LeadFactory)
+    campaign = factory.SubFactory(CampaignFactory)
+    kind = TouchKind.FORM_FILL
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class CollateralFactory(factory.django.DjangoModelFactory):
+    """A link attached to a campaign (a file needs storage; tests that want one add it)."""
+
+    class Meta:
+        model = Collateral
+
+    title = factory.Sequence(lambda n: f"Case study {n}")
+    url = factory.Sequence(lambda n: f"https://accord.example/collateral/{n}.pdf")
+    campaign = factory.SubFactory(CampaignFactory)
+
+
+class BriefingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Briefing
+
+    campaign = factory.SubFactory(CampaignFactory)
+    body = "Expect visitors from logistics firms."
+
+
+class BriefingAcknowledgmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BriefingAcknowledgment
+
+    briefing = factory.SubFactory(BriefingFactory)
+    user = factory.SubFactory(UserFactory)
+    acknowledged_at = factory.LazyFunction(timezone.now)
+
+
+# Metrics: territories' countries and members, targets, scorecards.
+
+
+# Two letters from ISO 3166's user-assigned ranges (QM-QZ, XA-XZ): no country a test
+# maps by hand.
+_COUNTRY_CODES = [f"Q{c}" for c in "MNOPQRSTUVWXYZ"] + [f"X{c}" for c in ascii_uppercase]
+
+
+def _country_code(n: int) -> str:
+    return _COUNTRY_CODES[n % len(_COUNTRY_CODES)]
+
+
+class TerritoryCountryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TerritoryCountry
+        django_get_or_create = ["country"]
+
+    territory = factory.SubFactory(TerritoryFactory)
+    country = factory.Sequence(_country_code)
+
+
+class TerritoryMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TerritoryMember
+
+    territory = factory.SubFactory(TerritoryFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+class TargetFactory(factory.django.DjangoModelFactory):
+    """A territory's monthly revenue target (January 2026)."""
+
+    class Meta:
+        model = Target
+
+    territory = factory.SubFactory(TerritoryFactory)
+    period = Target.Period.MONTH
+    starts_on = factory.LazyFunction(lambda: date(2026, 1, 1))
+    ends_on = factory.LazyFunction(lambda: date(2026, 2, 1))
+    revenue_target = Decimal("30000.00")
+
+
+class ScorecardFactory(factory.django.DjangoModelFactory):
+    """A territory's week (Monday 5 January 2026) with one metric and one component."""
+
+    class Meta:
+        model = Scorecard
+
+    week_start = factory.LazyFunction(lambda: date(2026, 1, 5))
+    territory = factory.SubFactory(TerritoryFactory)
+    metrics = factory.LazyFunction(lambda: {"new_leads": 3})
+    components = factory.LazyFunction(
+        lambda: [{"key": "sla_compliance", "weight": 25, "value": 0.75}]
+    )
+    delta = factory.LazyFunction(lambda: {"new_leads": 1})
+    alignment_score = Decimal("75.00")
+    computed_at = factory.LazyFunction(timezone.now)
