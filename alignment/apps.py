@@ -12,6 +12,8 @@ class AlignmentConfig(AppConfig):
         from django.contrib.auth import get_user_model
 
         from alignment.accounts.roles import roles_sync_after_migrate
+        from alignment.notifications import handlers as notification_handlers  # noqa: F401
+        from alignment.webhooks import handlers as webhook_handlers  # noqa: F401
         from config.tokens import tokens_revoke_on_password_change
 
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="accord-roles-sync")

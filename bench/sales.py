@@ -57,7 +57,7 @@ def check_slas(dataset: Dataset) -> list[Measurement]:
     Opt-in (BENCH=check_slas): the first run records and notifies each of the ~1/6 of
     leads that are overdue one by one (~25 ms each: 80 s at 10k leads, hours at 1M).
     """
-    from leads.services.sales import sla_breaches_check
+    from leads.services.sla import sla_breaches_check
 
     _reps()
     with connection.cursor() as cursor:

@@ -30,6 +30,36 @@ class CampaignStatus(models.TextChoices):
     COMPLETED = "completed", _("Completed")
 
 
+class CampaignQuerySet(models.QuerySet):
+    def for_utm(
+        self, *, utm_source: str = "", utm_medium: str = "", utm_campaign: str = ""
+    ) -> Campaign | None:
+        """The campaign tagged with these UTM values (any case); source/medium narrow if
+        given. The one UTM → campaign rule: a new lead's first-touch campaign, a touch's
+        campaign, an imported row's campaign."""
+        utm_campaign = (utm_campaign or "").strip()
+        if not utm_campaign:
+            return None
+        query = Q(utm_campaign__iexact=utm_campaign)
+        if (utm_source or "").strip():
+            query &= Q(utm_source__iexact=utm_source.strip())
+        if (utm_medium or "").strip():
+            query &= Q(utm_medium__iexact=utm_medium.strip())
+        return self.filter(query).order_by("pk").first()
+
+    def lookup(
+        self, *, name: str = "", utm_source: str = "", utm_medium: str = "", utm_campaign: str = ""
+    ) -> Campaign | None:
+        """A campaign by UTM tags, else by exact name (any case): what importers and APIs
+        send."""
+        found = self.for_utm(
+            utm_source=utm_source, utm_medium=utm_medium, utm_campaign=utm_campaign
+        )
+        if found is None and (name or "").strip():
+            found = self.filter(name__iexact=name.strip()).first()
+        return found
+
+
 class Campaign(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
@@ -71,6 +101,8 @@ class Campaign(models.Model):
     )
     launched_below_readiness = models.BooleanField(_("launched below readiness"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = CampaignQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_on", "name"]

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
 from alignment.agreement.selectors import agreement_active
@@ -19,10 +18,9 @@ from campaigns.attribution import (
     AttributionModel,
     attribution_credits,
     attribution_for_period,
-    won_deals,
 )
 from campaigns.models import Briefing, BriefingAcknowledgment, Campaign, Collateral
-from config.dates import period_clamp
+from config.dates import WEEK, deployment_date, period_clamp, week_start_of
 from leads.models import Lead, StageEvent
 from metrics.definitions import (
     REGISTRY,
@@ -30,7 +28,7 @@ from metrics.definitions import (
     metric_empty_value,
     metric_values,
     metric_values_grouped,
-    week_start_of,
+    won_deals,
 )
 from metrics.models import TerritoryMember
 
@@ -43,28 +41,19 @@ RATIO = Decimal("0.001")
 def campaign_for_utm(
     *, utm_source: str = "", utm_medium: str = "", utm_campaign: str = ""
 ) -> Campaign | None:
-    """The campaign tagged with these UTM values (any case); source/medium narrow if given."""
-    utm_campaign = (utm_campaign or "").strip()
-    if not utm_campaign:
-        return None
-    query = Q(utm_campaign__iexact=utm_campaign)
-    if (utm_source or "").strip():
-        query &= Q(utm_source__iexact=utm_source.strip())
-    if (utm_medium or "").strip():
-        query &= Q(utm_medium__iexact=utm_medium.strip())
-    return Campaign.objects.filter(query).order_by("pk").first()
+    """The campaign tagged with these UTM values (campaigns.models.CampaignQuerySet)."""
+    return Campaign.objects.for_utm(
+        utm_source=utm_source, utm_medium=utm_medium, utm_campaign=utm_campaign
+    )
 
 
 def campaign_lookup(
     *, name: str = "", utm_source: str = "", utm_medium: str = "", utm_campaign: str = ""
 ) -> Campaign | None:
-    """A campaign by UTM tags, else by exact name (any case): what importers and APIs send."""
-    found = campaign_for_utm(
-        utm_source=utm_source, utm_medium=utm_medium, utm_campaign=utm_campaign
+    """A campaign by UTM tags, else by exact name (campaigns.models.CampaignQuerySet)."""
+    return Campaign.objects.lookup(
+        name=name, utm_source=utm_source, utm_medium=utm_medium, utm_campaign=utm_campaign
     )
-    if found is None and (name or "").strip():
-        found = Campaign.objects.filter(name__iexact=name.strip()).first()
-    return found
 
 
 # --- launch readiness --------------------------------------------------------------------
@@ -277,7 +266,7 @@ def campaign_period(*, campaign: Campaign, today: date | None = None) -> MetricF
     the window was enforced, or by another system) are moved into it, so the period's
     next day exists and the campaign's page keeps working.
     """
-    today = today or timezone.localdate()
+    today = today or deployment_date()
     first_spend = campaign.spend_entries.order_by("date").values_list("date", flat=True).first()
     start = period_clamp(min(filter(None, [campaign.starts_on, first_spend])))
     end = period_clamp(max(today, campaign.ends_on or today)) + timedelta(days=1)
@@ -319,11 +308,11 @@ def campaign_spend_revenue_weekly(
     credits = attribution_credits(model=model, deals=won_deals(start=f.start_at, end=f.end_at))
     for credit in credits:
         if credit.campaign_id == campaign.pk:
-            week = week_start_of(timezone.localdate(credit.closed_at))
+            week = week_start_of(credit.closed_at)  # the deployment's week
             revenue_by_week[week] = revenue_by_week.get(week, Decimal("0.00")) + credit.amount
     points = []
     week = week_start_of(f.start)
-    until = min(f.end, timezone.localdate() + timedelta(days=1))  # no flat future
+    until = min(f.end, deployment_date() + timedelta(days=1))  # no flat future
     while week < until or not points:
         points.append(
             TimelinePoint(
@@ -332,7 +321,7 @@ def campaign_spend_revenue_weekly(
                 revenue=revenue_by_week.get(week, Decimal("0.00")),
             )
         )
-        week += timedelta(days=7)
+        week += WEEK
     return points
 
 

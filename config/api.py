@@ -19,10 +19,9 @@ from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import NotConfigured
+from config.errors import Conflict, NotConfigured
 from config.pagination import CheckedCursorPagination
 from config.schema import FIELD_ERRORS_SCHEMA
-from leads.services import LeadConflict
 
 
 class FieldErrorsSerializer(serializers.Serializer):
@@ -109,7 +108,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     if isinstance(exc, NotConfigured):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, LeadConflict):
+    if isinstance(exc, Conflict):
         body: dict[str, Any] = {"detail": str(exc)}
         if exc.lead_id is not None:
             body["id"] = exc.lead_id

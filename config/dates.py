@@ -21,12 +21,16 @@ Report periods read from a query string (`start`, `end`, `week` of the metric an
 pages and API) go through `period_params_parse`, the one parser for them; a stored date
 that should never have been (a campaign ending 9999-12-31) is moved into the window by
 `period_clamp` before a period is built from it.
+
+Days and weeks of reports are the deployment's (settings.TIME_ZONE), whoever reads them:
+an ISO week runs from Monday 00:00 to the next Monday 00:00 there. `week_start_of` and
+`week_bounds` are the one definition every page, API, scorecard and ledger counts with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from datetime import timezone as dt_timezone
 from typing import Any
 
@@ -41,6 +45,44 @@ EARLIEST_DAY = date(1970, 1, 1)
 EARLIEST_MOMENT = datetime(1970, 1, 1, tzinfo=dt_timezone(timedelta(hours=14)))
 HISTORY_SLACK = timedelta(days=1)
 PLANNED_YEARS = 5
+
+
+WEEK = timedelta(days=7)
+
+
+def deployment_tz() -> tzinfo:
+    """The deployment's time zone (settings.TIME_ZONE), whatever zone a reader has chosen."""
+    return timezone.get_default_timezone()
+
+
+def deployment_date(moment: date | datetime | None = None) -> date:
+    """The deployment's calendar day of `moment` (a date is its own day); None: today."""
+    if moment is None:
+        moment = timezone.now()
+    if isinstance(moment, datetime):
+        if timezone.is_naive(moment):
+            return moment.date()
+        return timezone.localtime(moment, deployment_tz()).date()
+    return moment
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of `day` in the deployment's time zone."""
+    return datetime.combine(day, time.min, tzinfo=deployment_tz())
+
+
+def week_start_of(moment: date | datetime | None = None) -> date:
+    """The Monday of the ISO week holding `moment` (a day, or a moment read in the
+    deployment's time zone); None: this week."""
+    day = deployment_date(moment)
+    return day - timedelta(days=day.weekday())
+
+
+def week_bounds(moment: date | datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the ISO week holding `moment`: Monday 00:00 to the next Monday 00:00
+    in the deployment's time zone, as aware datetimes."""
+    monday = week_start_of(moment)
+    return day_start(monday), day_start(monday + WEEK)
 
 
 def _years_ahead(day: date, years: int) -> date:
@@ -207,3 +249,11 @@ class PeriodDateField(forms.DateField):
             if errors[0].code == "invalid":
                 raise ValidationError(self.error_messages["invalid"], code="invalid") from None
             raise ValidationError(errors) from None
+
+
+def dates_collect(errors: dict[str, list[str]], check: Any, value: Any, field: str) -> None:
+    """Collect config.dates' verdict on one date into a service's field errors."""
+    try:
+        check(value, field=field)
+    except ValidationError as exc:
+        errors.setdefault(field, []).extend(exc.message_dict[field])

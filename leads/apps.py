@@ -6,3 +6,7 @@ class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = _("Leads")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Subscribe the leads app's event handlers (config.events).
+        from leads import handlers  # noqa: F401

@@ -41,8 +41,9 @@ from leads.models import (
 )
 from leads.selectors import OPEN_STAGES
 from leads.services import lead_promote_if_qualified, lead_transition
+from leads.services.deals import deal_close
+from leads.services.follow_ups import follow_up_log
 from leads.services.rescoring import leads_rescore_sql
-from leads.services.sales import deal_close, follow_up_log
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
 
 DEMO_PASSWORD = "accord-demo"
@@ -897,7 +898,7 @@ def demo_seed(
     from campaigns.demo import campaigns_demo_seed
 
     campaigns_demo_seed(campaigns=campaigns, now=now)
-    from leads.services.sales import sla_breaches_check
+    from leads.services.sla import sla_breaches_check
 
     sla_breaches_check(now=now)  # the overdue demo leads' breaches, recorded once
     from metrics.demo import metrics_demo_seed

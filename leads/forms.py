@@ -1,4 +1,4 @@
-"""Forms of the sales pages; rules stay in leads/services/sales.py."""
+"""Forms of the sales pages; rules stay in leads/services/ (deals, follow_ups, assignment)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ class ReassignForm(forms.Form):
     owner = forms.ModelChoiceField(label=_("Give to"), queryset=None)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from leads.services.sales import assignable_users
+        from leads.services.assignment import assignable_users
 
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = assignable_users()

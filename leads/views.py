@@ -13,7 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment.accounts.roles import Role, user_has_role, user_primary_role
+from alignment.accounts.roles import (
+    Role,
+    lead_can_work,
+    move_refusal,
+    user_has_role,
+    user_primary_role,
+)
 from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
 from campaigns.models import Campaign, CampaignStatus
@@ -43,15 +49,9 @@ from leads.selectors import (
     week_start_of,
 )
 from leads.services import LeadConflict, lead_transition
-from leads.services.criteria import move_refusal
-from leads.services.sales import (
-    deal_close,
-    deal_create,
-    follow_up_log,
-    lead_can_work,
-    lead_claim,
-    lead_reassign,
-)
+from leads.services.assignment import lead_claim, lead_reassign
+from leads.services.deals import deal_close, deal_create
+from leads.services.follow_ups import follow_up_log
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -1,5 +1,9 @@
 """The five roles of DESIGN.md as Django groups, and what each may do.
 
+Every permission rule a service enforces is written here once (who may work on, move,
+edit or import leads; who may record touches); the services call these functions and
+pages and the API ask them only to decide what to offer.
+
 Groups are (re)synced after every migrate, so a new permission reaches its roles
 without a data migration; running it twice changes nothing.
 """
@@ -10,9 +14,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from alignment.models import Team
+from alignment.models import StageKey, Team
 
 
 class Role(models.TextChoices):
@@ -167,3 +172,95 @@ def user_primary_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
 def user_team(user: AbstractBaseUser | AnonymousUser) -> str | None:
     role = user_primary_role(user)
     return ROLE_TEAM.get(role) if role else None
+
+
+# --- who may do what to a lead ------------------------------------------------------------
+# `lead` is any object with `owner_id` (a leads.Lead); the rules read nothing else.
+
+# Stages before the hand-off, where marketing may still decide on its own.
+MARKETING_DECIDES_IN = (StageKey.INQUIRY, StageKey.RECYCLED)
+
+
+def user_is_sales_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER))
+
+
+def lead_can_work(*, user: AbstractBaseUser | AnonymousUser, lead: Any) -> bool:
+    """Log follow-ups, make and close deals: the lead's owner (a rep) or a sales manager."""
+    if not user.is_authenticated:
+        return False
+    if user_is_sales_manager(user):
+        return True
+    return user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk
+
+
+def lead_work_refusal(*, user: AbstractBaseUser | AnonymousUser, lead: Any) -> str | None:
+    if lead_can_work(user=user, lead=lead):
+        return None
+    return gettext("Only the lead's owner or a sales manager may work on this lead.")
+
+
+def lead_can_edit(*, user: AbstractBaseUser | None, lead: Any) -> bool:
+    """Who may change a lead's own fields: the system (no user), marketing (it owns the
+    lead data), sales managers, and a sales rep only on a lead they own."""
+    if user is None or user.is_superuser:
+        return True
+    if user_has_role(user, Role.SALES_MANAGER, Role.MARKETER, Role.MARKETING_MANAGER):
+        return True
+    return user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk
+
+
+def actor_team(user: AbstractBaseUser | None) -> str:
+    """The team `user` acts for ('' for the system, an import or a superuser)."""
+    if user is None or user.is_superuser:
+        return ""
+    if user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER):
+        return Team.SALES
+    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
+        return Team.MARKETING
+    return ""
+
+
+def may_override(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+    """Who may move a lead past an entry criterion, with a written reason."""
+    return bool(
+        user is not None and (user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER))
+    )
+
+
+def move_refusal(
+    *, user: AbstractBaseUser | None, lead: Any, from_stage: str, to_stage: str
+) -> str | None:
+    """Why `user` may not move `lead` from `from_stage` to `to_stage` (None: they may).
+
+    - the system (no user), superusers and sales managers: any agreed move;
+    - the lead's owner (a sales rep): any agreed move of their own lead;
+    - marketers and marketing managers: only before the hand-off (from inquiry or
+      recycled) to mql, recycled or disqualified: accepting or rejecting an MQL is
+      sales' decision alone;
+    - everyone else: no move.
+    """
+    if user is None or user.is_superuser or user_has_role(user, Role.SALES_MANAGER):
+        return None
+    if user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk:
+        return None
+    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
+        if from_stage == StageKey.MQL:
+            return gettext("Only the lead's owner or a sales manager decides on an MQL.")
+        if from_stage in MARKETING_DECIDES_IN and to_stage in (
+            StageKey.MQL,
+            StageKey.RECYCLED,
+            StageKey.DISQUALIFIED,
+        ):
+            return None
+        return gettext("Marketing may move a lead only before it is handed to sales.")
+    if user_has_role(user, Role.SALES_REP):
+        return gettext("Only the lead's owner or a sales manager may move this lead.")
+    return gettext("Your role may not move leads.")
+
+
+def lead_import_refusal(*, user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """Who may import leads from a file: whoever holds `leads.add_leadimport`."""
+    if user.is_authenticated and user.has_perm("leads.add_leadimport"):
+        return None
+    return gettext("Your role may not import leads.")

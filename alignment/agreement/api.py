@@ -452,7 +452,7 @@ class LeadTransitionView(APIView):
         """Win or lose the lead by closing its open deal (the stage follows the deal)."""
         from leads.models import Deal, DealOutcome
         from leads.services import TransitionResult
-        from leads.services.sales import deal_close
+        from leads.services.deals import deal_close
 
         deal = Deal.objects.filter(pk=deal_id, lead=lead).first()
         if deal is None:

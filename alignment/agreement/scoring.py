@@ -8,6 +8,7 @@ gave points (rule → points), so a score always explains itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,9 @@ from django.utils import timezone
 from alignment.models import QualificationRule, RuleKind, RuleOperator
 
 # Lead attributes rules may test; `custom.<key>` reads a custom field.
+# A custom field a rule may test: custom.<key> (the lead's custom_fields[key]).
+CUSTOM_FIELD = re.compile(r"custom\.[A-Za-z0-9_-]{1,60}")
+
 SCORABLE_FIELDS = [
     "email",
     "first_name",

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 
 from alignment.accounts.roles import Role, user_has_role
 from alignment.agreement import defaults
+from alignment.agreement.events import AgreementActivated
+from alignment.agreement.scoring import CUSTOM_FIELD, SCORABLE_FIELDS
 from alignment.models import (
     Agreement,
     AgreementSignature,
@@ -30,6 +32,7 @@ from alignment.models import (
     RuleOperator,
     Team,
 )
+from config.events import publish
 
 logger = logging.getLogger(__name__)
 
@@ -187,8 +190,6 @@ def agreement_draft_create(
 
 def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     """Validate a rule's fields; raise ValidationError with field errors."""
-    from alignment.agreement.scoring import SCORABLE_FIELDS
-
     errors: dict[str, list[str]] = {}
     kind = data.get("kind")
     if kind not in RuleKind.values:
@@ -205,8 +206,6 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
     }
     if kind in (RuleKind.FIT, RuleKind.MUST):
         field = (data.get("field") or "").strip()
-        from leads.services.rescoring import CUSTOM_FIELD
-
         if field not in SCORABLE_FIELDS and not CUSTOM_FIELD.fullmatch(field):
             errors["field"] = [
                 _("Choose a lead field (%(fields)s) or custom.<key> (letters, digits, _ and -).")
@@ -464,7 +463,7 @@ def agreement_sign(*, agreement: Agreement, user: Any) -> SignResult:
                 raise ValidationError(
                     _("Another version became active at the same moment; please try again.")
                 ) from None
-            transaction.on_commit(lambda: _after_activation(locked.pk))
+            publish(AgreementActivated(agreement_id=locked.pk))
     agreement.status, agreement.activated_at = locked.status, locked.activated_at
     return SignResult(
         agreement=locked,
@@ -491,38 +490,6 @@ def _active_locked() -> Agreement | None:
         ):
             return current
     raise ValidationError(_("The agreement is changing right now; please try again."))
-
-
-def _after_activation(agreement_id: int) -> None:
-    """Rescore every lead under the version that just became active, in the background.
-
-    A million leads take about half a minute (docs/performance.md), too long for the
-    signing request, so a Celery task does it. If the broker cannot take the task, it
-    runs here instead: a late signature page beats leads scored under the old version.
-    """
-    from alignment.tasks import rescore_all_leads
-
-    try:
-        rescore_all_leads.delay(agreement_id)
-    except Exception:
-        logger.exception(
-            "Could not enqueue the rescoring of agreement %s; running it now.", agreement_id
-        )
-        agreement_rescore_active(agreement_id=agreement_id)
-
-
-def agreement_rescore_active(*, agreement_id: int, promote: bool = True) -> int:
-    """Rescore all leads if `agreement_id` is still the active version; else do nothing.
-
-    With `promote`, the newly qualifying leads become MQLs too. Safe to run twice: the
-    second run rescores to the same values and promotes nobody.
-    """
-    from leads.services.rescoring import agreement_rescore_all
-
-    agreement = Agreement.objects.filter(pk=agreement_id, status=AgreementStatus.ACTIVE).first()
-    if agreement is None:
-        return 0
-    return agreement_rescore_all(agreement=agreement, promote=promote).rescored
 
 
 # --- comparing two versions ---------------------------------------------------------------

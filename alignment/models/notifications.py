@@ -14,6 +14,7 @@ class WebhookEvent(models.TextChoices):
     LEAD_ACCEPTED = "lead.accepted", "lead.accepted"
     LEAD_REJECTED = "lead.rejected", "lead.rejected"
     SLA_BREACHED = "sla.breached", "sla.breached"
+    FOLLOW_UP_LOGGED = "follow_up.logged", "follow_up.logged"
     DEAL_WON = "deal.won", "deal.won"
     DEAL_LOST = "deal.lost", "deal.lost"
     SCORECARD_PUBLISHED = "scorecard.published", "scorecard.published"

@@ -1,11 +1,12 @@
 """Outgoing webhooks: record one delivery per event and subscription, deliver it signed.
 
-`webhook_emit` is what the rest of Accord calls when something happens; it writes
-`WebhookDelivery` rows inside the caller's transaction and, once that transaction
-commits, hands all of them to the worker in one message (`deliver_webhooks`), which
-fans them out: the request never does per-subscription work beyond one INSERT.
-`webhook_deliver` makes one signed attempt (the Celery task
-`alignment.tasks.deliver_webhook` calls it and retries with backoff) through
+`webhook_emit` is what Accord calls when something happens (directly from the feedback,
+campaign and metric services; for lead events from `alignment.webhooks.handlers`); it
+writes `WebhookDelivery` rows inside the caller's transaction and, once that transaction
+commits, announces them (`WebhookDeliveriesRecorded`) so that one message takes them all
+to the worker (`deliver_webhooks`), which fans them out: the request never does
+per-subscription work beyond one INSERT. `webhook_deliver` makes one signed attempt (the
+Celery task `alignment.webhooks.tasks.deliver_webhook` calls it and retries with backoff) through
 `alignment.webhooks.http`, which refuses non-public targets, pins the vetted
 address, follows no redirect and holds one deadline.
 
@@ -44,7 +45,9 @@ from alignment.models import (
     WebhookSubscription,
 )
 from alignment.notifications.services import notification_send
+from alignment.webhooks.events import WebhookDeliveriesRecorded
 from alignment.webhooks.http import webhook_post, webhook_url_check
+from config.events import publish
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +160,12 @@ def _subscriber_ids(event: str) -> list[int]:
     return [pk for pk, events in rows if event in (events or [])]
 
 
+def webhook_subscribed(event: str) -> bool:
+    """Whether any active subscription listens to `event` (handlers skip building a
+    payload nobody receives)."""
+    return bool(_subscriber_ids(event))
+
+
 def webhook_emit(*, event: str, key: str, payload: dict[str, Any]) -> None:
     """Record `event` (natural key `key`) for every active subscriber, deliver after commit.
 
@@ -206,7 +215,7 @@ class _Outbox:
         # Runs once per commit; a second run finds nothing left (safe twice).
         ids, self.ids, self.flushed = self.ids, [], True
         if ids:
-            webhook_enqueue_many(delivery_ids=sorted(set(ids)))
+            publish(WebhookDeliveriesRecorded(delivery_ids=tuple(sorted(set(ids)))))
 
 
 _outboxes = threading.local()  # one per thread, as Django's connections are
@@ -215,7 +224,7 @@ _outboxes = threading.local()  # one per thread, as Django's connections are
 def _outbox_add(ids: list[int]) -> None:
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
-        webhook_enqueue_many(delivery_ids=ids)
+        publish(WebhookDeliveriesRecorded(delivery_ids=tuple(ids)))
         return
     outbox: _Outbox | None = getattr(_outboxes, "current", None)
     if outbox is None or not _registered(outbox, connection):
@@ -243,58 +252,24 @@ def _registered(outbox: _Outbox, connection: Any) -> bool:
     return False
 
 
-def webhook_enqueue(*, delivery_id: int, countdown: int | None = None) -> None:
-    """Hand one delivery to Celery; a broker failure leaves it pending for the sweep."""
-    from alignment.tasks import deliver_webhook
-
-    try:
-        deliver_webhook.apply_async(args=[delivery_id], countdown=countdown)
-    except Exception:  # the broker is down: the periodic sweep enqueues it later
-        logger.exception("Could not enqueue webhook delivery %s", delivery_id)
-
-
-def webhook_enqueue_many(*, delivery_ids: list[int]) -> None:
-    """Hand deliveries to the worker in messages of FAN_OUT_CHUNK ids, not one per delivery.
-
-    A broker failure leaves them pending for the sweep.
-    """
-    from alignment.tasks import deliver_webhooks
-
-    for start in range(0, len(delivery_ids), FAN_OUT_CHUNK):
-        chunk = delivery_ids[start : start + FAN_OUT_CHUNK]
-        try:
-            deliver_webhooks.apply_async(args=[chunk])
-        except Exception:  # the broker is down: the periodic sweep enqueues them later
-            logger.exception("Could not enqueue %s webhook deliveries", len(chunk))
-
-
-def webhook_fan_out(*, delivery_ids: list[int]) -> int:
-    """In the worker: one delivery task per pending id (gone or done ones are left out).
-
-    Running it twice enqueues a delivery twice; the second run of a delivery that
-    succeeded meanwhile is skipped.
-    """
-    pending = list(
+def webhook_fan_out(*, delivery_ids: list[int]) -> list[int]:
+    """In the worker: which of `delivery_ids` still need a delivery task (gone or done ones
+    are left out), in order."""
+    return sorted(
         WebhookDelivery.objects.filter(
             pk__in=delivery_ids, status=WebhookDelivery.Status.PENDING
         ).values_list("pk", flat=True)
     )
-    for pk in sorted(pending):
-        webhook_enqueue(delivery_id=pk)
-    return len(pending)
 
 
-def webhook_pending_sweep(*, older_than_seconds: int = 900) -> int:
-    """Enqueue pending deliveries never attempted (e.g. the broker was down); safe twice."""
+def webhook_pending_sweep(*, older_than_seconds: int = 900) -> list[int]:
+    """Pending deliveries never attempted (e.g. the broker was down), to enqueue again."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
+    return list(
         WebhookDelivery.objects.filter(
             status=WebhookDelivery.Status.PENDING, attempts=0, created_at__lt=cutoff
         ).values_list("pk", flat=True)[:1000]
     )
-    for pk in ids:
-        webhook_enqueue(delivery_id=pk)
-    return len(ids)
 
 
 # --- delivering ------------------------------------------------------------------------
@@ -463,21 +438,3 @@ def webhook_lead_payload(*, lead: Any, stage_event: Any = None) -> dict[str, Any
             "reason": stage_event.reason,
         }
     return data
-
-
-def webhook_lead_transition_emit(*, lead: Any, stage_event: Any) -> None:
-    """lead.qualified (→ mql), lead.accepted (mql → sal), lead.rejected (mql → out)."""
-    from_stage, to_stage = stage_event.from_stage, stage_event.to_stage
-    if to_stage == "mql":
-        event = WebhookEvent.LEAD_QUALIFIED
-    elif from_stage == "mql" and to_stage == "sal":
-        event = WebhookEvent.LEAD_ACCEPTED
-    elif from_stage == "mql" and to_stage in ("recycled", "disqualified"):
-        event = WebhookEvent.LEAD_REJECTED
-    else:
-        return
-    webhook_emit(
-        event=event,
-        key=f"stage_event:{stage_event.pk}",
-        payload=webhook_lead_payload(lead=lead, stage_event=stage_event),
-    )

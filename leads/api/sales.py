@@ -1,4 +1,4 @@
-"""Thin DRF views of the sales side; rules live in leads/services/sales.py.
+"""Thin DRF views of the sales side; rules live in leads/services/ (deals, follow_ups, assignment).
 
 Routes: leads/{id}/follow-ups/ (GET, POST), leads/{id}/claim/ (POST),
 leads/{id}/reassign/ (POST, sales managers), deals/ (GET, POST) and deals/{id}/
@@ -36,14 +36,9 @@ from leads.models import (
     Lead,
     StageEvent,
 )
-from leads.services.sales import (
-    deal_close,
-    deal_create,
-    deal_update,
-    follow_up_log,
-    lead_claim,
-    lead_reassign,
-)
+from leads.services.assignment import lead_claim, lead_reassign
+from leads.services.deals import deal_close, deal_create, deal_update
+from leads.services.follow_ups import follow_up_log
 
 FORBIDDEN = OpenApiResponse(
     ErrorSerializer, description="Your role may not do this, or the lead is another rep's."

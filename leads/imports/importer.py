@@ -28,6 +28,7 @@ a quote never closed); the rows after it are read and imported all the same.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import csv
 import io
@@ -39,28 +40,36 @@ from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from alignment.agreement.selectors import agreement_active, funnel_for
 from alignment.models import StageKey
+from campaigns.models import Campaign
 from config.dates import history_moment_check
+from config.events import publish
 from config.parsers import MAX_DEPTH as JSON_MAX_DEPTH
 from config.parsers import nesting_depth_exceeds
+from leads.events import LeadsImported
 from leads.models import Deal, DealOutcome, Lead, LeadImport, SourceChannel, StageEvent
 from leads.services import (
     LeadConflict,
     lead_changes,
+    lead_promote_if_qualified,
     lead_update,
     lead_upsert,
     territory_for_lead,
 )
+from leads.services.rescoring import leads_rescore_sql, qualifying_lead_ids
 
 logger = logging.getLogger(__name__)
 
@@ -200,9 +209,6 @@ def import_file_check(*, stream: IO[bytes], name: str, size: int | None) -> None
     Reads the file once in chunks (memory stays flat whatever its size or shape) and
     rewinds it. Raises ImportFileError with a message for the person who uploaded it.
     """
-    from django.conf import settings
-    from django.template.defaultfilters import filesizeformat
-
     limit = settings.LEAD_IMPORT_MAX_BYTES
     if size is not None and size > limit:
         raise ImportFileError(
@@ -282,8 +288,6 @@ def _check_header(head: bytes, *, more: bool) -> None:
 
 
 def _check_utf8(stream: IO[bytes], head: bytes) -> None:
-    import codecs
-
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     line = 1
     chunk = head
@@ -597,9 +601,7 @@ class _Lookups:
     def campaign(self, name: str, source: str, medium: str, utm: str) -> int | None:
         key = (name.lower(), source.lower(), medium.lower(), utm.lower())
         if key not in self.campaigns:
-            from campaigns.selectors import campaign_lookup
-
-            found = campaign_lookup(
+            found = Campaign.objects.lookup(
                 name=name, utm_source=source, utm_medium=medium, utm_campaign=utm
             )
             self.campaigns[key] = found.pk if found else None
@@ -1132,8 +1134,6 @@ def _update(
         data.pop("campaign")  # the first touch stays the first touch
     changes = lead_changes(lead=lead, data=data)
     if "campaign" in changes:
-        from campaigns.models import Campaign
-
         changes["campaign"] = Campaign.objects.get(pk=changes["campaign"])
     if not changes:
         return RowResult(row=row.row, status="unchanged", id=lead.pk)
@@ -1254,10 +1254,6 @@ def _score_new(*, lead_ids: list[int]) -> None:
     """Score new inquiry leads in one statement; those that qualify become MQLs."""
     if not lead_ids:
         return
-    from alignment.agreement.selectors import agreement_active, funnel_for
-    from leads.services import lead_promote_if_qualified
-    from leads.services.rescoring import leads_rescore_sql, qualifying_lead_ids
-
     agreement = agreement_active()
     if agreement is None:
         return
@@ -1271,18 +1267,8 @@ def _score_new(*, lead_ids: list[int]) -> None:
 
 
 def _emit_created(leads: list[Lead]) -> None:
-    from alignment.webhooks.services import (
-        _subscribers,
-        webhook_emit,
-        webhook_lead_payload,
-    )
-
-    if not leads or not _subscribers("lead.created"):
-        return
-    for lead in leads:
-        webhook_emit(
-            event="lead.created", key=f"lead:{lead.pk}", payload=webhook_lead_payload(lead=lead)
-        )
+    if leads:
+        publish(LeadsImported(lead_ids=tuple(lead.pk for lead in leads)))
 
 
 def _write_slowly(

@@ -32,17 +32,19 @@ from functools import partial
 from pathlib import PurePosixPath
 from typing import IO, Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from config.events import publish
+from leads.events import LeadImportQueued
 from leads.imports.importer import (
     ImportFileError,
     ImportResult,
@@ -170,9 +172,7 @@ def lead_import_start(
             upload=upload,
             mapping=mapping,
         )
-        transaction.on_commit(
-            partial(_enqueue, import_id=record.pk, upload=upload, keep=keep_upload_if_refused)
-        )
+        publish(LeadImportQueued(import_id=record.pk, keep_upload=keep_upload_if_refused))
         return ImportStarted(record=record, result=None)
 
     record = LeadImport.objects.create(
@@ -194,19 +194,16 @@ def lead_import_start(
     return ImportStarted(record=record, result=result)
 
 
-def _enqueue(*, import_id: int, upload: str, keep: bool) -> None:
-    from kombu.exceptions import OperationalError
-
-    from leads.tasks import import_leads_file
-
-    try:
-        import_leads_file.delay(import_id)
-    except OperationalError:
-        logger.warning("Broker unavailable: import %s was not queued", import_id)
-        LeadImport.objects.filter(pk=import_id, status=LeadImport.Status.PENDING).delete()
-        if not keep:
-            import_upload_delete(upload=upload)
-        raise
+def lead_import_refused(*, import_id: int, keep_upload: bool) -> None:
+    """The broker refused a queued run: nothing started, so the run goes (and its file,
+    unless the page keeps it for "try again")."""
+    record = LeadImport.objects.filter(pk=import_id, status=LeadImport.Status.PENDING).first()
+    if record is None:
+        return
+    upload = record.upload
+    record.delete()
+    if upload and not keep_upload:
+        import_upload_delete(upload=upload)
 
 
 def lead_import_run(*, import_id: int) -> LeadImport | None:
@@ -217,8 +214,6 @@ def lead_import_run(*, import_id: int) -> LeadImport | None:
     a run already claimed, finished or gone is left alone (None). The upload is deleted
     when the run ends, however it ends; a missing one fails the run.
     """
-    from celery.exceptions import SoftTimeLimitExceeded
-
     now = timezone.now()
     claimed = LeadImport.objects.filter(pk=import_id, status=LeadImport.Status.PENDING).update(
         status=LeadImport.Status.RUNNING, started_at=now, heartbeat_at=now

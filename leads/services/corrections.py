@@ -19,11 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import user_is_sales_manager
 from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import ReasonKind
-from config.dates import history_moment_check
+from config.dates import dates_collect, history_moment_check
 from leads.models import Correction, Deal, DealOutcome
-from leads.services.sales import dates_collect, money_parse, user_is_sales_manager
+from leads.services.deals import money_parse
 
 
 def user_may_correct(*, user: AbstractBaseUser) -> bool:

@@ -1,5 +1,5 @@
-"""The agreement's law at the point of entry: who may move a lead, and what each stage
-requires before a lead may enter it.
+"""The agreement's law at the point of entry: what each stage requires before a lead may
+enter it (who may make the move: alignment.accounts.roles).
 
 `lead_transition` asks these questions on every move, whatever the path (page, API,
 importer, tasks); pages and the API ask them first only to word their forms.
@@ -10,66 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
-from alignment.accounts.roles import Role, user_has_role
 from alignment.agreement.scoring import lead_field_value, rule_test
 from alignment.agreement.selectors import Funnel
-from alignment.models import RuleKind, StageKey, Team
+from alignment.models import RuleKind, StageKey
 from leads.models import DealOutcome, Lead
-
-# Stages before the hand-off, where marketing may still decide on its own.
-MARKETING_DECIDES_IN = (StageKey.INQUIRY, StageKey.RECYCLED)
-
-
-def actor_team(user: AbstractBaseUser | None) -> str:
-    """The team `user` acts for ('' for the system, an import or a superuser)."""
-    if user is None or user.is_superuser:
-        return ""
-    if user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER):
-        return Team.SALES
-    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
-        return Team.MARKETING
-    return ""
-
-
-def may_override(user: AbstractBaseUser | None) -> bool:
-    """Who may move a lead past an entry criterion, with a written reason."""
-    return bool(
-        user is not None and (user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER))
-    )
-
-
-def move_refusal(
-    *, user: AbstractBaseUser | None, lead: Lead, from_stage: str, to_stage: str
-) -> str | None:
-    """Why `user` may not move `lead` from `from_stage` to `to_stage` (None: they may).
-
-    - the system (no user), superusers and sales managers: any agreed move;
-    - the lead's owner (a sales rep): any agreed move of their own lead;
-    - marketers and marketing managers: only before the hand-off (from inquiry or
-      recycled) to mql, recycled or disqualified: accepting or rejecting an MQL is
-      sales' decision alone;
-    - everyone else: no move.
-    """
-    if user is None or user.is_superuser or user_has_role(user, Role.SALES_MANAGER):
-        return None
-    if user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk:
-        return None
-    if user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER):
-        if from_stage == StageKey.MQL:
-            return _("Only the lead's owner or a sales manager decides on an MQL.")
-        if from_stage in MARKETING_DECIDES_IN and to_stage in (
-            StageKey.MQL,
-            StageKey.RECYCLED,
-            StageKey.DISQUALIFIED,
-        ):
-            return None
-        return _("Marketing may move a lead only before it is handed to sales.")
-    if user_has_role(user, Role.SALES_REP):
-        return _("Only the lead's owner or a sales manager may move this lead.")
-    return _("Your role may not move leads.")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Writes of the leads app: the one door for creating leads and moving them.
+"""A lead's life: creating it, editing it, scoring it and moving it along the agreed funnel.
 
-Pages, the API, the importer, the demo and Celery tasks all call these functions.
+`lead_transition` is the one door every stage move goes through (pages, the API, the
+importer, the admin, tasks), and so the place the agreement is enforced.
 """
 
 from __future__ import annotations
@@ -15,13 +16,20 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import actor_team, lead_can_edit, may_override, move_refusal
 from alignment.agreement.scoring import score_compute
 from alignment.agreement.selectors import Funnel, funnel_active, reason_kind_for
-from alignment.models import Agreement, ReasonKind, StageKey
+from alignment.models import ReasonKind, StageKey
+from campaigns.models import Campaign
+from config.events import publish
 from config.stored_text import SCORE_REACHED, SCORE_REACHED_UNDER, stored_text
+from leads.events import LeadCreated, LeadTransitioned
 from leads.models import Lead, StageEvent
 from leads.selectors import leads_with_email
-from metrics.models import Territory, TerritoryCountry, TerritoryMember
+from leads.services.assignment import lead_assign_round_robin, territory_for_country
+from leads.services.criteria import deal_entry_refusal, mql_entry_check
+from leads.services.errors import LeadConflict
+from leads.services.sla import sla_breach_record, sla_due_compute
 
 # Fields a lead's creator may set; stage, score, owner and history go through services.
 EDITABLE_FIELDS = [
@@ -39,112 +47,6 @@ EDITABLE_FIELDS = [
     "campaign",
     "custom_fields",
 ]
-
-
-class LeadConflict(Exception):
-    """Someone else won a race for the same lead (two claims, a duplicate email)."""
-
-    def __init__(self, message: str, *, lead_id: int | None = None) -> None:
-        super().__init__(message)
-        self.lead_id = lead_id
-
-
-# --- SLA clock -------------------------------------------------------------------------
-
-
-def sla_due_compute(*, agreement: Agreement, hours: int | None, start: datetime) -> datetime | None:
-    """When a clock of `hours` started at `start` runs out.
-
-    Calendar hours, unless the agreement defines business hours
-    ({"start": 9, "end": 17, "weekdays": [0, 1, 2, 3, 4]}) in the deployment's time zone.
-    """
-    if not hours:
-        return None
-    spec = agreement.business_hours or {}
-    if not spec:
-        return start + timedelta(hours=hours)
-    day_start, day_end = int(spec.get("start", 9)), int(spec.get("end", 17))
-    weekdays = set(spec.get("weekdays", [0, 1, 2, 3, 4]))
-    if day_end <= day_start or not weekdays:
-        return start + timedelta(hours=hours)
-    local = timezone.localtime(start)
-    remaining = timedelta(hours=hours)
-    cursor = local
-    for _day in range(3660):  # at most ten years of days: a bounded walk
-        open_at = cursor.replace(hour=day_start, minute=0, second=0, microsecond=0)
-        close_at = cursor.replace(hour=day_end, minute=0, second=0, microsecond=0)
-        if cursor.weekday() in weekdays and cursor < close_at:
-            begin = max(cursor, open_at)
-            available = close_at - begin
-            if remaining <= available:
-                return begin + remaining
-            remaining -= available
-        next_day = (cursor + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-        cursor = timezone.make_aware(next_day.replace(tzinfo=None), local.tzinfo)
-    return start + timedelta(hours=hours)
-
-
-# --- territory and assignment ------------------------------------------------------------
-
-
-def territory_for_country(country: str) -> Territory | None:
-    mapping = (
-        TerritoryCountry.objects.select_related("territory").filter(country=country.upper()).first()
-        if country
-        else None
-    )
-    if mapping:
-        return mapping.territory
-    return Territory.objects.filter(is_default=True).first()
-
-
-def territory_for_lead(*, country: str, owner_id: int | None) -> Territory | None:
-    """A new lead's territory: its country's, else its owner's (one active membership), else
-    the default. An owned lead from an unmapped country belongs where its rep works."""
-    if country:
-        mapping = TerritoryCountry.objects.select_related("territory").filter(
-            country=country.upper()
-        )
-        if mapping.exists():
-            return mapping.first().territory  # type: ignore[union-attr]
-    if owner_id:
-        memberships = list(
-            TerritoryMember.objects.select_related("territory").filter(
-                user_id=owner_id, is_active=True
-            )[:2]
-        )
-        if len(memberships) == 1:
-            return memberships[0].territory
-    return territory_for_country(country)
-
-
-def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> AbstractBaseUser | None:
-    """Give an unowned lead to the next active rep of its territory, round-robin.
-
-    The territory row is locked, so concurrent assignments take turns; a lead that
-    already has an owner keeps it. Returns the owner (None when the territory has no rep).
-    """
-    if lead.owner_id:
-        return lead.owner
-    territory = lead.territory or territory_for_country(lead.country)
-    if territory is None:
-        return None
-    territory = Territory.objects.select_for_update().get(pk=territory.pk)
-    reps = list(
-        TerritoryMember.objects.filter(territory=territory, is_active=True, user__is_active=True)
-        .order_by("user_id")
-        .values_list("user_id", flat=True)
-    )
-    if not reps:
-        return None
-    last = territory.last_assigned_rep_id
-    following = [pk for pk in reps if last is not None and pk > last]
-    rep_id = following[0] if following else reps[0]
-    Territory.objects.filter(pk=territory.pk).update(last_assigned_rep_id=rep_id)
-    lead.owner_id = rep_id
-    lead.territory = territory
-    lead.assigned_at = at or timezone.now()
-    return lead.owner
 
 
 # --- the stage service -------------------------------------------------------------------
@@ -183,14 +85,6 @@ def lead_transition(
     clock, and routes a new MQL to a rep. The lead row is locked, so two moves of one
     lead queue up; a refused move changes nothing.
     """
-    from leads.services.criteria import (
-        actor_team,
-        deal_entry_refusal,
-        may_override,
-        move_refusal,
-        mql_entry_check,
-    )
-
     funnel = funnel or funnel_active()
     at = at or timezone.now()
     locked = Lead.objects.select_for_update().get(pk=lead.pk)
@@ -264,8 +158,6 @@ def lead_transition(
     )
     if locked.sla_due_at is not None and locked.sla_due_at < at:
         # Left the stage after its deadline: the breach counts even if no check ran since.
-        from leads.services.sales import sla_breach_record
-
         sla_breach_record(lead=locked, stage=from_stage, due_at=locked.sla_due_at, detected_at=at)
     locked.stage = to_stage
     locked.stage_entered_at = at
@@ -297,9 +189,15 @@ def lead_transition(
     ]  # fmt: skip
     for name in synced:
         setattr(lead, name, getattr(locked, name))
-    from alignment.webhooks.services import webhook_lead_transition_emit
-
-    webhook_lead_transition_emit(lead=locked, stage_event=event)
+    publish(
+        LeadTransitioned(
+            lead_id=locked.pk,
+            stage_event_id=event.pk,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            actor_id=actor.pk if actor is not None else None,
+        )
+    )
     return TransitionResult(lead=locked, event=event)
 
 
@@ -338,8 +236,6 @@ def lead_promote_if_qualified(
     a lead that does not qualify (or moved meanwhile) is left as it is, no error. Running
     it twice moves the lead once.
     """
-    from leads.services.criteria import mql_entry_check
-
     at = at or timezone.now()
     if lead.stage not in (StageKey.INQUIRY, StageKey.RECYCLED):
         return False
@@ -375,14 +271,6 @@ def lead_find_by_email(email: str) -> Lead | None:
     return leads_with_email(email=email.strip()).first()
 
 
-def _campaign_from_utm(data: dict[str, Any]) -> Any:
-    from campaigns.selectors import campaign_for_utm  # the one UTM → campaign rule
-
-    return campaign_for_utm(
-        **{k: data.get(k) or "" for k in ("utm_source", "utm_medium", "utm_campaign")}
-    )
-
-
 @transaction.atomic
 def lead_create(
     *,
@@ -411,7 +299,9 @@ def lead_create(
     if fields.get("country"):
         fields["country"] = fields["country"].upper()
     if not fields.get("campaign"):
-        fields["campaign"] = _campaign_from_utm(data)
+        fields["campaign"] = Campaign.objects.for_utm(  # the one UTM → campaign rule
+            **{k: data.get(k) or "" for k in ("utm_source", "utm_medium", "utm_campaign")}
+        )
     at = created_at or timezone.now()
     lead = Lead(**fields, created_by=actor, created_at=at, inquiry_at=at, stage_entered_at=at)
     lead.territory = territory_for_country(lead.country)
@@ -420,29 +310,13 @@ def lead_create(
     StageEvent.objects.create(
         lead=lead, to_stage=StageKey.INQUIRY, occurred_at=at, actor=actor, source=source
     )
-    from alignment.webhooks.services import webhook_emit, webhook_lead_payload
-
-    webhook_emit(
-        event="lead.created", key=f"lead:{lead.pk}", payload=webhook_lead_payload(lead=lead)
-    )
+    publish(LeadCreated(lead_id=lead.pk))
     if score:
         lead_score_refresh(lead=lead)
     return lead
 
 
 @transaction.atomic
-def lead_can_edit(*, user: AbstractBaseUser | None, lead: Lead) -> bool:
-    """Who may change a lead's own fields: the system (no user), marketing (it owns the
-    lead data), sales managers, and a sales rep only on a lead they own."""
-    from alignment.accounts.roles import Role, user_has_role
-
-    if user is None or user.is_superuser:
-        return True
-    if user_has_role(user, Role.SALES_MANAGER, Role.MARKETER, Role.MARKETING_MANAGER):
-        return True
-    return user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk
-
-
 def lead_update(
     *, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser | None, score: bool = True
 ) -> Lead:

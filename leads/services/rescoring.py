@@ -13,7 +13,6 @@ exactly as for any other move.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -22,11 +21,21 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from alignment.agreement.scoring import SCORABLE_FIELDS
-from alignment.models import Agreement, QualificationRule, RuleKind, RuleOperator, StageKey
+from alignment.agreement.scoring import CUSTOM_FIELD, SCORABLE_FIELDS
+from alignment.agreement.selectors import funnel_for
+from alignment.models import (
+    Agreement,
+    AgreementStatus,
+    FunnelStage,
+    QualificationRule,
+    RuleKind,
+    RuleOperator,
+    StageKey,
+)
+from leads.models import Lead
+from leads.services.lifecycle import lead_promote_if_qualified
 
 LEAD_TABLE = "leads_lead"
-CUSTOM_FIELD = re.compile(r"custom\.[A-Za-z0-9_-]{1,60}")
 TOUCH_TABLE = "campaigns_touch"
 
 
@@ -274,8 +283,6 @@ def leads_rescore_sql(
 
 def _promotable_stages(agreement: Agreement) -> list[str]:
     """inquiry/recycled, where this version's funnel lets a lead move to mql."""
-    from alignment.models import FunnelStage
-
     return sorted(
         FunnelStage.objects.filter(
             agreement=agreement,
@@ -330,10 +337,6 @@ def leads_promote_qualifying(
     (candidates looked at, leads promoted). Safe to run twice: a promoted lead is no
     longer in inquiry/recycled; one moved by someone else meanwhile is skipped.
     """
-    from alignment.agreement.selectors import funnel_for
-    from leads.models import Lead
-    from leads.services import lead_promote_if_qualified
-
     now = now or timezone.now()
     funnel = funnel_for(agreement=agreement)
     candidates = qualifying_lead_ids(agreement=agreement, limit=limit)
@@ -371,3 +374,15 @@ def scores_decay_apply(*, now: datetime | None = None) -> RescoreResult:
     if agreement is None:
         return RescoreResult(rescored=0, promoted=0)
     return agreement_rescore_all(agreement=agreement, now=now)
+
+
+def agreement_rescore_active(*, agreement_id: int, promote: bool = True) -> int:
+    """Rescore all leads if `agreement_id` is still the active version; else do nothing.
+
+    With `promote`, the newly qualifying leads become MQLs too. Safe to run twice: the
+    second run rescores to the same values and promotes nobody.
+    """
+    agreement = Agreement.objects.filter(pk=agreement_id, status=AgreementStatus.ACTIVE).first()
+    if agreement is None:
+        return 0
+    return agreement_rescore_all(agreement=agreement, promote=promote).rescored

@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from leads.models import Lead, StageEvent
 from leads.selectors import leads_with_email
-from leads.services.lifecycle import EDITABLE_FIELDS, LeadConflict, lead_create, lead_update
+from leads.services.errors import LeadConflict
+from leads.services.lifecycle import EDITABLE_FIELDS, lead_create, lead_update
 
 
 def lead_match(*, external_id: str | None, email: str) -> Lead | None:

@@ -229,7 +229,7 @@ def test_a_lead_moved_meanwhile_is_skipped_by_the_promotion(agreement, monkeypat
 
 
 def test_the_decay_task_rescores_under_the_active_version(agreement):
-    from alignment.tasks import apply_score_decay
+    from leads.tasks import apply_score_decay
 
     LeadFactory.create_batch(3)
     assert apply_score_decay() == 3

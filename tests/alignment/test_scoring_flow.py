@@ -6,7 +6,6 @@ import pytest
 from django.utils import timezone
 
 from alignment.agreement.services import (
-    agreement_create_default,
     agreement_draft_create,
     agreement_propose,
     agreement_rule_add,
@@ -32,12 +31,7 @@ def eager_celery():
     app.conf.task_always_eager = previous
 
 
-@pytest.fixture
-def active():
-    return agreement_create_default()
-
-
-def test_a_lead_meeting_the_criteria_becomes_an_mql_with_the_right_breakdown(active):
+def test_a_lead_meeting_the_criteria_becomes_an_mql_with_the_right_breakdown(active_agreement):
     lead = lead_create(
         data={
             "email": "cto@acme.test",
@@ -52,7 +46,7 @@ def test_a_lead_meeting_the_criteria_becomes_an_mql_with_the_right_breakdown(act
     Touch.objects.create(lead=lead, kind="demo_request", occurred_at=timezone.now())
     lead_score_refresh(lead=lead)
     lead.refresh_from_db()
-    assert lead.stage == StageKey.MQL and lead.qualified_under == active
+    assert lead.stage == StageKey.MQL and lead.qualified_under == active_agreement
     assert lead.score == 85
     assert {e["rule"]: e["points"] for e in lead.score_breakdown} == {
         "Company of 50+ employees": 20,
@@ -63,7 +57,7 @@ def test_a_lead_meeting_the_criteria_becomes_an_mql_with_the_right_breakdown(act
     assert StageEvent.objects.filter(lead=lead, to_stage="mql", source="automatic").exists()
 
 
-def test_failing_one_must_rule_keeps_a_high_scoring_lead_out(active):
+def test_failing_one_must_rule_keeps_a_high_scoring_lead_out(active_agreement):
     lead = lead_create(
         data={
             "email": "x@nowhere.test",
@@ -81,7 +75,7 @@ def test_failing_one_must_rule_keeps_a_high_scoring_lead_out(active):
 
 
 def test_signing_a_version_rescores_every_lead_and_promotes_exactly_the_right_ones(
-    active,
+    active_agreement,
     marketer,
     sales_manager,
     marketing_manager,
@@ -134,14 +128,14 @@ def test_signing_a_version_rescores_every_lead_and_promotes_exactly_the_right_on
 
 
 def test_activation_rescoring_runs_inline_when_the_broker_is_down(
-    active,
+    active_agreement,
     marketer,
     sales_manager,
     marketing_manager,
     monkeypatch,
     django_capture_on_commit_callbacks,
 ):
-    from alignment import tasks
+    from leads import tasks
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
@@ -159,9 +153,9 @@ def test_activation_rescoring_runs_inline_when_the_broker_is_down(
 
 
 def test_promotion_after_activation_runs_in_batches_until_none_qualify(
-    active, eager_celery, monkeypatch
+    active_agreement, eager_celery, monkeypatch
 ):
-    from alignment import tasks
+    from leads import tasks
 
     monkeypatch.setattr(tasks, "PROMOTION_BATCH", 2)
     leads = [
@@ -170,17 +164,17 @@ def test_promotion_after_activation_runs_in_batches_until_none_qualify(
     ]
     for lead in leads:
         Touch.objects.create(lead=lead, kind="demo_request", occurred_at=timezone.now())
-    assert tasks.rescore_all_leads(active.pk) == 5
+    assert tasks.rescore_all_leads(active_agreement.pk) == 5
     assert set(Lead.objects.values_list("stage", flat=True)) == {StageKey.MQL}
     assert StageEvent.objects.filter(to_stage="mql", from_stage="recycled").count() == 5
 
 
-def test_a_funnel_without_recycled_to_mql_promotes_no_recycled_lead(active):
+def test_a_funnel_without_recycled_to_mql_promotes_no_recycled_lead(active_agreement):
     from leads.services.rescoring import agreement_rescore_all
 
-    recycled = active.stages.get(key="recycled")
-    recycled.next_stages.set(active.stages.filter(key="disqualified"))
+    recycled = active_agreement.stages.get(key="recycled")
+    recycled.next_stages.set(active_agreement.stages.filter(key="disqualified"))
     lead = LeadFactory(company_size=100, title="Head of IT", source="referral", stage="recycled")
     Touch.objects.create(lead=lead, kind="demo_request", occurred_at=timezone.now())
-    assert agreement_rescore_all(agreement=active).promoted == 0
+    assert agreement_rescore_all(agreement=active_agreement).promoted == 0
     assert Lead.objects.get(pk=lead.pk).stage == StageKey.RECYCLED

@@ -12,11 +12,10 @@ from django.utils import timezone, translation
 from playwright.sync_api import expect
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from alignment.feedback.services import intel_acknowledge, intel_submit
 from alignment.models import StageKey, UserProfile
 from leads.models import FollowUp
-from leads.services.sales import deal_create
+from leads.services.deals import deal_create
 from metrics.models import TerritoryMember
 from tests.e2e.conftest import screenshot
 from tests.factories import TerritoryFactory, UserFactory
@@ -33,9 +32,8 @@ def spaced(text: str) -> str:
 
 
 @pytest.fixture
-def polish_floor(settings):
+def polish_floor(settings, active_agreement):
     settings.ACCORD_CURRENCY = "PLN"
-    agreement_create_default()
     manager = UserFactory(username="kierownik", role=Role.SALES_MANAGER)
     territory = TerritoryFactory(code="pl", name="Polska", is_default=True, manager=manager)
     rep = UserFactory(username="ola", role=Role.SALES_REP, first_name="Ola", last_name="Nowak")
@@ -54,14 +52,10 @@ def polish_floor(settings):
     return {"rep": rep, "marketer": marketer, "lead": lead, "intel": intel}
 
 
-def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_floor):
+def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_floor, logged_in):
     rep, lead = polish_floor["rep"], polish_floor["lead"]
     # The browser asks for English; the rep chooses Polish in the header once.
-    page.goto("/login/")
-    page.fill("#id_username", "ola")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    logged_in(page, "ola", PASSWORD)
     assert page.locator("html").get_attribute("lang") == "en"
     page.select_option("#lang-switch", "pl")
     page.wait_for_function("document.documentElement.lang === 'pl'")

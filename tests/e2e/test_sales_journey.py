@@ -9,12 +9,12 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
 from leads.models import FollowUp
-from leads.services.sales import follow_up_log, sla_breaches_check
+from leads.services.follow_ups import follow_up_log
+from leads.services.sla import sla_breaches_check
 from metrics.models import TerritoryMember
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import screenshot
 from tests.factories import TerritoryFactory, UserFactory
 from tests.leads.conftest import make_lead
 
@@ -24,8 +24,7 @@ PASSWORD = "pw-for-tests"
 
 
 @pytest.fixture
-def sales_floor():
-    agreement_create_default()
+def sales_floor(active_agreement):
     manager = UserFactory(username="boss-sales", role=Role.SALES_MANAGER, first_name="Sam")
     territory = TerritoryFactory(code="emea", name="EMEA", is_default=True, manager=manager)
     rep = UserFactory(username="rina", role=Role.SALES_REP, first_name="Rina", last_name="W")
@@ -80,9 +79,11 @@ def sales_floor():
     return {"rep": rep, "manager": manager, "urgent": urgent}
 
 
-def test_a_rep_logs_a_follow_up_on_the_most_urgent_lead_without_a_reload(page, sales_floor):
+def test_a_rep_logs_a_follow_up_on_the_most_urgent_lead_without_a_reload(
+    page, sales_floor, logged_in
+):
     urgent = sales_floor["urgent"]
-    login(page, "rina", PASSWORD)
+    logged_in(page, "rina", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="My queue", exact=True).click()
     page.wait_for_url("**/leads/queue/")
     first_row = page.locator("table.queue tbody tr").first
@@ -112,14 +113,14 @@ def test_a_rep_logs_a_follow_up_on_the_most_urgent_lead_without_a_reload(page, s
     assert FollowUp.objects.filter(lead=urgent, author=sales_floor["rep"]).count() == 1
 
 
-def test_the_agenda_team_and_ledger_pages_render_in_a_browser(page, sales_floor):
-    login(page, "piotr", PASSWORD)
+def test_the_agenda_team_and_ledger_pages_render_in_a_browser(page, sales_floor, logged_in):
+    logged_in(page, "piotr", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="Agenda", exact=True).click()
     page.wait_for_url("**/leads/agenda/")
     expect(page.get_by_text("Visit the Gdańsk office")).to_be_visible()
     screenshot(page, "sales-agenda")
     page.click("text=Log out")
-    login(page, "boss-sales", PASSWORD)
+    logged_in(page, "boss-sales", PASSWORD)
     page.get_by_role("navigation").get_by_role("link", name="Team", exact=True).click()
     page.wait_for_url("**/leads/team/")
     expect(

@@ -9,12 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
 from leads.models import Deal, DealOutcome, Lead
-from leads.services.sales import deal_create
+from leads.services.deals import deal_create
 from metrics.models import TerritoryMember
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import screenshot
 from tests.factories import TerritoryFactory, UserFactory
 from tests.leads.conftest import make_lead
 
@@ -24,8 +23,7 @@ PASSWORD = "pw-for-tests"
 
 
 @pytest.fixture
-def opportunity():
-    agreement_create_default()
+def opportunity(active_agreement):
     manager = UserFactory(username="boss-sales", role=Role.SALES_MANAGER)
     territory = TerritoryFactory(code="emea", name="EMEA", is_default=True, manager=manager)
     rep = UserFactory(username="rina", role=Role.SALES_REP, first_name="Rina")
@@ -40,11 +38,11 @@ def opportunity():
 
 @pytest.mark.parametrize("width", [1440, 390])
 def test_moving_to_won_opens_the_close_deal_form_and_wins_through_the_deal(
-    page, opportunity, width
+    page, opportunity, width, logged_in
 ):
     lead, deal = opportunity["lead"], opportunity["deal"]
     page.set_viewport_size({"width": width, "height": 900})
-    login(page, "rina", PASSWORD)
+    logged_in(page, "rina", PASSWORD)
     page.goto(f"/leads/{lead.pk}/")
     page.select_option("#id_to_stage", "won")
     page.get_by_role("button", name="Move", exact=True).click()

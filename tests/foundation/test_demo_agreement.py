@@ -22,8 +22,8 @@ from alignment.agreement.scoring import score_compute
 from alignment.models import Agreement, AgreementStatus, Dispute, StageKey, Team
 from campaigns.models import Touch
 from leads.models import FollowUp, Lead, StageEvent
+from leads.services.follow_ups import follow_up_is_contact
 from leads.services.rescoring import agreement_rescore_all
-from leads.services.sales import follow_up_is_contact
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from alignment.feedback.services import dispute_raise, intel_acknowledge, intel_
 from alignment.models import Notification
 from alignment.notifications.services import notification_preferences_set
 from leads.models import StageKey
-from leads.services.sales import sla_breach_record
+from leads.services.sla import sla_breach_record
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from config.stored_text import (
     stored_text_display,
 )
 from leads.models import StageEvent
-from leads.services.sales import deal_create
+from leads.services.deals import deal_create
 from tests.leads.conftest import make_lead
 
 

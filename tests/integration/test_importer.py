@@ -12,7 +12,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.db.models.functions import Lower
 
-from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
 from config.exports import csv_lines
 from config.exports import csv_safe as csv_cell
@@ -26,15 +25,10 @@ from leads.imports.importer import (
 )
 from leads.models import Deal, DealOutcome, Lead, LeadImport, StageEvent
 from leads.services import lead_transition
-from leads.services.sales import deal_close
+from leads.services.deals import deal_close
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def active():
-    return agreement_create_default()
 
 
 def _rows(n: int) -> tuple[list[dict], set[int], set[int]]:
@@ -67,7 +61,7 @@ def _rows(n: int) -> tuple[list[dict], set[int], set[int]]:
 
 
 def test_ten_thousand_rows_keep_the_valid_report_the_bad_and_reimport_changes_nothing(
-    active, marketer
+    active_agreement, marketer
 ):
     rows, bad, dupes = _rows(10_000)
     assert len(bad) == 500 and len(dupes) == 200
@@ -104,7 +98,7 @@ def test_ten_thousand_rows_keep_the_valid_report_the_bad_and_reimport_changes_no
     assert record.status == "done" and record.error_count == 500 and record.total_rows == 10_000
 
 
-def test_an_update_in_another_case_changes_the_existing_lead(active, marketer):
+def test_an_update_in_another_case_changes_the_existing_lead(active_agreement, marketer):
     lead = LeadFactory(email="ada@example.com", company="Old")
     result = lead_import(rows=[{"email": "ADA@EXAMPLE.COM", "company": "New"}], user=marketer)
     assert [r.status for r in result.results] == ["updated"]
@@ -112,7 +106,7 @@ def test_an_update_in_another_case_changes_the_existing_lead(active, marketer):
     assert lead.company == "New" and Lead.objects.count() == 1
 
 
-def test_external_id_wins_over_email(active, marketer):
+def test_external_id_wins_over_email(active_agreement, marketer):
     lead = LeadFactory(email="old@example.com", external_id="crm-1")
     result = lead_import(rows=[{"external_id": "crm-1", "email": "new@example.com"}], user=marketer)
     assert result.results[0].status == "updated" and result.results[0].id == lead.pk
@@ -120,7 +114,7 @@ def test_external_id_wins_over_email(active, marketer):
     assert lead.email == "new@example.com"
 
 
-def test_a_dry_run_reports_the_same_and_writes_nothing(active, marketer):
+def test_a_dry_run_reports_the_same_and_writes_nothing(active_agreement, marketer):
     LeadFactory(email="known@example.com", company="Same")
     rows = [
         {"email": "new@example.com"},
@@ -134,7 +128,7 @@ def test_a_dry_run_reports_the_same_and_writes_nothing(active, marketer):
     assert Lead.objects.get().company == "Same"
 
 
-def test_a_history_import_reproduces_stage_timestamps(active, marketer, sales_manager):
+def test_a_history_import_reproduces_stage_timestamps(active_agreement, marketer, sales_manager):
     owner = UserFactory(username="seller", email="seller@accord.test")
     campaign = CampaignFactory(name="Spring launch")
     times = {
@@ -214,7 +208,7 @@ def test_a_history_import_reproduces_stage_timestamps(active, marketer, sales_ma
     assert Deal.objects.count() == 3
 
 
-def test_bad_history_is_reported_by_field(active, marketer):
+def test_bad_history_is_reported_by_field(active_agreement, marketer):
     rows = [
         {"email": "a@example.com", "created_at": "2025-02-30"},
         {"email": "b@example.com", "owner_email": "nobody@example.com"},
@@ -233,7 +227,7 @@ def test_bad_history_is_reported_by_field(active, marketer):
 
 
 def test_a_row_with_stage_times_out_of_funnel_order_is_imported_in_order_with_a_warning(
-    active, marketer
+    active_agreement, marketer
 ):
     # Olist's deal b91cf881… was won two days before its first contact; here sal is
     # also logged before the mql and sql before the sal.
@@ -292,13 +286,17 @@ def test_history_put_in_order_is_a_running_maximum_from_the_creation():
     assert history_put_in_order(created_at=None, history=history[:2]) == (history[:2], [])
 
 
-def test_without_created_at_a_lead_with_history_was_created_at_its_first_stage(active, marketer):
+def test_without_created_at_a_lead_with_history_was_created_at_its_first_stage(
+    active_agreement, marketer
+):
     lead_import(rows=[{"email": "a@example.com", "mql_at": "2024-05-01"}], user=marketer)
     lead = Lead.objects.get()
     assert lead.created_at == lead.inquiry_at == lead.mql_at == datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def test_a_won_row_without_an_amount_gets_a_won_deal_of_zero_and_a_warning(active, marketer):
+def test_a_won_row_without_an_amount_gets_a_won_deal_of_zero_and_a_warning(
+    active_agreement, marketer
+):
     rows = [
         {"email": "won@example.com", "created_at": "2025-01-01", "won_at": "2025-02-01"},
         {"email": "said-won@example.com", "created_at": "2025-01-01", "stage": "won"},
@@ -317,7 +315,7 @@ def test_a_won_row_without_an_amount_gets_a_won_deal_of_zero_and_a_warning(activ
 
 
 @pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "1969-12-30T23:00:00+00:00"])
-def test_a_time_outside_the_history_window_is_a_field_error(active, marketer, value):
+def test_a_time_outside_the_history_window_is_a_field_error(active_agreement, marketer, value):
     rows = [
         {"email": "a@example.com", "created_at": value},
         {"email": "b@example.com", "created_at": "2025-01-01", "won_at": value, "deal_amount": "1"},
@@ -338,7 +336,7 @@ def _csv(*lines: str) -> io.BytesIO:
 
 
 def test_a_nul_a_huge_cell_and_an_unclosed_quote_are_row_errors_and_the_rest_imports(
-    active, marketer
+    active_agreement, marketer
 ):
     huge = "x" * 1_048_576
     data = _csv(
@@ -391,7 +389,7 @@ def test_a_quoted_cell_over_several_lines_is_still_one_cell():
     ]
 
 
-def test_json_rows_with_a_nul_or_a_huge_value_are_row_errors(active, marketer):
+def test_json_rows_with_a_nul_or_a_huge_value_are_row_errors(active_agreement, marketer):
     rows = [
         {"email": "a@example.com", "custom:notes": "fine"},
         {"email": "b@example.com", "company": "Nu\u0000l"},
@@ -419,14 +417,14 @@ def test_csv_and_json_lines_are_read_as_streams():
     assert list(rows_from_json(io.BytesIO(array)))[1] == {"__invalid__": 3}
 
 
-def test_file_headers_map_to_columns_in_any_case(active, marketer):
+def test_file_headers_map_to_columns_in_any_case(active_agreement, marketer):
     rows = rows_from_csv(io.BytesIO(b"EMAIL,First Name,company-size\nada@example.com,Ada,5\n"))
     result = lead_import(rows=rows, user=marketer)
     lead = Lead.objects.get()
     assert result.created == 1 and lead.first_name == "Ada" and lead.company_size == 5
 
 
-def test_an_explicit_mapping_and_custom_fields(active, marketer):
+def test_an_explicit_mapping_and_custom_fields(active_agreement, marketer):
     rows = [{"Mail": "ada@example.com", "Plan": "gold", "Ignored": "x"}]
     lead_import(rows=rows, user=marketer, mapping={"Mail": "email", "Plan": "custom:plan"})
     assert Lead.objects.get().custom_fields == {"plan": "gold"}

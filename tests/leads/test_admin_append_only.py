@@ -30,7 +30,7 @@ from leads.models import (
     StageEvent,
 )
 from leads.services.corrections import deal_correct
-from leads.services.sales import deal_close, deal_create
+from leads.services.deals import deal_close, deal_create
 from tests.factories import UserFactory
 from tests.leads.conftest import make_lead
 

@@ -16,8 +16,9 @@ from alignment.models import StageKey
 from campaigns.models import Touch
 from leads.models import Deal, DealOutcome, FollowUp, Lead, StageEvent
 from leads.services import lead_create, lead_transition
+from leads.services.deals import deal_close, deal_create
+from leads.services.follow_ups import follow_up_log
 from leads.services.rescoring import scores_decay_apply
-from leads.services.sales import deal_close, deal_create, follow_up_log
 from tests.leads.conftest import make_lead
 
 pytestmark = pytest.mark.django_db

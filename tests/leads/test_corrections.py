@@ -14,7 +14,7 @@ from alignment.models import StageKey
 from leads.models import Correction, Deal, DealOutcome
 from leads.selectors import lead_timeline
 from leads.services.corrections import deal_correct
-from leads.services.sales import deal_close, deal_create
+from leads.services.deals import deal_close, deal_create
 from metrics.definitions import MetricFilter, metric_value
 from tests.factories import UserFactory
 from tests.leads.conftest import make_lead

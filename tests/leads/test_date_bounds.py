@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from alignment.models import StageKey
 from leads.models import Deal, DealOutcome, FollowUp
-from leads.services.sales import deal_create
+from leads.services.deals import deal_create
 from tests.leads.conftest import make_lead
 
 pytestmark = pytest.mark.django_db

@@ -30,14 +30,11 @@ from leads.imports.importer import lead_import
 from leads.integrity import integrity_violations
 from leads.models import Deal, DealOutcome, Lead
 from leads.services import LeadConflict, lead_create, lead_score_refresh, lead_transition
+from leads.services.assignment import lead_claim
+from leads.services.deals import deal_close, deal_create
+from leads.services.follow_ups import follow_up_log
 from leads.services.rescoring import scores_decay_apply
-from leads.services.sales import (
-    deal_close,
-    deal_create,
-    follow_up_log,
-    lead_claim,
-    sla_breaches_check,
-)
+from leads.services.sla import sla_breaches_check
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -224,13 +221,11 @@ class FunnelMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def people(db, settings):
+def people(db, settings, active_agreement):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    from alignment.agreement.services import agreement_create_default
     from metrics.models import TerritoryCountry, TerritoryMember
     from tests.factories import TerritoryFactory
 
-    agreement_create_default()
     manager = UserFactory(username="sm", role=Role.SALES_MANAGER)
     territory = TerritoryFactory(code="emea", name="EMEA", is_default=True, manager=manager)
     TerritoryCountry.objects.create(territory=territory, country="PL")

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from alignment.models import StageKey
 from leads.models import Deal, DealOutcome, FollowUp, Lead
-from leads.services.sales import follow_up_log
+from leads.services.follow_ups import follow_up_log
 from tests.leads.conftest import make_lead
 
 pytestmark = pytest.mark.django_db

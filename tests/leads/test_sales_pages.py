@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from alignment.models import StageKey
 from leads.models import Deal, DealOutcome, FollowUp, Lead, SlaBreach
-from leads.services.sales import deal_create, follow_up_log, sla_breaches_check
+from leads.services.deals import deal_create
+from leads.services.follow_ups import follow_up_log
+from leads.services.sla import sla_breaches_check
 from tests.leads.conftest import make_lead
 
 pytestmark = pytest.mark.django_db

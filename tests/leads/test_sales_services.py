@@ -18,14 +18,10 @@ from alignment.models import Notification, StageKey, UserProfile
 from leads.models import Deal, DealOutcome, FollowUpKind, FollowUpOutcome, Lead, SlaBreach
 from leads.selectors import sla_ledger, week_start_of
 from leads.services import LeadConflict, lead_transition
-from leads.services.sales import (
-    deal_close,
-    deal_create,
-    follow_up_log,
-    lead_claim,
-    lead_reassign,
-    sla_breaches_check,
-)
+from leads.services.assignment import lead_claim, lead_reassign
+from leads.services.deals import deal_close, deal_create
+from leads.services.follow_ups import follow_up_log
+from leads.services.sla import sla_breaches_check
 from metrics.models import TerritoryMember
 from tests.conftest import need
 from tests.factories import UserFactory

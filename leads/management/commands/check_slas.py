@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from leads.services.sales import sla_breaches_check
+from leads.services.sla import sla_breaches_check
 
 
 class Command(BaseCommand):

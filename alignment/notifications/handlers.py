@@ -1,0 +1,94 @@
+"""Who is told what when a lead changes hands or waits too long (config.events).
+
+The feedback, campaign and metric services, which sit above notifications, call
+`notification_send` themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from alignment.models import StageKey
+from alignment.notifications.services import notification_send
+from config.events import subscriber
+from leads.events import LeadReassigned, SlaBreached
+from leads.models import Lead, SlaBreach
+from metrics.models import Territory
+
+LEAD_ASSIGNED = "lead.assigned"
+SLA_BREACHED = "sla.breached"
+
+
+@subscriber(LeadReassigned)
+def tell_the_new_owner(event: LeadReassigned) -> None:
+    users = get_user_model().objects.in_bulk([event.owner_id, event.actor_id])
+    owner, actor = users.get(event.owner_id), users.get(event.actor_id)
+    lead = Lead.objects.get(pk=event.lead_id)
+    actor_name = (actor.get_full_name() or actor.get_username()) if actor else ""
+    notification_send(
+        recipients=[owner],
+        event=LEAD_ASSIGNED,
+        dedupe_key=f"lead:{lead.pk}:{event.at.isoformat()}",
+        title=lambda: (
+            _("%(actor)s gave you the lead %(lead)s")
+            % {"actor": actor_name, "lead": lead.full_name}
+        ),
+        url=reverse("leads:detail", args=[lead.pk]),
+    )
+
+
+def _managers_of(*, lead: Lead, owner: AbstractBaseUser | None) -> list[AbstractBaseUser]:
+    """The lead's territory manager, else the managers of the owner's territories."""
+    if lead.territory_id:
+        manager = Territory.objects.filter(pk=lead.territory_id).select_related("manager").first()
+        if manager and manager.manager:
+            return [manager.manager]
+    if owner is None:
+        return []
+    return [
+        t.manager
+        for t in Territory.objects.filter(
+            members__user=owner, members__is_active=True, manager__isnull=False
+        ).select_related("manager")
+    ]
+
+
+def _local_time(moment: datetime) -> str:
+    """A moment as the active language writes it, in the active time zone, zone named."""
+    local = timezone.localtime(moment)
+    return f"{date_format(local, 'SHORT_DATETIME_FORMAT')} {local.strftime('%Z')}"
+
+
+@subscriber(SlaBreached)
+def tell_owner_and_manager(event: SlaBreached) -> None:
+    """The rep who owned the lead at the deadline, and the manager of its territory."""
+    breach = SlaBreach.objects.select_related("lead").get(pk=event.breach_id)
+    lead, due_at = breach.lead, breach.due_at
+    owner = get_user_model().objects.filter(pk=breach.owner_id).first() if breach.owner_id else None
+    stage_label = dict(StageKey.choices).get(breach.stage, breach.stage)  # lazy: their language
+    notification_send(
+        recipients=[owner, *_managers_of(lead=lead, owner=owner)],
+        event=SLA_BREACHED,
+        dedupe_key=f"breach:{breach.pk}",
+        title=lambda: (
+            _("SLA breached: %(lead)s waited too long in %(stage)s")
+            % {"lead": lead.full_name, "stage": stage_label}
+        ),
+        body=lambda: (
+            _("%(lead)s (%(company)s) was due for action by %(due)s; owner: %(owner)s.")
+            % {
+                "lead": lead.full_name,
+                "company": lead.company or "—",
+                "due": _local_time(due_at),
+                "owner": (owner.get_full_name() or owner.get_username()) if owner else _("nobody"),
+            }
+        ),
+        url=reverse("leads:detail", args=[lead.pk]),
+    )

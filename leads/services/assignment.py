@@ -1,0 +1,152 @@
+"""Who owns a lead: territories, round-robin routing of new MQLs, claiming, reassigning."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alignment.accounts.roles import Role
+from config.events import publish
+from leads.events import LeadReassigned
+from leads.models import Lead
+from leads.selectors import OPEN_STAGES
+from leads.services.errors import LeadConflict
+from metrics.models import Territory, TerritoryCountry, TerritoryMember
+
+
+def territory_for_country(country: str) -> Territory | None:
+    mapping = (
+        TerritoryCountry.objects.select_related("territory").filter(country=country.upper()).first()
+        if country
+        else None
+    )
+    if mapping:
+        return mapping.territory
+    return Territory.objects.filter(is_default=True).first()
+
+
+def territory_for_lead(*, country: str, owner_id: int | None) -> Territory | None:
+    """A new lead's territory: its country's, else its owner's (one active membership), else
+    the default. An owned lead from an unmapped country belongs where its rep works."""
+    if country:
+        mapping = TerritoryCountry.objects.select_related("territory").filter(
+            country=country.upper()
+        )
+        if mapping.exists():
+            return mapping.first().territory  # type: ignore[union-attr]
+    if owner_id:
+        memberships = list(
+            TerritoryMember.objects.select_related("territory").filter(
+                user_id=owner_id, is_active=True
+            )[:2]
+        )
+        if len(memberships) == 1:
+            return memberships[0].territory
+    return territory_for_country(country)
+
+
+def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> AbstractBaseUser | None:
+    """Give an unowned lead to the next active rep of its territory, round-robin.
+
+    The territory row is locked, so concurrent assignments take turns; a lead that
+    already has an owner keeps it. Returns the owner (None when the territory has no rep).
+    """
+    if lead.owner_id:
+        return lead.owner
+    territory = lead.territory or territory_for_country(lead.country)
+    if territory is None:
+        return None
+    territory = Territory.objects.select_for_update().get(pk=territory.pk)
+    reps = list(
+        TerritoryMember.objects.filter(territory=territory, is_active=True, user__is_active=True)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
+    if not reps:
+        return None
+    last = territory.last_assigned_rep_id
+    following = [pk for pk in reps if last is not None and pk > last]
+    rep_id = following[0] if following else reps[0]
+    Territory.objects.filter(pk=territory.pk).update(last_assigned_rep_id=rep_id)
+    lead.owner_id = rep_id
+    lead.territory = territory
+    lead.assigned_at = at or timezone.now()
+    return lead.owner
+
+
+def lead_claim(*, lead_id: int, user: AbstractBaseUser, at: datetime | None = None) -> Lead:
+    """Make `user` the owner of an unowned open lead.
+
+    One conditional UPDATE ... WHERE owner IS NULL: of any number of simultaneous
+    claims the database lets exactly one change the row; every other one gets a
+    LeadConflict naming the winner. Claiming twice is a conflict too (nothing changes).
+    """
+    if not user.has_perm("leads.claim_lead"):
+        raise PermissionDenied(_("Your role may not claim leads."))
+    at = at or timezone.now()
+    with transaction.atomic():
+        won = Lead.objects.filter(pk=lead_id, owner__isnull=True, stage__in=OPEN_STAGES).update(
+            owner=user, assigned_at=at, updated_at=at
+        )
+        lead = Lead.objects.select_related("owner", "territory").get(pk=lead_id)
+    if won:
+        return lead
+    if lead.owner_id == user.pk:
+        raise LeadConflict(_("This lead is already yours."), lead_id=lead.pk)
+    if lead.owner_id is not None:
+        raise LeadConflict(
+            _("%(owner)s claimed this lead first.")
+            % {"owner": lead.owner.get_full_name() or lead.owner.get_username()},
+            lead_id=lead.pk,
+        )
+    raise ValidationError(
+        {
+            "lead": [
+                _("Only an open lead can be claimed; this one is %(stage)s.")
+                % {"stage": lead.get_stage_display()}
+            ]
+        }
+    )
+
+
+def assignable_users() -> Any:
+    """Active users who may own leads: sales reps and sales managers."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[Role.SALES_REP, Role.SALES_MANAGER])
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+@transaction.atomic
+def lead_reassign(
+    *, lead: Lead, to_user: AbstractBaseUser, actor: AbstractBaseUser, at: datetime | None = None
+) -> Lead:
+    """A manager gives a lead to another rep (LeadReassigned: the new owner is told).
+
+    The SLA deadline is kept: handing a lead over does not reset a running clock.
+    """
+    if not actor.has_perm("leads.assign_lead"):
+        raise PermissionDenied(_("Only a sales manager may reassign leads."))
+    if not assignable_users().filter(pk=to_user.pk).exists():
+        raise ValidationError(
+            {"owner": [_("Leads can only go to an active sales rep or manager.")]}
+        )
+    at = at or timezone.now()
+    locked = Lead.objects.select_for_update().get(pk=lead.pk)
+    if locked.owner_id == to_user.pk:
+        return locked
+    locked.owner = to_user
+    locked.assigned_at = at
+    locked.save(update_fields=["owner", "assigned_at", "updated_at"])
+    lead.owner, lead.assigned_at = to_user, at
+    publish(LeadReassigned(lead_id=locked.pk, owner_id=to_user.pk, actor_id=actor.pk, at=at))
+    return locked
