@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from alignment.accounts.roles import Role
+from alignment.agreement.services import agreement_create_default
 from tests.factories import UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -144,3 +145,71 @@ def executive(db):
 @pytest.fixture
 def db_vendor() -> str:
     return connection.vendor
+
+
+@pytest.fixture
+def active_agreement(db):
+    """The signed default agreement, in force (alignment 0008's, installed again: tests
+    start without one; see django_db_setup above)."""
+    return agreement_create_default()
+
+
+@pytest.fixture
+def api_client():
+    """`api_client(user)`: a DRF APIClient authenticated as `user` (force_authenticate);
+    `api_client()` is anonymous, `api_client(user, token=True)` sends a real API token."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(user=None, *, token: bool = False) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            if token:
+                key = Token.objects.create(user=user).key
+                client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+            else:
+                client.force_authenticate(user)
+        return client
+
+    return make
+
+
+# The password UserFactory gives every user (the demo users have leads.demo.DEMO_PASSWORD).
+FACTORY_PASSWORD = "pw-for-tests"
+
+
+@pytest.fixture
+def logged_in(live_server):
+    """`logged_in(page, user)`: a Playwright page logged into the live server as `user`
+    (a user or a username), landing on the home page.
+
+    Through the login form with `password`, or the demo password or the factories' one,
+    whichever is the user's; a user with neither gets a force-login session cookie."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import check_password
+    from django.test import Client
+
+    from leads.demo import DEMO_PASSWORD
+
+    def log_in(page, user, password: str | None = None) -> None:
+        if isinstance(user, str):
+            user = get_user_model().objects.get(username=user)
+        if password is None:
+            known = (DEMO_PASSWORD, FACTORY_PASSWORD)
+            password = next((p for p in known if check_password(p, user.password)), None)
+        if password is None:
+            client = Client()
+            client.force_login(user)
+            cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+            page.context.add_cookies(
+                [{"name": cookie.key, "value": cookie.value, "url": live_server.url}]
+            )
+            page.goto("/")
+            return
+        page.goto("/login/")
+        page.fill("#id_username", user.get_username())
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/")
+
+    return log_in

@@ -26,28 +26,23 @@ from tests.conftest import need
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def active():
-    return agreement_create_default()
-
-
-def test_a_draft_is_a_full_copy_of_the_active_version(active, marketer):
+def test_a_draft_is_a_full_copy_of_the_active_version(active_agreement, marketer):
     draft = agreement_draft_create(user=marketer)
-    assert draft.status == AgreementStatus.DRAFT and draft.version == active.version + 1
-    assert draft.based_on == active
-    assert draft.stages.count() == active.stages.count()
-    assert draft.rules.count() == active.rules.count()
-    assert draft.reason_codes.count() == active.reason_codes.count()
-    assert draft.mql_threshold == active.mql_threshold
-    assert draft.weights() == active.weights()
+    assert draft.status == AgreementStatus.DRAFT and draft.version == active_agreement.version + 1
+    assert draft.based_on == active_agreement
+    assert draft.stages.count() == active_agreement.stages.count()
+    assert draft.rules.count() == active_agreement.rules.count()
+    assert draft.reason_codes.count() == active_agreement.reason_codes.count()
+    assert draft.mql_threshold == active_agreement.mql_threshold
+    assert draft.weights() == active_agreement.weights()
     mql = draft.stages.get(key="mql")
     assert set(mql.next_stages.values_list("key", flat=True)) == {"sal", "recycled", "disqualified"}
     assert set(mql.next_stages.values_list("agreement", flat=True)) == {draft.pk}
-    assert agreement_diff(a=active, b=draft) == []
+    assert agreement_diff(a=active_agreement, b=draft) == []
 
 
 def test_only_marketers_edit_criteria_and_only_managers_edit_stages_and_weights(
-    active, marketer, rep, sales_manager, marketing_manager
+    active_agreement, marketer, rep, sales_manager, marketing_manager
 ):
     draft = agreement_draft_create(user=marketer)
     rule = {"kind": "fit", "field": "industry", "operator": "eq", "value": "Software", "points": 5}
@@ -70,7 +65,7 @@ def test_only_marketers_edit_criteria_and_only_managers_edit_stages_and_weights(
     assert ReasonCode.objects.filter(agreement=draft, code="student").exists()
 
 
-def test_bad_edits_give_field_errors_and_change_nothing(active, marketer, sales_manager):
+def test_bad_edits_give_field_errors_and_change_nothing(active_agreement, marketer, sales_manager):
     draft = agreement_draft_create(user=marketer)
     with pytest.raises(ValidationError) as err:
         agreement_rule_add(
@@ -82,11 +77,11 @@ def test_bad_edits_give_field_errors_and_change_nothing(active, marketer, sales_
             agreement=draft, user=sales_manager, key="sal", data={"sla_hours": "-3"}
         )
     assert "sla_hours" in err.value.message_dict
-    assert draft.rules.count() == active.rules.count()
+    assert draft.rules.count() == active_agreement.rules.count()
     assert FunnelStage.objects.get(agreement=draft, key="sal").sla_hours == 72
 
 
-def test_a_proposal_is_frozen(active, marketer):
+def test_a_proposal_is_frozen(active_agreement, marketer):
     draft = agreement_draft_create(user=marketer)
     agreement_propose(agreement=draft, user=marketer)
     with pytest.raises(ValidationError):
@@ -96,7 +91,12 @@ def test_a_proposal_is_frozen(active, marketer):
 
 
 def test_a_proposal_becomes_active_only_with_both_signatures(
-    active, marketer, sales_manager, marketing_manager, rep, django_capture_on_commit_callbacks
+    active_agreement,
+    marketer,
+    sales_manager,
+    marketing_manager,
+    rep,
+    django_capture_on_commit_callbacks,
 ):
     draft = agreement_draft_create(user=marketer)
     agreement_threshold_set(agreement=draft, user=marketer, threshold=40)
@@ -115,23 +115,26 @@ def test_a_proposal_becomes_active_only_with_both_signatures(
         agreement_sign(agreement=draft, user=sales_manager)
     with django_capture_on_commit_callbacks(execute=True):
         second = agreement_sign(agreement=draft, user=marketing_manager)
-    assert second.activated and second.superseded == active
-    active.refresh_from_db()
+    assert second.activated and second.superseded == active_agreement
+    active_agreement.refresh_from_db()
     draft.refresh_from_db()
     assert draft.status == AgreementStatus.ACTIVE and draft.activated_at
-    assert active.status == AgreementStatus.SUPERSEDED and active.superseded_at
+    assert active_agreement.status == AgreementStatus.SUPERSEDED and active_agreement.superseded_at
     assert Agreement.objects.filter(status=AgreementStatus.ACTIVE).count() == 1
 
 
-def test_the_database_refuses_a_second_active_version(active):
+def test_the_database_refuses_a_second_active_version(active_agreement):
     with pytest.raises(IntegrityError), transaction.atomic():
         Agreement.objects.create(
-            version=99, title="x", status=AgreementStatus.ACTIVE, activated_at=active.activated_at
+            version=99,
+            title="x",
+            status=AgreementStatus.ACTIVE,
+            activated_at=active_agreement.activated_at,
         )
 
 
 def test_the_diff_names_stages_slas_transitions_criteria_weights_and_reason_codes(
-    active, marketer, sales_manager
+    active_agreement, marketer, sales_manager
 ):
     draft = agreement_draft_create(user=marketer)
     agreement_threshold_set(agreement=draft, user=marketer, threshold=60)
@@ -147,7 +150,9 @@ def test_the_diff_names_stages_slas_transitions_criteria_weights_and_reason_code
     agreement_reason_code_add(
         agreement=draft, user=sales_manager, kind="lost", code="legal", label="Legal review"
     )
-    diff = {section.title: section.changes for section in agreement_diff(a=active, b=draft)}
+    diff = {
+        section.title: section.changes for section in agreement_diff(a=active_agreement, b=draft)
+    }
     assert diff["Stages and SLAs"] == ["mql: SLA 24 → 8 hours."]
     assert "mql → recycled no longer allowed." in diff["Transitions"]
     assert "MQL threshold 50 → 60 points." in diff["Qualification criteria"]

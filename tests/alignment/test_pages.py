@@ -8,7 +8,6 @@ import pytest
 from django.test import Client
 
 from alignment.agreement.services import (
-    agreement_create_default,
     agreement_draft_create,
     agreement_propose,
     agreement_threshold_set,
@@ -21,18 +20,13 @@ from tests.factories import LeadFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def active():
-    return agreement_create_default()
-
-
 def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
-def test_the_agreement_page_shows_stages_criteria_in_words_and_history(active, rep):
+def test_the_agreement_page_shows_stages_criteria_in_words_and_history(active_agreement, rep):
     body = logged_in(rep).get("/agreement/").content.decode()
     assert "Marketing qualified lead" in body and "24" in body
     assert "company size (employees) is at least 50: +20 points" in body
@@ -42,7 +36,7 @@ def test_the_agreement_page_shows_stages_criteria_in_words_and_history(active, r
 
 
 def test_sign_buttons_show_for_managers_only_and_signing_by_post_activates(
-    active, marketer, rep, sales_manager, marketing_manager
+    active_agreement, marketer, rep, sales_manager, marketing_manager
 ):
     draft = agreement_draft_create(user=marketer)
     agreement_propose(agreement=draft, user=marketer)
@@ -63,16 +57,24 @@ def test_sign_buttons_show_for_managers_only_and_signing_by_post_activates(
     assert logged_in(rep).post(f"/agreement/{draft.pk}/sign/").status_code == 403
 
 
-def test_compare_shows_a_readable_diff(active, marketer):
+def test_compare_shows_a_readable_diff(active_agreement, marketer):
     draft = agreement_draft_create(user=marketer)
     agreement_threshold_set(agreement=draft, user=marketer, threshold=65)
-    body = logged_in(marketer).get(f"/agreement/?a={active.pk}&b={draft.pk}").content.decode()
+    body = (
+        logged_in(marketer)
+        .get(f"/agreement/?a={active_agreement.pk}&b={draft.pk}")
+        .content.decode()
+    )
     assert "From v1 to v2" in body and "MQL threshold 50 → 65 points." in body
-    same = logged_in(marketer).get(f"/agreement/?a={active.pk}&b={active.pk}").content.decode()
+    same = (
+        logged_in(marketer)
+        .get(f"/agreement/?a={active_agreement.pk}&b={active_agreement.pk}")
+        .content.decode()
+    )
     assert "The two versions are the same." in same
 
 
-def test_a_marketer_starts_a_draft_and_adds_a_rule_from_the_editor(active, marketer):
+def test_a_marketer_starts_a_draft_and_adds_a_rule_from_the_editor(active_agreement, marketer):
     client = logged_in(marketer)
     response = client.post("/agreement/drafts/new/")
     draft = Agreement.objects.get(status=AgreementStatus.DRAFT)
@@ -96,7 +98,9 @@ def test_a_marketer_starts_a_draft_and_adds_a_rule_from_the_editor(active, marke
     assert "industry is one of software, fintech: +12 points" in body
 
 
-def test_the_editor_shows_clear_errors_and_stores_nothing(active, marketer, sales_manager):
+def test_the_editor_shows_clear_errors_and_stores_nothing(
+    active_agreement, marketer, sales_manager
+):
     draft = agreement_draft_create(user=marketer)
     before = draft.rules.count()
     response = logged_in(marketer).post(
@@ -128,7 +132,7 @@ def test_the_editor_shows_clear_errors_and_stores_nothing(active, marketer, sale
     assert "Ensure this value is greater than or equal to 1." in response.content.decode()
 
 
-def test_the_editor_respects_roles(active, marketer, sales_manager, rep):
+def test_the_editor_respects_roles(active_agreement, marketer, sales_manager, rep):
     draft = agreement_draft_create(user=marketer)
     sales_page = logged_in(sales_manager).get(f"/agreement/{draft.pk}/edit/").content.decode()
     assert 'value="rule_add"' not in sales_page and 'value="stage"' in sales_page
@@ -158,14 +162,14 @@ def test_the_editor_respects_roles(active, marketer, sales_manager, rep):
     assert set(stage.next_stages.values_list("key", flat=True)) == {"sal", "recycled"}
 
 
-def test_a_proposed_version_is_not_editable_in_the_editor(active, marketer):
+def test_a_proposed_version_is_not_editable_in_the_editor(active_agreement, marketer):
     draft = agreement_draft_create(user=marketer)
     agreement_propose(agreement=draft, user=marketer)
     response = logged_in(marketer).get(f"/agreement/{draft.pk}/edit/")
     assert response.status_code == 302 and f"version={draft.pk}" in response["Location"]
 
 
-def test_the_backtest_updates_in_place_with_htmx_and_works_without_js(active, marketer):
+def test_the_backtest_updates_in_place_with_htmx_and_works_without_js(active_agreement, marketer):
     draft = agreement_draft_create(user=marketer)
     LeadFactory(company_size=100, title="Head of IT", source="referral")  # 45 points
     client = logged_in(marketer)
@@ -188,12 +192,12 @@ def test_the_backtest_updates_in_place_with_htmx_and_works_without_js(active, ma
     assert "The window must end after it starts." in bad.content.decode()
 
 
-def test_the_lead_page_explains_the_score_after_rescoring(active, rep):
+def test_the_lead_page_explains_the_score_after_rescoring(active_agreement, rep):
     from django.utils import timezone
 
     lead = LeadFactory(company_size=100, title="Head of IT", source="referral")
     Touch.objects.create(lead=lead, kind="demo_request", occurred_at=timezone.now())
-    agreement_rescore_all(agreement=active)
+    agreement_rescore_all(agreement=active_agreement)
     body = logged_in(rep).get(f"/leads/{lead.pk}/").content.decode()
     assert "Why this score" in body
     for rule in (

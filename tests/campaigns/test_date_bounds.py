@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
-from alignment.agreement.services import agreement_create_default
 from campaigns.models import Campaign, SpendEntry, Touch
 from tests.factories import CampaignFactory, LeadFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("active_agreement")]
 
 OUTSIDE = ["9999-12-31", "0001-01-01"]
-
-
-@pytest.fixture(autouse=True)
-def agreement():
-    return agreement_create_default()
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.parametrize("day", OUTSIDE)
@@ -61,8 +48,8 @@ def test_a_period_ending_in_year_9999_is_a_form_error_not_a_crash(client, market
 
 
 @pytest.mark.parametrize("day", OUTSIDE)
-def test_the_campaign_spend_and_touch_apis_answer_400_with_field_errors(marketer, day):
-    client = api(marketer)
+def test_the_campaign_spend_and_touch_apis_answer_400_with_field_errors(marketer, day, api_client):
+    client = api_client(marketer)
     body = {"name": "Far", "channel": "email", "starts_on": day, "ends_on": day}
     response = client.post("/api/v1/campaigns/", body, format="json")
     assert response.status_code == 400 and {"starts_on", "ends_on"} <= response.json().keys()

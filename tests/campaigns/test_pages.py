@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
 from campaigns.models import BriefingAcknowledgment, Campaign, Collateral, SpendEntry
 from campaigns.services import briefing_save, collateral_add
@@ -25,12 +24,7 @@ from tests.factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def agreement():
-    return agreement_create_default()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("active_agreement")]
 
 
 def login(client: Client, user) -> Client:

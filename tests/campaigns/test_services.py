@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from alignment.models import Notification, StageKey
 from campaigns.models import Campaign, Channel, Collateral, Touch, TouchKind
 from campaigns.selectors import campaign_lookup, campaign_readiness, collateral_for_lead
@@ -32,11 +31,6 @@ from metrics.models import TerritoryMember
 from tests.factories import CampaignFactory, LeadFactory, TerritoryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def agreement():
-    return agreement_create_default()
 
 
 def _data(**extra):
@@ -106,7 +100,7 @@ def test_spend_is_added_by_marketers_only_and_never_negative(marketer, rep):
 # --- touches and first touch -------------------------------------------------------------
 
 
-def test_a_touch_rescores_the_lead_and_can_make_it_an_mql(agreement):
+def test_a_touch_rescores_the_lead_and_can_make_it_an_mql(active_agreement):
     lead = lead_create(
         data={"email": "ana@acme.test", "company": "Acme", "company_size": 60}, actor=None
     )
@@ -120,7 +114,7 @@ def test_a_touch_rescores_the_lead_and_can_make_it_an_mql(agreement):
     assert lead.stage == StageKey.MQL
 
 
-def test_a_leads_first_campaign_touch_becomes_its_first_touch_campaign(agreement):
+def test_a_leads_first_campaign_touch_becomes_its_first_touch_campaign(active_agreement):
     first, second = CampaignFactory(), CampaignFactory()
     lead = LeadFactory(campaign=None)
     touch_create(lead=lead, campaign=first, kind=TouchKind.PAGE_VISIT, occurred_at=timezone.now())
@@ -129,7 +123,7 @@ def test_a_leads_first_campaign_touch_becomes_its_first_touch_campaign(agreement
     assert lead.campaign == first
 
 
-def test_the_same_external_touch_is_stored_once(agreement):
+def test_the_same_external_touch_is_stored_once(active_agreement):
     lead = LeadFactory()
     first = touch_create(
         lead=lead, kind=TouchKind.PAGE_VISIT, occurred_at=timezone.now(), external_id="ev-1"
@@ -141,13 +135,13 @@ def test_the_same_external_touch_is_stored_once(agreement):
     assert Touch.objects.count() == 1
 
 
-def test_an_unknown_touch_kind_is_a_field_error(agreement):
+def test_an_unknown_touch_kind_is_a_field_error(active_agreement):
     with pytest.raises(ValidationError) as caught:
         touch_create(lead=LeadFactory(), kind="telepathy", occurred_at=timezone.now())
     assert "kind" in caught.value.message_dict
 
 
-def test_a_lead_created_with_utm_tags_gets_its_first_touch_campaign(agreement):
+def test_a_lead_created_with_utm_tags_gets_its_first_touch_campaign(active_agreement):
     campaign = CampaignFactory(utm_source="google", utm_medium="cpc", utm_campaign="spring-26")
     lead = lead_create(
         data={
@@ -203,7 +197,7 @@ def test_collateral_needs_a_home_and_content(marketer, rep):
 
 
 @pytest.fixture
-def briefed(agreement, marketer):
+def briefed(active_agreement, marketer):
     """EMEA is targeted (reps a, b; c inactive there); APAC's rep d is not targeted."""
     emea, apac = TerritoryFactory(code="emea"), TerritoryFactory(code="apac")
     reps = {n: UserFactory(username=f"rep-{n}", role=Role.SALES_REP) for n in "abcd"}
@@ -267,7 +261,7 @@ def test_a_ready_campaign_launches_without_confirmation(briefed, marketer, rep):
     assert campaign.readiness_at_launch == Decimal("1.000")
 
 
-def test_only_reps_acknowledge_and_only_a_written_briefing(agreement, marketer):
+def test_only_reps_acknowledge_and_only_a_written_briefing(active_agreement, marketer):
     campaign = CampaignFactory(owner=marketer)
     rep = UserFactory(username="rep-x", role=Role.SALES_REP)
     with pytest.raises(ValidationError):
@@ -280,7 +274,7 @@ def test_only_reps_acknowledge_and_only_a_written_briefing(agreement, marketer):
 # --- closed loop -------------------------------------------------------------------------
 
 
-def test_an_acceptance_rate_below_the_floor_notifies_the_owner_once(agreement, marketer):
+def test_an_acceptance_rate_below_the_floor_notifies_the_owner_once(active_agreement, marketer):
     campaign = CampaignFactory(owner=marketer)
     assert campaign_acceptance_flag(campaign=campaign, rate=Decimal("0.30")) is True
     assert campaign_acceptance_flag(campaign=campaign, rate=Decimal("0.25")) is True
@@ -290,14 +284,14 @@ def test_an_acceptance_rate_below_the_floor_notifies_the_owner_once(agreement, m
     assert "30%" in notes.get().body and "50%" in notes.get().body
 
 
-def test_an_acceptance_rate_at_the_floor_or_unknown_flags_nothing(agreement, marketer):
+def test_an_acceptance_rate_at_the_floor_or_unknown_flags_nothing(active_agreement, marketer):
     campaign = CampaignFactory(owner=marketer)
     assert campaign_acceptance_flag(campaign=campaign, rate=Decimal("0.5")) is False
     assert campaign_acceptance_flag(campaign=campaign, rate=None) is False
     assert not Notification.objects.exists()
 
 
-def test_a_campaign_with_no_rep_to_brief_counts_as_ready(agreement, marketer):
+def test_a_campaign_with_no_rep_to_brief_counts_as_ready(active_agreement, marketer):
     campaign = CampaignFactory(owner=marketer, starts_on=date.today() + timedelta(days=3))
     readiness = campaign_readiness(campaign=campaign)
     assert readiness.expected == 0 and readiness.ratio is None and readiness.is_ready

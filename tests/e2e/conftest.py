@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from leads.demo import DEMO_PASSWORD
 from tests.conftest import need
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -52,15 +51,6 @@ def page(browser, live_server) -> Iterator[object]:
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def login(page, username: str, password: str = DEMO_PASSWORD) -> None:
-    """Log in through the login form (the demo users' password by default)."""
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
 
 
 def logout(page) -> None:

@@ -7,14 +7,14 @@ from playwright.sync_api import expect
 
 from alignment.models import Agreement, AgreementStatus
 from leads.demo import demo_seed
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_draft_backtest_propose_and_sign_in_a_browser(page):
+def test_draft_backtest_propose_and_sign_in_a_browser(page, logged_in):
     demo_seed(lead_count=60, scorecard_weeks=1)
-    login(page, "marketer")
+    logged_in(page, "marketer")
     page.goto("/agreement/")
     screenshot(page, "agreement-page")
     page.click("text=Start a draft from the version in force")
@@ -43,14 +43,14 @@ def test_draft_backtest_propose_and_sign_in_a_browser(page):
     page.click("text=Log out")
 
     for manager, button in (("salesmgr", "Sign for sales"), ("mktmgr", "Sign for marketing")):
-        login(page, manager)
+        logged_in(page, manager)
         page.goto("/agreement/")
         page.click(f"text={button}")
         page.wait_for_load_state()
         page.click("text=Log out")
     draft.refresh_from_db()
     assert draft.status == AgreementStatus.ACTIVE
-    login(page, "rep")
+    logged_in(page, "rep")
     page.goto(f"/agreement/?a={draft.based_on_id}&b={draft.pk}")
     screenshot(page, "agreement-diff-after-signing")
     expect(page.get_by_text(f"From v{draft.based_on.version} to v{draft.version}")).to_be_visible()

@@ -8,14 +8,14 @@ from playwright.sync_api import expect
 from campaigns.models import Campaign
 from leads.demo import demo_seed
 from leads.models import Lead
-from tests.e2e.conftest import login, logout, screenshot
+from tests.e2e.conftest import logout, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):
+def test_campaign_pages_acknowledge_and_launch_in_a_browser(page, logged_in):
     demo_seed(lead_count=120, scorecard_weeks=1)
-    login(page, "marketer")
+    logged_in(page, "marketer")
     page.goto("/campaigns/")
     assert page.locator("#campaign-kpis tbody tr").count() == Campaign.objects.count()
     screenshot(page, "campaign-list")
@@ -41,7 +41,7 @@ def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):
     logout(page)
 
     # The EMEA rep reads the briefing; readiness moves to 1 of 1.
-    login(page, "rep")
+    logged_in(page, "rep")
     page.goto(f"/campaigns/{campaign.pk}/")
     page.click("text=I have read the briefing")
     page.wait_for_load_state()
@@ -49,7 +49,7 @@ def test_campaign_pages_acknowledge_and_launch_in_a_browser(page):
     logout(page)
 
     # The marketer launches: ready, so no confirmation is asked.
-    login(page, "marketer")
+    logged_in(page, "marketer")
     page.goto(f"/campaigns/{campaign.pk}/")
     page.click("text=Launch campaign")
     page.wait_for_load_state()

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from campaigns.models import Campaign
 from leads.demo import demo_seed
 from leads.models import Lead
-from tests.e2e.conftest import login, logout
+from tests.e2e.conftest import logout
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,14 +44,14 @@ def _violations(page, console: list[str]) -> list[str]:
     return [*page.evaluate("window.__cspViolations || []"), *console]
 
 
-def test_the_key_pages_log_no_csp_violation(page, settings):
+def test_the_key_pages_log_no_csp_violation(page, settings, logged_in):
     demo_seed(lead_count=60, scorecard_weeks=3)
     console = _watch(page)
     seen: dict[str, list[str]] = {}
 
     page.goto("/login/")
     seen["login"] = _violations(page, console)
-    login(page, "salesmgr")
+    logged_in(page, "salesmgr")
     seen["home"] = _violations(page, console)
     lead = Lead.objects.order_by("pk").first()
     page.goto(f"/leads/{lead.pk}/")
@@ -75,7 +75,7 @@ def test_the_key_pages_log_no_csp_violation(page, settings):
     seen["api-docs"] = _violations(page, console)
     page.goto("/")
     logout(page)
-    login(page, "admin")
+    logged_in(page, "admin")
     page.goto(f"/admin/leads/lead/{lead.pk}/change/")
     expect(page.locator("#content h1")).to_be_visible()
     seen["admin"] = _violations(page, console)
@@ -83,10 +83,10 @@ def test_the_key_pages_log_no_csp_violation(page, settings):
     assert {name: found for name, found in seen.items() if found} == {}
 
 
-def test_behaviour_moved_out_of_inline_handlers_still_works(page):
+def test_behaviour_moved_out_of_inline_handlers_still_works(page, logged_in):
     demo_seed(lead_count=20, scorecard_weeks=1)
     console = _watch(page)
-    login(page, "salesmgr")
+    logged_in(page, "salesmgr")
 
     # The language switch submits on change (it was onchange="this.form.submit()").
     with page.expect_navigation():

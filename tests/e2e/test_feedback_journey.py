@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from alignment.accounts.roles import Role
 from alignment.feedback.services import battlecard_save, dispute_raise
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus
-from tests.e2e.conftest import login, logout, screenshot
+from tests.e2e.conftest import logout, screenshot
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-for-tests"
 
 
-def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
+def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page, logged_in):
     rep = UserFactory(username="rina", first_name="Rina", last_name="Rep", role=Role.SALES_REP)
     marketer = UserFactory(username="maya", first_name="Maya", role=Role.MARKETER)
     lead = LeadFactory(
@@ -33,7 +33,7 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     )
 
     # The rep sends what they heard, from the lead page; htmx swaps the panel in place.
-    login(page, "rina", PASSWORD)
+    logged_in(page, "rina", PASSWORD)
     page.goto(f"/leads/{lead.pk}/")
     page.click("text=Send intelligence to marketing")
     page.select_option("#intel-form select[name=kind]", "competitor")
@@ -53,7 +53,7 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     logout(page)
 
     # The marketer finds it in the inbox and acknowledges it with a response.
-    login(page, "maya", PASSWORD)
+    logged_in(page, "maya", PASSWORD)
     expect(page.locator("#unread-badge .count")).to_have_text("1")
     page.click("nav >> text=Intel inbox")
     page.wait_for_url("**/feedback/intel/")
@@ -71,7 +71,7 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     logout(page)
 
     # The rep sees the unread count, the response on the lead page and in notifications.
-    login(page, "rina", PASSWORD)
+    logged_in(page, "rina", PASSWORD)
     expect(page.locator("#unread-badge .count")).to_have_text("1")
     page.goto(f"/leads/{lead.pk}/")
     expect(page.get_by_text("Price sheet vs Rivalix by Friday.").first).to_be_visible()
@@ -88,7 +88,7 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page):
     assert page.url.endswith("/feedback/notifications/")  # updated in place
 
 
-def test_an_executive_resolves_a_dispute_and_others_see_no_resolve_form(page):
+def test_an_executive_resolves_a_dispute_and_others_see_no_resolve_form(page, logged_in):
     rep = UserFactory(username="rina", role=Role.SALES_REP)
     marketer = UserFactory(username="maya", role=Role.MARKETER)
     UserFactory(username="evelyn", first_name="Evelyn", role=Role.EXECUTIVE)
@@ -99,11 +99,11 @@ def test_an_executive_resolves_a_dispute_and_others_see_no_resolve_form(page):
         kind="rejection",
         reason="Rejected as no budget, yet they asked for a quote.",
     )
-    login(page, "rina", PASSWORD)
+    logged_in(page, "rina", PASSWORD)
     page.goto(f"/feedback/disputes/{dispute.pk}/")
     assert page.locator("#resolve-form").count() == 0
     logout(page)
-    login(page, "evelyn", PASSWORD)
+    logged_in(page, "evelyn", PASSWORD)
     page.click("nav >> text=Disputes")
     page.wait_for_url("**/feedback/disputes/")
     screenshot(page, "feedback-dispute-list")
@@ -118,10 +118,10 @@ def test_an_executive_resolves_a_dispute_and_others_see_no_resolve_form(page):
     assert Dispute.objects.get().resolved_at is not None
 
 
-def test_marketing_writes_a_battlecard_and_a_rep_chooses_email_events(page):
+def test_marketing_writes_a_battlecard_and_a_rep_chooses_email_events(page, logged_in):
     UserFactory(username="rina", role=Role.SALES_REP)
     UserFactory(username="maya", role=Role.MARKETER)
-    login(page, "maya", PASSWORD)
+    logged_in(page, "maya", PASSWORD)
     page.click("nav >> text=Battlecards")
     page.click("text=New battlecard")
     page.fill("input[name=competitor_name]", "PipeLane")
@@ -135,7 +135,7 @@ def test_marketing_writes_a_battlecard_and_a_rep_chooses_email_events(page):
     page.wait_for_selector("text=Battlecard saved.")
     screenshot(page, "feedback-battlecard-detail")
     logout(page)
-    login(page, "rina", PASSWORD)
+    logged_in(page, "rina", PASSWORD)
     page.goto("/feedback/battlecards/")
     expect(page.get_by_text("PipeLane")).to_be_visible()
     assert page.locator("text=New battlecard").count() == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leads.demo import DEMO_PASSWORD, demo_seed
+from leads.demo import demo_seed
 from leads.models import Lead, LeadImport
 from tests.e2e.conftest import screenshot
 
@@ -18,14 +18,10 @@ CSV = (
 )
 
 
-def test_a_marketer_imports_a_csv_in_a_browser(page, tmp_path, settings):
+def test_a_marketer_imports_a_csv_in_a_browser(page, tmp_path, settings, logged_in):
     settings.MEDIA_ROOT = tmp_path
     demo_seed(lead_count=5, scorecard_weeks=1)
-    page.goto("/login/")
-    page.fill("#id_username", "marketer")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    logged_in(page, "marketer")
     page.click("nav >> text=Import")
     page.wait_for_url("**/leads/import/")
     screenshot(page, "import-upload")

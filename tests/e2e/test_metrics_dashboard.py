@@ -10,12 +10,12 @@ from playwright.sync_api import expect
 
 from leads.demo import demo_seed
 from metrics.models import Scorecard, Target
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
+def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page, logged_in):
     demo_seed(lead_count=120, scorecard_weeks=4)
     # The demo seeds targets and the past weeks' scorecards, idempotently.
     targets, cards = Target.objects.count(), Scorecard.objects.count()
@@ -23,7 +23,7 @@ def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page):
     demo_seed(lead_count=120, scorecard_weeks=4)
     assert (Target.objects.count(), Scorecard.objects.count()) == (targets, cards)
 
-    login(page, "salesmgr")
+    logged_in(page, "salesmgr")
     page.click("nav >> text=Dashboard")
     page.wait_for_url("**/metrics/")
     start = (timezone.localdate() - timezone.timedelta(days=84)).isoformat()

@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from alignment.agreement.services import agreement_create_default
 from campaigns.models import Campaign, SpendEntry
 from campaigns.services import campaign_update
 from metrics.models import Target
@@ -43,8 +42,7 @@ PERIOD_PAGES = {
 
 
 @pytest.fixture
-def world(db):
-    agreement_create_default()
+def world(db, active_agreement):
     root = UserFactory(username="root", is_superuser=True, is_staff=True)
     campaign = CampaignFactory(owner=root)
     SpendEntry.objects.create(campaign=campaign, date=date(2026, 1, 6), amount="10.00")

@@ -9,29 +9,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from leads.models import Lead, LeadImport
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def active():
-    return agreement_create_default()
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("active_agreement")]
 
 
 CSV = b"email,first_name,company_size\nada@example.com,Ada,12\nbad,Bob,x\nADA@example.com,Ada,12\n"
 
 
-def test_a_csv_upload_keeps_valid_rows_and_reports_bad_ones(marketer):
-    response = api(marketer).post(
+def test_a_csv_upload_keeps_valid_rows_and_reports_bad_ones(marketer, api_client):
+    response = api_client(marketer).post(
         "/api/v1/leads/import/", {"file": SimpleUploadedFile("leads.csv", CSV)}, format="multipart"
     )
     assert response.status_code == 200, response.content
@@ -43,36 +31,44 @@ def test_a_csv_upload_keeps_valid_rows_and_reports_bad_ones(marketer):
     assert {e["field"] for e in bad["errors"]} == {"email", "company_size"}
 
 
-def test_a_json_list_and_a_dry_run(marketer):
+def test_a_json_list_and_a_dry_run(marketer, api_client):
     rows = [{"email": "a@example.com"}, {"email": "b@example.com", "stage": "bogus"}]
-    response = api(marketer).post("/api/v1/leads/import/?dry_run=true", rows, format="json")
+    response = api_client(marketer).post("/api/v1/leads/import/?dry_run=true", rows, format="json")
     assert response.status_code == 200
     assert [r["status"] for r in response.json()["results"]] == ["created", "error"]
     assert response.json()["dry_run"] is True and not Lead.objects.exists()
-    response = api(marketer).post("/api/v1/leads/import/", rows, format="json")
+    response = api_client(marketer).post("/api/v1/leads/import/", rows, format="json")
     assert response.json()["created"] == 1 and Lead.objects.count() == 1
 
 
-def test_a_json_file_upload(marketer):
+def test_a_json_file_upload(marketer, api_client):
     upload = SimpleUploadedFile("leads.json", b'[{"email": "a@example.com"}]')
-    response = api(marketer).post("/api/v1/leads/import/", {"file": upload}, format="multipart")
+    response = api_client(marketer).post(
+        "/api/v1/leads/import/", {"file": upload}, format="multipart"
+    )
     assert response.json()["created"] == 1
 
 
-def test_no_file_is_400_and_a_rep_may_not_import(marketer, rep):
-    assert api(marketer).post("/api/v1/leads/import/", {}, format="multipart").status_code == 400
-    assert api(marketer).post("/api/v1/leads/import/", {"x": 1}, format="json").status_code == 400
-    response = api(rep).post("/api/v1/leads/import/", [{"email": "a@b.co"}], format="json")
+def test_no_file_is_400_and_a_rep_may_not_import(marketer, rep, api_client):
+    assert (
+        api_client(marketer).post("/api/v1/leads/import/", {}, format="multipart").status_code
+        == 400
+    )
+    assert (
+        api_client(marketer).post("/api/v1/leads/import/", {"x": 1}, format="json").status_code
+        == 400
+    )
+    response = api_client(rep).post("/api/v1/leads/import/", [{"email": "a@b.co"}], format="json")
     assert response.status_code == 403 and not Lead.objects.exists()
 
 
-def test_a_row_out_of_funnel_order_answers_warning_with_what_was_put_right(marketer):
+def test_a_row_out_of_funnel_order_answers_warning_with_what_was_put_right(marketer, api_client):
     rows = [
         {"email": "odd@example.com", "created_at": "2018-03-10", "mql_at": "2018-03-10",
          "won_at": "2018-03-08 12:00:00", "deal_amount": "0"},
         {"email": "fine@example.com", "created_at": "2018-03-01"},
     ]  # fmt: skip
-    response = api(marketer).post("/api/v1/leads/import/", rows, format="json")
+    response = api_client(marketer).post("/api/v1/leads/import/", rows, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["created"], body["warnings"], body["errors"]) == (2, 1, 0)
@@ -86,9 +82,9 @@ def test_a_row_out_of_funnel_order_answers_warning_with_what_was_put_right(marke
 
 
 @pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01"])
-def test_a_time_outside_the_window_is_a_field_error_of_that_row(marketer, value):
+def test_a_time_outside_the_window_is_a_field_error_of_that_row(marketer, value, api_client):
     rows = [{"email": "a@example.com", "mql_at": value}, {"email": "b@example.com"}]
-    response = api(marketer).post("/api/v1/leads/import/", rows, format="json")
+    response = api_client(marketer).post("/api/v1/leads/import/", rows, format="json")
     assert response.status_code == 200
     bad, good = response.json()["results"]
     assert bad["status"] == "error" and bad["errors"][0]["field"] == "mql_at"
@@ -96,7 +92,9 @@ def test_a_time_outside_the_window_is_a_field_error_of_that_row(marketer, value)
     assert good["status"] == "created"
 
 
-def test_a_file_with_a_nul_a_huge_cell_and_an_unclosed_quote_imports_its_other_rows(marketer):
+def test_a_file_with_a_nul_a_huge_cell_and_an_unclosed_quote_imports_its_other_rows(
+    marketer, api_client
+):
     data = (
         b"email,first_name\n"
         b"a@example.com,Ada\n"
@@ -106,7 +104,9 @@ def test_a_file_with_a_nul_a_huge_cell_and_an_unclosed_quote_imports_its_other_r
         b"b@example.com,Bob\n"
     )
     upload = SimpleUploadedFile("leads.csv", data)
-    response = api(marketer).post("/api/v1/leads/import/", {"file": upload}, format="multipart")
+    response = api_client(marketer).post(
+        "/api/v1/leads/import/", {"file": upload}, format="multipart"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert [r["status"] for r in body["results"]] == [
@@ -140,9 +140,11 @@ def queued(settings, tmp_path, monkeypatch, django_capture_on_commit_callbacks):
 ROWS = b"email,first_name\na@example.com,A\nb@example.com,B\nnope,C\nd@example.com,D\n"
 
 
-def test_a_large_upload_answers_202_with_a_status_url_and_runs_on_the_worker(marketer, queued):
+def test_a_large_upload_answers_202_with_a_status_url_and_runs_on_the_worker(
+    marketer, queued, api_client
+):
     post, sent = queued
-    client = api(marketer)
+    client = api_client(marketer)
     upload = SimpleUploadedFile("big.csv", ROWS)
     response = post(client, "/api/v1/leads/import/", {"file": upload}, format="multipart")
     assert response.status_code == 202, response.content
@@ -171,9 +173,9 @@ def test_a_large_upload_answers_202_with_a_status_url_and_runs_on_the_worker(mar
     assert [r["row"] for r in second["results"]] == [4] and second["next"] is None
 
 
-def test_a_long_json_list_and_a_large_dry_run_go_to_the_worker_too(marketer, queued):
+def test_a_long_json_list_and_a_large_dry_run_go_to_the_worker_too(marketer, queued, api_client):
     post, sent = queued
-    client = api(marketer)
+    client = api_client(marketer)
     rows = [{"email": "a@example.com"}, 7, {"email": "b@example.com"}]
     response = post(client, "/api/v1/leads/import/?dry_run=true", rows, format="json")
     assert response.status_code == 202 and response.json()["dry_run"] is True
@@ -191,9 +193,9 @@ def test_a_long_json_list_and_a_large_dry_run_go_to_the_worker_too(marketer, que
     assert (status["created"], status["errors"]) == (2, 1) and Lead.objects.count() == 2
 
 
-def test_a_small_import_stays_inline_and_names_its_run(marketer, queued):
+def test_a_small_import_stays_inline_and_names_its_run(marketer, queued, api_client):
     post, sent = queued
-    response = post(api(marketer), "/api/v1/leads/import/", [{"email": "a@example.com"}] * 2,
+    response = post(api_client(marketer), "/api/v1/leads/import/", [{"email": "a@example.com"}] * 2,
                     format="json")  # fmt: skip
     assert response.status_code == 200 and sent == []
     body = response.json()
@@ -201,20 +203,24 @@ def test_a_small_import_stays_inline_and_names_its_run(marketer, queued):
     assert (body["created"], body["unchanged"]) == (1, 1)
 
 
-def test_the_status_url_is_the_importers_or_a_managers(marketer, marketing_manager, rep, queued):
+def test_the_status_url_is_the_importers_or_a_managers(
+    marketer, marketing_manager, rep, queued, api_client
+):
     post, _sent = queued
-    response = post(api(marketer), "/api/v1/leads/import/", [{"email": "a@example.com"}] * 3,
+    response = post(api_client(marketer), "/api/v1/leads/import/", [{"email": "a@example.com"}] * 3,
                     format="json")  # fmt: skip
     url = response["Location"]
-    assert api(marketing_manager).get(url).status_code == 200
-    assert api(rep).get(url).status_code == 403
+    assert api_client(marketing_manager).get(url).status_code == 200
+    assert api_client(rep).get(url).status_code == 403
     stranger = UserFactory(username="mkt2", role=Role.MARKETER)
-    assert api(stranger).get(url).status_code == 404
+    assert api_client(stranger).get(url).status_code == 404
     assert APIClient().get(url).status_code == 401
-    assert api(marketer).get("/api/v1/leads/import/999999/").status_code == 404
+    assert api_client(marketer).get("/api/v1/leads/import/999999/").status_code == 404
 
 
-def test_a_run_that_stopped_beating_reads_as_failed_with_its_committed_rows(marketer, settings):
+def test_a_run_that_stopped_beating_reads_as_failed_with_its_committed_rows(
+    marketer, settings, api_client
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -226,7 +232,7 @@ def test_a_run_that_stopped_beating_reads_as_failed_with_its_committed_rows(mark
     LeadImport.objects.filter(pk=run.pk).update(
         heartbeat_at=timezone.now() - timedelta(seconds=settings.LEAD_IMPORT_STALE_SECONDS + 5)
     )
-    body = api(marketer).get(f"/api/v1/leads/import/{run.pk}/").json()
+    body = api_client(marketer).get(f"/api/v1/leads/import/{run.pk}/").json()
     assert (body["status"], body["failure"], body["rows_done"]) == ("failed", "stalled", 98_000)
     assert "The first 98,000 rows were imported" in body["failure_detail"]
     assert body["finished_at"]
@@ -284,8 +290,10 @@ def _big_csv(rows: int) -> bytes:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_large_import_runs_on_a_real_worker_and_its_status_url_shows_it(marketer, worker):
-    client = api(marketer)
+def test_a_large_import_runs_on_a_real_worker_and_its_status_url_shows_it(
+    marketer, worker, api_client
+):
+    client = api_client(marketer)
     upload = SimpleUploadedFile("big.csv", _big_csv(2500))
     response = client.post("/api/v1/leads/import/", {"file": upload}, format="multipart")
     assert response.status_code == 202, response.content[:300]
@@ -303,11 +311,11 @@ def test_a_large_import_runs_on_a_real_worker_and_its_status_url_shows_it(market
 @pytest.mark.faults
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_import_leaves_a_failed_run_and_exactly_its_committed_rows(
-    marketer, worker, settings
+    marketer, worker, settings, api_client
 ):
     import signal
 
-    client = api(marketer)
+    client = api_client(marketer)
     upload = SimpleUploadedFile("big.csv", _big_csv(30_000))
     url = client.post("/api/v1/leads/import/", {"file": upload}, format="multipart")["Location"]
     _poll(client, url, lambda b: b["status"] == "running" and b["rows_done"] >= 1000,
@@ -327,7 +335,7 @@ def test_a_worker_killed_mid_import_leaves_a_failed_run_and_exactly_its_committe
     assert LeadImport.objects.get().upload == ""  # its file is deleted with the verdict
 
 
-def test_a_deeply_nested_json_file_is_a_clear_error_not_a_500(active, marketer):
+def test_a_deeply_nested_json_file_is_a_clear_error_not_a_500(active_agreement, marketer):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from rest_framework.test import APIClient
 

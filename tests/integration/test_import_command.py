@@ -11,16 +11,10 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import CommandError, call_command
 
-from alignment.agreement.services import agreement_create_default
 from leads.imports.importer import lead_import
 from leads.models import Lead
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def active():
-    return agreement_create_default()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("active_agreement")]
 
 
 def test_the_command_imports_a_csv_with_a_progress_bar_and_a_report(tmp_path, marketer):

@@ -9,7 +9,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from alignment.agreement.services import agreement_create_default
 from leads.models import Lead, LeadImport
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +22,8 @@ CSV = (
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
+def _media(settings, tmp_path, active_agreement):
     settings.MEDIA_ROOT = tmp_path
-    agreement_create_default()
 
 
 def _logged_in(user) -> Client:

@@ -14,7 +14,6 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from alignment.agreement.services import agreement_create_default
 from leads import tasks
 from leads.imports import services as import_runs
 from leads.imports.importer import ImportAbandoned, lead_import
@@ -31,9 +30,8 @@ Status, Failure = LeadImport.Status, LeadImport.Failure
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
+def _media(settings, tmp_path, active_agreement):
     settings.MEDIA_ROOT = tmp_path
-    agreement_create_default()
     return tmp_path
 
 

@@ -19,14 +19,13 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from leads.imports.datasets import OLIST_ORIGIN_TO_SOURCE, dataset_rows_read, maven_team_ensure
 from leads.imports.importer import lead_import
 from leads.models import Deal, DealOutcome, Lead
 from metrics.definitions import MetricFilter, metric_value, metric_values_grouped
 from metrics.models import Territory, TerritoryMember
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("active_agreement")]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recipes"
 OLIST_MQLS = FIXTURES / "olist_mqls.csv"
@@ -57,11 +56,6 @@ def _import(path: Path) -> str:
     out = io.StringIO()
     call_command("import_leads", str(path), "--no-progress", stdout=out, stderr=io.StringIO())
     return out.getvalue()
-
-
-@pytest.fixture(autouse=True)
-def active():
-    return agreement_create_default()
 
 
 # --- Olist ----------------------------------------------------------------------------------

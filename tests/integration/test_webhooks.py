@@ -26,7 +26,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from alignment.agreement.services import agreement_create_default
 from alignment.models import (
     Notification,
     StageKey,
@@ -118,11 +117,6 @@ def receiver(settings) -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def active():
-    return agreement_create_default()
-
-
-@pytest.fixture
 def subscription(receiver, marketer) -> WebhookSubscription:
     return webhook_subscription_create(
         owner=marketer,
@@ -132,7 +126,9 @@ def subscription(receiver, marketer) -> WebhookSubscription:
     )
 
 
-def test_a_delivery_is_signed_and_the_receiver_verifies_it(active, subscription, receiver):
+def test_a_delivery_is_signed_and_the_receiver_verifies_it(
+    active_agreement, subscription, receiver
+):
     lead = lead_create(data={"email": "ada@example.com"}, actor=None, score=False)
     delivery = WebhookDelivery.objects.get(subscription=subscription, event="lead.created")
 
@@ -163,7 +159,7 @@ def test_a_wrong_secret_fails_verification():
 
 
 def test_a_failing_receiver_is_retried_with_backoff_under_the_same_delivery_id(
-    active, subscription, receiver
+    active_agreement, subscription, receiver
 ):
     receiver.statuses = [500, 503, 200]
     lead_create(data={"email": "ada@example.com"}, actor=None, score=False)
@@ -188,7 +184,7 @@ def test_a_failing_receiver_is_retried_with_backoff_under_the_same_delivery_id(
 
 
 def test_the_celery_task_retries_until_the_receiver_answers(
-    active, subscription, receiver, settings
+    active_agreement, subscription, receiver, settings
 ):
     settings.WEBHOOK_BACKOFF_SECONDS = 1
     receiver.statuses = [500, 200]
@@ -212,7 +208,7 @@ def test_backoff_grows_exponentially_and_is_capped(settings):
     assert 80 <= waits[3] <= 120
 
 
-def test_an_unreachable_receiver_is_logged_and_retried(active, marketer, settings):
+def test_an_unreachable_receiver_is_logged_and_retried(active_agreement, marketer, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     subscription = webhook_subscription_create(
         owner=marketer, url="http://127.0.0.1:9/nothing", events=["lead.created"], secret=SECRET
@@ -225,7 +221,9 @@ def test_an_unreachable_receiver_is_logged_and_retried(active, marketer, setting
     assert attempt.status_code is None and attempt.error
 
 
-def test_a_delivery_gives_up_after_the_last_attempt(active, subscription, receiver, settings):
+def test_a_delivery_gives_up_after_the_last_attempt(
+    active_agreement, subscription, receiver, settings
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     receiver.statuses = [500]
     lead_create(data={"email": "ada@example.com"}, actor=None, score=False)
@@ -237,7 +235,7 @@ def test_a_delivery_gives_up_after_the_last_attempt(active, subscription, receiv
 
 
 def test_repeated_failures_disable_the_subscription_and_notify_its_owner(
-    active, subscription, receiver, settings, marketer
+    active_agreement, subscription, receiver, settings, marketer
 ):
     settings.WEBHOOK_DISABLE_AFTER = 3
     receiver.statuses = [500]
@@ -258,7 +256,7 @@ def test_repeated_failures_disable_the_subscription_and_notify_its_owner(
     assert len(receiver.received) == 3
 
 
-def test_one_delivery_id_per_event_even_when_emitted_twice(active, subscription):
+def test_one_delivery_id_per_event_even_when_emitted_twice(active_agreement, subscription):
     webhook_emit(event="lead.created", key="lead:999", payload={"lead": {"id": 999}})
     webhook_emit(event="lead.created", key="lead:999", payload={"lead": {"id": 999}})
     webhook_emit(event="lead.created", key="lead:1000", payload={"lead": {"id": 1000}})
@@ -266,7 +264,7 @@ def test_one_delivery_id_per_event_even_when_emitted_twice(active, subscription)
     assert len(ids) == 2 and len(set(ids)) == 2
 
 
-def test_only_subscribers_of_the_event_get_a_delivery(active, marketer, subscription):
+def test_only_subscribers_of_the_event_get_a_delivery(active_agreement, marketer, subscription):
     # (the subscription fixture's receiver allows loopback targets)
     other = webhook_subscription_create(
         owner=marketer, url="http://127.0.0.1:9/x", events=["deal.won"], secret=SECRET
@@ -276,7 +274,9 @@ def test_only_subscribers_of_the_event_get_a_delivery(active, marketer, subscrip
     assert WebhookDelivery.objects.filter(subscription=subscription).count() == 1
 
 
-def test_the_lead_lifecycle_emits_qualified_accepted_and_rejected(active, subscription, rep):
+def test_the_lead_lifecycle_emits_qualified_accepted_and_rejected(
+    active_agreement, subscription, rep
+):
     accepted = lead_create(data={"email": "a@example.com"}, actor=None, score=False)
     rejected = lead_create(data={"email": "b@example.com"}, actor=None, score=False)
     for lead in (accepted, rejected):
@@ -288,7 +288,7 @@ def test_the_lead_lifecycle_emits_qualified_accepted_and_rejected(active, subscr
         lead=rejected,
         to_stage=StageKey.RECYCLED,
         actor=rep,
-        reason_code=active.reason_codes.filter(kind="rejection").first().code,
+        reason_code=active_agreement.reason_codes.filter(kind="rejection").first().code,
     )
     events = sorted(WebhookDelivery.objects.values_list("event", flat=True))
     assert events == sorted(
@@ -297,7 +297,7 @@ def test_the_lead_lifecycle_emits_qualified_accepted_and_rejected(active, subscr
 
 
 def test_a_delivery_is_enqueued_only_after_commit(
-    active, subscription, django_capture_on_commit_callbacks, monkeypatch
+    active_agreement, subscription, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent: list[list[int]] = []
     monkeypatch.setattr(deliver_webhooks, "apply_async", lambda args: sent.append(args[0]))
@@ -434,7 +434,7 @@ def no_connections(monkeypatch) -> list[object]:
 
 @pytest.mark.parametrize("rebound_to", ["169.254.169.254", "127.0.0.1", "::ffff:10.0.0.1"])
 def test_a_delivery_checks_dns_again_and_never_connects_to_a_refused_address(
-    active, marketer, fake_dns, no_connections, rebound_to
+    active_agreement, marketer, fake_dns, no_connections, rebound_to
 ):
     subscription = webhook_subscription_create(
         owner=marketer, url="https://hook.example.com/in", events=["lead.created"], secret=SECRET
@@ -465,7 +465,7 @@ def test_a_delivery_checks_dns_again_and_never_connects_to_a_refused_address(
     ],
 )
 def test_a_subscription_made_before_these_checks_is_refused_at_delivery(
-    active, marketer, no_connections, url
+    active_agreement, marketer, no_connections, url
 ):
     subscription = WebhookSubscription.objects.create(
         owner=marketer, url=url, events=["lead.created"]
@@ -478,7 +478,7 @@ def test_a_subscription_made_before_these_checks_is_refused_at_delivery(
 
 
 def test_the_connection_goes_to_the_vetted_address_with_the_name_as_host(
-    active, marketer, receiver, monkeypatch
+    active_agreement, marketer, receiver, monkeypatch
 ):
     """One lookup per attempt: a name that answers differently the second time (DNS
     rebinding) cannot slip another address in between the check and the connection."""
@@ -511,7 +511,7 @@ def test_the_connection_goes_to_the_vetted_address_with_the_name_as_host(
 
 
 def test_a_redirect_is_not_followed_and_is_a_failure_with_its_status(
-    active, subscription, receiver
+    active_agreement, subscription, receiver
 ):
     receiver.statuses = [302]
     receiver.location = f"http://127.0.0.1:{receiver.port}/elsewhere"
@@ -555,7 +555,7 @@ def trickler(settings) -> Iterator[str]:
 
 
 def test_a_trickling_receiver_cannot_hold_a_delivery_past_the_deadline(
-    active, marketer, trickler, settings
+    active_agreement, marketer, trickler, settings
 ):
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     subscription = webhook_subscription_create(
@@ -611,7 +611,7 @@ def tls_receiver(settings, fake_dns, tmp_path, monkeypatch) -> Iterator[int]:
 
 
 def test_https_goes_to_the_pinned_address_and_checks_the_certificate_for_the_name(
-    active, marketer, tls_receiver
+    active_agreement, marketer, tls_receiver
 ):
     good = webhook_subscription_create(
         owner=marketer, url=f"https://hook.example.com:{tls_receiver}/", events=["lead.created"]
@@ -627,7 +627,9 @@ def test_https_goes_to_the_pinned_address_and_checks_the_certificate_for_the_nam
     assert attempt.status_code is None and "TLS failed" in attempt.error
 
 
-def test_a_tls_handshake_that_never_comes_ends_at_the_deadline(active, marketer, settings):
+def test_a_tls_handshake_that_never_comes_ends_at_the_deadline(
+    active_agreement, marketer, settings
+):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
     silent = socket.create_server(("127.0.0.1", 0))  # accepts, then says nothing
@@ -692,7 +694,7 @@ def messages(monkeypatch) -> dict[str, list]:
 
 
 def test_an_import_costs_the_same_however_many_subscribe(
-    active, marketer, messages, django_capture_on_commit_callbacks
+    active_agreement, marketer, messages, django_capture_on_commit_callbacks
 ):
     def run(batch: str, rows: int = 40) -> int:
         data = [{"email": f"{batch}{n}@example.com"} for n in range(rows)]
@@ -728,7 +730,7 @@ def test_an_import_costs_the_same_however_many_subscribe(
 
 
 def test_deliveries_of_a_rolled_back_savepoint_are_not_fanned_out(
-    active, subscription, messages, django_capture_on_commit_callbacks
+    active_agreement, subscription, messages, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError), transaction.atomic():

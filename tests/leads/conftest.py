@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 
 from alignment.accounts.roles import Role
-from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
 from leads.models import Deal, Lead
 from leads.services import lead_create, lead_transition
@@ -17,12 +16,7 @@ from tests.factories import TerritoryFactory, UserFactory
 
 
 @pytest.fixture
-def agreement(db):
-    return agreement_create_default()
-
-
-@pytest.fixture
-def territory(agreement, sales_manager):
+def territory(active_agreement, sales_manager):
     territory = TerritoryFactory(code="emea", name="EMEA", is_default=True, manager=sales_manager)
     TerritoryCountry.objects.create(territory=territory, country="PL")
     return territory

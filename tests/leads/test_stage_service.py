@@ -8,7 +8,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from alignment.agreement.services import agreement_create_default
 from alignment.models import StageKey
 from leads.models import Deal, Lead, StageEvent
 from leads.services import LeadConflict, lead_create, lead_transition, sla_due_compute
@@ -19,12 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def agreement():
-    return agreement_create_default()
-
-
-@pytest.fixture
-def emea(agreement):
+def emea(active_agreement):
     territory = TerritoryFactory(code="emea", name="EMEA", is_default=True)
     TerritoryCountry.objects.create(territory=territory, country="PL")
     return territory
@@ -45,14 +39,14 @@ def _qualified(**extra):
     return lead
 
 
-def test_a_new_lead_starts_in_inquiry_with_an_event(agreement, emea):
+def test_a_new_lead_starts_in_inquiry_with_an_event(active_agreement, emea):
     lead = _lead(country="pl")
     assert lead.stage == StageKey.INQUIRY
     assert lead.country == "PL" and lead.territory == emea
     assert list(lead.stage_events.values_list("from_stage", "to_stage")) == [("", "inquiry")]
 
 
-def test_a_duplicate_email_in_another_case_is_a_conflict_naming_the_lead(agreement):
+def test_a_duplicate_email_in_another_case_is_a_conflict_naming_the_lead(active_agreement):
     lead = _lead()
     with pytest.raises(LeadConflict) as caught:
         lead_create(data={"email": "ANA@Firma.PL"}, actor=None)
@@ -60,7 +54,7 @@ def test_a_duplicate_email_in_another_case_is_a_conflict_naming_the_lead(agreeme
     assert Lead.objects.count() == 1
 
 
-def test_a_transition_outside_the_funnel_is_refused_and_changes_nothing(agreement):
+def test_a_transition_outside_the_funnel_is_refused_and_changes_nothing(active_agreement):
     lead = _lead()
     with pytest.raises(ValidationError) as caught:
         lead_transition(lead=lead, to_stage=StageKey.WON, actor=None)
@@ -70,7 +64,7 @@ def test_a_transition_outside_the_funnel_is_refused_and_changes_nothing(agreemen
     assert lead.stage_events.count() == 1
 
 
-def test_rejecting_an_mql_needs_an_agreed_reason(agreement, emea):
+def test_rejecting_an_mql_needs_an_agreed_reason(active_agreement, emea):
     lead = _qualified()
     lead_transition(lead=lead, to_stage=StageKey.MQL, actor=None)
     with pytest.raises(ValidationError) as caught:
@@ -83,7 +77,7 @@ def test_rejecting_an_mql_needs_an_agreed_reason(agreement, emea):
     assert lead.stage == StageKey.RECYCLED and lead.recycled_at is not None
 
 
-def test_every_allowed_transition_leaves_an_event_and_stamps_the_stage(agreement, emea):
+def test_every_allowed_transition_leaves_an_event_and_stamps_the_stage(active_agreement, emea):
     rep = UserFactory(username="r1")
     TerritoryMember.objects.create(territory=emea, user=rep)
     lead = _qualified(country="PL")
@@ -97,14 +91,14 @@ def test_every_allowed_transition_leaves_an_event_and_stamps_the_stage(agreement
         lead_transition(lead=lead, to_stage=stage, actor=None, at=now + timedelta(hours=offset))
     lead.refresh_from_db()
     assert lead.stage == StageKey.WON
-    assert lead.owner == rep and lead.qualified_under == agreement
+    assert lead.owner == rep and lead.qualified_under == active_agreement
     assert lead.mql_at == now and lead.won_at == now + timedelta(hours=4)
     assert lead.sla_due_at is None  # won has no SLA
     events = list(StageEvent.objects.filter(lead=lead).values_list("to_stage", flat=True))
     assert events == ["inquiry", *path]
 
 
-def test_entering_a_stage_with_an_sla_starts_its_clock(agreement):
+def test_entering_a_stage_with_an_sla_starts_its_clock(active_agreement):
     lead = _qualified()
     at = timezone.now()
     lead_transition(lead=lead, to_stage=StageKey.MQL, actor=None, at=at)
@@ -112,10 +106,10 @@ def test_entering_a_stage_with_an_sla_starts_its_clock(agreement):
     assert lead.sla_due_at == at + timedelta(hours=24)
 
 
-def test_business_hours_skip_nights_and_weekends(agreement, settings):
+def test_business_hours_skip_nights_and_weekends(active_agreement, settings):
     settings.TIME_ZONE = "Europe/Warsaw"
-    agreement.business_hours = {"start": 9, "end": 17, "weekdays": [0, 1, 2, 3, 4]}
+    active_agreement.business_hours = {"start": 9, "end": 17, "weekdays": [0, 1, 2, 3, 4]}
     friday_4pm = timezone.make_aware(timezone.datetime(2026, 11, 20, 16, 0))
-    due = sla_due_compute(agreement=agreement, hours=4, start=friday_4pm)
+    due = sla_due_compute(agreement=active_agreement, hours=4, start=friday_4pm)
     # One hour on Friday, three on Monday from 9:00.
     assert timezone.localtime(due).replace(tzinfo=None) == timezone.datetime(2026, 11, 23, 12, 0)

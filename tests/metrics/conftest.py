@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alignment.agreement.services import agreement_create_default
 from alignment.models import Dispute, FieldIntel, IntelKind, StageKey
 from campaigns.models import SpendEntry
 from leads.models import Deal, FollowUp, Lead, SlaBreach, SourceChannel, StageEvent
@@ -43,9 +42,9 @@ def warsaw(settings):
 
 
 @pytest.fixture
-def week_data(db, warsaw):
-    """The data set; each value in EXPECTED below is computed by hand from it."""
-    agreement_create_default()  # MQL response SLA: 24 hours
+def week_data(db, warsaw, active_agreement):
+    """The data set; each value in EXPECTED below is computed by hand from it.
+    The active agreement is the default one (MQL response SLA: 24 hours)."""
     rep = UserFactory(username="rep-week")
     author = UserFactory(username="author-week")
     manager = UserFactory(username="manager-week", first_name="Maria", last_name="Manager")

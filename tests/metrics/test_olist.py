@@ -69,11 +69,8 @@ def _import_rows(raw: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def imported(settings, marketer):
+def imported(settings, marketer, active_agreement):
     settings.TIME_ZONE = "America/Sao_Paulo"  # Olist's own, and not UTC
-    from alignment.agreement.services import agreement_create_default
-
-    agreement_create_default()
     raw = _raw_rows()
     result = lead_import(rows=_import_rows(raw), user=marketer)
     assert (result.errors, result.created) == (0, 200), result.results[:3]

@@ -66,10 +66,8 @@ def _read_only(**extra: st.SearchStrategy) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.fixture
-def world(db, rep, sales_manager, marketer, executive):
-    from alignment.agreement.services import agreement_create_default
+def world(db, rep, sales_manager, marketer, executive, active_agreement):
 
-    agreement_create_default()
     other_rep = UserFactory(username="rep-other", role=Role.SALES_REP)
     return {
         "lead": make_lead(email="world@example.com", stage=StageKey.SAL, owner=rep),

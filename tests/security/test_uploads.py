@@ -24,7 +24,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from alignment.agreement.services import agreement_create_default
 from campaigns.models import Collateral
 from leads.models import Lead, LeadImport
 from tests.conftest import need
@@ -66,9 +65,8 @@ BAD_FILES = {
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
+def _media(settings, tmp_path, active_agreement):
     settings.MEDIA_ROOT = tmp_path
-    agreement_create_default()
     return tmp_path
 
 
