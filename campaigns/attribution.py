@@ -27,7 +27,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Touch
-from leads.models import Deal, DealOutcome
+from leads.models import Deal
+from metrics.definitions import won_deals
 
 CENT = Decimal("0.01")
 
@@ -77,16 +78,6 @@ class _DealRow:
     lead_id: int
     first_touch_campaign_id: int | None
     mql_at: datetime | None
-
-
-def won_deals(*, start: datetime | None = None, end: datetime | None = None) -> QuerySet[Deal]:
-    """Deals won in [start, end): the revenue every model distributes."""
-    deals = Deal.objects.filter(outcome=DealOutcome.WON, closed_at__isnull=False)
-    if start is not None:
-        deals = deals.filter(closed_at__gte=start)
-    if end is not None:
-        deals = deals.filter(closed_at__lt=end)
-    return deals
 
 
 def _rows(deals: QuerySet[Deal]) -> list[_DealRow]:
@@ -173,5 +164,5 @@ def attribution_linear(*, deals: QuerySet[Deal]) -> Attribution:
 def attribution_for_period(
     *, model: str = DEFAULT_MODEL, start: datetime | None = None, end: datetime | None = None
 ) -> Attribution:
-    """Revenue won in [start, end), credited under `model`."""
+    """Revenue won in [start, end) (metrics.definitions' won deals), credited under `model`."""
     return attribution_compute(model=model, deals=won_deals(start=start, end=end))

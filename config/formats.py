@@ -1,6 +1,7 @@
 """Locale-aware formatting of money and shares: the deployment currency, grouped the way
-the active language writes numbers. Used by the template filters (accord_format) and by
-Python code that formats figures (metrics.reporting.presentation)."""
+the active language writes numbers. Used by the template filters (accord_format: `money`,
+`percent`) and by Python code that formats figures (metrics.reporting.presentation), so a
+figure reads the same on the dashboard, the campaign pages, the pack and the exports."""
 
 from __future__ import annotations
 
@@ -46,8 +47,25 @@ def money_format(value, *, whole: bool = False) -> str:
     )
 
 
-def percent_format(value) -> str:
-    """A share as the reader writes percentages ("50%", "12,5%"); None: "—"."""
+# Decimal places of a percentage by the unit of the figure (metrics.definitions' units):
+# a rate (a share of records: acceptance, SLA compliance, conversion, readiness, a weight's
+# share) to a tenth of a percent; a ratio (ROI, which runs past 100% and below 0) whole
+# and signed.
+PERCENT_UNITS = {"rate": 1, "ratio": 0}
+
+
+def percent_format(value, unit: str = "rate") -> str:
+    """A share (0.5) as the reader writes percentages: a rate "50.0%" ("12,5%" in id and
+    pl), a ratio "+200%" / "-100%" / "0%"; None or "": "—" (no denominator).
+
+    The one percentage format: the `percent` template filter and the metric pages'
+    `display` both call it.
+    """
     if value is None or value == "":
         return "—"
-    return format_percent(Decimal(str(value)), format="#,##0.#%", locale=active_locale())
+    places = PERCENT_UNITS[unit]
+    quantum = Decimal(1).scaleb(-(places + 2))  # 0.001 for one place of a percentage
+    share = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
+    pattern = "#,##0." + "0" * places + "%" if places else "#,##0%"
+    text = format_percent(share, format=pattern, locale=active_locale())
+    return "+" + text if unit == "ratio" and share > 0 else text

@@ -17,6 +17,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from alignment.models import StageKey
+from config.dates import WEEK, week_start_of
 from config.formats import money_format
 from leads.models import (
     Correction,
@@ -27,6 +28,7 @@ from leads.models import (
     SlaBreach,
     StageEvent,
 )
+from metrics.definitions import MetricFilter, metric_values_grouped
 
 
 def leads_with_email(*, email: str) -> QuerySet[Lead]:
@@ -308,10 +310,8 @@ class LedgerRow:
         return self.credits - self.breaches
 
 
-def week_start_of(moment: datetime | date) -> date:
-    """Monday of the ISO week holding `moment`, in the deployment's time zone."""
-    day = timezone.localtime(moment).date() if isinstance(moment, datetime) else moment
-    return day - timedelta(days=day.weekday())
+# Weeks are the deployment's (config.dates.week_start_of: Monday 00:00 in settings.TIME_ZONE,
+# whatever zone the reader chose); `week_start_of` is imported from there.
 
 
 LEDGER_METRICS = ("follow_ups_within_sla", "sla_breaches")
@@ -326,14 +326,12 @@ def sla_ledger(*, reps: Iterable[AbstractBaseUser], start: date, weeks: int = 1)
     so the ledger, the scorecard and the dashboards agree. Two grouped queries per week,
     whatever the number of reps.
     """
-    from metrics.definitions import MetricFilter, metric_values_grouped
-
     reps = list(reps)
     rows = []
     for offset in range(weeks):
-        week = start + timedelta(weeks=offset)
+        week = start + offset * WEEK
         grouped = metric_values_grouped(
-            f=MetricFilter(start=week, end=week + timedelta(weeks=1)),
+            f=MetricFilter(start=week, end=week + WEEK),
             by="owner",
             names=LEDGER_METRICS,
         )
@@ -442,33 +440,35 @@ class TeamRow:
         return self.overdue > 0 or self.breaches > self.credits or self.missed_follow_ups > 0
 
 
+# The team page's weekly counts, each a metric of metrics.definitions (REGISTRY or
+# ACTIVITY) grouped by owner: the same records and week as the ledger and the scorecards.
+TEAM_METRICS = (
+    "follow_ups",
+    "follow_ups[call]",
+    "follow_ups[meeting]",
+    "follow_ups[visit]",
+    "follow_ups_within_sla",
+    "sla_breaches",
+    "deals_won",
+)
+
+
 def team_week(
     *, reps: list[AbstractBaseUser], week: date, now: datetime | None = None
 ) -> list[TeamRow]:
-    """What each rep did in the ISO week starting `week`, and who is behind now.
+    """What each rep did in the ISO week holding `week`, and who is behind now.
 
-    Behind: leads past their SLA now, planned follow-ups missed, or more breaches than
-    credits this week. A fixed number of grouped queries, whatever the team's size.
+    The week is the deployment's (Monday 00:00 in settings.TIME_ZONE), whatever zone the
+    manager reads in; each count is a common metric grouped by owner. Behind: leads past
+    their SLA now, planned follow-ups missed, or more breaches than credits this week. A
+    fixed number of grouped queries, whatever the team's size.
     """
-    from leads.models import Deal, DealOutcome
-
     now = now or timezone.now()
     ids = [r.pk for r in reps]
-    start, end = _day_start(week), _day_start(week + timedelta(weeks=1))
-    done = {
-        row["author_id"]: row
-        for row in FollowUp.objects.filter(
-            author_id__in=ids, occurred_at__gte=start, occurred_at__lt=end
-        )
-        .values("author_id")
-        .annotate(
-            n=Count("id"),
-            calls=Count("id", filter=Q(kind="call")),
-            meetings=Count("id", filter=Q(kind__in=["meeting", "demo", "joint_call"])),
-            visits=Count("id", filter=Q(kind="visit")),
-        )
-        .order_by()
-    }
+    monday = week_start_of(week)
+    counted = metric_values_grouped(
+        f=MetricFilter(start=monday, end=monday + WEEK), by="owner", names=TEAM_METRICS
+    )
     queue = {
         row["owner_id"]: row
         for row in Lead.objects.filter(owner_id__in=ids, stage__in=OPEN_STAGES)
@@ -480,32 +480,22 @@ def team_week(
         )
         .order_by()
     }
-    won = dict(
-        Deal.objects.filter(
-            owner_id__in=ids, outcome=DealOutcome.WON, closed_at__gte=start, closed_at__lt=end
-        )
-        .values("owner_id")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("owner_id", "n")
-    )
-    ledger = {row.rep_id: row for row in sla_ledger(reps=reps, start=week)}
     rows = []
     for rep in reps:
-        did, mine, book = done.get(rep.pk, {}), queue.get(rep.pk, {}), ledger[rep.pk]
+        did, mine = counted.get(rep.pk, {}), queue.get(rep.pk, {})
         rows.append(
             TeamRow(
                 rep=rep,
-                follow_ups=did.get("n", 0),
-                calls=did.get("calls", 0),
-                meetings=did.get("meetings", 0),
-                visits=did.get("visits", 0),
-                credits=book.credits,
-                breaches=book.breaches,
+                follow_ups=did.get("follow_ups", 0),
+                calls=did.get("follow_ups[call]", 0),
+                meetings=did.get("follow_ups[meeting]", 0),
+                visits=did.get("follow_ups[visit]", 0),
+                credits=did.get("follow_ups_within_sla", 0),
+                breaches=did.get("sla_breaches", 0),
                 open_leads=mine.get("n", 0),
                 overdue=mine.get("overdue", 0),
                 missed_follow_ups=mine.get("missed", 0),
-                deals_won=won.get(rep.pk, 0),
+                deals_won=did.get("deals_won", 0),
             )
         )
     rows.sort(key=lambda r: (not r.behind, -r.overdue, -r.breaches, r.rep.get_full_name()))

@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import (
@@ -37,14 +38,24 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, Lower, NullIf, Trim
-from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from alignment.models import Dispute, FieldIntel, StageKey, Team
+from alignment.agreement.selectors import agreement_in_force
+from alignment.models import Dispute, FieldIntel, FollowUpKind, StageKey, Team
 from campaigns.models import Campaign, SpendEntry
-from leads.models import Deal, DealOutcome, FollowUp, Lead, SlaBreach, StageEvent
+from config.dates import WEEK, day_start, deployment_date, week_start_of
+from config.dates import deployment_tz as deployment_tz  # re-exported for bench/
+from leads.models import (
+    Deal,
+    DealOutcome,
+    FollowUp,
+    Lead,
+    SlaBreach,
+    SourceChannel,
+    StageEvent,
+)
 from metrics.models import Target, Territory
 
 CENT = Decimal("0.01")
@@ -155,17 +166,8 @@ def _round(value: Any, places: int = 2) -> float | None:
 # --- the filter object ------------------------------------------------------------------
 
 
-def deployment_tz():
-    return timezone.get_default_timezone()
-
-
-def day_start(day: date) -> datetime:
-    """Midnight at the start of `day` in the deployment's time zone."""
-    return datetime.combine(day, time.min, tzinfo=deployment_tz())
-
-
-def week_start_of(day: date) -> date:
-    return day - timedelta(days=day.weekday())
+# Days and ISO weeks are the deployment's: config.dates (deployment_tz, day_start,
+# week_start_of) defines them once; they are re-exported here for the metric pages.
 
 
 @dataclass(frozen=True)
@@ -212,10 +214,6 @@ def metric_filter_parse(params: Mapping[str, Any], *, default_days: int = 28) ->
     `week=YYYY-MM-DD` (any day of it) means that ISO week; without start/end the period
     is the last `default_days` days up to today.
     """
-    from django.contrib.auth import get_user_model
-
-    from leads.models import SourceChannel
-
     errors: dict[str, list[str]] = {}
 
     def _date(name: str) -> date | None:
@@ -237,12 +235,12 @@ def metric_filter_parse(params: Mapping[str, Any], *, default_days: int = 28) ->
             return None
         return int(raw)
 
-    today = timezone.localdate(timezone=deployment_tz())
+    today = deployment_date()
     week = _date("week")
     start, end = _date("start"), _date("end")
     if week is not None:
         start = week_start_of(week)
-        end = start + timedelta(days=7)
+        end = start + WEEK
     if end is None and "end" not in errors:
         end = (start + timedelta(days=default_days)) if start else today + timedelta(days=1)
     if start is None and "start" not in errors and end is not None:
@@ -410,8 +408,6 @@ def leads_assigned_followed_up(f: MetricFilter) -> QuerySet:
 
 def response_sla_hours(*, at: datetime) -> int:
     """The MQL stage's SLA of the agreement in force at `at` (a period's end)."""
-    from alignment.agreement.selectors import agreement_in_force
-
     agreement = agreement_in_force(at=at)
     if agreement is not None:
         for stage in agreement.stages.all():
@@ -463,6 +459,21 @@ def conversion_cohort(from_stage: str, to_stage: str) -> Callable[[MetricFilter]
     return records
 
 
+# A won deal: closed with the outcome "won". The one definition: revenue, win rate, new
+# accounts, attribution and the team page all count with it.
+WON_DEAL = Q(outcome=DealOutcome.WON, closed_at__isnull=False)
+
+
+def won_deals(*, start: datetime | None = None, end: datetime | None = None) -> QuerySet[Deal]:
+    """Deals won (closed as won) in [start, end); either bound may be left open."""
+    deals = Deal.objects.filter(WON_DEAL)
+    if start is not None:
+        deals = deals.filter(closed_at__gte=start)
+    if end is not None:
+        deals = deals.filter(closed_at__lt=end)
+    return deals
+
+
 def deals_closed(f: MetricFilter) -> QuerySet:
     return _narrow(
         Deal.objects.filter(outcome__in=[DealOutcome.WON, DealOutcome.LOST], **_in("closed_at", f)),
@@ -472,7 +483,7 @@ def deals_closed(f: MetricFilter) -> QuerySet:
 
 
 def deals_won(f: MetricFilter) -> QuerySet:
-    return _narrow(Deal.objects.filter(outcome=DealOutcome.WON, **_in("closed_at", f)), "deal", f)
+    return _narrow(won_deals(start=f.start_at, end=f.end_at), "deal", f)
 
 
 def deals_won_attributed(f: MetricFilter) -> QuerySet:
@@ -490,7 +501,7 @@ ACCOUNT = Coalesce(
 def deals_first_won(f: MetricFilter) -> QuerySet:
     """The first won deal of each account, for accounts whose first win fell in the period."""
     earlier = (
-        Deal.objects.filter(outcome=DealOutcome.WON)
+        won_deals()
         .annotate(account=ACCOUNT)
         .filter(account=OuterRef("account"))
         .filter(
@@ -574,6 +585,18 @@ def sla_breaches(f: MetricFilter) -> QuerySet:
 
 def follow_ups_within_sla(f: MetricFilter) -> QuerySet:
     return _narrow(FollowUp.objects.filter(within_sla=True, **_in("occurred_at", f)), "followup", f)
+
+
+def follow_ups_logged(kinds: Iterable[str] | None = None) -> Callable[[MetricFilter], QuerySet]:
+    """Follow-ups (of the given kinds, or every kind) that took place in the period."""
+
+    def records(f: MetricFilter) -> QuerySet:
+        qs = FollowUp.objects.filter(**_in("occurred_at", f))
+        if kinds is not None:
+            qs = qs.filter(kind__in=list(kinds))
+        return _narrow(qs, "followup", f)
+
+    return records
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -792,7 +815,7 @@ def _build() -> dict[str, Metric]:
             "rate",
             "deal",
             deals_closed,
-            _count_rate(Q(outcome=DealOutcome.WON)),
+            _count_rate(WON_DEAL),
             _rate_row,
             _lazy("Won / (won + lost), over deals closed in the period."),
             count_key="den",
@@ -1007,6 +1030,42 @@ REGISTRY: dict[str, Metric] = _build()
 TARGET_METRICS = ("target_attainment", "mql_attainment")
 METRIC_NAMES: list[str] = [*REGISTRY, *TARGET_METRICS]
 
+# The sales team's week (the team page): counts over the same records, narrowing and
+# periods as the registry's, but no common metric of DESIGN.md, so kept out of REGISTRY
+# (and so out of the scorecards and the API's list). `metric_values_grouped` reads both.
+ACTIVITY: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("deals_won", _lazy("Deals won"), "count", "deal", deals_won),
+        Metric("follow_ups", _lazy("Follow-ups"), "count", "followup", follow_ups_logged()),
+        Metric(
+            "follow_ups[call]",
+            _lazy("Calls"),
+            "count",
+            "followup",
+            follow_ups_logged([FollowUpKind.CALL]),
+        ),
+        Metric(
+            "follow_ups[meeting]",
+            _lazy("Meetings & demos"),
+            "count",
+            "followup",
+            follow_ups_logged([FollowUpKind.MEETING, FollowUpKind.DEMO, FollowUpKind.JOINT_CALL]),
+        ),
+        Metric(
+            "follow_ups[visit]",
+            _lazy("Visits"),
+            "count",
+            "followup",
+            follow_ups_logged([FollowUpKind.VISIT]),
+        ),
+    ]
+}
+
+
+def _metric(name: str) -> Metric:
+    return REGISTRY[name] if name in REGISTRY else ACTIVITY[name]
+
 
 # --- targets and the reverse-funnel plan ---------------------------------------------------
 
@@ -1174,7 +1233,7 @@ def metric_values_grouped(
     metric's rows gets that metric's empty value (0, Decimal 0.00 or None).
     """
     names = list(names)
-    per_metric = {name: REGISTRY[name].values_grouped(f, by=by) for name in names}
+    per_metric = {name: _metric(name).values_grouped(f, by=by) for name in names}
     keys = sorted(
         {key for rows in per_metric.values() for key in rows}, key=lambda k: (k is None, str(k))
     )
@@ -1190,7 +1249,7 @@ def metric_values_grouped(
 
 
 def metric_empty_value(name: str) -> Any:
-    metric = REGISTRY[name]
+    metric = _metric(name)
     if metric.parts or metric.is_rate or metric.unit in {"hours", "days"}:
         return None
     if metric.name == "avg_deal_size":

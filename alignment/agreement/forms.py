@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alignment.agreement.selectors import SCORE_COMPONENTS
 from alignment.models import ReasonKind, RuleKind, RuleOperator, StageKey, Team
 
 
@@ -70,24 +72,15 @@ class StageForm(forms.Form):
 
 
 class WeightsForm(forms.Form):
-    weight_sla_compliance = forms.IntegerField(
-        label=_("SLA compliance"), min_value=0, max_value=100
-    )
-    weight_acceptance_rate = forms.IntegerField(
-        label=_("Acceptance rate"), min_value=0, max_value=100
-    )
-    weight_conversion = forms.IntegerField(
-        label=_("MQL→won against plan"), min_value=0, max_value=100
-    )
-    weight_target_attainment = forms.IntegerField(
-        label=_("Target attainment"), min_value=0, max_value=100
-    )
-    weight_intel_ack = forms.IntegerField(
-        label=_("Intel acknowledged in 5 days"), min_value=0, max_value=100
-    )
-    weight_disputes_resolved = forms.IntegerField(
-        label=_("Disputes resolved in 5 days"), min_value=0, max_value=100
-    )
+    """A whole-number weight (0–100) per alignment-score component (SCORE_COMPONENTS),
+    named by the Agreement field that holds it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for component in SCORE_COMPONENTS:
+            self.fields[component.weight_field] = forms.IntegerField(
+                label=component.label, min_value=0, max_value=100
+            )
 
 
 class ReasonCodeForm(forms.Form):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
@@ -208,16 +209,64 @@ def agreement_detail(*, pk: int) -> Agreement | None:
     )
 
 
-WEIGHT_LABELS = {
-    "sla_compliance": _lazy("SLA compliance"),
-    "acceptance_rate": _lazy("Acceptance rate"),
-    "mql_to_won_vs_plan": _lazy("MQL→won conversion against plan"),
-    "target_attainment": _lazy("Revenue target attainment"),
-    "intel_ack_within_5d": _lazy("Intel acknowledged within 5 days"),
-    "disputes_resolved_within_5d": _lazy("Disputes resolved within 5 days"),
-}
+@dataclass(frozen=True)
+class ScoreComponent:
+    """One component of the alignment score (DESIGN.md "Alignment score"): a share 0–1,
+    higher is better, weighted by the agreement."""
+
+    key: str  # as Agreement.weights() and every scorecard key it
+    weight_field: str  # the Agreement field that holds its weight
+    default_weight: int
+    label: Any  # lazy: the scorecard, the pack, the dashboard, the agreement and its form
+    metric: str  # the common metric it reads (the plan's MQL→won rate is the yardstick)
+
+
+# The alignment-score components, in the order every page lists them: the one list.
+SCORE_COMPONENTS: tuple[ScoreComponent, ...] = (
+    ScoreComponent(
+        "sla_compliance", "weight_sla_compliance", 25, _lazy("SLA compliance"), "sla_compliance"
+    ),
+    ScoreComponent(
+        "acceptance_rate",
+        "weight_acceptance_rate",
+        20,
+        _lazy("Acceptance rate"),
+        "acceptance_rate",
+    ),
+    ScoreComponent(
+        "mql_to_won_vs_plan",
+        "weight_conversion",
+        20,
+        _lazy("MQL→won conversion against plan (capped at 1)"),
+        "stage_conversion[mql→won]",
+    ),
+    ScoreComponent(
+        "target_attainment",
+        "weight_target_attainment",
+        15,
+        _lazy("Revenue target attainment (capped at 1)"),
+        "target_attainment",
+    ),
+    ScoreComponent(
+        "intel_ack_within_5d",
+        "weight_intel_ack",
+        10,
+        _lazy("Intel acknowledged within 5 days"),
+        "intel_ack_within_5d",
+    ),
+    ScoreComponent(
+        "disputes_resolved_within_5d",
+        "weight_disputes_resolved",
+        10,
+        _lazy("Disputes resolved within 5 days"),
+        "disputes_resolved_within_5d",
+    ),
+)
+COMPONENT_LABELS: dict[str, Any] = {c.key: c.label for c in SCORE_COMPONENTS}
+DEFAULT_WEIGHTS: dict[str, int] = {c.key: c.default_weight for c in SCORE_COMPONENTS}
+WEIGHT_FIELDS: list[str] = [c.weight_field for c in SCORE_COMPONENTS]
 
 
 def agreement_weights_labelled(*, agreement: Agreement) -> list[tuple[str, int]]:
-    """The alignment-score weights with readable names, in the agreement's order."""
-    return [(str(WEIGHT_LABELS.get(k, k)), w) for k, w in agreement.weights().items()]
+    """The alignment-score weights with readable names, in SCORE_COMPONENTS' order."""
+    return [(str(c.label), getattr(agreement, c.weight_field)) for c in SCORE_COMPONENTS]

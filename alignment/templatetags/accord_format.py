@@ -6,7 +6,9 @@ from babel.numbers import get_currency_symbol
 from django import template
 from django.conf import settings
 
+from alignment.models import StageKey
 from config.formats import active_locale, money_format, percent_format
+from config.stored_text import stored_text_display
 
 register = template.Library()
 
@@ -25,7 +27,6 @@ def currency_symbol() -> str:
 @register.filter
 def stage_labels(keys) -> str:
     """`{{ keys|stage_labels }}`: stage keys ("mql", "sal") named in the reader's language."""
-    from alignment.models import StageKey
 
     labels = dict(StageKey.choices)
     return ", ".join(str(labels.get(key, key)) for key in keys or [])
@@ -41,12 +42,13 @@ def stage_label(key) -> str:
 def system_text(value) -> str:
     """`{{ event.reason|system_text }}`: a sentence Accord stored (config/stored_text.py)
     in the reader's language; any other stored text, such as a user's note, as it is."""
-    from config.stored_text import stored_text_display
 
     return stored_text_display(text=value)
 
 
 @register.filter
-def percent(value) -> str:
-    """`{{ 0.5|percent }}`: a share as the reader writes percentages ("50%", "12,5%")."""
-    return percent_format(value)
+def percent(value, unit: str = "rate") -> str:
+    """`{{ 0.5|percent }}`: a rate as the reader writes percentages ("50.0%", "12,5%");
+    `{{ roi|percent:"ratio" }}`: a ratio, whole and signed ("+200%"). config.formats'
+    percent_format, the one percentage format."""
+    return percent_format(value, unit)

@@ -1,4 +1,6 @@
-"""Campaign template helpers: rates as percentages, the lead page's collateral panel."""
+"""Campaign template helpers: stage names, the lead page's collateral panel.
+
+Percentages: accord_format's `percent` (config.formats.percent_format), as everywhere."""
 
 from __future__ import annotations
 
@@ -8,16 +10,6 @@ from alignment.models import StageKey
 from campaigns.selectors import collateral_for_lead
 
 register = template.Library()
-
-
-@register.filter
-def percent(value, arg: str = "") -> str:
-    """0.6667 → "67%"; None → "—" (a rate without a denominator); "signed" adds a + sign."""
-    if value is None or value == "":
-        return "—"
-    number = round(float(value) * 100)
-    sign = "+" if arg == "signed" and number > 0 else ""
-    return f"{sign}{number}%"
 
 
 @register.filter

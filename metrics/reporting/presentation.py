@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from config.exports import csv_lines
-from config.formats import money_format
+from config.formats import PERCENT_UNITS, money_format, percent_format
 from config.stored_text import stored_text_display
 from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
 
@@ -33,10 +33,8 @@ def alias(name: str) -> str:
 def display(value: Any, unit: str) -> str:
     if value is None:
         return EMPTY
-    if unit in {"rate"}:
-        return formats.number_format(float(value) * 100, 1, force_grouping=True) + "%"
-    if unit == "ratio":
-        return formats.number_format(float(value) * 100, 0, force_grouping=True) + "%"
+    if unit in PERCENT_UNITS:  # rate, ratio
+        return percent_format(value, unit)
     if unit == "money":
         return money_format(Decimal(value))
     if unit == "hours":

@@ -18,7 +18,7 @@ from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
 from alignment.agreement.selectors import agreement_active, agreement_in_force
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, IntelStatus, StageKey
 from campaigns.models import Campaign
-from config.dates import period_params_parse
+from config.dates import WEEK, day_start, period_params_parse
 from leads.models import Deal, DealOutcome
 from metrics.definitions import (
     CENT,
@@ -26,7 +26,6 @@ from metrics.definitions import (
     FILTER_FIELDS,
     MetricFilter,
     Plan,
-    day_start,
     disputes_open_at_end,
     intel_created,
     intel_waiting_at_end,
@@ -261,7 +260,7 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
     from campaigns.services import ACCEPTANCE_WINDOW_DAYS
     from metrics.reporting.services import scorecard_build
 
-    end = week_start + timedelta(days=7)
+    end = week_start + WEEK
     f = MetricFilter(start=week_start, end=end, territory=territory)
     card = (
         Scorecard.objects.filter(week_start=week_start, territory_id=territory)

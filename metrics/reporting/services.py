@@ -23,21 +23,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
 from alignment.accounts.roles import Role
-from alignment.agreement.selectors import agreement_in_force
+from alignment.agreement.selectors import COMPONENT_LABELS, DEFAULT_WEIGHTS, agreement_in_force
 from alignment.models import Agreement
-from config.dates import planned_date_check
-from metrics.definitions import (
-    METRIC_NAMES,
-    MetricFilter,
-    day_start,
-    deployment_tz,
-    metric_values,
-    plan_compute,
-    week_start_of,
-)
+from config.dates import day_start, deployment_tz, planned_date_check, week_start_of
+from metrics.definitions import METRIC_NAMES, MetricFilter, metric_values, plan_compute
 from metrics.models import Scorecard, Target, Territory
 
 logger = logging.getLogger(__name__)
@@ -45,23 +36,8 @@ logger = logging.getLogger(__name__)
 TRAILING_WEEKS = 12
 PUBLISHED_EVENT = "scorecard.published"
 
-# The alignment-score components of DESIGN.md, keyed as Agreement.weights() keys them.
-COMPONENT_LABELS: dict[str, Any] = {
-    "sla_compliance": _lazy("SLA compliance"),
-    "acceptance_rate": _lazy("Acceptance rate"),
-    "mql_to_won_vs_plan": _lazy("MQL→won conversion against plan (capped at 1)"),
-    "target_attainment": _lazy("Revenue target attainment (capped at 1)"),
-    "intel_ack_within_5d": _lazy("Intel acknowledged within 5 days"),
-    "disputes_resolved_within_5d": _lazy("Disputes resolved within 5 days"),
-}
-DEFAULT_WEIGHTS = {
-    "sla_compliance": 25,
-    "acceptance_rate": 20,
-    "mql_to_won_vs_plan": 20,
-    "target_attainment": 15,
-    "intel_ack_within_5d": 10,
-    "disputes_resolved_within_5d": 10,
-}
+# The alignment-score components (labels, default weights): alignment.agreement.selectors'
+# SCORE_COMPONENTS, the one list.
 
 
 # --- the alignment score -----------------------------------------------------------------

@@ -12,18 +12,17 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
-from config.dates import PeriodDateField, planned_date_validator
+from alignment.agreement.selectors import COMPONENT_LABELS
+from config.dates import WEEK, PeriodDateField, deployment_date, planned_date_validator
 from metrics.definitions import (
     METRIC_NAMES,
     REGISTRY,
     MetricFilter,
-    deployment_tz,
     metric_label,
     metric_records,
     metric_value,
@@ -42,7 +41,7 @@ from metrics.reporting.presentation import (
     records_for,
     records_url,
 )
-from metrics.reporting.services import COMPONENT_LABELS, last_complete_week, target_set
+from metrics.reporting.services import last_complete_week, target_set
 
 RECORDS_PER_PAGE = 100
 
@@ -231,7 +230,7 @@ def targets_view(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period") or Target.Period.MONTH
     if period not in Target.Period.values:
         period = Target.Period.MONTH
-    today = timezone.localdate(timezone=deployment_tz())
+    today = deployment_date()
     start, end = selectors.target_period_current(today=today, period=period)
     try:
         f = selectors.metric_filter_read(
@@ -306,8 +305,8 @@ def pack_view(request: HttpRequest) -> HttpResponse:
         "score": card.alignment_score,
         "score_delta": delta.get("alignment_score"),
         "published": data["scorecard"] is not None,
-        "previous_week": f.start - timedelta(days=7),
-        "next_week": f.start + timedelta(days=7),
+        "previous_week": f.start - WEEK,
+        "next_week": f.start + WEEK,
         "key_rows": [
             (fig[k], delta_display(delta.get(fig[k].name), fig[k].unit)) for k in _PACK_METRICS
         ],
