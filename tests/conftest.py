@@ -61,8 +61,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
     (alignment 0008): a test that needs one installs it (agreement_create_default, which
     would otherwise hand back the migrated one) or builds its own version 1. A transactional
     test's flush empties the tables anyway, so keeping the migrated agreement would make a
-    test's start depend on the order of the run. tests/alignment/test_default_agreement.py
-    and tests/integration/test_fresh_database.py prove what `migrate` installs."""
+    test's start depend on the order of the run. tests/alignment/agreement/test_default_agreement.py
+    and tests/config/test_fresh_database.py prove what `migrate` installs."""
     from alignment.models import Agreement
 
     with django_db_blocker.unblock():

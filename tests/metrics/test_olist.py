@@ -122,7 +122,7 @@ def test_the_full_olist_funnel_imports_through_the_api_keeping_every_lead_and_wi
     )
     settings.TIME_ZONE = "America/Sao_Paulo"
     # All 8,000 rows in one answer; a client normally gets 202 and the run's status URL
-    # for a file this size (tests/integration/test_import_api.py follows that path).
+    # for a file this size (tests/leads/imports/test_import_api.py follows that path).
     settings.LEAD_IMPORT_INLINE_MAX_ROWS = 8000
     from alignment.agreement.services import agreement_create_default
 

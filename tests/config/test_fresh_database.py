@@ -126,7 +126,7 @@ def test_migrate_alone_leaves_a_usable_installation_in_the_deployments_language(
         "--email", "admin@example.com")  # fmt: skip
     script = (
         "import django, json; django.setup(); "
-        "from tests.integration.test_fresh_database import fresh_database_walk; "
+        "from tests.config.test_fresh_database import fresh_database_walk; "
         "print('RESULT' + json.dumps(fresh_database_walk()))"
     )
     output = run("-c", script)

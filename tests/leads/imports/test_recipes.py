@@ -27,7 +27,7 @@ from metrics.models import Territory, TerritoryMember
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("active_agreement")]
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "recipes"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "recipes"
 OLIST_MQLS = FIXTURES / "olist_mqls.csv"
 OLIST_DEALS = FIXTURES / "olist_deals.csv"
 MAVEN = {
@@ -124,7 +124,7 @@ def test_the_imported_olist_sample_converts_as_the_raw_rows_say(settings, olist_
 def test_the_existing_olist_funnel_sample_converts_the_same_way(tmp_path):
     # tests/fixtures/olist_funnel_sample.csv was made by hand from the same files: its rows,
     # as MQL and deal files, give the same leads through the converter.
-    sample = _read(Path(__file__).resolve().parents[1] / "fixtures" / "olist_funnel_sample.csv")
+    sample = _read(Path(__file__).resolve().parents[2] / "fixtures" / "olist_funnel_sample.csv")
     mqls, deals = tmp_path / "mqls.csv", tmp_path / "deals.csv"
     with mqls.open("w", newline="") as handle:
         writer = csv.writer(handle)

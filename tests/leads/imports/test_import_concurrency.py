@@ -21,7 +21,7 @@ from django.db import connection
 from alignment.agreement.services import agreement_create_default
 from leads.models import Lead, LeadImport
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ROWS = 3000  # three batches each, so the two runs' transactions interleave
 
 

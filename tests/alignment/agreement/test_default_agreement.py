@@ -1,7 +1,7 @@
 """Migration alignment 0008 installs the default agreement, as agreement_create_default does.
 
 The migration's own function runs here with the historical models of its moment;
-tests/integration/test_fresh_database.py runs `migrate` itself on a new database.
+tests/config/test_fresh_database.py runs `migrate` itself on a new database.
 """
 
 from __future__ import annotations
