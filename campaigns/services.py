@@ -11,10 +11,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,6 +37,8 @@ from campaigns.models import (
 from campaigns.selectors import Readiness, campaign_acceptance_rates, campaign_readiness
 from config.dates import planned_date_check
 from leads.models import Lead
+from leads.services import lead_score_refresh
+from metrics.definitions import MetricFilter
 
 CAMPAIGN_FIELDS = [
     "name",
@@ -243,8 +247,6 @@ def touch_create(
     ):
         lead.campaign = campaign
     if rescore:
-        from leads.services import lead_score_refresh
-
         lead_score_refresh(lead=lead)
     return touch
 
@@ -317,8 +319,6 @@ def collateral_file_check(*, file: UploadedFile) -> None:
 
     ValidationError on the `file` field otherwise; nothing is stored.
     """
-    from django.conf import settings
-    from django.template.defaultfilters import filesizeformat
 
     limit = settings.COLLATERAL_MAX_BYTES
     if file.size is not None and file.size > limit:
@@ -506,7 +506,6 @@ def campaigns_acceptance_check(*, today: date | None = None) -> list[int]:
     Returns the ids of the campaigns below the floor. Safe to run twice: each owner is
     notified once per campaign.
     """
-    from metrics.definitions import MetricFilter
 
     agreement = agreement_active()
     if agreement is None:

@@ -41,6 +41,14 @@ FIELD_ERRORS = OpenApiResponse(
 )
 
 
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+NOT_ALLOWED = OpenApiResponse(ErrorSerializer, description=_lazy("Your role may not do this."))
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description=_lazy("No such object."))
+
+
 class _PageSize:
     """`page_size` is a whole number of at least 1 (400 otherwise, rather than silently
     the default); more than `max_page_size` gives `max_page_size`."""

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import logging
 import zoneinfo
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError
+
+from alignment.models import UserProfile
+from config.errors import NotConfigured
 
 
 class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
@@ -27,7 +35,6 @@ class UserPreferencesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from alignment.models import UserProfile
 
         user = getattr(request, "user", None)
         profiles = UserProfile.objects.none()
@@ -71,15 +78,9 @@ class BrokerUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from kombu.exceptions import OperationalError
 
         if not isinstance(exception, OperationalError):
             return None
-        import logging
-
-        from django.http import JsonResponse
-        from django.shortcuts import render
-        from django.utils.translation import gettext as _
 
         logging.getLogger("accord.broker").warning("broker unavailable: %s", exception)
         message = _(
@@ -106,12 +107,6 @@ class NotConfiguredMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        import logging
-
-        from django.http import JsonResponse
-        from django.shortcuts import render
-
-        from config.errors import NotConfigured
 
         if not isinstance(exception, NotConfigured):
             return None

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "leads",
     "campaigns",
     "metrics",
+    # The project itself, for its composition-root commands (seed_demo).
+    "config",
 ]
 
 MIDDLEWARE = [

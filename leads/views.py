@@ -24,6 +24,7 @@ from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
 from campaigns.models import Campaign, CampaignStatus
 from config.dates import period_param_parse
+from config.errors import NotConfigured
 from config.pagination import CappedPaginator
 from leads.filters import LeadFilter
 from leads.forms import (
@@ -48,10 +49,11 @@ from leads.selectors import (
     team_week,
     week_start_of,
 )
-from leads.services import LeadConflict, lead_transition
+from leads.services import LeadConflict
 from leads.services.assignment import lead_claim, lead_reassign
 from leads.services.deals import deal_close, deal_create
 from leads.services.follow_ups import follow_up_log
+from leads.services.moves import deal_deciding, lead_move
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -259,30 +261,6 @@ def lead_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _lead_page(request, lead, reassign_form=form)
 
 
-def _transition(
-    request: HttpRequest,
-    lead: Lead,
-    *,
-    to_stage: str,
-    reason_code: str,
-    reason: str,
-    override_reason: str = "",
-) -> None:
-    """Move through the one stage service; PermissionDenied/ValidationError for the form."""
-    funnel = _funnel()
-    if funnel is None:
-        raise ValidationError(_("No agreement is active, so no lead can move."))
-    lead_transition(
-        lead=lead,
-        to_stage=to_stage,
-        actor=request.user,
-        reason_code=reason_code,  # the service keeps it only where the move takes a reason
-        reason=reason,
-        funnel=funnel,
-        override_reason=override_reason,
-    )
-
-
 def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Move the stage; a move the funnel refuses comes back as form errors."""
     lead = _detail(pk)
@@ -291,8 +269,8 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = MoveStageForm(request.POST, funnel=_funnel(), stage=lead.stage)
     if form.is_valid():
         data = form.cleaned_data
-        open_deal = lead.deals.filter(outcome=DealOutcome.OPEN).order_by("pk").first()
-        if data["to_stage"] in (StageKey.WON, StageKey.LOST) and open_deal is not None:
+        open_deal = deal_deciding(lead=lead, to_stage=data["to_stage"])
+        if open_deal is not None:
             # The stage follows the deal: winning or losing the lead is closing its deal.
             messages.info(
                 request,
@@ -304,10 +282,10 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return _lead_page(request, lead, close_form=close_form, close_deal_pk=open_deal.pk)
         try:
-            _transition(
-                request,
-                lead,
+            lead_move(
+                lead=lead,
                 to_stage=data["to_stage"],
+                actor=request.user,
                 reason_code=data["reason_code"],
                 reason=data["reason"],
                 override_reason=data.get("override_reason", ""),
@@ -315,6 +293,8 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
         except PermissionDenied as exc:
             messages.error(request, str(exc))  # the form is not shown to this role
             return _back(lead)
+        except NotConfigured as exc:
+            form.add_error(None, str(exc))
         except ValidationError as exc:
             _add_errors(
                 form,
@@ -334,8 +314,8 @@ def lead_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _detail(pk)
     if request.method == "POST":
         try:
-            _transition(request, lead, to_stage=StageKey.SAL, reason_code="", reason="")
-        except PermissionDenied as exc:
+            lead_move(lead=lead, to_stage=StageKey.SAL, actor=request.user)
+        except (PermissionDenied, NotConfigured) as exc:
             messages.error(request, str(exc))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
@@ -352,14 +332,14 @@ def lead_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = RejectForm(request.POST, funnel=_funnel())
     if form.is_valid():
         try:
-            _transition(
-                request,
-                lead,
+            lead_move(
+                lead=lead,
                 to_stage=StageKey.RECYCLED,
+                actor=request.user,
                 reason_code=form.cleaned_data["reason_code"],
                 reason=form.cleaned_data["reason"],
             )
-        except PermissionDenied as exc:
+        except (PermissionDenied, NotConfigured) as exc:
             messages.error(request, str(exc))  # the form is not shown to this role
             return _back(lead)
         except ValidationError as exc:

@@ -174,7 +174,7 @@ def api_client():
     return make
 
 
-# The password UserFactory gives every user (the demo users have leads.demo.DEMO_PASSWORD).
+# The password UserFactory gives every user (the demo users have config.demo.DEMO_PASSWORD).
 FACTORY_PASSWORD = "pw-for-tests"
 
 
@@ -189,7 +189,7 @@ def logged_in(live_server):
     from django.contrib.auth.hashers import check_password
     from django.test import Client
 
-    from leads.demo import DEMO_PASSWORD
+    from config.demo import DEMO_PASSWORD
 
     def log_in(page, user, password: str | None = None) -> None:
         if isinstance(user, str):

@@ -57,7 +57,7 @@ def page_urls() -> list[tuple[str, str]]:
 
 def with_demo_ids(path: str) -> str:
     """A page_urls() path with its sample /1/ replaced by the id of a demo object
-    (leads.demo.demo_seed), so the walk renders real pages rather than 404s."""
+    (config.demo.demo_seed), so the walk renders real pages rather than 404s."""
     from alignment.models import Agreement, Battlecard, Dispute, FieldIntel
     from campaigns.models import Campaign, Collateral
     from leads.models import Lead

@@ -136,7 +136,9 @@ def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     # post_migrate fires once per app; permissions exist for all apps only after the last.
     from django.apps import apps
 
-    if sender is list(apps.get_app_configs())[-1]:
+    # (Django sends it only to apps with models, so: the last of those.)
+    with_models = [config for config in apps.get_app_configs() if config.models_module]
+    if sender is with_models[-1]:
         roles_sync()
 
 

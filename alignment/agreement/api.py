@@ -8,14 +8,11 @@ leads/{id}/transition/ (the one stage service).
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.utils import (
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -26,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alignment.agreement.selectors import agreement_active, funnel_active, rule_in_words
+from alignment.agreement.selectors import agreement_active, rule_in_words
 from alignment.agreement.services import agreement_draft_create, agreement_propose, agreement_sign
 from alignment.models import (
     Agreement,
@@ -35,21 +32,11 @@ from alignment.models import (
     FunnelStage,
     QualificationRule,
     ReasonCode,
-    StageKey,
     Team,
 )
-from config.api import FIELD_ERRORS, RoleModelPermissions
-from leads.models import Lead, StageEvent
+from config.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND, RoleModelPermissions
 
 # --- serializers ------------------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-NOT_ALLOWED = OpenApiResponse(ErrorSerializer, description=_lazy("Your role may not do this."))
-NOT_FOUND = OpenApiResponse(ErrorSerializer, description=_lazy("No such object."))
 
 
 class StageSerializer(serializers.ModelSerializer):
@@ -180,44 +167,6 @@ class SignResponseSerializer(serializers.Serializer):
     agreement = AgreementListSerializer()
     team = serializers.ChoiceField(choices=Team.choices)
     activated = serializers.BooleanField()
-
-
-class TransitionSerializer(serializers.Serializer):
-    to = serializers.ChoiceField(choices=StageKey.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    reason_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    override_reason = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        default="",
-        max_length=1000,
-        help_text="A marketing manager's written reason to make a lead an MQL although it "
-        "does not meet the agreed criteria (recorded, counted as mql_overrides).",
-    )
-    deal = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=2**63 - 1,
-        help_text="To move to won or lost: the open deal to close with that outcome.",
-    )
-    amount = serializers.DecimalField(
-        required=False,
-        max_digits=14,
-        decimal_places=2,
-        min_value=0,
-        help_text="With `deal`: the deal's final amount (default: its current amount).",
-    )
-
-
-class TransitionResponseSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    stage = serializers.CharField()
-    from_stage = serializers.CharField()
-    event = serializers.IntegerField()
-    reason_code = serializers.CharField()
-    sla_due_at = serializers.DateTimeField(allow_null=True)
-    owner = serializers.IntegerField(allow_null=True)
 
 
 # --- views ------------------------------------------------------------------------------
@@ -360,117 +309,6 @@ class StageListView(generics.ListAPIView):
         )
 
 
-class LeadTransitionView(APIView):
-    """Move a lead along the agreed funnel (the one stage service).
-
-    Body: {"to": stage key, "reason": text or reason code, "reason_code": code,
-    "note": text, "override_reason": text, "deal": id, "amount": decimal}. Rejecting an
-    MQL (mql → recycled), `lost` and `disqualified` need a reason code of the agreement:
-    give it in "reason_code" or as "reason". A lead is won or lost through its deal: a
-    move to `won` is refused (400, naming the open deal) unless the body closes that
-    deal ("deal", optional final "amount"); `lost` likewise while a deal is open. A move
-    into `mql` below the agreed criteria needs a marketing manager's "override_reason".
-    400 with field errors when the agreement refuses the move (nothing changes); 403
-    when your role may not make it (only sales decides on MQLs); 404 for no lead.
-    """
-
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        request=TransitionSerializer,
-        responses={
-            200: TransitionResponseSerializer,
-            400: FIELD_ERRORS,
-            403: NOT_ALLOWED,
-            404: NOT_FOUND,
-            409: OpenApiResponse(ErrorSerializer, description=_("No agreement is active.")),
-        },
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        from alignment.agreement.selectors import reason_kind_for
-        from leads.services import lead_transition
-
-        lead = get_object_or_404(Lead, pk=pk)
-        body = TransitionSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        to_stage = body.validated_data["to"]
-        try:
-            funnel = funnel_active()
-        except LookupError:
-            return Response(
-                {"detail": _("No agreement is active, so no lead can move.")},
-                status=status.HTTP_409_CONFLICT,
-            )
-        reason_code = body.validated_data["reason_code"].strip()
-        reason = body.validated_data["reason"].strip()
-        note = body.validated_data["note"].strip()
-        kind = reason_kind_for(from_stage=lead.stage, to_stage=to_stage)
-        if kind and not reason_code and reason in funnel.reason_codes.get(kind, {}):
-            reason_code, reason = reason, ""
-        elif kind and not reason_code and reason:
-            reason_code = reason  # refused below with the list of agreed codes
-            reason = ""
-        text = "\n".join(part for part in (reason, note) if part)
-        deal_id = body.validated_data.get("deal")
-        if deal_id is not None:
-            if to_stage not in (StageKey.WON, StageKey.LOST):
-                raise ValidationError(
-                    {"deal": [_("A deal is closed only by a move to won or lost.")]}
-                )
-            result = self._close_deal(
-                request, lead=lead, deal_id=deal_id, to_stage=to_stage, reason_code=reason_code,
-                amount=body.validated_data.get("amount"), funnel=funnel,
-            )  # fmt: skip
-        else:
-            result = lead_transition(
-                lead=lead,
-                to_stage=to_stage,
-                actor=request.user,
-                reason_code=reason_code if kind else "",
-                reason=text,
-                source=StageEvent.Source.API,
-                funnel=funnel,
-                override_reason=body.validated_data["override_reason"],
-            )
-        moved = result.lead
-        return Response(
-            {
-                "id": moved.pk,
-                "stage": moved.stage,
-                "from_stage": result.event.from_stage,
-                "event": result.event.pk,
-                "reason_code": result.event.reason_code,
-                "sla_due_at": moved.sla_due_at,
-                "owner": moved.owner_id,
-            }
-        )
-
-    def _close_deal(
-        self, request: Request, *, lead, deal_id: int, to_stage: str, reason_code: str, amount,
-        funnel,
-    ):  # fmt: skip
-        """Win or lose the lead by closing its open deal (the stage follows the deal)."""
-        from leads.models import Deal, DealOutcome
-        from leads.services import TransitionResult
-        from leads.services.deals import deal_close
-
-        deal = Deal.objects.filter(pk=deal_id, lead=lead).first()
-        if deal is None:
-            raise ValidationError({"deal": [_("This lead has no deal %(id)s.") % {"id": deal_id}]})
-        deal_close(
-            deal=deal,
-            actor=request.user,
-            outcome=DealOutcome.WON if to_stage == StageKey.WON else DealOutcome.LOST,
-            lost_reason=reason_code,
-            amount=amount,
-            funnel=funnel,
-            source=StageEvent.Source.API,
-        )
-        lead.refresh_from_db()
-        event = lead.stage_events.order_by("-occurred_at", "-id").first()
-        return TransitionResult(lead=lead, event=event)
-
-
 urlpatterns = [
     path("agreements/", AgreementListView.as_view(), name="api-agreements"),
     path("agreements/active/", AgreementActiveView.as_view(), name="api-agreement-active"),
@@ -480,5 +318,4 @@ urlpatterns = [
     ),
     path("agreements/<int:pk>/sign/", AgreementSignView.as_view(), name="api-agreement-sign"),
     path("stages/", StageListView.as_view(), name="api-stages"),
-    path("leads/<int:pk>/transition/", LeadTransitionView.as_view(), name="api-lead-transition"),
 ]

@@ -15,8 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from alignment.agreement.scoring import score_compute
+from alignment.agreement.scoring import SCORABLE_FIELDS, score_compute
 from alignment.models import Agreement, QualificationRule
+from campaigns.models import Touch
+from leads.models import Lead
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,6 @@ def agreement_backtest(
 
     `threshold` previews another MQL threshold for `agreement` without saving it.
     """
-    from campaigns.models import Touch
-    from leads.models import Lead
 
     leads = list(
         Lead.objects.filter(created_at__gte=start, created_at__lt=end).only(
@@ -160,6 +160,5 @@ def agreement_backtest(
 
 
 def _scorable_columns() -> list[str]:
-    from alignment.agreement.scoring import SCORABLE_FIELDS
 
     return list(SCORABLE_FIELDS)

@@ -19,6 +19,7 @@ from alignment.accounts.roles import Role, user_has_role
 from alignment.agreement import defaults
 from alignment.agreement.events import AgreementActivated
 from alignment.agreement.scoring import CUSTOM_FIELD, SCORABLE_FIELDS
+from alignment.agreement.selectors import rule_in_words
 from alignment.models import (
     Agreement,
     AgreementSignature,
@@ -32,6 +33,7 @@ from alignment.models import (
     RuleOperator,
     Team,
 )
+from campaigns.models import TouchKind
 from config.events import publish
 
 logger = logging.getLogger(__name__)
@@ -228,8 +230,6 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
             errors["value"] = [_("Enter the value to compare with.")]
         clean.update(field=field, operator=operator, value=value)
     if kind == RuleKind.ENGAGEMENT:
-        from campaigns.models import TouchKind
-
         if data.get("touch_kind") not in TouchKind.values:
             errors["touch_kind"] = [_("Choose a touch kind.")]
         try:
@@ -513,7 +513,6 @@ def agreement_diff(*, a: Agreement, b: Agreement) -> list[DiffSection]:
     Sections: threshold, stages (name, owner, SLA, criteria), transitions, criteria,
     weights, reason codes. A section with no change is left out.
     """
-    from alignment.agreement.selectors import rule_in_words
 
     sections: list[DiffSection] = []
 

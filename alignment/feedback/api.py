@@ -26,7 +26,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.agreement.api import FIELD_ERRORS, ErrorSerializer
 from alignment.feedback.services import (
     dispute_raise,
     dispute_resolve,
@@ -45,7 +44,7 @@ from alignment.models import (
     Team,
 )
 from campaigns.models import Campaign
-from config.api import RoleModelPermissions
+from config.api import FIELD_ERRORS, ErrorSerializer, RoleModelPermissions
 from config.filters import IdFilter, UtcIsoDateTimeFilter
 from leads.models import Deal, Lead
 

@@ -33,6 +33,7 @@ from alignment.models import (
 )
 from alignment.notifications.services import notification_send
 from alignment.webhooks.services import webhook_emit
+from leads.models import Lead
 
 INTEL_TEXT_MAX = 5000
 
@@ -398,7 +399,6 @@ def dispute_raise(
         errors["deal"] = [_("Say which deal's credit is disputed.")]
     if errors:
         raise ValidationError(errors)
-    from leads.models import Lead
 
     Lead.objects.select_for_update().filter(pk=lead.pk).first()  # one raiser at a time
     if Dispute.objects.filter(lead=lead, kind=kind, status=DisputeStatus.OPEN).exists():

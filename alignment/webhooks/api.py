@@ -17,7 +17,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.agreement.api import FIELD_ERRORS, NOT_FOUND, ErrorSerializer
 from alignment.models import (
     WebhookAttempt,
     WebhookDelivery,
@@ -34,7 +33,13 @@ from alignment.webhooks.services import (
     webhook_subscription_create,
     webhook_subscription_delete,
 )
-from config.api import LargeCursorPagination, StandardPagination
+from config.api import (
+    FIELD_ERRORS,
+    NOT_FOUND,
+    ErrorSerializer,
+    LargeCursorPagination,
+    StandardPagination,
+)
 
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="No or invalid credentials.")
 

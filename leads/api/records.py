@@ -30,8 +30,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.agreement.api import FIELD_ERRORS, ErrorSerializer
-from config.api import LargeCursorPagination, RoleModelPermissions, StandardPagination
+from config.api import (
+    FIELD_ERRORS,
+    ErrorSerializer,
+    LargeCursorPagination,
+    RoleModelPermissions,
+    StandardPagination,
+)
 from config.filters import IdFilter
 from config.parsers import DepthLimitedJSONParser
 from leads.filters import LeadFilter

@@ -14,17 +14,14 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alignment.agreement.api import ErrorSerializer
-from config.api import FIELD_ERRORS, LargeCursorPagination, RoleModelPermissions
+from config.api import FIELD_ERRORS, ErrorSerializer, LargeCursorPagination, RoleModelPermissions
 from config.dates import history_moment_validator, planned_date_validator
 from config.filters import IdFilter
 from leads.models import (
@@ -37,7 +34,7 @@ from leads.models import (
     StageEvent,
 )
 from leads.services.assignment import lead_claim, lead_reassign
-from leads.services.deals import deal_close, deal_create, deal_update
+from leads.services.deals import deal_create, deal_update
 from leads.services.follow_ups import follow_up_log
 
 FORBIDDEN = OpenApiResponse(
@@ -320,27 +317,9 @@ class DealDetail(generics.RetrieveAPIView):
         deal = self.get_object()
         body = DealPatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = body.validated_data
-        outcome = data.get("outcome")
-        if outcome == DealOutcome.OPEN and deal.outcome != DealOutcome.OPEN:
-            raise DrfValidationError({"outcome": [_("A closed deal cannot be reopened.")]})
-        changes = {k: data[k] for k in ("name", "amount", "expected_close") if k in data}
-        if changes and deal.outcome == DealOutcome.OPEN:
-            deal = deal_update(deal=deal, actor=request.user, **changes)
-        elif changes:
-            raise DrfValidationError({"outcome": [_("A closed deal cannot change.")]})
-        if outcome in (DealOutcome.WON, DealOutcome.LOST):
-            deal = deal_close(
-                deal=deal,
-                actor=request.user,
-                outcome=outcome,
-                lost_reason=data.get("lost_reason", ""),
-                gross_margin=data.get("gross_margin"),
-                closed_at=data.get("closed_at"),
-                source=StageEvent.Source.API,
-            )
-        elif data.get("gross_margin") is not None:
-            deal = deal_update(deal=deal, actor=request.user, gross_margin=data["gross_margin"])
+        deal = deal_update(
+            deal=deal, actor=request.user, source=StageEvent.Source.API, **body.validated_data
+        )
         return Response(DealSerializer(deal).data)
 
 

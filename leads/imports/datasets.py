@@ -19,6 +19,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from alignment.accounts.roles import Role
+from metrics.models import Territory, TerritoryMember
+
 # --- Olist -------------------------------------------------------------------------------
 
 # Olist's `origin` as Accord's SourceChannel values (blank: unknown).
@@ -233,12 +240,6 @@ def maven_team_ensure(*, teams: Iterable[dict[str, str]]) -> TeamResult:
     the territory's manager is the first of its managers by name. Running it twice
     changes nothing; it never touches a password or a user it did not name.
     """
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.db import transaction
-
-    from alignment.accounts.roles import Role
-    from metrics.models import Territory, TerritoryMember
 
     User = get_user_model()
     rows = [row for row in teams if (row.get("sales_agent") or "").strip()]

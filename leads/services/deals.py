@@ -111,11 +111,47 @@ def deal_update(
     expected_close: date | None = None,
     name: str | None = None,
     gross_margin: Any = None,
+    outcome: str | None = None,
+    lost_reason: str = "",
+    closed_at: datetime | None = None,
+    source: str = StageEvent.Source.MANUAL,
 ) -> Deal:
-    """Change an open deal's amount, expected close, name or gross margin."""
+    """Change a deal: an open deal's amount, expected close, name or gross margin, and/or
+    its outcome (won, or lost with an agreed reason: `deal_close`, whose stage move
+    follows). A closed deal neither changes nor reopens. The API's PATCH is this call.
+    """
     refusal = lead_work_refusal(user=actor, lead=deal.lead)
     if refusal:
         raise PermissionDenied(refusal)
+    if outcome == DealOutcome.OPEN and deal.outcome != DealOutcome.OPEN:
+        raise ValidationError({"outcome": [_("A closed deal cannot be reopened.")]})
+    closing = outcome in (DealOutcome.WON, DealOutcome.LOST)
+    fields = {"amount": amount, "expected_close": expected_close, "name": name}
+    if not closing:
+        fields["gross_margin"] = gross_margin  # when closing, the margin is the close's
+    if any(value is not None for value in fields.values()):
+        deal = _deal_fields_set(deal=deal, **fields)
+    if closing:
+        deal = deal_close(
+            deal=deal,
+            actor=actor,
+            outcome=outcome,
+            lost_reason=lost_reason,
+            gross_margin=gross_margin,
+            closed_at=closed_at,
+            source=source,
+        )
+    return deal
+
+
+def _deal_fields_set(
+    *,
+    deal: Deal,
+    amount: Any = None,
+    expected_close: date | None = None,
+    name: str | None = None,
+    gross_margin: Any = None,
+) -> Deal:
     errors: dict[str, list[str]] = {}
     if deal.outcome != DealOutcome.OPEN:
         errors["outcome"] = [_("A closed deal cannot change.")]

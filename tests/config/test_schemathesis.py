@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from tests.conftest import need
 
 pytestmark = [pytest.mark.schemathesis, pytest.mark.django_db(transaction=True)]

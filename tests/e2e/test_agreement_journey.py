@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from alignment.models import Agreement, AgreementStatus
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

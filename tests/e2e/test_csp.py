@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from campaigns.models import Campaign
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from leads.models import Lead
 from tests.e2e.conftest import logout
 

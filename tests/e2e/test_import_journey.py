@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from leads.models import Lead, LeadImport
 from tests.e2e.conftest import screenshot
 

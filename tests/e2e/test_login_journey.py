@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from leads.demo import DEMO_PASSWORD, demo_seed
+from config.demo import DEMO_PASSWORD, demo_seed
 from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from metrics.models import Scorecard, Target
 from tests.e2e.conftest import screenshot
 

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from alignment.accounts.roles import Role
-from leads.demo import DEMO_PASSWORD, demo_seed
+from config.demo import DEMO_PASSWORD, demo_seed
 from tests.factories import UserFactory
 from tests.urlwalk import page_urls, with_demo_ids
 

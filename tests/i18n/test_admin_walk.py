@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import translation
 
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from tests.i18n.test_catalogs import LANGUAGES, WORD, _Walk
 
 # Not Accord's interface, so not Accord's catalogs. Each exception is a whole text or a

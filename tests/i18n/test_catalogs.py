@@ -15,7 +15,7 @@ import pytest
 from babel.messages.pofile import read_po
 from django.test import Client
 
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from tests.conftest import need
 from tests.urlwalk import page_routes, route_parameters
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from alignment.accounts.roles import Role
 from config.csp import HEADER, csp_update, policy_header
-from leads.demo import demo_seed
+from config.demo import demo_seed
 from tests.factories import UserFactory
 from tests.urlwalk import page_urls, with_demo_ids
 

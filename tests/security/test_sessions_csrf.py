@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from leads.demo import DEMO_PASSWORD, demo_seed
+from config.demo import DEMO_PASSWORD, demo_seed
 from tests.urlwalk import page_urls
 
 pytestmark = pytest.mark.django_db

@@ -5,6 +5,9 @@ its rules, qualified by its criterion, worked by their reps), so the demo keeps 
 agreement as real use would: `check_integrity` finds nothing, the backtest reads it.
 Deterministic (fixed random seeds, times relative to now) and idempotent: users,
 territories and campaigns are upserted; lead history is generated only once.
+
+It builds one company through every app's services, so it lives in config, the composition
+root (with the URLconf and Celery), not in an app: no app imports it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from alignment.accounts.roles import Role
 from alignment.agreement.scoring import score_compute
 from alignment.agreement.selectors import Funnel, funnel_for
 from alignment.agreement.services import agreement_create_default
+from alignment.feedback.demo import feedback_demo_seed
 from alignment.models import Agreement, StageKey
+from campaigns.demo import campaigns_demo_seed
 from campaigns.models import Campaign, CampaignStatus, Channel, SpendEntry, TouchKind
 from campaigns.services import touch_create
 from config.stored_text import DEAL_OPENED, stored_text
@@ -44,6 +49,8 @@ from leads.services import lead_promote_if_qualified, lead_transition
 from leads.services.deals import deal_close
 from leads.services.follow_ups import follow_up_log
 from leads.services.rescoring import leads_rescore_sql
+from leads.services.sla import sla_breaches_check
+from metrics.demo import metrics_demo_seed
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
 
 DEMO_PASSWORD = "accord-demo"
@@ -892,16 +899,8 @@ def demo_seed(
             now=now,
             count=lead_count,
         )
-    from alignment.feedback.demo import feedback_demo_seed
-
     feedback_demo_seed(leads=_feedback_leads(users=users, now=now), now=now)
-    from campaigns.demo import campaigns_demo_seed
-
     campaigns_demo_seed(campaigns=campaigns, now=now)
-    from leads.services.sla import sla_breaches_check
-
     sla_breaches_check(now=now)  # the overdue demo leads' breaches, recorded once
-    from metrics.demo import metrics_demo_seed
-
     metrics_demo_seed(today=today, manager=users["salesmgr"], weeks=max(scorecard_weeks - 1, 0))
     return DemoSummary(users=len(users), leads_created=created)
