@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -115,7 +115,7 @@ def campaign_readiness(*, campaign: Campaign, agreement: Agreement | None = None
     )
 
 
-def briefing_acknowledged_by(*, campaign: Campaign, user: AbstractBaseUser) -> bool:
+def briefing_acknowledged_by(*, campaign: Campaign, user: User) -> bool:
     return BriefingAcknowledgment.objects.filter(
         briefing__campaign=campaign, user_id=user.pk
     ).exists()
@@ -215,7 +215,9 @@ def _empty_row() -> dict[str, Any]:
 
 def _with_revenue(row: dict[str, Any], revenue: Decimal) -> dict[str, Any]:
     # ROI is the common metric's formula, fed with the revenue of the chosen model.
-    return {**row, "won_revenue": revenue, "roi": REGISTRY["roi"].combine(revenue, row["spend"])}
+    roi = REGISTRY["roi"].combine
+    assert roi is not None  # a composite metric
+    return {**row, "won_revenue": revenue, "roi": roi(revenue, row["spend"])}
 
 
 def campaign_kpis(*, f: MetricFilter, by: str = "campaign", model: str = DEFAULT_MODEL) -> KpiTable:
@@ -310,7 +312,7 @@ def campaign_spend_revenue_weekly(
         if credit.campaign_id == campaign.pk:
             week = week_start_of(credit.closed_at)  # the deployment's week
             revenue_by_week[week] = revenue_by_week.get(week, Decimal("0.00")) + credit.amount
-    points = []
+    points: list[TimelinePoint] = []
     week = week_start_of(f.start)
     until = min(f.end, deployment_date() + timedelta(days=1))  # no flat future
     while week < until or not points:

@@ -216,7 +216,7 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
         operator = data.get("operator") or ""
         if operator not in RuleOperator.values:
             errors["operator"] = [_("Choose an operator.")]
-        value = data.get("value")
+        value: Any = data.get("value")
         if operator in (RuleOperator.IN, RuleOperator.NOT_IN) and isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
         if operator in (RuleOperator.GTE, RuleOperator.LTE):
@@ -233,7 +233,7 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
         if data.get("touch_kind") not in TouchKind.values:
             errors["touch_kind"] = [_("Choose a touch kind.")]
         try:
-            half_life = int(data.get("half_life_days"))
+            half_life = int(data.get("half_life_days", ""))
             if half_life <= 0:
                 raise ValueError
         except (TypeError, ValueError):
@@ -242,7 +242,7 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
         clean.update(touch_kind=data.get("touch_kind") or "", half_life_days=half_life)
     if kind in (RuleKind.FIT, RuleKind.ENGAGEMENT):
         try:
-            clean["points"] = int(data.get("points"))
+            clean["points"] = int(data.get("points", ""))
         except (TypeError, ValueError):
             errors["points"] = [_("Enter whole points.")]
     if errors:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -165,9 +165,7 @@ def dispute_detail(*, pk: int) -> Dispute | None:
     )
 
 
-def notification_list(
-    *, user: AbstractBaseUser, unread_only: bool = False
-) -> QuerySet[Notification]:
+def notification_list(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:
     qs = Notification.objects.filter(recipient=user)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)

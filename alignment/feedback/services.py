@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -41,27 +41,27 @@ INTEL_TEXT_MAX = 5000
 # --- who may do what ----------------------------------------------------------------------
 
 
-def intel_can_submit(*, user: AbstractBaseUser) -> bool:
+def intel_can_submit(*, user: User) -> bool:
     return bool(user.is_superuser or user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER))
 
 
-def intel_can_respond(*, user: AbstractBaseUser) -> bool:
+def intel_can_respond(*, user: User) -> bool:
     return bool(user.is_superuser or user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER))
 
 
-def battlecard_can_edit(*, user: AbstractBaseUser) -> bool:
+def battlecard_can_edit(*, user: User) -> bool:
     return intel_can_respond(user=user)
 
 
-def dispute_can_raise(*, user: AbstractBaseUser) -> bool:
+def dispute_can_raise(*, user: User) -> bool:
     return user_team(user) in (Team.SALES, Team.MARKETING)
 
 
-def dispute_can_resolve(*, user: AbstractBaseUser) -> bool:
+def dispute_can_resolve(*, user: User) -> bool:
     return bool(user.is_active and user.has_perm("alignment.resolve_dispute"))
 
 
-def _users_with_roles(*roles: str) -> list[AbstractBaseUser]:
+def _users_with_roles(*roles: str) -> list[User]:
     return list(
         get_user_model()
         .objects.filter(is_active=True, groups__name__in=roles)
@@ -92,7 +92,7 @@ def competitor_get_or_create(*, name: str, website: str = "") -> Competitor:
 @transaction.atomic
 def battlecard_save(
     *,
-    user: AbstractBaseUser,
+    user: User,
     competitor: Competitor | None = None,
     competitor_name: str = "",
     website: str | None = None,
@@ -165,7 +165,7 @@ def battlecard_save(
 @transaction.atomic
 def intel_submit(
     *,
-    author: AbstractBaseUser,
+    author: User,
     kind: str,
     text: str,
     lead=None,
@@ -230,7 +230,7 @@ def intel_payload(*, intel: FieldIntel) -> dict:
         "kind": intel.kind,
         "text": intel.text,
         "status": intel.status,
-        "competitor": intel.competitor.name if intel.competitor_id else None,
+        "competitor": intel.competitor.name if intel.competitor else None,
         "lead": intel.lead_id,
         "deal": intel.deal_id,
         "campaign": intel.campaign_id,
@@ -242,7 +242,7 @@ def intel_payload(*, intel: FieldIntel) -> dict:
 def intel_acknowledge(
     *,
     intel: FieldIntel,
-    user: AbstractBaseUser,
+    user: User,
     response: str = "",
     now: datetime | None = None,
 ) -> FieldIntel:
@@ -255,7 +255,7 @@ def intel_acknowledge(
 def intel_action(
     *,
     intel: FieldIntel,
-    user: AbstractBaseUser,
+    user: User,
     response: str,
     now: datetime | None = None,
 ) -> FieldIntel:
@@ -266,7 +266,7 @@ def intel_action(
     return _intel_move(intel=intel, user=user, to=IntelStatus.ACTIONED, response=response, now=now)
 
 
-_INTEL_NEXT = {
+_INTEL_NEXT: dict[str, list[IntelStatus]] = {
     IntelStatus.ACKNOWLEDGED: [IntelStatus.NEW],
     IntelStatus.ACTIONED: [IntelStatus.NEW, IntelStatus.ACKNOWLEDGED],
 }
@@ -276,7 +276,7 @@ _INTEL_NEXT = {
 def _intel_move(
     *,
     intel: FieldIntel,
-    user: AbstractBaseUser,
+    user: User,
     to: str,
     response: str,
     now: datetime | None,
@@ -331,9 +331,7 @@ def _intel_move(
     return locked
 
 
-def intel_respond(
-    *, intel: FieldIntel, user: AbstractBaseUser, status: str, response: str = ""
-) -> FieldIntel:
+def intel_respond(*, intel: FieldIntel, user: User, status: str, response: str = "") -> FieldIntel:
     """One door for the page and the API: move to `status`, or edit the response only.
 
     Editing the response without a status change notifies nobody again.
@@ -371,7 +369,7 @@ def intel_respond(
 @transaction.atomic
 def dispute_raise(
     *,
-    user: AbstractBaseUser,
+    user: User,
     lead,
     kind: str,
     reason: str,
@@ -431,14 +429,14 @@ def dispute_raise(
     return dispute
 
 
-def dispute_other_side(*, dispute: Dispute) -> list[AbstractBaseUser]:
+def dispute_other_side(*, dispute: Dispute) -> list[User]:
     """Who answers for the team that did not raise the dispute.
 
     Sales: the deal's or lead's owner, else the sales managers. Marketing: the owner of
     the lead's first-touch campaign, else the marketing managers.
     """
     if dispute.raised_by_team == Team.MARKETING:
-        owner = (dispute.deal.owner if dispute.deal_id else None) or dispute.lead.owner
+        owner = (dispute.deal.owner if dispute.deal else None) or dispute.lead.owner
         if owner is not None and owner.is_active and owner.pk != dispute.raised_by_id:
             return [owner]
         return [u for u in _users_with_roles(Role.SALES_MANAGER) if u.pk != dispute.raised_by_id]
@@ -458,7 +456,7 @@ def dispute_other_side(*, dispute: Dispute) -> list[AbstractBaseUser]:
 def dispute_resolve(
     *,
     dispute: Dispute,
-    user: AbstractBaseUser,
+    user: User,
     decision: str,
     note: str,
     now: datetime | None = None,

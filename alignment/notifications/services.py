@@ -5,9 +5,11 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -18,13 +20,16 @@ from django.utils.translation import gettext_lazy as _
 
 from alignment.models import Notification, UserProfile
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # A notification's title or body: a callable renders it in each recipient's language.
 Text = str | Callable[[], str]
 
 # The events Accord notifies about, as users choose them on the preferences page.
 # Other apps may send events not listed here; a user who has received one can still
 # opt in to its email (see notification_email_choices).
-NOTIFICATION_EVENTS: dict[str, str] = {
+NOTIFICATION_EVENTS: dict[str, StrOrPromise] = {
     "intel.submitted": _("New field intelligence for marketing"),
     "intel.responded": _("Marketing responded to intelligence I sent"),
     "dispute.raised": _("A dispute was raised on a lead I am part of (or to arbitrate)"),
@@ -38,7 +43,7 @@ NOTIFICATION_EVENTS: dict[str, str] = {
 
 def notification_send(
     *,
-    recipients: Iterable[AbstractBaseUser | None],
+    recipients: Iterable[User | None],
     event: str,
     dedupe_key: str,
     title: Text,
@@ -100,9 +105,7 @@ def notification_send(
             user = unique[notification.recipient_id]
             language = preferences.get(user.pk, ("", ""))[0]
             transaction.on_commit(
-                lambda n=notification, u=user, lang=language: _email(
-                    notification=n, address=u.email, language=lang
-                )
+                partial(_email, notification=notification, address=user.email, language=language)
             )
     return created
 
@@ -164,14 +167,14 @@ def _email(*, notification: Notification, address: str, language: str = "") -> N
         )
 
 
-def notification_mark_read(*, user: AbstractBaseUser, ids: Iterable[int] | None = None) -> int:
+def notification_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
     qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     return qs.update(read_at=timezone.now())
 
 
-def notification_email_choices(*, user: AbstractBaseUser) -> list[tuple[str, str]]:
+def notification_email_choices(*, user: User) -> list[tuple[str, str]]:
     """(event, label) a user may opt in to: the known events plus any they have received."""
     received = set(
         Notification.objects.filter(recipient=user).values_list("event", flat=True).distinct()
@@ -181,15 +184,13 @@ def notification_email_choices(*, user: AbstractBaseUser) -> list[tuple[str, str
     return choices
 
 
-def notification_preferences_get(*, user: AbstractBaseUser) -> list[str]:
+def notification_preferences_get(*, user: User) -> list[str]:
     """The events that email this user (none until they choose)."""
     profile = UserProfile.objects.filter(user=user).only("email_events").first()
     return list(profile.email_events or []) if profile else []
 
 
-def notification_preferences_set(
-    *, user: AbstractBaseUser, email_events: Iterable[str]
-) -> list[str]:
+def notification_preferences_set(*, user: User, email_events: Iterable[str]) -> list[str]:
     """Choose which events email the user; in-app notifications always arrive.
 
     Unknown events are refused with a ValidationError; setting the same list twice
@@ -209,5 +210,5 @@ def notification_preferences_set(
     return wanted
 
 
-def notification_unread_count(*, user: AbstractBaseUser) -> int:
+def notification_unread_count(*, user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()

@@ -314,7 +314,7 @@ class _PinnedConnection(http.client.HTTPConnection):
             except BaseException:
                 sock.close()
                 raise
-        self.sock = _DeadlineSocket(sock, self._deadline)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(sock, self._deadline)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -99,7 +99,7 @@ def webhook_signature_verify(
 
 
 def webhook_subscription_create(
-    *, owner: AbstractBaseUser, url: str, events: list[str], secret: str = ""
+    *, owner: User, url: str, events: list[str], secret: str = ""
 ) -> WebhookSubscription:
     """Subscribe `url` to `events`; a secret is generated when none is given.
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -52,7 +52,7 @@ def territory_for_lead(*, country: str, owner_id: int | None) -> Territory | Non
     return territory_for_country(country)
 
 
-def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> AbstractBaseUser | None:
+def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> User | None:
     """Give an unowned lead to the next active rep of its territory, round-robin.
 
     The territory row is locked, so concurrent assignments take turns; a lead that
@@ -81,7 +81,7 @@ def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> Abstra
     return lead.owner
 
 
-def lead_claim(*, lead_id: int, user: AbstractBaseUser, at: datetime | None = None) -> Lead:
+def lead_claim(*, lead_id: int, user: User, at: datetime | None = None) -> Lead:
     """Make `user` the owner of an unowned open lead.
 
     One conditional UPDATE ... WHERE owner IS NULL: of any number of simultaneous
@@ -100,7 +100,7 @@ def lead_claim(*, lead_id: int, user: AbstractBaseUser, at: datetime | None = No
         return lead
     if lead.owner_id == user.pk:
         raise LeadConflict(_("This lead is already yours."), lead_id=lead.pk)
-    if lead.owner_id is not None:
+    if lead.owner is not None:
         raise LeadConflict(
             _("%(owner)s claimed this lead first.")
             % {"owner": lead.owner.get_full_name() or lead.owner.get_username()},
@@ -127,9 +127,7 @@ def assignable_users() -> Any:
 
 
 @transaction.atomic
-def lead_reassign(
-    *, lead: Lead, to_user: AbstractBaseUser, actor: AbstractBaseUser, at: datetime | None = None
-) -> Lead:
+def lead_reassign(*, lead: Lead, to_user: User, actor: User, at: datetime | None = None) -> Lead:
     """A manager gives a lead to another rep (LeadReassigned: the new owner is told).
 
     The SLA deadline is kept: handing a lead over does not reset a running clock.

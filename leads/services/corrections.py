@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +27,7 @@ from leads.models import Correction, Deal, DealOutcome
 from leads.services.deals import money_parse
 
 
-def user_may_correct(*, user: AbstractBaseUser) -> bool:
+def user_may_correct(*, user: User) -> bool:
     """Whether `user` may correct a counted record: a sales manager or a superuser."""
     return bool(user.is_authenticated and user_is_sales_manager(user))
 
@@ -45,7 +45,7 @@ def _stored(value: Any) -> Any:
 def deal_correct(
     *,
     deal: Deal,
-    actor: AbstractBaseUser,
+    actor: User,
     reason: str,
     amount: Any = None,
     closed_at: datetime | None = None,

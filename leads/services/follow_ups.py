@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -39,7 +39,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 def follow_up_log(
     *,
     lead: Lead,
-    author: AbstractBaseUser,
+    author: User,
     kind: str,
     outcome: str,
     notes: str = "",
@@ -92,6 +92,7 @@ def follow_up_log(
     )
     if stops_clock:
         due = locked.sla_due_at
+        assert due is not None  # stops_clock checked it
         within_sla = occurred_at <= due
         if not within_sla:
             sla_breach_record(lead=locked, stage=locked.stage, due_at=due, detected_at=now)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -63,7 +63,7 @@ def lead_transition(
     *,
     lead: Lead,
     to_stage: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     reason_code: str = "",
     reason: str = "",
     source: str = StageEvent.Source.MANUAL,
@@ -275,7 +275,7 @@ def lead_find_by_email(email: str) -> Lead | None:
 def lead_create(
     *,
     data: dict[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     source: str = StageEvent.Source.MANUAL,
     created_at: datetime | None = None,
     score: bool = True,
@@ -318,7 +318,7 @@ def lead_create(
 
 @transaction.atomic
 def lead_update(
-    *, lead: Lead, data: dict[str, Any], actor: AbstractBaseUser | None, score: bool = True
+    *, lead: Lead, data: dict[str, Any], actor: User | None, score: bool = True
 ) -> Lead:
     """Change a lead's own fields (never stage, score or owner) and rescore it.
 

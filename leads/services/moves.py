@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -35,7 +35,7 @@ def lead_move(
     *,
     lead: Lead,
     to_stage: str,
-    actor: AbstractBaseUser,
+    actor: User,
     reason_code: str = "",
     reason: str = "",
     note: str = "",

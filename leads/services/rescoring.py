@@ -156,6 +156,7 @@ def rule_predicate(rule: QualificationRule, dialect: _Dialect) -> tuple[str, lis
         return dialect.contains(text, "%s"), [needle]
     if op in (RuleOperator.EQ, RuleOperator.NEQ):
         number = _number(expected)
+        params: list[Any]
         if number is None:
             sql, params = f"{text} = %s", [_norm(expected)]
         else:

@@ -118,6 +118,7 @@ def sla_breaches_check(*, now: datetime | None = None, batch_size: int = 500) ->
                 )
                 if lead is None:
                     continue
+                assert lead.sla_due_at is not None  # filtered on sla_due_at__lt
                 _breach, created = sla_breach_record(
                     lead=lead, stage=lead.stage, due_at=lead.sla_due_at, detected_at=now
                 )
