@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from alignment.accounts.roles import Role, user_has_role, user_primary_role
+from alignment.notifications.services import notification_unread_count
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -52,6 +53,5 @@ def unread_notifications(request: HttpRequest) -> dict:
     user = request.user
     if not user.is_authenticated:
         return {}
-    from alignment.notifications.services import notification_unread_count
 
     return {"unread_notifications": cache(lambda: notification_unread_count(user=user))}

@@ -1,13 +1,16 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminFileWidget
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import FileField
+from django.http import HttpRequest
 from django.urls import reverse
 
 from campaigns import models
-from campaigns.services import collateral_file_check
+from campaigns.services import collateral_file_check, touch_record
 from config.admin import HttpsLinks
 from config.dates import history_moment_validator, planned_date_validator
 
@@ -20,6 +23,7 @@ class DateWindows:
         "starts_on": planned_date_validator,
         "ends_on": planned_date_validator,
         "date": history_moment_validator,
+        "occurred_at": history_moment_validator,
     }
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -103,11 +107,33 @@ class SpendEntryAdmin(DateWindows, admin.ModelAdmin):
 
 
 @admin.register(models.Touch)
-class TouchAdmin(admin.ModelAdmin):
+class TouchAdmin(DateWindows, admin.ModelAdmin):
+    """Touches are recorded through the touch service (it rescores the lead and sets its
+    first-touch campaign) and never edited: what happened, happened."""
+
     list_display = ["lead", "campaign", "kind", "occurred_at"]
     list_filter = ["kind"]
     raw_id_fields = ["lead", "campaign"]
+    fields = ["lead", "campaign", "kind", "occurred_at", "external_id", "metadata"]
     show_full_result_count = False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        try:
+            recorded = touch_record(
+                actor=request.user,
+                lead=obj.lead,
+                kind=obj.kind,
+                occurred_at=obj.occurred_at,
+                campaign=obj.campaign,
+                external_id=obj.external_id,
+                metadata=obj.metadata,
+            )
+        except (PermissionDenied, ValidationError) as error:
+            raise PermissionDenied(str(error)) from error
+        obj.pk = recorded.touch.pk
 
 
 @admin.register(models.Collateral)

@@ -41,9 +41,8 @@ from config.dates import history_moment_validator, planned_date_validator
 from config.filters import UtcIsoDateTimeFilter
 from leads.models import Lead
 from leads.selectors import leads_with_email
-from metrics.definitions import MetricFilter
+from metrics.definitions import MetricFilter, metric_filter_read
 from metrics.models import Territory
-from metrics.reporting.selectors import metric_filter_read
 
 
 # The shared error shapes of the API (one schema component each).
@@ -539,19 +538,20 @@ class TouchListView(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        external_id = (data.get("external_id") or "").strip() or None
-        known = Touch.objects.filter(external_id=external_id).first() if external_id else None
-        if known is not None:
-            return Response(TouchSerializer(known).data, status=status.HTTP_200_OK)
-        touch = services.touch_create(
+        recorded = _call(
+            services.touch_record,
+            actor=request.user,
             lead=data["lead"],
             campaign=data.get("campaign"),
             kind=data["kind"],
             occurred_at=data["occurred_at"],
-            external_id=external_id,
+            external_id=data.get("external_id"),
             metadata=data.get("metadata") or {},
         )
-        return Response(TouchSerializer(touch).data, status=status.HTTP_201_CREATED)
+        return Response(
+            TouchSerializer(recorded.touch).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
 
 
 urlpatterns = [

@@ -14,10 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from alignment.accounts.roles import Role
 from alignment.models import StageKey
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
-from campaigns.models import Campaign
+from campaigns.models import Campaign, TouchKind
 from config.dates import PeriodDateField, history_moment_validator, planned_date_validator
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 def errors_into(form: forms.Form, error: ValidationError) -> None:
@@ -141,3 +142,20 @@ class PeriodForm(forms.Form):
         if end <= start:  # only a start after the default end was given
             end = start + timedelta(days=1)
         return start, end, data.get("model") or DEFAULT_MODEL
+
+
+class TouchForm(forms.Form):
+    """An engagement marketing saw off-line (a booth visit, a webinar attended), recorded
+    on a lead: rules in campaigns.services.touch_record."""
+
+    kind = forms.ChoiceField(label=_("What happened"), choices=TouchKind.choices)
+    occurred_at = forms.DateTimeField(
+        label=_("When"), widget=DATETIME, validators=[history_moment_validator]
+    )
+    campaign = forms.ModelChoiceField(
+        label=_("Campaign"),
+        queryset=Campaign.objects.order_by("name"),
+        required=False,
+        empty_label=_("— none —"),
+    )
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import touch_record_refusal
 from alignment.agreement.selectors import agreement_active
 from alignment.models import Agreement, StageKey
 from alignment.notifications.services import notification_send
@@ -35,7 +36,7 @@ from campaigns.models import (
     TouchKind,
 )
 from campaigns.selectors import Readiness, campaign_acceptance_rates, campaign_readiness
-from config.dates import planned_date_check
+from config.dates import dates_collect, history_moment_check, planned_date_check
 from leads.models import Lead
 from leads.services import lead_score_refresh
 from metrics.definitions import MetricFilter
@@ -57,8 +58,8 @@ CAMPAIGN_FIELDS = [
 ACCEPTANCE_EVENT = "campaign.acceptance_below_floor"
 
 
-def _require(actor: AbstractBaseUser | None, perm: str) -> None:
-    if actor is None or not actor.has_perm(perm):  # type: ignore[attr-defined]
+def _require(actor: User | None, perm: str) -> None:
+    if actor is None or not actor.has_perm(perm):
         raise PermissionDenied(_("Only marketing can do this."))
 
 
@@ -117,7 +118,7 @@ def _check_owner(campaign: Campaign) -> None:
 # --- campaigns ---------------------------------------------------------------------------
 
 
-def _apply(campaign: Campaign, data: dict[str, Any]) -> list:
+def _apply(campaign: Campaign, data: dict[str, Any]) -> list | None:
     for name in CAMPAIGN_FIELDS:
         if name in data:
             value = data[name]
@@ -130,7 +131,7 @@ def _apply(campaign: Campaign, data: dict[str, Any]) -> list:
 
 
 @transaction.atomic
-def campaign_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> Campaign:
+def campaign_create(*, actor: User | None, data: dict[str, Any]) -> Campaign:
     """Create a campaign (marketers only); the owner defaults to its creator."""
     _require(actor, "campaigns.add_campaign")
     campaign = Campaign()
@@ -147,9 +148,7 @@ def campaign_create(*, actor: AbstractBaseUser | None, data: dict[str, Any]) -> 
 
 
 @transaction.atomic
-def campaign_update(
-    *, campaign: Campaign, actor: AbstractBaseUser | None, data: dict[str, Any]
-) -> Campaign:
+def campaign_update(*, campaign: Campaign, actor: User | None, data: dict[str, Any]) -> Campaign:
     """Change a campaign's own fields (marketers only); launch goes through campaign_launch."""
     _require(actor, "campaigns.change_campaign")
     territories = _apply(campaign, data)
@@ -175,7 +174,7 @@ def _decimal(value: Any, field: str) -> Decimal:
 def spend_entry_add(
     *,
     campaign: Campaign,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     date: date,
     amount: Decimal | str,
     note: str = "",
@@ -197,31 +196,49 @@ def spend_entry_add(
 # --- touches -----------------------------------------------------------------------------
 
 
-def touch_create(
+@dataclass(frozen=True)
+class TouchRecorded:
+    touch: Touch
+    created: bool  # False: the source's event was already stored (same external_id)
+
+
+def touch_record(
     *,
     lead: Lead,
     kind: str,
-    occurred_at: datetime,
+    occurred_at: datetime | None,
+    actor: User | None = None,
     campaign: Campaign | None = None,
     external_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     rescore: bool = True,
-) -> Touch:
-    """Record an engagement touch and rescore the lead (it may become an MQL).
+) -> TouchRecorded:
+    """Record an engagement touch and rescore the lead (it may become an MQL): the one
+    entry for the API, the touch page, the admin and the demo.
 
-    A lead without a first-touch campaign gets this touch's campaign as its first touch.
-    A touch whose `external_id` is already stored is returned as it is: pushing the
-    same event twice records it once and rescores nothing.
+    `actor` None is Accord itself (the demo); a person needs `campaigns.add_touch`
+    (marketing). A lead without a first-touch campaign gets this touch's campaign as its
+    first touch. A touch whose `external_id` is already stored is returned as it is
+    (`created` False): pushing the same event twice records it once, rescores nothing.
     """
+    refusal = touch_record_refusal(user=actor)
+    if refusal:
+        raise PermissionDenied(refusal)
+    errors: dict[str, list[str]] = {}
     if kind not in TouchKind.values:
-        raise ValidationError({"kind": [_("“%(kind)s” is not a touch kind.") % {"kind": kind}]})
+        errors["kind"] = [_("“%(kind)s” is not a touch kind.") % {"kind": kind}]
     if occurred_at is None:
-        raise ValidationError({"occurred_at": [_("This field is required.")]})
+        errors["occurred_at"] = [_("This field is required.")]
+    else:
+        dates_collect(errors, history_moment_check, occurred_at, "occurred_at")
+    if errors:
+        raise ValidationError(errors)
+    assert occurred_at is not None
     external_id = (external_id or "").strip() or None
     if external_id:
         existing = Touch.objects.filter(external_id=external_id).first()
         if existing:
-            return existing
+            return TouchRecorded(touch=existing, created=False)
     touch = Touch(
         lead=lead,
         campaign=campaign,
@@ -238,7 +255,7 @@ def touch_create(
         existing = Touch.objects.filter(external_id=external_id).first() if external_id else None
         if existing is None:
             raise
-        return existing
+        return TouchRecorded(touch=existing, created=False)
     # Conditional, so two first touches at once leave the lead with one of them.
     if (
         campaign is not None
@@ -248,7 +265,7 @@ def touch_create(
         lead.campaign = campaign
     if rescore:
         lead_score_refresh(lead=lead)
-    return touch
+    return TouchRecorded(touch=touch, created=True)
 
 
 # --- collateral --------------------------------------------------------------------------
@@ -256,7 +273,7 @@ def touch_create(
 
 def collateral_add(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     title: str,
     url: str = "",
     file: UploadedFile | None = None,
@@ -344,13 +361,13 @@ def collateral_file_check(*, file: UploadedFile) -> None:
         raise ValidationError({"file": [_("Web pages and SVG images cannot be collateral.")]})
 
 
-def collateral_delete(*, collateral: Collateral, actor: AbstractBaseUser | None) -> None:
+def collateral_delete(*, collateral: Collateral, actor: User | None) -> None:
     """Remove a collateral item and, once that is committed, its stored file: a deck taken
     down is gone from the storage too. Deleting a file already gone is harmless."""
     _require(actor, "campaigns.delete_collateral")
     file = collateral.file
     collateral.delete()
-    if file:
+    if file.name:  # an empty FieldFile is falsy by its name
         storage, name = file.storage, file.name
         transaction.on_commit(lambda: storage.delete(name))
 
@@ -359,7 +376,7 @@ def collateral_delete(*, collateral: Collateral, actor: AbstractBaseUser | None)
 
 
 @transaction.atomic
-def briefing_save(*, campaign: Campaign, actor: AbstractBaseUser | None, body: str) -> Briefing:
+def briefing_save(*, campaign: Campaign, actor: User | None, body: str) -> Briefing:
     """Write or rewrite the sales briefing; acknowledgments already given are kept."""
     _require(actor, "campaigns.change_campaign")
     body = (body or "").strip()
@@ -375,7 +392,7 @@ def briefing_save(*, campaign: Campaign, actor: AbstractBaseUser | None, body: s
 
 
 def briefing_acknowledge(
-    *, campaign: Campaign, user: AbstractBaseUser, at: datetime | None = None
+    *, campaign: Campaign, user: User, at: datetime | None = None
 ) -> BriefingAcknowledgment:
     """A rep confirms having read the briefing; a second acknowledgment changes nothing."""
     _require(user, "campaigns.add_briefingacknowledgment")
@@ -421,7 +438,7 @@ class LaunchResult:
 def campaign_launch(
     *,
     campaign: Campaign,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     confirm_below_threshold: bool = False,
     at: datetime | None = None,
 ) -> LaunchResult:

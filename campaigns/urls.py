@@ -23,4 +23,5 @@ urlpatterns = [
     path("<int:pk>/briefing/", views.campaign_briefing_view, name="briefing"),
     path("<int:pk>/acknowledge/", views.campaign_acknowledge_view, name="acknowledge"),
     path("<int:pk>/launch/", views.campaign_launch_view, name="launch"),
+    path("touches/lead/<int:lead_pk>/", views.touch_record_view, name="touch-record"),
 ]

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import touch_record_refusal
 from alignment.agreement.selectors import agreement_active
 from campaigns import selectors, services
 from campaigns.charts import spend_revenue_chart
@@ -23,9 +24,11 @@ from campaigns.forms import (
     LaunchForm,
     PeriodForm,
     SpendForm,
+    TouchForm,
     errors_into,
 )
 from campaigns.models import Campaign, Channel, Collateral
+from leads.models import Lead
 from metrics.definitions import MetricFilter
 
 LIST_DEFAULT_DAYS = 90
@@ -316,3 +319,35 @@ def campaign_launch_view(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Campaign launched."))
     return redirect("campaigns:detail", pk=pk)
+
+
+def touch_record_view(request: HttpRequest, lead_pk: int) -> HttpResponse:
+    """Record an engagement touch on a lead (marketing), through the one touch service."""
+    lead = get_object_or_404(Lead, pk=lead_pk)
+    refusal = touch_record_refusal(user=request.user)
+    if refusal and request.method != "POST":
+        messages.info(request, refusal)  # the lead page offers the form only to marketing
+        return redirect("leads:detail", pk=lead.pk)
+    if request.method == "POST":
+        form = TouchForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.touch_record(
+                    actor=request.user,
+                    lead=lead,
+                    kind=data["kind"],
+                    occurred_at=data["occurred_at"],
+                    campaign=data["campaign"],
+                    metadata={"note": data["note"]} if data["note"] else {},
+                )
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
+            except ValidationError as error:
+                errors_into(form, error)
+            else:
+                messages.success(request, _("Touch recorded; the lead is rescored."))
+                return redirect("leads:detail", pk=lead.pk)
+    else:
+        form = TouchForm(initial={"occurred_at": timezone.localtime().replace(second=0)})
+    return render(request, "campaigns/touch_form.html", {"lead": lead, "form": form})

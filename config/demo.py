@@ -32,7 +32,7 @@ from alignment.feedback.demo import feedback_demo_seed
 from alignment.models import Agreement, StageKey
 from campaigns.demo import campaigns_demo_seed
 from campaigns.models import Campaign, CampaignStatus, Channel, SpendEntry, TouchKind
-from campaigns.services import touch_create
+from campaigns.services import touch_record
 from config.stored_text import DEAL_OPENED, stored_text
 from leads.models import (
     Deal,
@@ -473,14 +473,14 @@ class _History:
 
     def touch(self, lead: Lead, kind: str, at: datetime) -> None:
         """A touch arrives: recorded, the lead rescored, promoted if it now qualifies (what
-        `touch_create` and `lead_score_refresh` do, at the touch's moment).
+        `touch_record` and `lead_score_refresh` do, at the touch's moment).
 
         Only a score that may reach the threshold is stored at once (the final rescore
         stores the others): the scoring formula sorts them out in memory, then the stored
         score, judged by the stage service's own criterion, decides.
         """
         campaign = self.campaign_for(lead, kind, at)
-        touch_create(lead=lead, kind=kind, occurred_at=at, campaign=campaign, rescore=False)
+        touch_record(lead=lead, kind=kind, occurred_at=at, campaign=campaign, rescore=False)
         seen = self.touches.setdefault(lead.pk, [])
         seen.append((kind, at))
         if lead.stage not in (StageKey.INQUIRY, StageKey.RECYCLED):

@@ -12,6 +12,7 @@ from alignment.models import ReasonKind, StageKey
 from config.dates import planned_date_validator
 from leads.models import DealOutcome, FollowUpKind, FollowUpOutcome
 from leads.selectors import OPEN_STAGES
+from leads.services.assignment import assignable_users
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -119,7 +120,6 @@ class ReassignForm(forms.Form):
     owner = forms.ModelChoiceField(label=_("Give to"), queryset=None)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from leads.services.assignment import assignable_users
 
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = assignable_users()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Lower
@@ -16,9 +17,11 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import Role, user_has_role
 from alignment.models import StageKey
 from config.dates import WEEK, week_start_of
 from config.formats import money_format
+from leads.filters import LeadFilter
 from leads.models import (
     Correction,
     Deal,
@@ -45,7 +48,6 @@ CLOSED_STAGES = [StageKey.WON, StageKey.LOST, StageKey.DISQUALIFIED, StageKey.RE
 
 
 def lead_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:
-    from leads.filters import LeadFilter
 
     queryset = Lead.objects.select_related("owner", "territory", "campaign")
     return LeadFilter(filters or {}, queryset=queryset).qs
@@ -56,7 +58,7 @@ QUEUE_DUE_CHOICES = ("overdue", "24h", "week", "none")
 
 def lead_queue(
     *,
-    rep: AbstractBaseUser,
+    rep: User,
     stage: str = "",
     due: str = "",
     search: str = "",
@@ -228,7 +230,7 @@ _CORRECTED_MODELS: dict[str, type[models.Model]] = {
 }
 
 
-def _corrected_value(field: models.Field | None, value: Any) -> str:
+def _corrected_value(field: models.Field | models.ForeignObjectRel | None, value: Any) -> str:
     """A value of a correction's JSON as the reader writes it (money, local time, yes/no)."""
     if value is None or value == "":
         return "—"
@@ -317,7 +319,7 @@ class LedgerRow:
 LEDGER_METRICS = ("follow_ups_within_sla", "sla_breaches")
 
 
-def sla_ledger(*, reps: Iterable[AbstractBaseUser], start: date, weeks: int = 1) -> list[LedgerRow]:
+def sla_ledger(*, reps: Iterable[User], start: date, weeks: int = 1) -> list[LedgerRow]:
     """Per rep and ISO week from `start` (a Monday): credits and breaches.
 
     The SLA incentive and penalty the agreement promises, through the common metrics
@@ -355,7 +357,7 @@ class AgendaDay:
     leads: list[Lead]
 
 
-def agenda_for(*, rep: AbstractBaseUser, days: int = 14, now: datetime | None = None) -> dict:
+def agenda_for(*, rep: User, days: int = 14, now: datetime | None = None) -> dict:
     """A rep's next follow-ups (and visits, meetings, demos they planned) by day.
 
     `missed`: planned follow-ups whose time has passed without a newer one; `days`: the
@@ -378,11 +380,15 @@ def agenda_for(*, rep: AbstractBaseUser, days: int = 14, now: datetime | None = 
         )
         .order_by("next_follow_up_at", "id")
     )
-    missed = [lead for lead in leads if lead.next_follow_up_at < now]
+    missed: list[Lead] = []
     by_day: dict[date, list[Lead]] = {today + timedelta(days=i): [] for i in range(days)}
     for lead in leads:
-        if lead.next_follow_up_at >= now:
-            by_day.setdefault(timezone.localdate(lead.next_follow_up_at), []).append(lead)
+        due = lead.next_follow_up_at
+        assert due is not None  # filtered on next_follow_up_at__isnull=False
+        if due < now:
+            missed.append(lead)
+        else:
+            by_day.setdefault(timezone.localdate(due), []).append(lead)
     return {
         "missed": missed,
         "days": [AgendaDay(day=day, leads=items) for day, items in sorted(by_day.items())],
@@ -394,15 +400,12 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
-def team_reps(*, user: AbstractBaseUser) -> list[AbstractBaseUser]:
+def team_reps(*, user: User) -> list[User]:
     """The reps a user sees in the team view and ledger.
 
     A sales manager: the reps of the territories they manage (every sales rep if they
     manage none); an executive or superuser: every sales rep; a rep: themself.
     """
-    from django.contrib.auth import get_user_model
-
-    from alignment.accounts.roles import Role, user_has_role
 
     users = get_user_model().objects.filter(is_active=True)
     reps = users.filter(groups__name=Role.SALES_REP)
@@ -423,7 +426,7 @@ def team_reps(*, user: AbstractBaseUser) -> list[AbstractBaseUser]:
 
 @dataclass(frozen=True)
 class TeamRow:
-    rep: AbstractBaseUser
+    rep: User
     follow_ups: int
     calls: int
     meetings: int
@@ -453,9 +456,7 @@ TEAM_METRICS = (
 )
 
 
-def team_week(
-    *, reps: list[AbstractBaseUser], week: date, now: datetime | None = None
-) -> list[TeamRow]:
+def team_week(*, reps: list[User], week: date, now: datetime | None = None) -> list[TeamRow]:
     """What each rep did in the ISO week holding `week`, and who is behind now.
 
     The week is the deployment's (Monday 00:00 in settings.TIME_ZONE), whatever zone the
@@ -469,7 +470,7 @@ def team_week(
     counted = metric_values_grouped(
         f=MetricFilter(start=monday, end=monday + WEEK), by="owner", names=TEAM_METRICS
     )
-    queue = {
+    queue: dict[int, Mapping[str, Any]] = {
         row["owner_id"]: row
         for row in Lead.objects.filter(owner_id__in=ids, stage__in=OPEN_STAGES)
         .values("owner_id")
@@ -502,10 +503,9 @@ def team_week(
     return rows
 
 
-def lead_import_visible(*, user: AbstractBaseUser) -> QuerySet[LeadImport]:
+def lead_import_visible(*, user: User) -> QuerySet[LeadImport]:
     """The import runs a user may see: their own; every run for a marketing manager or an
     executive (oversight); none without the role to see imports."""
-    from alignment.accounts.roles import Role, user_has_role
 
     if not user.is_authenticated or not user.has_perm("leads.view_leadimport"):
         return LeadImport.objects.none()

@@ -51,7 +51,7 @@ from leads.selectors import (
 )
 from leads.services import LeadConflict
 from leads.services.assignment import lead_claim, lead_reassign
-from leads.services.deals import deal_close, deal_create
+from leads.services.deals import deal_can_open, deal_create, deal_update
 from leads.services.follow_ups import follow_up_log
 from leads.services.moves import deal_deciding, lead_move
 
@@ -131,6 +131,7 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
         "open_deals": [d for d in deals if d.outcome == DealOutcome.OPEN],
         "now": timezone.now(),
         "can_work": can_work,
+        "can_open_deal": can_work and deal_can_open(lead=lead),
         "can_claim": lead.owner_id is None
         and lead.stage in OPEN_STAGES
         and user.has_perm("leads.claim_lead"),
@@ -376,7 +377,7 @@ def deal_close_view(request: HttpRequest, pk: int, deal_pk: int) -> HttpResponse
     form = DealCloseForm(request.POST, funnel=_funnel())
     if form.is_valid():
         try:
-            deal_close(deal=deal, actor=request.user, **form.cleaned_data)
+            deal = deal_update(deal=deal, actor=request.user, **form.cleaned_data)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         except ValidationError as exc:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -45,7 +45,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from alignment.agreement.selectors import agreement_in_force
 from alignment.models import Dispute, FieldIntel, FollowUpKind, StageKey, Team
 from campaigns.models import Campaign, SpendEntry
-from config.dates import WEEK, day_start, deployment_date, week_start_of
+from config.dates import WEEK, day_start, deployment_date, period_params_parse, week_start_of
 from config.dates import deployment_tz as deployment_tz  # re-exported for bench/
 from leads.models import (
     Deal,
@@ -57,6 +57,9 @@ from leads.models import (
     StageEvent,
 )
 from metrics.models import Target, Territory
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -143,10 +146,25 @@ class HoursBetween(Func):
             [*end_params, *start_params],
         )
 
-    def as_sql(self, compiler, connection, **extra_context):  # other databases
+    def as_sql(  # other databases
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         if connection.vendor == "sqlite":
             return self.as_sqlite(compiler, connection, **extra_context)
-        return super().as_sql(compiler, connection, **extra_context)
+        return super().as_sql(
+            compiler,
+            connection,
+            function=function,
+            template=template,
+            arg_joiner=arg_joiner,
+            **extra_context,
+        )
 
 
 def _money(value: Any) -> Decimal:
@@ -230,7 +248,7 @@ def metric_filter_parse(params: Mapping[str, Any], *, default_days: int = 28) ->
         raw = (params.get(name) or "").strip()
         if not raw:
             return None
-        if not raw.isdigit() or not model.objects.filter(pk=int(raw)).exists():
+        if not raw.isdigit() or not model._default_manager.filter(pk=int(raw)).exists():
             errors[name] = [_("Unknown %(name)s “%(value)s”.") % {"name": name, "value": raw}]
             return None
         return int(raw)
@@ -267,7 +285,7 @@ def metric_filter_parse(params: Mapping[str, Any], *, default_days: int = 28) ->
 
 # For each base model: the path of territory, campaign, owner, source channel, and the
 # group-by paths (campaign, channel = the campaign's channel, source, territory, owner).
-_PATHS: dict[str, dict[str, str | None]] = {
+_PATHS: dict[str, dict[str, str]] = {
     "lead": {
         "territory": "territory_id",
         "campaign": "campaign_id",
@@ -325,6 +343,29 @@ _PATHS: dict[str, dict[str, str | None]] = {
         "channel": "lead__campaign__channel",
     },
 }
+
+
+def metric_filter_read(params: Mapping[str, Any], *, default_days: int = 28) -> MetricFilter:
+    """The filter of a query string, as every metric and campaign page and API reads it.
+
+    metric_filter_parse behind config.dates' period window: a start, end or week before
+    1970 or over five years ahead (a week of year 9999 has no next week) is a field error,
+    reported with every other bad parameter in one ValidationError, never an overflow.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        period_params_parse(params)
+    except ValidationError as exc:
+        errors = exc.message_dict
+    readable = {name: params.get(name) or "" for name in FILTER_FIELDS if name not in errors}
+    try:
+        f = metric_filter_parse(readable, default_days=default_days)
+    except ValidationError as exc:
+        errors = {**exc.message_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
+    return f
+
 
 GROUPINGS = ("campaign", "channel", "source", "territory", "owner")
 
@@ -613,13 +654,13 @@ class Metric:
     """
 
     name: str
-    label: str
+    label: StrOrPromise
     unit: str  # count | rate | money | hours | days | ratio
     base: str  # which kind of record (see _PATHS)
     records: Callable[[MetricFilter], QuerySet]
     aggregates: Callable[[], dict[str, Any]] = field(default=lambda: {"value": Count("pk")})
     finish: Callable[[dict[str, Any]], Any] = field(default=lambda row: row["value"] or 0)
-    description: str = ""
+    description: StrOrPromise = ""
     # For a composite: (numerator name, denominator name, how to combine).
     parts: tuple[str, str] | None = None
     combine: Callable[[Any, Any], Any] | None = None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
+
+from metrics.reporting.services import last_complete_week, scorecards_compute
 
 
 @shared_task(name="metrics.tasks.compute_weekly_scorecards", acks_late=True)
@@ -11,9 +15,6 @@ def compute_weekly_scorecards(week: str | None = None) -> int:
 
     `week` is any day of the week as YYYY-MM-DD; without it, the last complete week.
     """
-    from datetime import date
-
-    from metrics.reporting.services import last_complete_week, scorecards_compute
 
     day = date.fromisoformat(week) if week else last_complete_week()
     return len(scorecards_compute(week=day))

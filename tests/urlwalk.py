@@ -62,7 +62,9 @@ def with_demo_ids(path: str) -> str:
     from campaigns.models import Campaign, Collateral
     from leads.models import Lead
 
-    path = path.replace("/leads/1/", f"/leads/{Lead.objects.order_by('pk').first().pk}/")
+    lead = Lead.objects.order_by("pk").first().pk
+    path = path.replace("/leads/1/", f"/leads/{lead}/")
+    path = path.replace("/campaigns/touches/lead/1/", f"/campaigns/touches/lead/{lead}/")
     path = path.replace(
         "/campaigns/1/", f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -142,21 +142,21 @@ def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
         roles_sync()
 
 
-def user_roles(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+def user_roles(user: User | AnonymousUser) -> set[str]:
     if not user.is_authenticated:
         return set()
     cached = getattr(user, "_accord_roles", None)
     if cached is None:
-        cached = set(user.groups.values_list("name", flat=True)) & set(Role.values)  # type: ignore[attr-defined]
-        user._accord_roles = cached  # type: ignore[union-attr]
+        cached = set(user.groups.values_list("name", flat=True)) & set(Role.values)
+        user._accord_roles = cached  # type: ignore[attr-defined]  # a per-request cache
     return cached
 
 
-def user_has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:
+def user_has_role(user: User | AnonymousUser, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
-def user_primary_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
+def user_primary_role(user: User | AnonymousUser) -> str | None:
     """The role that decides the home page; the most senior one wins."""
     held = user_roles(user)
     for role in (
@@ -171,7 +171,7 @@ def user_primary_role(user: AbstractBaseUser | AnonymousUser) -> str | None:
     return None
 
 
-def user_team(user: AbstractBaseUser | AnonymousUser) -> str | None:
+def user_team(user: User | AnonymousUser) -> str | None:
     role = user_primary_role(user)
     return ROLE_TEAM.get(role) if role else None
 
@@ -183,11 +183,11 @@ def user_team(user: AbstractBaseUser | AnonymousUser) -> str | None:
 MARKETING_DECIDES_IN = (StageKey.INQUIRY, StageKey.RECYCLED)
 
 
-def user_is_sales_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
+def user_is_sales_manager(user: User | AnonymousUser) -> bool:
     return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER))
 
 
-def lead_can_work(*, user: AbstractBaseUser | AnonymousUser, lead: Any) -> bool:
+def lead_can_work(*, user: User | AnonymousUser, lead: Any) -> bool:
     """Log follow-ups, make and close deals: the lead's owner (a rep) or a sales manager."""
     if not user.is_authenticated:
         return False
@@ -196,13 +196,13 @@ def lead_can_work(*, user: AbstractBaseUser | AnonymousUser, lead: Any) -> bool:
     return user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk
 
 
-def lead_work_refusal(*, user: AbstractBaseUser | AnonymousUser, lead: Any) -> str | None:
+def lead_work_refusal(*, user: User | AnonymousUser, lead: Any) -> str | None:
     if lead_can_work(user=user, lead=lead):
         return None
     return gettext("Only the lead's owner or a sales manager may work on this lead.")
 
 
-def lead_can_edit(*, user: AbstractBaseUser | None, lead: Any) -> bool:
+def lead_can_edit(*, user: User | None, lead: Any) -> bool:
     """Who may change a lead's own fields: the system (no user), marketing (it owns the
     lead data), sales managers, and a sales rep only on a lead they own."""
     if user is None or user.is_superuser:
@@ -212,7 +212,7 @@ def lead_can_edit(*, user: AbstractBaseUser | None, lead: Any) -> bool:
     return user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk
 
 
-def actor_team(user: AbstractBaseUser | None) -> str:
+def actor_team(user: User | None) -> str:
     """The team `user` acts for ('' for the system, an import or a superuser)."""
     if user is None or user.is_superuser:
         return ""
@@ -223,16 +223,14 @@ def actor_team(user: AbstractBaseUser | None) -> str:
     return ""
 
 
-def may_override(user: AbstractBaseUser | AnonymousUser | None) -> bool:
+def may_override(user: User | AnonymousUser | None) -> bool:
     """Who may move a lead past an entry criterion, with a written reason."""
     return bool(
         user is not None and (user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER))
     )
 
 
-def move_refusal(
-    *, user: AbstractBaseUser | None, lead: Any, from_stage: str, to_stage: str
-) -> str | None:
+def move_refusal(*, user: User | None, lead: Any, from_stage: str, to_stage: str) -> str | None:
     """Why `user` may not move `lead` from `from_stage` to `to_stage` (None: they may).
 
     - the system (no user), superusers and sales managers: any agreed move;
@@ -261,8 +259,16 @@ def move_refusal(
     return gettext("Your role may not move leads.")
 
 
-def lead_import_refusal(*, user: AbstractBaseUser | AnonymousUser) -> str | None:
+def lead_import_refusal(*, user: User | AnonymousUser) -> str | None:
     """Who may import leads from a file: whoever holds `leads.add_leadimport`."""
     if user.is_authenticated and user.has_perm("leads.add_leadimport"):
         return None
     return gettext("Your role may not import leads.")
+
+
+def touch_record_refusal(*, user: User | AnonymousUser | None) -> str | None:
+    """Who may record an engagement touch: Accord itself (no user) and marketing
+    (`campaigns.add_touch`)."""
+    if user is None or (user.is_authenticated and user.has_perm("campaigns.add_touch")):
+        return None
+    return gettext("Your role may not record touches.")

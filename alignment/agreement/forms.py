@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alignment.agreement.selectors import SCORE_COMPONENTS
 from alignment.models import ReasonKind, RuleKind, RuleOperator, StageKey, Team
+from campaigns.models import TouchKind
 
 
 def errors_into(form: forms.Form, error: ValidationError) -> None:
@@ -47,7 +48,6 @@ class RuleForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from campaigns.models import TouchKind
 
         self.fields["touch_kind"].choices = [("", "—"), *TouchKind.choices]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -22,7 +23,12 @@ from alignment.models import (
     RuleOperator,
     StageKey,
 )
+from campaigns.models import TouchKind
 from config.errors import NotConfigured
+from leads.models import Lead
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def _with_contents(qs: QuerySet[Agreement]) -> QuerySet[Agreement]:
@@ -37,7 +43,7 @@ def _with_contents(qs: QuerySet[Agreement]) -> QuerySet[Agreement]:
 # What the stage service (leads/services/criteria.py) itself checks before a lead enters
 # a stage. A stage not listed has an entry criterion in words that people check; the
 # agreement page says which is which.
-STAGE_ENTRY_CHECKS: dict[str, str] = {
+STAGE_ENTRY_CHECKS: dict[str, StrOrPromise] = {
     StageKey.MQL: _lazy(
         "Score at or above the threshold with every must rule passing (a recycled lead: "
         "after its rest period, on engagement since its rejection), or a marketing "
@@ -149,9 +155,6 @@ def reason_kind_for(*, from_stage: str, to_stage: str) -> str | None:
 
 def _rule_field(name: str) -> tuple[str, dict]:
     """A rule's lead field in the reader's language, and its choice labels by key."""
-    from django.core.exceptions import FieldDoesNotExist
-
-    from leads.models import Lead
 
     if name.startswith("custom."):
         return _("custom field %(name)s") % {"name": name.removeprefix("custom.")}, {}
@@ -165,8 +168,6 @@ def _rule_field(name: str) -> tuple[str, dict]:
 def rule_in_words(rule: QualificationRule) -> str:
     """A rule as a sentence both teams can read, e.g. "company size is at least 50: +20"."""
     if rule.kind == RuleKind.ENGAGEMENT:
-        from campaigns.models import TouchKind
-
         kind = dict(TouchKind.choices).get(rule.touch_kind, rule.touch_kind)
         return _("each “%(kind)s” touch: +%(points)s points, halving every %(days)s days") % {
             "kind": kind,

@@ -43,6 +43,7 @@ from alignment.feedback.services import (
     dispute_can_raise,
     dispute_can_resolve,
     dispute_raise,
+    dispute_resolve,
     intel_acknowledge,
     intel_action,
     intel_can_respond,
@@ -381,8 +382,6 @@ def dispute_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied(_("Only an executive resolves disputes."))
     form = DisputeResolveForm(request.POST)
     if form.is_valid():
-        from alignment.feedback.services import dispute_resolve
-
         try:
             dispute_resolve(
                 dispute=dispute,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from alignment.feedback.views import lead_feedback_context
+
 register = template.Library()
 
 
@@ -13,6 +15,5 @@ def lead_feedback(context: template.Context, lead) -> dict:
     given = context.get("feedback")
     if given is not None:
         return given
-    from alignment.feedback.views import lead_feedback_context
 
     return lead_feedback_context(lead=lead, user=context["request"].user)

@@ -30,6 +30,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from alignment.accounts.roles import lead_import_refusal
 from config.api import (
     FIELD_ERRORS,
     ErrorSerializer,
@@ -590,8 +591,9 @@ class LeadImportView(generics.GenericAPIView):
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if not request.user.has_perm("leads.add_leadimport"):
-            raise PermissionDenied(_("Your role may not import leads."))
+        refusal = lead_import_refusal(user=request.user)  # before reading a byte of the file
+        if refusal:
+            raise PermissionDenied(refusal)
         dry_run = request.query_params.get("dry_run", "").lower() in {"1", "true", "yes"}
         if isinstance(request.data, list):
             # An item that is no object is that row's error, as in a JSON file.

@@ -34,7 +34,8 @@ from typing import IO, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -43,6 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from alignment.accounts.roles import lead_import_refusal
 from config.events import publish
 from leads.events import LeadImportQueued
 from leads.imports.importer import (
@@ -137,7 +139,7 @@ def _release(record: LeadImport) -> bool:
 
 def lead_import_start(
     *,
-    user: AbstractBaseUser | None,
+    user: User | None,
     filename: str,
     upload: str = "",
     rows: Iterable[dict[str, Any]] | None = None,
@@ -150,7 +152,9 @@ def lead_import_start(
     on_result: Callable[[RowResult], None] | None = None,
     on_progress: Callable[[ImportResult], None] | None = None,
 ) -> ImportStarted:
-    """Start one import run from a stored upload (`upload`) or rows in hand (`rows`).
+    """Start one import run from a stored upload (`upload`) or rows in hand (`rows`): the
+    one entry for the import page, the API and `manage.py import_leads`. `user` None is the
+    command line; a person needs the import permission (alignment.accounts.roles).
 
     `background`: the run is recorded as pending (rows in hand are stored first) and the
     worker's task is queued once that is committed; a broker that refuses the task
@@ -161,6 +165,9 @@ def lead_import_start(
     """
     if bool(upload) == (rows is not None):
         raise ValueError("Start an import from an upload or from rows, one of them.")
+    refusal = lead_import_refusal(user=user) if user is not None else None
+    if refusal:
+        raise PermissionDenied(refusal)
     created_by = user if user is not None and user.pk else None
     if background:
         if rows is not None:

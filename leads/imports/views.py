@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from alignment.accounts.roles import lead_import_refusal
 from config.exports import csv_lines
 from leads.imports.importer import (
     COLUMNS,
@@ -121,7 +122,7 @@ class MappingForm(forms.Form):
 
 
 def _may_import(request: HttpRequest) -> bool:
-    return request.user.has_perm("leads.add_leadimport")
+    return lead_import_refusal(user=request.user) is None
 
 
 def _uploads(request: HttpRequest) -> dict[str, dict[str, str]]:

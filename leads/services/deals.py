@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -44,11 +44,19 @@ def money_parse(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal
     return amount.quantize(Decimal("0.01"))
 
 
+# A deal is opened on a sales-qualified lead (an SQL moves to opportunity with it).
+DEAL_OPENS_IN = (StageKey.SQL, StageKey.OPPORTUNITY)
+
+
+def deal_can_open(*, lead: Lead) -> bool:
+    return lead.stage in DEAL_OPENS_IN
+
+
 @transaction.atomic
 def deal_create(
     *,
     lead: Lead,
-    actor: AbstractBaseUser,
+    actor: User,
     amount: Any,
     expected_close: date | None = None,
     name: str = "",
@@ -73,13 +81,14 @@ def deal_create(
     if margin is not None and value is not None and margin > value:
         errors["gross_margin"] = [_("The gross margin cannot exceed the amount.")]
     dates_collect(errors, planned_date_check, expected_close, "expected_close")
-    if lead.stage not in (StageKey.SQL, StageKey.OPPORTUNITY):
+    if not deal_can_open(lead=lead):
         errors["lead"] = [
             _("A deal needs a sales-qualified lead; this one is %(stage)s.")
             % {"stage": lead.get_stage_display()}
         ]
     if errors:
         raise ValidationError(errors)
+    assert value is not None  # else an amount error was raised above
     at = at or timezone.now()
     deal = Deal.objects.create(
         lead=lead,
@@ -106,7 +115,7 @@ def deal_create(
 def deal_update(
     *,
     deal: Deal,
-    actor: AbstractBaseUser,
+    actor: User,
     amount: Any = None,
     expected_close: date | None = None,
     name: str | None = None,
@@ -132,6 +141,7 @@ def deal_update(
     if any(value is not None for value in fields.values()):
         deal = _deal_fields_set(deal=deal, **fields)
     if closing:
+        assert outcome is not None  # closing: won or lost
         deal = deal_close(
             deal=deal,
             actor=actor,
@@ -180,7 +190,7 @@ def _deal_fields_set(
 def deal_close(
     *,
     deal: Deal,
-    actor: AbstractBaseUser,
+    actor: User,
     outcome: str,
     lost_reason: str = "",
     gross_margin: Any = None,

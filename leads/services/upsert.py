@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
 from leads.models import Lead, StageEvent
-from leads.selectors import leads_with_email
+from leads.selectors import leads_with_counted_history, leads_with_email
 from leads.services.errors import LeadConflict
 from leads.services.lifecycle import EDITABLE_FIELDS, lead_create, lead_update
 
@@ -49,7 +49,7 @@ def lead_changes(*, lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
 def lead_upsert(
     *,
     data: dict[str, Any],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     source: str = StageEvent.Source.API,
     score: bool = True,
 ) -> tuple[Lead, str]:
@@ -83,7 +83,6 @@ def lead_delete(*, lead: Lead) -> None:
     follow-up, a breach, a deal, a correction, a dispute or intel: the records the
     metrics count are append-only, on every path (the API and the admin alike).
     """
-    from leads.selectors import leads_with_counted_history
 
     if leads_with_counted_history(lead_ids=[lead.pk]):
         raise LeadConflict(

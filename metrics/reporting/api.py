@@ -28,9 +28,14 @@ from rest_framework.views import APIView
 from config.api import FIELD_ERRORS
 from config.dates import period_param_parse, week_start_of
 from leads.models import SourceChannel
-from metrics.definitions import METRIC_NAMES, metric_label, metric_unit, metric_values
+from metrics.definitions import (
+    METRIC_NAMES,
+    metric_filter_read,
+    metric_label,
+    metric_unit,
+    metric_values,
+)
 from metrics.models import Scorecard, Territory
-from metrics.reporting.selectors import metric_filter_read
 
 
 class CanViewMetrics(BasePermission):

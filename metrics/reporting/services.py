@@ -17,9 +17,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -27,7 +28,10 @@ from django.utils.translation import gettext as _
 from alignment.accounts.roles import Role
 from alignment.agreement.selectors import COMPONENT_LABELS, DEFAULT_WEIGHTS, agreement_in_force
 from alignment.models import Agreement
+from alignment.notifications.services import notification_send
+from alignment.webhooks.services import webhook_emit
 from config.dates import day_start, deployment_tz, planned_date_check, week_start_of
+from leads.models import Lead
 from metrics.definitions import METRIC_NAMES, MetricFilter, metric_values, plan_compute
 from metrics.models import Scorecard, Target, Territory
 
@@ -226,7 +230,7 @@ def scorecard_compute(
 
     with transaction.atomic():
         previous = (
-            Scorecard.objects.filter(
+            Scorecard.objects.filter(  # type: ignore[misc]  # None is IS NULL: overall
                 territory_id=territory_id, week_start=week_start - timedelta(days=7)
             )
             .only("metrics", "alignment_score")
@@ -265,8 +269,6 @@ def scorecard_publish(*, scorecard: Scorecard) -> None:
     Called when the week's overall row is first inserted; notifications and webhook
     deliveries are deduplicated by the week, so a second call adds nothing.
     """
-    from alignment.notifications.services import notification_send
-    from alignment.webhooks.services import webhook_emit
 
     week = scorecard.week_start.isoformat()
     managers = (
@@ -308,7 +310,6 @@ def scorecard_publish(*, scorecard: Scorecard) -> None:
 
 
 def _pack_url(week: str) -> str:
-    from django.urls import NoReverseMatch, reverse
 
     try:
         return reverse("metrics:pack") + f"?week={week}"
@@ -354,7 +355,6 @@ def last_complete_week(*, now: datetime | None = None) -> date:
 
 def scorecards_compute_all(*, now: datetime | None = None) -> list[ScorecardResult]:
     """Every week from the first lead's week to the last complete week."""
-    from leads.models import Lead
 
     first = Lead.objects.order_by("created_at").values_list("created_at", flat=True).first()
     last = last_complete_week(now=now)
@@ -390,7 +390,7 @@ def target_set(
     period: str,
     starts_on: date,
     revenue_target: Decimal,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
 ) -> Target:
     """Create or replace the revenue target of a territory (or overall) for a period."""
     if period not in Target.Period.values:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -22,15 +23,19 @@ from config.dates import WEEK, PeriodDateField, deployment_date, planned_date_va
 from metrics.definitions import (
     METRIC_NAMES,
     REGISTRY,
+    TARGET_DRILL,
     MetricFilter,
+    metric_filter_read,
     metric_label,
     metric_records,
+    metric_unit,
     metric_value,
     metric_values,
 )
 from metrics.models import Target, Territory
 from metrics.reporting import charts, selectors
 from metrics.reporting.presentation import (
+    alias,
     csv_rows,
     delta_display,
     display,
@@ -42,6 +47,7 @@ from metrics.reporting.presentation import (
     records_url,
 )
 from metrics.reporting.services import last_complete_week, target_set
+from metrics.tasks import compute_weekly_scorecards
 
 RECORDS_PER_PAGE = 100
 
@@ -49,9 +55,9 @@ RECORDS_PER_PAGE = 100
 def _filters(request: HttpRequest, **defaults: Any) -> tuple[MetricFilter, dict[str, list[str]]]:
     """The filter from the query string; on bad input the default period and the errors."""
     try:
-        return selectors.metric_filter_read(request.GET, **defaults), {}
+        return metric_filter_read(request.GET, **defaults), {}
     except ValidationError as exc:
-        return selectors.metric_filter_read({}, **defaults), exc.message_dict
+        return metric_filter_read({}, **defaults), exc.message_dict
 
 
 def _filter_context(f: MetricFilter, errors: dict) -> dict[str, Any]:
@@ -119,7 +125,6 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
 
 
 def _alias(name: str) -> str:
-    from metrics.reporting.presentation import alias
 
     return alias(name)
 
@@ -138,7 +143,6 @@ def records_view(request: HttpRequest) -> HttpResponse:
     base, qs = records_for(_drill_name(name), metric_records(name=name, f=f))
     page = Paginator(qs, RECORDS_PER_PAGE).get_page(request.GET.get("page"))
     value = metric_value(name=name, f=f)
-    from metrics.definitions import metric_unit
 
     context.update(
         {
@@ -156,7 +160,6 @@ def records_view(request: HttpRequest) -> HttpResponse:
 
 
 def _drill_name(name: str) -> str:
-    from metrics.definitions import TARGET_DRILL
 
     return TARGET_DRILL.get(name, name)
 
@@ -233,7 +236,7 @@ def targets_view(request: HttpRequest) -> HttpResponse:
     today = deployment_date()
     start, end = selectors.target_period_current(today=today, period=period)
     try:
-        f = selectors.metric_filter_read(
+        f = metric_filter_read(
             {"start": request.GET.get("start") or start.isoformat(),
              "end": request.GET.get("end") or "", "territory": request.GET.get("territory", "")},
             default_days=(end - start).days,
@@ -279,10 +282,10 @@ def pack_view(request: HttpRequest) -> HttpResponse:
     params = {"week": request.GET.get("week") or last_complete_week().isoformat(),
               "territory": request.GET.get("territory", "")}  # fmt: skip
     try:
-        f = selectors.metric_filter_read(params)
+        f = metric_filter_read(params)
     except ValidationError as exc:
         errors = exc.message_dict
-        f = selectors.metric_filter_read({"week": last_complete_week().isoformat()})
+        f = metric_filter_read({"week": last_complete_week().isoformat()})
     data = selectors.pack_build(week_start=f.start, territory=f.territory)
     card = data["scorecard"] or data["live"]
     # A metric added after a week's scorecard was stored is computed from its definition.
@@ -325,9 +328,6 @@ _PACK_METRICS = [
 
 def _parsed(name: str, value: Any) -> Any:
     """Scorecard JSON keeps money as strings; figures format them again."""
-    from decimal import Decimal
-
-    from metrics.definitions import metric_unit
 
     if value is not None and metric_unit(name) == "money":
         return Decimal(value)
@@ -367,7 +367,6 @@ def scorecards_recompute_view(request: HttpRequest) -> HttpResponse:
             for error in errors:
                 messages.error(request, error)
         return redirect("metrics:dashboard")
-    from metrics.tasks import compute_weekly_scorecards
 
     week = form.cleaned_data["week"] or last_complete_week()
     compute_weekly_scorecards.delay(week.isoformat())

@@ -12,7 +12,7 @@ from django.utils import timezone
 from alignment.accounts.roles import Role
 from alignment.agreement.services import agreement_create_default
 from campaigns.models import Campaign, Touch, TouchKind
-from campaigns.services import LaunchResult, campaign_launch, touch_create
+from campaigns.services import LaunchResult, campaign_launch, touch_record
 from tests.conftest import need
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
@@ -70,9 +70,9 @@ def test_the_same_touch_pushed_five_times_at_once_is_stored_once():
     when = timezone.now()
     outcomes = _race(
         5,
-        lambda i: touch_create(
+        lambda i: touch_record(
             lead=lead, kind=TouchKind.WEBINAR, occurred_at=when, external_id="zoom-42"
-        ),
+        ).touch,
     )
     assert all(isinstance(o, Touch) for o in outcomes), outcomes
     assert Touch.objects.filter(external_id="zoom-42").count() == 1

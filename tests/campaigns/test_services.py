@@ -24,7 +24,7 @@ from campaigns.services import (
     campaign_update,
     collateral_add,
     spend_entry_add,
-    touch_create,
+    touch_record,
 )
 from leads.services import lead_create
 from metrics.models import TerritoryMember
@@ -106,7 +106,7 @@ def test_a_touch_rescores_the_lead_and_can_make_it_an_mql(active_agreement):
     )
     assert lead.score == 20 and lead.stage == StageKey.INQUIRY
     campaign = CampaignFactory()
-    touch_create(
+    touch_record(
         lead=lead, campaign=campaign, kind=TouchKind.DEMO_REQUEST, occurred_at=timezone.now()
     )
     lead.refresh_from_db()
@@ -117,27 +117,27 @@ def test_a_touch_rescores_the_lead_and_can_make_it_an_mql(active_agreement):
 def test_a_leads_first_campaign_touch_becomes_its_first_touch_campaign(active_agreement):
     first, second = CampaignFactory(), CampaignFactory()
     lead = LeadFactory(campaign=None)
-    touch_create(lead=lead, campaign=first, kind=TouchKind.PAGE_VISIT, occurred_at=timezone.now())
-    touch_create(lead=lead, campaign=second, kind=TouchKind.WEBINAR, occurred_at=timezone.now())
+    touch_record(lead=lead, campaign=first, kind=TouchKind.PAGE_VISIT, occurred_at=timezone.now())
+    touch_record(lead=lead, campaign=second, kind=TouchKind.WEBINAR, occurred_at=timezone.now())
     lead.refresh_from_db()
     assert lead.campaign == first
 
 
 def test_the_same_external_touch_is_stored_once(active_agreement):
     lead = LeadFactory()
-    first = touch_create(
+    first = touch_record(
         lead=lead, kind=TouchKind.PAGE_VISIT, occurred_at=timezone.now(), external_id="ev-1"
-    )
-    again = touch_create(
+    ).touch
+    again = touch_record(
         lead=lead, kind=TouchKind.PAGE_VISIT, occurred_at=timezone.now(), external_id="ev-1"
-    )
+    ).touch
     assert first.pk == again.pk
     assert Touch.objects.count() == 1
 
 
 def test_an_unknown_touch_kind_is_a_field_error(active_agreement):
     with pytest.raises(ValidationError) as caught:
-        touch_create(lead=LeadFactory(), kind="telepathy", occurred_at=timezone.now())
+        touch_record(lead=LeadFactory(), kind="telepathy", occurred_at=timezone.now())
     assert "kind" in caught.value.message_dict
 
 

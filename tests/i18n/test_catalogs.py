@@ -236,6 +236,7 @@ def _records() -> dict[str, dict[str, object]]:
         "leads:import-": {"pk": run.pk},
         "leads:deal-close": {"pk": deal.lead_id, "deal_pk": deal.pk},
         "leads:": {"pk": deal.lead_id},
+        "campaigns:touch-record": {"lead_pk": deal.lead_id},
         "campaigns:": {"pk": Campaign.objects.order_by("pk").first().pk},
         # The demo's uploaded price list (a download: nothing to read, but it must open).
         "campaigns:collateral-download": {

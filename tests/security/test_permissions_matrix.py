@@ -138,6 +138,9 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("campaign", "POST", frozenset({Role.SALES_REP, Role.SALES_MANAGER}))
     ],
     "campaigns:launch": [Check("campaign", "POST", MARKETING, {"confirm": "on"})],
+    "campaigns:touch-record": [
+        Check("lead", "POST", MARKETING, {"kind": "webinar", "occurred_at": "2026-01-05T10:00"})
+    ],
     # agreement (pages)
     "alignment:agreement": LIST,
     "alignment:draft-new": LIST,

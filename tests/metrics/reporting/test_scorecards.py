@@ -136,7 +136,7 @@ def test_the_trailing_twelve_weeks_are_recomputed_oldest_first(week_data):
 
 def test_a_new_week_is_published_once(week_data, monkeypatch):
     emitted = []
-    monkeypatch.setattr("alignment.webhooks.services.webhook_emit", lambda **kw: emitted.append(kw))
+    monkeypatch.setattr("metrics.reporting.services.webhook_emit", lambda **kw: emitted.append(kw))
     manager = UserFactory(username="pub-mgr", role="sales_manager")
     scorecard_compute(week=WEEK.start, territory=None)
     scorecard_compute(week=WEEK.start, territory=None)
