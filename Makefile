@@ -71,10 +71,14 @@ beat: install
 TEST_WORKERS ?= 2
 test: install-dev compile-messages
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/ruff format --check .
 
 format: install-dev

@@ -19,7 +19,7 @@ from alignment.accounts.roles import Role, user_has_role
 from alignment.agreement import defaults
 from alignment.agreement.events import AgreementActivated
 from alignment.agreement.scoring import CUSTOM_FIELD, SCORABLE_FIELDS
-from alignment.agreement.selectors import rule_in_words
+from alignment.agreement.selectors import WEIGHT_FIELDS, rule_in_words
 from alignment.models import (
     Agreement,
     AgreementSignature,
@@ -63,14 +63,6 @@ def idempotency_keys_purge(*, older_than: timedelta = timedelta(hours=48)) -> in
 
 CRITERIA_ROLES = (Role.MARKETER, Role.MARKETING_MANAGER)
 MANAGER_ROLES = (Role.SALES_MANAGER, Role.MARKETING_MANAGER)
-WEIGHT_FIELDS = [
-    "weight_sla_compliance",
-    "weight_acceptance_rate",
-    "weight_conversion",
-    "weight_target_attainment",
-    "weight_intel_ack",
-    "weight_disputes_resolved",
-]
 STAGE_EDITABLE_FIELDS = ["name", "owner_team", "sla_hours", "entry_criteria", "exit_criteria"]
 RULE_FIELDS = ["kind", "field", "operator", "value", "touch_kind", "half_life_days", "points"]
 

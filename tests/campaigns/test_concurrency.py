@@ -70,9 +70,11 @@ def test_the_same_touch_pushed_five_times_at_once_is_stored_once():
     when = timezone.now()
     outcomes = _race(
         5,
-        lambda i: touch_record(
-            lead=lead, kind=TouchKind.WEBINAR, occurred_at=when, external_id="zoom-42"
-        ).touch,
+        lambda i: (
+            touch_record(
+                lead=lead, kind=TouchKind.WEBINAR, occurred_at=when, external_id="zoom-42"
+            ).touch
+        ),
     )
     assert all(isinstance(o, Touch) for o in outcomes), outcomes
     assert Touch.objects.filter(external_id="zoom-42").count() == 1
