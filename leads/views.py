@@ -16,6 +16,9 @@ from django.utils.translation import gettext as _
 from alignment.accounts.roles import (
     Role,
     lead_can_work,
+    lead_claim_refusal,
+    lead_reassign_refusal,
+    may_override,
     move_refusal,
     user_has_role,
     user_primary_role,
@@ -50,7 +53,7 @@ from leads.selectors import (
     week_start_of,
 )
 from leads.services import LeadConflict
-from leads.services.assignment import lead_claim, lead_reassign
+from leads.services.assignment import lead_claim, lead_claimable, lead_reassign
 from leads.services.deals import deal_can_open, deal_create, deal_update
 from leads.services.follow_ups import follow_up_log
 from leads.services.moves import deal_deciding, lead_move
@@ -132,16 +135,14 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
         "now": timezone.now(),
         "can_work": can_work,
         "can_open_deal": can_work and deal_can_open(lead=lead),
-        "can_claim": lead.owner_id is None
-        and lead.stage in OPEN_STAGES
-        and user.has_perm("leads.claim_lead"),
-        "can_reassign": user.has_perm("leads.assign_lead"),
+        "can_claim": lead_claimable(lead=lead) and lead_claim_refusal(user=user) is None,
+        "can_reassign": lead_reassign_refusal(user=user) is None,
         "can_move": funnel is not None
         and any(
             move_refusal(user=user, lead=lead, from_stage=lead.stage, to_stage=to) is None
             for to in funnel.transitions.get(lead.stage, [])
         ),
-        "can_override": user.is_superuser or user_has_role(user, Role.MARKETING_MANAGER),
+        "can_override": may_override(user),
         "earlier_rejection": (rejection := lead_earlier_rejection(lead=lead)),
         "earlier_rejection_by": (
             (rejection.actor.get_full_name() or rejection.actor.get_username())

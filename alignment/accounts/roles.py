@@ -272,3 +272,17 @@ def touch_record_refusal(*, user: User | AnonymousUser | None) -> str | None:
     if user is None or (user.is_authenticated and user.has_perm("campaigns.add_touch")):
         return None
     return gettext("Your role may not record touches.")
+
+
+def lead_claim_refusal(*, user: User | AnonymousUser) -> str | None:
+    """Who may claim an unowned lead: sales reps (`leads.claim_lead`)."""
+    if user.is_authenticated and user.has_perm("leads.claim_lead"):
+        return None
+    return gettext("Your role may not claim leads.")
+
+
+def lead_reassign_refusal(*, user: User | AnonymousUser) -> str | None:
+    """Who may give a lead to another rep: sales managers (`leads.assign_lead`)."""
+    if user.is_authenticated and user.has_perm("leads.assign_lead"):
+        return None
+    return gettext("Only a sales manager may reassign leads.")

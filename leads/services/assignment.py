@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment.accounts.roles import Role
+from alignment.accounts.roles import Role, lead_claim_refusal, lead_reassign_refusal
 from config.events import publish
 from leads.events import LeadReassigned
 from leads.models import Lead
@@ -81,6 +81,11 @@ def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> User |
     return lead.owner
 
 
+def lead_claimable(*, lead: Lead) -> bool:
+    """An unowned open lead may be claimed (lead_claim's conditional UPDATE says the same)."""
+    return lead.owner_id is None and lead.stage in OPEN_STAGES
+
+
 def lead_claim(*, lead_id: int, user: User, at: datetime | None = None) -> Lead:
     """Make `user` the owner of an unowned open lead.
 
@@ -88,8 +93,9 @@ def lead_claim(*, lead_id: int, user: User, at: datetime | None = None) -> Lead:
     claims the database lets exactly one change the row; every other one gets a
     LeadConflict naming the winner. Claiming twice is a conflict too (nothing changes).
     """
-    if not user.has_perm("leads.claim_lead"):
-        raise PermissionDenied(_("Your role may not claim leads."))
+    refusal = lead_claim_refusal(user=user)
+    if refusal:
+        raise PermissionDenied(refusal)
     at = at or timezone.now()
     with transaction.atomic():
         won = Lead.objects.filter(pk=lead_id, owner__isnull=True, stage__in=OPEN_STAGES).update(
@@ -132,8 +138,9 @@ def lead_reassign(*, lead: Lead, to_user: User, actor: User, at: datetime | None
 
     The SLA deadline is kept: handing a lead over does not reset a running clock.
     """
-    if not actor.has_perm("leads.assign_lead"):
-        raise PermissionDenied(_("Only a sales manager may reassign leads."))
+    refusal = lead_reassign_refusal(user=actor)
+    if refusal:
+        raise PermissionDenied(refusal)
     if not assignable_users().filter(pk=to_user.pk).exists():
         raise ValidationError(
             {"owner": [_("Leads can only go to an active sales rep or manager.")]}
