@@ -36,6 +36,16 @@ app.conf.beat_schedule = {
         "task": "leads.tasks.check_slas",
         "schedule": crontab(minute="*/5"),
     },
+    # A planned follow-up that fell due reminds its rep (once per lead and due moment).
+    "send-follow-up-reminders": {
+        "task": "leads.tasks.send_follow_up_reminders",
+        "schedule": crontab(minute="*/5"),
+    },
+    # The morning digest of the day's agenda, to those who opted in (06:00 deployment time).
+    "send-agenda-digests": {
+        "task": "leads.tasks.send_agenda_digests",
+        "schedule": crontab(minute=0, hour=6),
+    },
     # An import that stopped beating (worker killed, timed out) is failed, never "running"
     # forever; uploads nobody will import are deleted after LEAD_IMPORT_UPLOAD_MAX_AGE_HOURS.
     "fail-stalled-imports": {

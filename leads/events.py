@@ -4,7 +4,7 @@ transaction, handled by notifications, webhooks and the task queue (their `handl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from config.events import Event
 
@@ -70,3 +70,29 @@ class LeadImportQueued(Event):
 
     import_id: int
     keep_upload: bool = False  # if the broker refuses it: keep the file for "try again"
+
+
+# The notification event a user opts in to (their profile's email_events) for the
+# morning digest of their agenda; the digest goes only to those who chose it.
+AGENDA_DIGEST = "agenda.digest"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowUpDue(Event):
+    """A planned follow-up (a lead's next_follow_up_at) fell due for its owner."""
+
+    lead_id: int
+    owner_id: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgendaDigestDue(Event):
+    """The morning digest of a user's agenda for `day` (they opted in to AGENDA_DIGEST)."""
+
+    user_id: int
+    day: date
+    overdue: int
+    missed: int
+    today: int
+    to_schedule: int

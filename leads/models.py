@@ -497,3 +497,27 @@ class LeadImport(models.Model):
 
     def __str__(self) -> str:
         return gettext("Import %(id)s (%(filename)s)") % {"id": self.pk, "filename": self.filename}
+
+
+class CalendarFeed(models.Model):
+    """A user's private calendar feed (.ics): the secret in its URL, which they can reset.
+
+    The token is a random string (secrets.token_urlsafe), shown to its user on the agenda
+    page; the feed URL names the user too, and the token is compared in constant time.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+    )
+    token = models.CharField(_("token"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self) -> str:
+        return gettext("Calendar feed of %(user)s") % {"user": self.user}

@@ -358,19 +358,22 @@ class AgendaDay:
 
 
 def agenda_for(*, rep: User, days: int = 14, now: datetime | None = None) -> dict:
-    """A rep's next follow-ups (and visits, meetings, demos they planned) by day.
+    """A rep's day planned: what is late, what is planned by day, what waits for a date.
 
-    `missed`: planned follow-ups whose time has passed without a newer one; `days`: the
-    next `days` days from today, each with its leads in time order. Two queries.
+    `overdue`: the rep's open leads whose SLA clock has run out (`sla_due_at` passed),
+    most overdue first; `missed`: planned follow-ups whose time has passed without a newer
+    one; `days`: the next `days` days from today, each with its leads in time order;
+    `to_schedule`: open leads whose latest follow-up names a next step without a date.
+    Four queries.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
     horizon = today + timedelta(days=days)
+    mine = Lead.objects.filter(owner=rep, stage__in=OPEN_STAGES)
+    overdue = list(mine.filter(sla_due_at__lt=now).order_by("sla_due_at", "id"))
     planned = FollowUp.objects.filter(lead=OuterRef("pk"), next_follow_up_at__isnull=False)
     leads = list(
-        Lead.objects.filter(
-            owner=rep,
-            stage__in=OPEN_STAGES,
+        mine.filter(
             next_follow_up_at__isnull=False,
             next_follow_up_at__lt=_day_start(horizon),
         )
@@ -390,10 +393,29 @@ def agenda_for(*, rep: User, days: int = 14, now: datetime | None = None) -> dic
         else:
             by_day.setdefault(timezone.localdate(due), []).append(lead)
     return {
+        "overdue": overdue,
         "missed": missed,
         "days": [AgendaDay(day=day, leads=items) for day, items in sorted(by_day.items())],
+        "to_schedule": _to_schedule(leads=mine),
         "today": today,
     }
+
+
+def _to_schedule(*, leads: QuerySet[Lead]) -> list[Lead]:
+    """Leads whose latest follow-up names a next step but no date for it (one query)."""
+    latest = FollowUp.objects.filter(lead=OuterRef("pk")).order_by("-occurred_at", "-id")
+    return list(
+        leads.annotate(
+            next_step=Subquery(latest.values("next_step")[:1]),
+            planned_kind=Subquery(latest.values("kind")[:1]),
+            next_step_at=Subquery(latest.values("next_follow_up_at")[:1]),
+            next_step_logged_at=Subquery(latest.values("occurred_at")[:1]),
+        )
+        .filter(next_step_at__isnull=True)
+        .exclude(next_step__isnull=True)
+        .exclude(next_step="")
+        .order_by("-next_step_logged_at", "-id")
+    )
 
 
 def _day_start(day: date) -> datetime:

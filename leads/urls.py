@@ -8,6 +8,12 @@ urlpatterns = [
     path("", views.lead_list_view, name="list"),
     path("queue/", views.queue_view, name="queue"),
     path("agenda/", views.agenda_view, name="agenda"),
+    path("agenda/calendar/", views.calendar_feed_reset_view, name="calendar-reset"),
+    path(
+        "calendar/<int:user_id>/<str:token>.ics",
+        views.calendar_feed_view,
+        name="calendar-feed",
+    ),
     path("team/", views.team_view, name="team"),
     path("ledger/", views.ledger_view, name="ledger"),
     path("import/", views_import.lead_import_view, name="import"),

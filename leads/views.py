@@ -6,12 +6,14 @@ from datetime import date, timedelta
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from alignment.accounts.roles import (
     Role,
@@ -54,6 +56,12 @@ from leads.selectors import (
 )
 from leads.services import LeadConflict
 from leads.services.assignment import lead_claim, lead_claimable, lead_reassign
+from leads.services.calendar import (
+    calendar_feed_ics,
+    calendar_feed_of,
+    calendar_feed_owner,
+    calendar_feed_reset,
+)
 from leads.services.deals import deal_can_open, deal_create, deal_update
 from leads.services.follow_ups import follow_up_log
 from leads.services.moves import deal_deciding, lead_move
@@ -400,9 +408,47 @@ def agenda_view(request: HttpRequest) -> HttpResponse:
     if not _is_sales(request.user):
         messages.info(request, _("The agenda is for the sales team."))
         return redirect("home")
-    return render(
-        request, "leads/agenda.html", {**agenda_for(rep=request.user), "now": timezone.now()}
+    feed = calendar_feed_of(user=request.user)
+    feed_url = (
+        request.build_absolute_uri(
+            reverse("leads:calendar-feed", args=[request.user.pk, feed.token])
+        )
+        if feed
+        else ""
     )
+    return render(
+        request,
+        "leads/agenda.html",
+        {**agenda_for(rep=request.user), "now": timezone.now(), "feed_url": feed_url},
+    )
+
+
+@require_POST
+def calendar_feed_reset_view(request: HttpRequest) -> HttpResponse:
+    """Make (or remake) my calendar link: the old one stops working."""
+    if not _is_sales(request.user):
+        messages.info(request, _("The agenda is for the sales team."))
+        return redirect("home")
+    calendar_feed_reset(user=request.user)
+    messages.success(request, _("Your calendar link is new; the old one no longer works."))
+    return redirect(f"{reverse('leads:agenda')}#calendar")
+
+
+@login_not_required
+@require_GET
+def calendar_feed_view(request: HttpRequest, user_id: int, token: str) -> HttpResponse:
+    """A user's planned follow-ups as iCalendar, opened by the secret in its URL (a
+    calendar app has no session); any other token is a 404."""
+    user = calendar_feed_owner(user_id=user_id, token=token)
+    if user is None:
+        raise Http404
+    response = HttpResponse(
+        calendar_feed_ics(user=user), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'inline; filename="accord.ics"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def _week_param(request: HttpRequest) -> date:

@@ -53,7 +53,16 @@ from campaigns.models import (
     Touch,
     TouchKind,
 )
-from leads.models import Correction, Deal, FollowUp, Lead, LeadImport, SlaBreach, StageEvent
+from leads.models import (
+    CalendarFeed,
+    Correction,
+    Deal,
+    FollowUp,
+    Lead,
+    LeadImport,
+    SlaBreach,
+    StageEvent,
+)
 from metrics.models import Scorecard, Target, Territory, TerritoryCountry, TerritoryMember
 
 
@@ -250,6 +259,15 @@ class UserProfileFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     language = "en"
     time_zone = "Europe/Warsaw"
+
+
+class CalendarFeedFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CalendarFeed
+        django_get_or_create = ["user"]
+
+    user = factory.SubFactory(UserFactory)
+    token = factory.Sequence(lambda n: f"feed-token-{n:08d}")
 
 
 class NotificationFactory(factory.django.DjangoModelFactory):

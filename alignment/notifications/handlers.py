@@ -18,12 +18,19 @@ from django.utils.translation import gettext as _
 from alignment.models import StageKey
 from alignment.notifications.services import notification_send
 from config.events import subscriber
-from leads.events import LeadReassigned, SlaBreached
+from leads.events import (
+    AGENDA_DIGEST,
+    AgendaDigestDue,
+    FollowUpDue,
+    LeadReassigned,
+    SlaBreached,
+)
 from leads.models import Lead, SlaBreach
 from metrics.models import Territory
 
 LEAD_ASSIGNED = "lead.assigned"
 SLA_BREACHED = "sla.breached"
+FOLLOW_UP_DUE = "follow_up.due"
 
 
 @subscriber(LeadReassigned)
@@ -91,4 +98,52 @@ def tell_owner_and_manager(event: SlaBreached) -> None:
             }
         ),
         url=reverse("leads:detail", args=[lead.pk]),
+    )
+
+
+@subscriber(FollowUpDue)
+def remind_the_owner(event: FollowUpDue) -> None:
+    """A planned follow-up fell due: its owner is told once per lead and due moment."""
+    owner = get_user_model().objects.filter(pk=event.owner_id).first()
+    lead = Lead.objects.get(pk=event.lead_id)
+    due_at = event.due_at
+    notification_send(
+        recipients=[owner],
+        event=FOLLOW_UP_DUE,
+        dedupe_key=f"lead:{lead.pk}:{due_at.isoformat()}",
+        title=lambda: _("Follow-up due: %(lead)s") % {"lead": lead.full_name or lead.email},
+        body=lambda: (
+            _("You planned to follow up with %(lead)s (%(company)s) at %(due)s.")
+            % {
+                "lead": lead.full_name or lead.email,
+                "company": lead.company or "—",
+                "due": _local_time(due_at),
+            }
+        ),
+        url=reverse("leads:detail", args=[lead.pk]),
+    )
+
+
+@subscriber(AgendaDigestDue)
+def send_the_agenda_digest(event: AgendaDigestDue) -> None:
+    """The morning digest, once per user and day (they opted in to it)."""
+    user = get_user_model().objects.filter(pk=event.user_id).first()
+    notification_send(
+        recipients=[user],
+        event=AGENDA_DIGEST,
+        dedupe_key=f"digest:{event.day.isoformat()}",
+        title=lambda: _("Your agenda for %(day)s") % {"day": date_format(event.day, "DATE_FORMAT")},
+        body=lambda: (
+            _(
+                "Overdue SLA clocks: %(overdue)s. Missed follow-ups: %(missed)s. "
+                "Planned today: %(today)s. Next steps to schedule: %(to_schedule)s."
+            )
+            % {
+                "overdue": event.overdue,
+                "missed": event.missed,
+                "today": event.today,
+                "to_schedule": event.to_schedule,
+            }
+        ),
+        url=reverse("leads:agenda"),
     )

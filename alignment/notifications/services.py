@@ -36,6 +36,8 @@ NOTIFICATION_EVENTS: dict[str, StrOrPromise] = {
     "dispute.resolved": _("A dispute I am part of was resolved"),
     "lead.assigned": _("A lead was assigned to me"),
     "sla.breached": _("A lead went past its SLA"),
+    "follow_up.due": _("A follow-up I planned is due"),
+    "agenda.digest": _("Every morning, my agenda for the day"),
     "campaign.acceptance_below_floor": _("A campaign's lead acceptance fell below the floor"),
     "webhook.disabled": _("One of my webhooks was disabled after failures"),
 }

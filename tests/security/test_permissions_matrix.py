@@ -88,6 +88,9 @@ RULES: dict[str, NoObject | list[Check]] = {
     "leads:list": LIST,
     "leads:queue": LIST,
     "leads:agenda": LIST,
+    "leads:calendar-reset": LIST,
+    # Opened by a secret token, not a session: tests/leads/test_agenda_plan.py.
+    "leads:calendar-feed": NoObject("the user's own feed, opened by its secret token"),
     "leads:team": LIST,
     "leads:ledger": LIST,
     "leads:import": LIST,
