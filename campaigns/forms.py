@@ -16,6 +16,7 @@ from alignment.models import StageKey
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign, TouchKind
 from config.dates import PeriodDateField, history_moment_validator, planned_date_validator
+from config.formats import person_name
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -65,6 +66,7 @@ class CampaignForm(forms.ModelForm):
             .distinct()
             .order_by("username")
         )
+        self.fields["owner"].label_from_instance = person_name
         self.fields["owner"].required = False
         self.fields["owner"].help_text = _("Empty: you.")
         self.fields["budget"].min_value = 0

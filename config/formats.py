@@ -1,12 +1,16 @@
 """Locale-aware formatting of money and shares: the deployment currency, grouped the way
 the active language writes numbers. Used by the template filters (accord_format: `money`,
 `percent`) and by Python code that formats figures (metrics.reporting.presentation), so a
-figure reads the same on the dashboard, the campaign pages, the pack and the exports."""
+figure reads the same on the dashboard, the campaign pages, the pack and the exports.
+
+Also how people and leads are named (`person_name`, `lead_label`; the `person` and
+`lead_label` filters), so a person reads the same on every page and in every export."""
 
 from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
 from babel.core import Locale
 from babel.numbers import format_currency, format_percent, get_currency_precision
@@ -69,3 +73,29 @@ def percent_format(value, unit: str = "rate") -> str:
     pattern = "#,##0." + "0" * places + "%" if places else "#,##0%"
     text = format_percent(share, format=pattern, locale=active_locale())
     return "+" + text if unit == "ratio" and share > 0 else text
+
+
+EMPTY = "—"
+
+
+def person_name(user: Any) -> str:
+    """A user as people read them: the full name, the username only where there is no
+    name; None: "—". The one way to show a person (the `person` template filter, CSV
+    exports, texts built by services)."""
+    if user is None:
+        return EMPTY
+    return (user.get_full_name() or "").strip() or user.get_username()
+
+
+def lead_name(lead: Any) -> str:
+    """A lead's person name ("Ana Putri"), "" where the record has none."""
+    return f"{lead.first_name or ''} {lead.last_name or ''}".strip()
+
+
+def lead_label(lead: Any) -> str:
+    """A lead as people read it: "name · company" (whichever of the two it has), the
+    e-mail where it has neither; None: "—". Pages show the e-mail beside it."""
+    if lead is None:
+        return EMPTY
+    label = " · ".join(part for part in (lead_name(lead), (lead.company or "").strip()) if part)
+    return label or lead.email

@@ -1,11 +1,24 @@
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from alignment.models import StageKey
+from config.formats import person_name
 from leads.models import Lead, SourceChannel
 from metrics.models import Territory
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """A choice of user named as everywhere else (config.formats' person_name)."""
+
+    def label_from_instance(self, obj) -> str:
+        return person_name(obj)
+
+
+class PersonChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = PersonChoiceField
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -14,7 +27,7 @@ class LeadFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", label=_("Search"))
     stage = django_filters.ChoiceFilter(choices=StageKey.choices, label=_("Stage"))
     source = django_filters.ChoiceFilter(choices=SourceChannel.choices, label=_("Source"))
-    owner = django_filters.ModelChoiceFilter(
+    owner = PersonChoiceFilter(
         queryset=get_user_model().objects.filter(is_active=True), label=_("Owner")
     )
     territory = django_filters.ModelChoiceFilter(

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from alignment.agreement.selectors import Funnel
 from alignment.models import ReasonKind, StageKey
 from config.dates import planned_date_validator
+from config.formats import person_name
 from leads.models import DealOutcome, FollowUpKind, FollowUpOutcome
 from leads.selectors import OPEN_STAGES
 from leads.services.assignment import assignable_users
@@ -123,7 +124,7 @@ class ReassignForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = assignable_users()
-        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
+        self.fields["owner"].label_from_instance = person_name
 
 
 class DealForm(forms.Form):

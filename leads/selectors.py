@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from alignment.accounts.roles import Role, user_has_role
 from alignment.models import StageKey
 from config.dates import WEEK, week_start_of
-from config.formats import money_format
+from config.formats import money_format, person_name
 from leads.filters import LeadFilter
 from leads.models import (
     Correction,
@@ -127,7 +127,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 kind="stage",
                 title=f"{event.get_from_stage_display() or '—'} → {event.get_to_stage_display()}",
                 detail=" · ".join(filter(None, [event.reason_code, event.reason])),
-                actor=str(event.actor or event.get_source_display()),
+                actor=person_name(event.actor) if event.actor else str(event.get_source_display()),
             )
         )
     for follow_up in lead.follow_ups.select_related("author"):
@@ -147,7 +147,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                         ],
                     )
                 ),
-                actor=str(follow_up.author),
+                actor=person_name(follow_up.author),
             )
         )
     for touch in lead.touches.select_related("campaign"):
@@ -167,7 +167,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 kind="intel",
                 title=intel.get_kind_display(),
                 detail=intel.text,
-                actor=str(intel.author),
+                actor=person_name(intel.author),
             )
         )
     for dispute in lead.disputes.select_related("raised_by"):
@@ -177,7 +177,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 kind="dispute",
                 title=f"{dispute.get_kind_display()} ({dispute.get_status_display()})",
                 detail=dispute.reason,
-                actor=str(dispute.raised_by),
+                actor=person_name(dispute.raised_by),
             )
         )
     corrections = list(lead.corrections.select_related("actor"))
@@ -207,7 +207,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 kind="correction",
                 title=title,
                 detail=" · ".join([*changed, why]),
-                actor=str(correction.actor),
+                actor=person_name(correction.actor),
             )
         )
     entries.sort(key=lambda e: e.at, reverse=True)
@@ -342,7 +342,7 @@ def sla_ledger(*, reps: Iterable[User], start: date, weeks: int = 1) -> list[Led
             rows.append(
                 LedgerRow(
                     rep_id=rep.pk,
-                    rep_name=rep.get_full_name() or rep.get_username(),
+                    rep_name=person_name(rep),
                     week_start=week,
                     credits=values.get("follow_ups_within_sla", 0),
                     breaches=values.get("sla_breaches", 0),

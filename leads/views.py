@@ -30,6 +30,7 @@ from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, St
 from campaigns.models import Campaign, CampaignStatus
 from config.dates import period_param_parse
 from config.errors import NotConfigured
+from config.formats import person_name
 from config.pagination import CappedPaginator
 from leads.filters import LeadFilter
 from leads.forms import (
@@ -153,7 +154,7 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
         "can_override": may_override(user),
         "earlier_rejection": (rejection := lead_earlier_rejection(lead=lead)),
         "earlier_rejection_by": (
-            (rejection.actor.get_full_name() or rejection.actor.get_username())
+            person_name(rejection.actor)
             if rejection is not None and rejection.actor is not None
             else _("the system")
         ),
@@ -265,7 +266,7 @@ def lead_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request,
                 _("The lead now belongs to %(owner)s.")
-                % {"owner": form.cleaned_data["owner"].get_full_name() or lead.owner},
+                % {"owner": person_name(form.cleaned_data["owner"])},
             )
             return _back(lead)
     return _lead_page(request, lead, reassign_form=form)

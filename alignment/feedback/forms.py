@@ -15,6 +15,7 @@ from alignment.models import (
     IntelStatus,
     Team,
 )
+from config.formats import person_name
 
 _TEXTAREA = {"rows": 3}
 
@@ -128,7 +129,8 @@ class BattlecardForm(forms.Form):
     def __init__(self, *args, linkable=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["link_intel"].choices = [
-            (str(i.pk), f"{i.get_kind_display()}: {i.text[:80]} ({i.author})") for i in linkable
+            (str(i.pk), f"{i.get_kind_display()}: {i.text[:80]} ({person_name(i.author)})")
+            for i in linkable
         ]
         if not linkable:
             del self.fields["link_intel"]

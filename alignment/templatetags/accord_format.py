@@ -1,4 +1,5 @@
-"""Template filters for money, shares, stage names and stored sentences (config.formats)."""
+"""Template filters for money, shares, stage names, stored sentences, people and leads
+(config.formats)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from django import template
 from django.conf import settings
 
 from alignment.models import StageKey
-from config.formats import active_locale, money_format, percent_format
+from config.formats import active_locale, money_format, percent_format, person_name
+from config.formats import lead_label as lead_label_text
 from config.stored_text import stored_text_display
 
 register = template.Library()
@@ -52,3 +54,17 @@ def percent(value, unit: str = "rate") -> str:
     `{{ roi|percent:"ratio" }}`: a ratio, whole and signed ("+200%"). config.formats'
     percent_format, the one percentage format."""
     return percent_format(value, unit)
+
+
+@register.filter
+def person(user) -> str:
+    """`{{ lead.owner|person }}`: the full name, the username only where there is no name,
+    "—" for nobody (config.formats' person_name, the one way to name a person)."""
+    return person_name(user)
+
+
+@register.filter
+def lead_label(lead) -> str:
+    """`{{ lead|lead_label }}`: "name · company", the e-mail where it has neither; pages
+    show the e-mail beside it (config.formats' lead_label)."""
+    return lead_label_text(lead)

@@ -32,6 +32,7 @@ import codecs
 import collections
 import csv
 import io
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -57,6 +58,7 @@ from alignment.models import StageKey
 from campaigns.models import Campaign
 from config.dates import history_moment_check
 from config.events import publish
+from config.formats import lead_label
 from config.parsers import MAX_DEPTH as JSON_MAX_DEPTH
 from config.parsers import nesting_depth_exceeds
 from leads.events import LeadsImported
@@ -1319,9 +1321,21 @@ def report_lines(item: dict[str, Any]) -> Iterator[list[Any]]:
         ]
 
 
+REPORT_LEAD_HEADER = ["lead", "email"]
+_REPORT_CHUNK = 500
+
+
 def report_csv_rows(results: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
-    """One line per row result, one per error or warning of a row; write it with
-    config.exports."""
-    yield REPORT_HEADER
-    for item in results:
-        yield from report_lines(item)
+    """One line per row result, one per error or warning of a row, each naming the lead it
+    wrote as "name · company" and its e-mail (config.formats' lead_label); write it with
+    config.exports. Leads are read a chunk of rows at a time, so the report streams."""
+    yield REPORT_HEADER + REPORT_LEAD_HEADER
+    items = iter(results)
+    while chunk := list(itertools.islice(items, _REPORT_CHUNK)):
+        ids = {item["id"] for item in chunk if item.get("id")}
+        leads = Lead.objects.only("first_name", "last_name", "company", "email").in_bulk(ids)
+        for item in chunk:
+            lead = leads.get(item.get("id"))
+            named = [lead_label(lead), lead.email] if lead is not None else ["", ""]
+            for line in report_lines(item):
+                yield line + named

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from alignment.accounts.roles import Role, lead_claim_refusal, lead_reassign_refusal
 from config.events import publish
+from config.formats import person_name
 from leads.events import LeadReassigned
 from leads.models import Lead
 from leads.selectors import OPEN_STAGES
@@ -108,8 +109,7 @@ def lead_claim(*, lead_id: int, user: User, at: datetime | None = None) -> Lead:
         raise LeadConflict(_("This lead is already yours."), lead_id=lead.pk)
     if lead.owner is not None:
         raise LeadConflict(
-            _("%(owner)s claimed this lead first.")
-            % {"owner": lead.owner.get_full_name() or lead.owner.get_username()},
+            _("%(owner)s claimed this lead first.") % {"owner": person_name(lead.owner)},
             lead_id=lead.pk,
         )
     raise ValidationError(

@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from config.exports import csv_lines
-from config.formats import PERCENT_UNITS, money_format, percent_format
+from config.formats import PERCENT_UNITS, lead_label, money_format, percent_format, person_name
 from config.stored_text import stored_text_display
 from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
 
@@ -112,51 +112,59 @@ def _when(moment: Any) -> str:
 
 
 def _name(user: Any) -> str:
-    return (user.get_full_name() or user.get_username()) if user else ""
+    """A person by name (config.formats' person_name); "" for nobody."""
+    return person_name(user) if user else ""
+
+
+def _lead(lead: Any) -> list[str]:
+    """A lead's two cells: "name · company" (config.formats' lead_label) and its e-mail."""
+    return [lead_label(lead), lead.email] if lead else ["", ""]
 
 
 def record_header(base: str) -> list[str]:
     return {
-        "lead": [_("Lead"), _("Company"), _("Stage"), _("Source"), _("Created"), _("Owner"),
-                 _("Territory"), _("Campaign")],
-        "event": [_("Lead"), _("From"), _("To"), _("When"), _("By"), _("Reason")],
-        "deal": [_("Deal"), _("Lead"), _("Company"), _("Amount"), _("Outcome"), _("Created"),
-                 _("Closed"), _("Owner")],
+        "lead": [_("Lead"), _("Email"), _("Company"), _("Stage"), _("Source"), _("Created"),
+                 _("Owner"), _("Territory"), _("Campaign")],
+        "event": [_("Lead"), _("Email"), _("From"), _("To"), _("When"), _("By"), _("Reason")],
+        "deal": [_("Deal"), _("Lead"), _("Email"), _("Company"), _("Amount"), _("Outcome"),
+                 _("Created"), _("Closed"), _("Owner")],
         "spend": [_("Campaign"), _("Date"), _("Amount"), _("Note")],
-        "intel": [_("Kind"), _("Text"), _("By"), _("Sent"), _("Acknowledged"), _("Lead")],
-        "dispute": [_("Kind"), _("Lead"), _("Raised by"), _("Opened"), _("Resolved"),
+        "intel": [_("Kind"), _("Text"), _("By"), _("Sent"), _("Acknowledged"), _("Lead"),
+                  _("Email")],
+        "dispute": [_("Kind"), _("Lead"), _("Email"), _("Raised by"), _("Opened"), _("Resolved"),
                     _("Decision")],
-        "breach": [_("Lead"), _("Stage"), _("Due"), _("Detected"), _("Owner")],
-        "followup": [_("Lead"), _("Kind"), _("Outcome"), _("When"), _("By"), _("Within SLA")],
+        "breach": [_("Lead"), _("Email"), _("Stage"), _("Due"), _("Detected"), _("Owner")],
+        "followup": [_("Lead"), _("Email"), _("Kind"), _("Outcome"), _("When"), _("By"),
+                     _("Within SLA")],
     }[base]  # fmt: skip
 
 
 def record_cells(base: str, obj: Any) -> list[Any]:
     if base == "lead":
-        return [obj.email, obj.company, obj.get_stage_display(), obj.get_source_display(),
+        return [*_lead(obj), obj.company, obj.get_stage_display(), obj.get_source_display(),
                 _when(obj.created_at), _name(obj.owner), obj.territory or "",
                 obj.campaign or ""]  # fmt: skip
     if base == "event":
-        return [obj.lead.email, obj.get_from_stage_display(), obj.get_to_stage_display(),
+        return [*_lead(obj.lead), obj.get_from_stage_display(), obj.get_to_stage_display(),
                 _when(obj.occurred_at), _name(obj.actor),
                 obj.reason_code or stored_text_display(text=obj.reason)]  # fmt: skip
     if base == "deal":
-        return [str(obj), obj.lead.email, obj.lead.company, obj.amount, obj.get_outcome_display(),
+        return [str(obj), *_lead(obj.lead), obj.lead.company, obj.amount, obj.get_outcome_display(),
                 _when(obj.created_at), _when(obj.closed_at), _name(obj.owner)]  # fmt: skip
     if base == "spend":
         return [obj.campaign.name, _when(obj.date), obj.amount, obj.note]
     if base == "intel":
         return [obj.get_kind_display(), obj.text, _name(obj.author), _when(obj.created_at),
-                _when(obj.acknowledged_at), obj.lead.email if obj.lead else ""]  # fmt: skip
+                _when(obj.acknowledged_at), *_lead(obj.lead)]  # fmt: skip
     if base == "dispute":
-        return [obj.get_kind_display(), obj.lead.email, _name(obj.raised_by),
+        return [obj.get_kind_display(), *_lead(obj.lead), _name(obj.raised_by),
                 _when(obj.created_at), _when(obj.resolved_at),
                 obj.get_decision_display()]  # fmt: skip
     if base == "breach":
-        return [obj.lead.email, obj.get_stage_display(), _when(obj.due_at),
+        return [*_lead(obj.lead), obj.get_stage_display(), _when(obj.due_at),
                 _when(obj.detected_at), _name(obj.owner)]  # fmt: skip
     if base == "followup":
-        return [obj.lead.email, obj.get_kind_display(), obj.get_outcome_display(),
+        return [*_lead(obj.lead), obj.get_kind_display(), obj.get_outcome_display(),
                 _when(obj.occurred_at), _name(obj.author),
                 {True: _("yes"), False: _("no")}.get(obj.within_sla, "")]  # fmt: skip
     raise KeyError(base)

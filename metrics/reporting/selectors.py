@@ -19,6 +19,7 @@ from campaigns.models import Campaign
 from campaigns.selectors import campaign_acceptance_rates
 from campaigns.services import ACCEPTANCE_WINDOW_DAYS
 from config.dates import WEEK, day_start
+from config.formats import person_name
 from leads.models import Deal, DealOutcome
 from metrics.definitions import (
     CENT,
@@ -101,7 +102,7 @@ def ledger_rows(*, f: MetricFilter) -> list[dict[str, Any]]:
     rows = [
         {
             "owner": user.pk,
-            "name": user.get_full_name() or user.get_username(),
+            "name": person_name(user),
             "credits": grouped[user.pk]["follow_ups_within_sla"],
             "breaches": grouped[user.pk]["sla_breaches"],
             "net": grouped[user.pk]["follow_ups_within_sla"] - grouped[user.pk]["sla_breaches"],

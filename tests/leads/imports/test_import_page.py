@@ -68,7 +68,7 @@ def test_a_marketer_maps_previews_and_imports_a_file(marketer):
     report = client.get(f"/leads/import/runs/{run.pk}/report.csv")
     assert report["Content-Type"].startswith("text/csv")
     lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
-    assert lines[0] == ["row", "status", "id", "field", "message"]
+    assert lines[0] == ["row", "status", "id", "field", "message", "lead", "email"]
     assert lines[1][:3] == ["1", "created", str(Lead.objects.get(email="ada@example.com").pk)]
     assert {tuple(line[:4]) for line in lines[2:4]} == {
         ("2", "error", "", "email"),

@@ -439,4 +439,4 @@ def test_the_report_csv_escapes_formulas():
             [{"row": 1, "status": "error", "errors": [{"field": "email", "message": "=cmd"}]}]
         )
     )
-    assert "".join(lines).splitlines()[1] == "1,error,,email,'=cmd"
+    assert "".join(lines).splitlines()[1] == "1,error,,email,'=cmd,,"

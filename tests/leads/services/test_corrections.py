@@ -187,7 +187,7 @@ def test_the_timeline_shows_who_corrected_what_when_and_why(client, territory, t
     entry = next(e for e in lead_timeline(lead=deal.lead) if e.kind == "correction")
     assert entry.title == "Deal “Rollout” corrected"
     assert entry.detail == "Amount: $12,000.00 → $11,500.00 · Why: Typo in the contract value."
-    assert entry.actor == str(sales_manager)
+    assert entry.actor == "Maria Manager"  # the person by name, not the username
     assert entry.at == Correction.objects.get().occurred_at
 
     client.force_login(rep)

@@ -88,7 +88,7 @@ def test_the_csv_export_has_one_line_per_record_of_the_figure(client, week_data,
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) - 1 == metric_value(name="mqls", f=WEEK) == 3
-    assert {r[0] for r in rows[1:]} == {"l1@x.test", "l2@x.test", "l5@x.test"}
+    assert {r[1] for r in rows[1:]} == {"l1@x.test", "l2@x.test", "l5@x.test"}  # Lead, Email
 
 
 def test_the_csv_export_defuses_formulas(client, week_data, marketer):
