@@ -218,6 +218,7 @@ def _records() -> dict[str, dict[str, object]]:
     from campaigns.models import Campaign, Collateral
     from leads.imports.importer import lead_import
     from leads.models import Deal, DealOutcome, Lead
+    from leads.services.calendar import calendar_feed_get
     from tests.factories import DealFactory
 
     users = {u.username: u for u in get_user_model().objects.all()}
@@ -231,6 +232,7 @@ def _records() -> dict[str, dict[str, object]]:
         filename="walk.csv",
     ).record
     draft = agreement_draft_create(user=users["salesmgr"], title="Walk draft")
+    feed = calendar_feed_get(user=rep)
     notification_send(recipients=[rep], event="walk", dedupe_key="walk", title="Walk")
     return {
         "leads:import-": {"pk": run.pk},
@@ -247,6 +249,8 @@ def _records() -> dict[str, dict[str, object]]:
         "feedback:battlecard-": {"pk": Battlecard.objects.order_by("pk").first().pk},
         "feedback:dispute-": {"pk": Dispute.objects.order_by("pk").first().pk},
         "feedback:notification-": {"pk": Notification.objects.filter(recipient=rep).first().pk},
+        # The rep's calendar feed (iCalendar: nothing to read, but it must open).
+        "leads:calendar-feed": {"user_id": rep.pk, "token": feed.token},
     }
 
 
