@@ -9,14 +9,16 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alignment.accounts.roles import Role
 from alignment.models import StageKey
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
-from campaigns.models import Campaign, TouchKind
+from campaigns.models import Campaign, Collateral, TouchKind
 from config.dates import PeriodDateField, history_moment_validator, planned_date_validator
 from config.formats import person_name
+from config.widgets import Confirmation
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -161,3 +163,17 @@ class TouchForm(forms.Form):
         empty_label=_("— none —"),
     )
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+
+def collateral_delete_confirmation(*, collateral: Collateral) -> Confirmation:
+    """What removing a collateral item asks first."""
+    names = {"title": collateral.title}
+    return Confirmation(
+        title=gettext("Remove “%(title)s”?") % names,
+        consequence=gettext(
+            "Removes “%(title)s” from this campaign's collateral, with its file if it has one: "
+            "sales no longer sees it on lead pages. This cannot be undone."
+        )
+        % names,
+        label=gettext("Remove"),
+    )

@@ -138,8 +138,12 @@ def campaign_rejection_reasons(*, campaign: Campaign) -> list[dict]:
     )
     rows = (
         StageEvent.objects.filter(
-            lead__campaign=campaign, from_stage=StageKey.MQL, to_stage=StageKey.RECYCLED
+            lead__campaign=campaign,
+            from_stage=StageKey.MQL,
+            to_stage=StageKey.RECYCLED,
+            reverted_by__isnull=True,  # a rejection a sales manager reverted is none
         )
+        .exclude(source=StageEvent.Source.REVERT)
         .values("reason_code")
         .annotate(count=Count("id"))
         .order_by("-count", "reason_code")

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,9 +26,11 @@ from campaigns.forms import (
     PeriodForm,
     SpendForm,
     TouchForm,
+    collateral_delete_confirmation,
     errors_into,
 )
 from campaigns.models import Campaign, Channel, Collateral
+from config.confirm import confirmation_page
 from leads.models import Lead
 from metrics.definitions import MetricFilter
 
@@ -139,7 +142,10 @@ def _detail_context(request: HttpRequest, campaign: Campaign) -> dict:
         "acceptance_floor": floor,
         "below_floor": rate is not None and floor is not None and rate < float(floor),
         "rejections": selectors.campaign_rejection_reasons(campaign=campaign),
-        "collateral": campaign.collateral.order_by("stage_key", "title"),
+        "collateral": [
+            (item, collateral_delete_confirmation(collateral=item))
+            for item in campaign.collateral.order_by("stage_key", "title")
+        ],
         "spend_entries": campaign.spend_entries.order_by("-date", "-pk")[:20],
         "territories": campaign.target_territories.all(),
         "readiness": readiness,
@@ -243,7 +249,18 @@ def campaign_collateral_add_view(request: HttpRequest, pk: int) -> HttpResponse:
 @post_only
 @marketers_only
 def campaign_collateral_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a collateral item, once confirmed (a second post finds it gone: 404)."""
     item = get_object_or_404(Collateral, pk=request.POST.get("collateral") or 0, campaign_id=pk)
+    asked = collateral_delete_confirmation(collateral=item)
+    page = confirmation_page(
+        request,
+        title=asked.title,
+        consequence=asked.consequence,
+        confirm_label=asked.label,
+        cancel_url=reverse("campaigns:detail", args=[pk]) + "#collateral",
+    )
+    if page is not None:
+        return page
     services.collateral_delete(collateral=item, actor=request.user)
     messages.success(request, _("Collateral removed."))
     return redirect("campaigns:detail", pk=pk)

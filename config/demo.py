@@ -45,7 +45,7 @@ from leads.models import (
     StageEvent,
 )
 from leads.selectors import OPEN_STAGES
-from leads.services import lead_promote_if_qualified, lead_transition
+from leads.services import lead_create, lead_promote_if_qualified, lead_transition, lead_update
 from leads.services.deals import deal_close
 from leads.services.follow_ups import follow_up_log
 from leads.services.rescoring import leads_rescore_sql
@@ -877,6 +877,33 @@ def _feedback_leads(*, users: dict[str, Any], now: datetime) -> list[Lead]:
     return chosen
 
 
+def _records_demo_seed(*, users: dict[str, Any]) -> None:
+    """A corrected phone number on one of rep's leads (its timeline shows the edit), and a
+    likely duplicate of another, typed in again from a trade-fair badge scan with a private
+    e-mail: the managers' merge page finds it by name and company."""
+    rep, marketer = users["rep"], users["marketer"]
+    demo = Lead.objects.filter(external_id__startswith="demo-", owner=rep).exclude(company="")
+    edited = demo.filter(stage=StageKey.SAL).order_by("pk").first()
+    if edited is not None:
+        lead_update(
+            lead=edited, data={"phone": "+48 601 442 118", "title": edited.title}, actor=rep
+        )
+    original = demo.filter(stage=StageKey.SQL).order_by("pk").first()
+    if original is not None and original.first_name:
+        lead_create(
+            data={
+                "email": f"{_ascii(original.first_name).lower()}.private@example.net",
+                "external_id": "demo-duplicate-1",
+                "first_name": original.first_name,
+                "last_name": original.last_name,
+                "company": original.company,
+                "country": original.country,
+                "source": "event",
+            },
+            actor=marketer,
+        )
+
+
 @transaction.atomic
 def demo_seed(
     *, lead_count: int = 640, today: date | None = None, scorecard_weeks: int = 12
@@ -899,6 +926,7 @@ def demo_seed(
             now=now,
             count=lead_count,
         )
+        _records_demo_seed(users=users)
     feedback_demo_seed(leads=_feedback_leads(users=users, now=now), now=now)
     campaigns_demo_seed(campaigns=campaigns, now=now)
     sla_breaches_check(now=now)  # the overdue demo leads' breaches, recorded once

@@ -22,6 +22,7 @@ class Invariant:
     code: str
     description: str
     offenders: Callable[[], QuerySet]  # ids of the records that break it
+    lead_path: str = "pk"  # the offender's lead id, to check one lead's records
 
 
 def _deals(outcome: str) -> Exists:
@@ -72,10 +73,13 @@ def _mql_below_criteria_without_override() -> QuerySet:
     """An MQL whose entry was judged below its agreement's threshold and not overridden.
 
     The score is the one recorded on the entry event (a later decay does not count);
-    entries recorded by an import carry the source CRM's qualification.
+    entries recorded by an import carry the source CRM's qualification. A sales manager's
+    revert back into `mql` is no entry: the entry judged is the latest move into it.
     """
-    entry = StageEvent.objects.filter(lead=OuterRef("pk"), to_stage=StageKey.MQL).order_by(
-        "-occurred_at", "-id"
+    entry = (
+        StageEvent.objects.filter(lead=OuterRef("pk"), to_stage=StageKey.MQL)
+        .exclude(source=StageEvent.Source.REVERT)
+        .order_by("-occurred_at", "-id")
     )
     return (
         Lead.objects.filter(stage=StageKey.MQL)
@@ -123,6 +127,7 @@ INVARIANTS: list[Invariant] = [
         "sla_credit_from_non_contact",
         _("A follow-up that earned SLA credit (or a breach) without being a contact."),
         _credit_from_a_non_contact,
+        lead_path="lead_id",
     ),
     Invariant(
         "mql_below_criteria_without_override",
@@ -149,3 +154,16 @@ def integrity_violations(*, examples: int = 10) -> Iterator[Violation]:
             continue
         count = offenders.count() if len(ids) == examples else len(ids)
         yield Violation(invariant.code, str(invariant.description), count, ids)
+
+
+def lead_invariant_problems(*, lead_id: int) -> list[str]:
+    """The invariants one lead's records break, as sentences (empty: all hold).
+
+    Services that reshape a lead's history as a whole (a merge, a revert) call it inside
+    their transaction and refuse, rolling back, when anything would break.
+    """
+    return [
+        str(invariant.description)
+        for invariant in INVARIANTS
+        if invariant.offenders().filter(**{invariant.lead_path: lead_id}).exists()
+    ]

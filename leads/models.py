@@ -127,6 +127,7 @@ class Lead(models.Model):
         permissions = [
             ("claim_lead", "Can claim an unassigned lead"),
             ("assign_lead", "Can assign and reassign leads"),
+            ("merge_lead", "Can merge duplicate leads"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -177,6 +178,7 @@ class StageEvent(models.Model):
         API = "api", _("API")
         IMPORT = "import", _("Import")
         AUTOMATIC = "automatic", _("Automatic (scoring/SLA)")
+        REVERT = "revert", _("Revert")
 
     lead = models.ForeignKey(
         Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="stage_events"
@@ -216,6 +218,16 @@ class StageEvent(models.Model):
     # The lead's score when it moved (the MQL criterion is judged on it, not on a
     # score that decayed later).
     score = models.IntegerField(_("score at the move"), null=True, blank=True)
+    # A sales manager's revert of an earlier move: this event takes the lead back to the
+    # stage the reverted move left; the reverted move stays recorded, marked by this link.
+    reverts = models.OneToOneField(
+        "self",
+        verbose_name=_("reverts"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reverted_by",
+    )
 
     class Meta:
         ordering = ["lead", "occurred_at", "id"]
@@ -224,9 +236,12 @@ class StageEvent(models.Model):
         indexes = [
             models.Index(fields=["lead", "occurred_at"], name="stage_event_lead_idx"),
             # The metrics' cohorts: who entered a stage in a period (index-only on
-            # PostgreSQL, lead_id included), then whether each reached the next stage.
+            # PostgreSQL, lead_id and source included: a revert is no entry), then
+            # whether each reached the next stage.
             models.Index(
-                fields=["to_stage", "occurred_at"], include=["lead"], name="stage_event_to_lead_idx"
+                fields=["to_stage", "occurred_at"],
+                include=["lead", "source"],
+                name="stage_event_to_lead_idx",
             ),
             models.Index(fields=["lead", "to_stage", "occurred_at"], name="stage_event_reach_idx"),
             models.Index(fields=["from_stage", "occurred_at"], name="stage_event_from_idx"),
@@ -521,3 +536,82 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return gettext("Calendar feed of %(user)s") % {"user": self.user}
+
+
+class LeadEdit(models.Model):
+    """One change of a lead's own fields (contact, company, source…): who, when, what.
+
+    Written by the one edit service on every path (the edit page, the API, the importer),
+    so the lead's timeline shows each field's value before and after.
+    """
+
+    class Source(models.TextChoices):
+        PAGE = "page", _("Page")
+        API = "api", _("API")
+        IMPORT = "import", _("Import")
+        MERGE = "merge", _("Merge")
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="edits"
+    )
+    # {field: [before, after]}, values as JSON keeps them (a campaign as its id).
+    changes = models.JSONField(_("changes"), default=dict)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("lead edit")
+        verbose_name_plural = _("lead edits")
+        indexes = [models.Index(fields=["lead", "occurred_at"], name="lead_edit_lead_idx")]
+
+    def __str__(self) -> str:
+        return gettext("Edit of lead %(lead)s") % {"lead": self.lead_id}
+
+
+class LeadMerge(models.Model):
+    """A duplicate lead merged into a survivor: the record of it, and the old id's forwarding.
+
+    The duplicate's row is gone; every stage event, touch, follow-up, deal, intel and
+    dispute it had now belongs to the survivor. `merged_lead_id` answers the old URL and
+    API id with a redirect; `snapshot` keeps the duplicate's own fields as they were.
+    """
+
+    survivor = models.ForeignKey(
+        Lead, verbose_name=_("survivor"), on_delete=models.CASCADE, related_name="merges"
+    )
+    merged_lead_id = models.BigIntegerField(_("merged lead id"), unique=True)
+    merged_email = models.EmailField(_("merged lead's email"), max_length=254)
+    merged_external_id = models.CharField(
+        _("merged lead's external id"), max_length=100, blank=True
+    )
+    snapshot = models.JSONField(_("merged lead's fields"), default=dict)
+    moved = models.JSONField(_("records moved"), default=dict)
+    reason = models.TextField(_("reason"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("lead merge")
+        verbose_name_plural = _("lead merges")
+        constraints = [models.CheckConstraint(condition=~Q(reason=""), name="merge_has_reason")]
+
+    def __str__(self) -> str:
+        return gettext("Lead %(old)s merged into %(new)s") % {
+            "old": self.merged_lead_id,
+            "new": self.survivor_id,
+        }

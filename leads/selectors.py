@@ -27,6 +27,7 @@ from leads.models import (
     Deal,
     FollowUp,
     Lead,
+    LeadEdit,
     LeadImport,
     SlaBreach,
     StageEvent,
@@ -120,12 +121,19 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
     """Stage events, follow-ups, touches, intelligence, disputes and corrections, newest
     first."""
     entries: list[TimelineEntry] = []
-    for event in lead.stage_events.select_related("actor"):
+    for event in lead.stage_events.select_related("actor", "reverted_by"):
+        move = f"{event.get_from_stage_display() or '—'} → {event.get_to_stage_display()}"
+        if event.source == StageEvent.Source.REVERT:  # shows the move it took back
+            move = _("Reverted: %(move)s") % {
+                "move": f"{event.get_to_stage_display()} → {event.get_from_stage_display()}"
+            }
+        elif hasattr(event, "reverted_by"):
+            move = _("%(move)s (reverted)") % {"move": move}
         entries.append(
             TimelineEntry(
                 at=event.occurred_at,
                 kind="stage",
-                title=f"{event.get_from_stage_display() or '—'} → {event.get_to_stage_display()}",
+                title=move,
                 detail=" · ".join(filter(None, [event.reason_code, event.reason])),
                 actor=person_name(event.actor) if event.actor else str(event.get_source_display()),
             )
@@ -210,6 +218,36 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 actor=person_name(correction.actor),
             )
         )
+    for edit in lead.edits.select_related("actor"):
+        changed = [
+            f"{change.label}: {change.before} → {change.after}"
+            for change in field_changes(model=Lead, changes=edit.changes)
+        ]
+        title = (
+            _("Filled in from a merged duplicate")
+            if edit.source == LeadEdit.Source.MERGE
+            else _("Details edited")
+        )
+        entries.append(
+            TimelineEntry(
+                at=edit.occurred_at,
+                kind="edit",
+                title=title,
+                detail=" · ".join(changed),
+                actor=person_name(edit.actor) if edit.actor else str(edit.get_source_display()),
+            )
+        )
+    for merge in lead.merges.select_related("actor"):
+        entries.append(
+            TimelineEntry(
+                at=merge.occurred_at,
+                kind="merge",
+                title=_("Merged with lead #%(id)s (%(email)s)")
+                % {"id": merge.merged_lead_id, "email": merge.merged_email},
+                detail=_("Why: %(reason)s") % {"reason": merge.reason},
+                actor=person_name(merge.actor),
+            )
+        )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
 
@@ -247,10 +285,16 @@ def _corrected_value(field: models.Field | models.ForeignObjectRel | None, value
 
 def correction_changes(*, correction: Correction) -> list[CorrectionChange]:
     """What a correction changed, field by field, labelled and formatted for the reader."""
-    model = _CORRECTED_MODELS.get(correction.record)
+    return field_changes(model=_CORRECTED_MODELS.get(correction.record), changes=correction.changes)
+
+
+def field_changes(
+    *, model: type[models.Model] | None, changes: dict[str, list[Any]]
+) -> list[CorrectionChange]:
+    """A recorded {field: [before, after]} of `model`, labelled and formatted for the reader."""
     fields = {f.name: f for f in model._meta.get_fields()} if model else {}
     rows = []
-    for name, (before, after) in correction.changes.items():
+    for name, (before, after) in changes.items():
         field = fields.get(name)
         label = str(getattr(field, "verbose_name", name))
         rows.append(
@@ -544,7 +588,54 @@ def lead_earlier_rejection(*, lead: Lead) -> StageEvent | None:
         return None
     return (
         StageEvent.objects.filter(lead=lead, from_stage=StageKey.MQL, to_stage=StageKey.RECYCLED)
+        .filter(reverted_by__isnull=True)  # a rejection a sales manager reverted is none
         .select_related("actor")
         .order_by("-occurred_at", "-id")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class LikelyDuplicate:
+    lead: Lead
+    reasons: list[str]
+
+
+def lead_likely_duplicates(
+    *,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    company: str = "",
+    exclude_pk: int | None = None,
+    limit: int = 5,
+) -> list[LikelyDuplicate]:
+    """Leads that are probably the same person: the same e-mail (any case), or the same
+    name at the same company (any case)."""
+    email, company = email.strip(), company.strip()
+    first_name, last_name = first_name.strip(), last_name.strip()
+    same = Q(pk__in=[])
+    if email:
+        same |= Q(email__iexact=email)
+    if company and (first_name or last_name):
+        same |= Q(
+            company__iexact=company, first_name__iexact=first_name, last_name__iexact=last_name
+        )
+    candidates = Lead.objects.filter(same).select_related("owner")
+    if exclude_pk is not None:
+        candidates = candidates.exclude(pk=exclude_pk)
+    found = []
+    for lead in candidates.order_by("-created_at", "-id")[: limit * 4]:
+        reasons = []
+        if email and lead.email.lower() == email.lower():
+            reasons.append(_("same e-mail"))
+        if (
+            company
+            and lead.company.lower() == company.lower()
+            and lead.first_name.lower() == first_name.lower()
+            and lead.last_name.lower() == last_name.lower()
+        ):
+            reasons.append(_("same name at the same company"))
+        if reasons:
+            found.append(LikelyDuplicate(lead=lead, reasons=reasons))
+    return found[:limit]

@@ -1,11 +1,13 @@
 from django.urls import path
 
 from leads import views
+from leads.editing import views as views_editing
 from leads.imports import views as views_import
 
 app_name = "leads"
 urlpatterns = [
     path("", views.lead_list_view, name="list"),
+    path("new/", views_editing.lead_create_view, name="create"),
     path("queue/", views.queue_view, name="queue"),
     path("agenda/", views.agenda_view, name="agenda"),
     path("agenda/calendar/", views.calendar_feed_reset_view, name="calendar-reset"),
@@ -25,6 +27,8 @@ urlpatterns = [
     ),
     path("import/<str:token>/", views_import.lead_import_map_view, name="import-map"),
     path("<int:pk>/", views.lead_detail_view, name="detail"),
+    path("<int:pk>/edit/", views_editing.lead_edit_view, name="edit"),
+    path("<int:pk>/merge/", views_editing.lead_merge_view, name="merge"),
     path("<int:pk>/follow-ups/", views.follow_up_create_view, name="follow-up-create"),
     path("<int:pk>/claim/", views.lead_claim_view, name="claim"),
     path("<int:pk>/reassign/", views.lead_reassign_view, name="reassign"),
@@ -33,4 +37,5 @@ urlpatterns = [
     path("<int:pk>/reject/", views.lead_reject_view, name="reject"),
     path("<int:pk>/deals/", views.deal_create_view, name="deal-create"),
     path("<int:pk>/deals/<int:deal_pk>/close/", views.deal_close_view, name="deal-close"),
+    path("<int:pk>/revert/<int:event_pk>/", views.lead_revert_view, name="revert"),
 ]

@@ -17,21 +17,26 @@ from django.views.decorators.http import require_GET, require_POST
 
 from alignment.accounts.roles import (
     Role,
+    lead_can_edit,
     lead_can_work,
     lead_claim_refusal,
     lead_reassign_refusal,
+    lead_work_refusal,
     may_override,
     move_refusal,
+    stage_revert_refusal,
     user_has_role,
     user_primary_role,
 )
 from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
 from campaigns.models import Campaign, CampaignStatus
+from config.confirm import confirmation_page
 from config.dates import period_param_parse
 from config.errors import NotConfigured
 from config.formats import person_name
 from config.pagination import CappedPaginator
+from config.widgets import Confirmation
 from leads.filters import LeadFilter
 from leads.forms import (
     DealCloseForm,
@@ -41,8 +46,13 @@ from leads.forms import (
     QueueFilterForm,
     ReassignForm,
     RejectForm,
+    RevertForm,
+    deal_close_confirmation,
+    move_confirmation,
+    reject_confirmation,
+    revert_confirmation,
 )
-from leads.models import Deal, DealOutcome, Lead
+from leads.models import Deal, DealOutcome, Lead, StageEvent
 from leads.selectors import (
     OPEN_STAGES,
     agenda_for,
@@ -65,7 +75,13 @@ from leads.services.calendar import (
 )
 from leads.services.deals import deal_can_open, deal_create, deal_update
 from leads.services.follow_ups import follow_up_log
-from leads.services.moves import deal_deciding, lead_move
+from leads.services.merge import lead_forwarded_to
+from leads.services.moves import (
+    deal_deciding,
+    lead_move,
+    stage_move_revert,
+    stage_move_revertable,
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -136,6 +152,8 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
     funnel = _funnel()
     can_work = lead_can_work(user=user, lead=lead)
     deals = list(lead.deals.select_related("owner"))
+    may_revert = stage_revert_refusal(user=user) is None
+    revertable = stage_move_revertable(lead=lead) if may_revert else None
     context = {
         "lead": lead,
         "timeline": lead_timeline(lead=lead),
@@ -143,6 +161,7 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
         "open_deals": [d for d in deals if d.outcome == DealOutcome.OPEN],
         "now": timezone.now(),
         "can_work": can_work,
+        "can_edit": lead_can_edit(user=user, lead=lead),
         "can_open_deal": can_work and deal_can_open(lead=lead),
         "can_claim": lead_claimable(lead=lead) and lead_claim_refusal(user=user) is None,
         "can_reassign": lead_reassign_refusal(user=user) is None,
@@ -159,15 +178,42 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
             else _("the system")
         ),
         "follow_up_form": FollowUpForm(),
-        "move_form": MoveStageForm(funnel=funnel, stage=lead.stage),
+        "move_form": MoveStageForm(funnel=funnel, lead=lead),
         "reject_form": RejectForm(funnel=funnel),
+        "reject_confirm": reject_confirmation(lead=lead),
         "reassign_form": ReassignForm(initial={"owner": lead.owner_id}),
         "deal_form": DealForm(),
-        "close_form": DealCloseForm(funnel=funnel),
+        "close_form": None,
         "close_deal_pk": None,
+        "revert_event": revertable,
+        "revert_form": RevertForm(),
+        "revert_confirm": revert_confirmation(lead=lead, event=revertable) if revertable else None,
     }
     context.update(forms)
+    # Each open deal's close form (the one the caller passes keeps its choice and errors).
+    context["deal_rows"] = [
+        (
+            deal,
+            context["close_form"]
+            if deal.pk == context["close_deal_pk"] and context["close_form"] is not None
+            else DealCloseForm(funnel=funnel, lead=lead, deal=deal)
+            if deal.outcome == DealOutcome.OPEN
+            else None,
+        )
+        for deal in deals
+    ]
     return context
+
+
+def _confirm(request: HttpRequest, lead: Lead, asked: Confirmation) -> HttpResponse | None:
+    """None once the action is confirmed; else the page that asks, naming the consequence."""
+    return confirmation_page(
+        request,
+        title=asked.title,
+        consequence=asked.consequence,
+        confirm_label=asked.label,
+        cancel_url=reverse("leads:detail", args=[lead.pk]) + "#sales",
+    )
 
 
 def _add_errors(form: forms.Form, error: ValidationError, fields: dict[str, str]) -> None:
@@ -187,7 +233,15 @@ def _detail(pk: int) -> Lead:
 
 
 def lead_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    return _lead_page(request, _detail(pk))
+    """The lead page; a merged duplicate's old address forwards to its survivor."""
+    try:
+        lead = _detail(pk)
+    except Http404:
+        survivor = lead_forwarded_to(lead_id=pk)
+        if survivor is None:
+            raise
+        return redirect("leads:detail", pk=survivor, permanent=True)
+    return _lead_page(request, lead)
 
 
 def _back(lead: Lead, anchor: str = "") -> HttpResponse:
@@ -277,7 +331,8 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _detail(pk)
     if request.method != "POST":
         return _back(lead)
-    form = MoveStageForm(request.POST, funnel=_funnel(), stage=lead.stage)
+    funnel = _funnel()
+    form = MoveStageForm(request.POST, funnel=funnel, lead=lead)
     if form.is_valid():
         data = form.cleaned_data
         open_deal = deal_deciding(lead=lead, to_stage=data["to_stage"])
@@ -288,10 +343,24 @@ def lead_move_view(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Close the deal “%(deal)s”: the lead follows its outcome.") % {"deal": open_deal},
             )
             close_form = DealCloseForm(
-                funnel=_funnel(),
+                funnel=funnel,
+                lead=lead,
+                deal=open_deal,
                 initial={"outcome": data["to_stage"], "amount": open_deal.amount},
             )
             return _lead_page(request, lead, close_form=close_form, close_deal_pk=open_deal.pk)
+        asked = move_confirmation(
+            lead=lead, to_stage=data["to_stage"], funnel=funnel, reason_code=data["reason_code"]
+        )
+        # Only a move this person may make asks first; the service refuses any other.
+        may = (
+            move_refusal(
+                user=request.user, lead=lead, from_stage=lead.stage, to_stage=data["to_stage"]
+            )
+            is None
+        )
+        if asked is not None and may and (page := _confirm(request, lead, asked)):
+            return page
         try:
             lead_move(
                 lead=lead,
@@ -340,8 +409,20 @@ def lead_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _detail(pk)
     if request.method != "POST":
         return _back(lead)
-    form = RejectForm(request.POST, funnel=_funnel())
+    funnel = _funnel()
+    form = RejectForm(request.POST, funnel=funnel)
     if form.is_valid():
+        asked = reject_confirmation(
+            lead=lead, funnel=funnel, reason_code=form.cleaned_data["reason_code"]
+        )
+        may = (
+            move_refusal(
+                user=request.user, lead=lead, from_stage=lead.stage, to_stage=StageKey.RECYCLED
+            )
+            is None
+        )
+        if may and (page := _confirm(request, lead, asked)):
+            return page
         try:
             lead_move(
                 lead=lead,
@@ -384,8 +465,16 @@ def deal_close_view(request: HttpRequest, pk: int, deal_pk: int) -> HttpResponse
     if request.method != "POST":
         return _back(lead, "deals")
     deal = get_object_or_404(Deal, pk=deal_pk, lead=lead)
-    form = DealCloseForm(request.POST, funnel=_funnel())
+    form = DealCloseForm(request.POST, funnel=_funnel(), lead=lead, deal=deal)
     if form.is_valid():
+        asked = deal_close_confirmation(lead=lead, deal=deal, outcome=form.cleaned_data["outcome"])
+        # A deal already closed, or one this person may not close, is refused by the service.
+        may = (
+            deal.outcome == DealOutcome.OPEN
+            and lead_work_refusal(user=request.user, lead=lead) is None
+        )
+        if asked is not None and may and (page := _confirm(request, lead, asked)):
+            return page
         try:
             deal = deal_update(deal=deal, actor=request.user, **form.cleaned_data)
         except PermissionDenied as exc:
@@ -398,6 +487,42 @@ def deal_close_view(request: HttpRequest, pk: int, deal_pk: int) -> HttpResponse
             )
             return _back(lead, "deals")
     return _lead_page(request, lead, close_form=form, close_deal_pk=deal.pk)
+
+
+def lead_revert_view(request: HttpRequest, pk: int, event_pk: int) -> HttpResponse:
+    """A sales manager reverts the lead's latest move, with a reason, after confirming."""
+    lead = _detail(pk)
+    if request.method != "POST":
+        return _back(lead, "sales")
+    event = get_object_or_404(StageEvent, pk=event_pk, lead=lead)
+    form = RevertForm(request.POST)
+    if form.is_valid():
+        may = stage_revert_refusal(user=request.user) is None
+        if may and stage_move_revertable(lead=lead) == event:
+            page = _confirm(request, lead, revert_confirmation(lead=lead, event=event))
+            if page is not None:
+                return page
+        try:
+            stage_move_revert(
+                lead=lead, event=event, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except (PermissionDenied, NotConfigured) as exc:
+            messages.error(request, str(exc))
+            return _back(lead, "sales")
+        except ValidationError as exc:
+            by_field = exc.message_dict if hasattr(exc, "error_dict") else {}
+            if set(by_field) != {"reason"}:
+                messages.error(request, " ".join(exc.messages))
+                return _back(lead, "sales")
+            _add_errors(form, exc, {})
+        else:
+            messages.success(
+                request,
+                _("Move reverted: the lead is back in %(stage)s.")
+                % {"stage": lead.get_stage_display()},
+            )
+            return _back(lead, "timeline")
+    return _lead_page(request, lead, revert_form=form)
 
 
 def _is_sales(user: object) -> bool:

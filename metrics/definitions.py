@@ -390,10 +390,16 @@ def _in(prefix: str, f: MetricFilter) -> dict[str, datetime]:
     return {f"{prefix}__gte": f.start_at, f"{prefix}__lt": f.end_at}
 
 
-def _entered(stage: str, f: MetricFilter) -> Exists:
-    return Exists(
-        StageEvent.objects.filter(lead=OuterRef("pk"), to_stage=stage, **_in("occurred_at", f))
+def _moves() -> QuerySet:
+    """The stage events that count as moves: not a sales manager's revert, nor a move it
+    reverted (both stay in the history; an undone move is no entry and no decision)."""
+    return StageEvent.objects.exclude(source=StageEvent.Source.REVERT).filter(
+        reverted_by__isnull=True
     )
+
+
+def _entered(stage: str, f: MetricFilter) -> Exists:
+    return Exists(_moves().filter(lead=OuterRef("pk"), to_stage=stage, **_in("occurred_at", f)))
 
 
 # --- record sets (the drill-downs) -------------------------------------------------------
@@ -416,14 +422,16 @@ def mql_decisions(f: MetricFilter) -> QuerySet:
 
     Only sales decides on MQLs: a move a marketer made (actor_team "marketing", in data
     from before the stage service refused them) is no decision. Moves by the system or an
-    import (no team) count.
+    import (no team) count; a decision a sales manager reverted does not, nor the revert.
     """
     return _narrow(
-        StageEvent.objects.filter(
+        _moves()
+        .filter(
             from_stage=StageKey.MQL,
             to_stage__in=[StageKey.SAL, *REJECTED_STAGES],
             **_in("occurred_at", f),
-        ).exclude(actor_team=Team.MARKETING),
+        )
+        .exclude(actor_team=Team.MARKETING),
         "event",
         f,
     )
@@ -482,7 +490,7 @@ def conversion_cohort(from_stage: str, to_stage: str) -> Callable[[MetricFilter]
     """
 
     def records(f: MetricFilter) -> QuerySet:
-        entered_before = StageEvent.objects.filter(
+        entered_before = _moves().filter(
             lead=OuterRef("lead"),
             to_stage=from_stage,
             occurred_at__lte=OuterRef("occurred_at"),
@@ -490,9 +498,9 @@ def conversion_cohort(from_stage: str, to_stage: str) -> Callable[[MetricFilter]
         )
         qs = Lead.objects.filter(_entered(from_stage, f)).annotate(
             reached=Exists(
-                StageEvent.objects.filter(lead=OuterRef("pk"), to_stage=to_stage).filter(
-                    Exists(entered_before)
-                )
+                _moves()
+                .filter(lead=OuterRef("pk"), to_stage=to_stage)
+                .filter(Exists(entered_before))
             )
         )
         return _narrow(qs, "lead", f)

@@ -59,7 +59,9 @@ from leads.models import (
     Deal,
     FollowUp,
     Lead,
+    LeadEdit,
     LeadImport,
+    LeadMerge,
     SlaBreach,
     StageEvent,
 )
@@ -369,6 +371,29 @@ class CorrectionFactory(factory.django.DjangoModelFactory):
     record_id = 1
     changes = factory.LazyFunction(lambda: {"amount": ["1000.00", "1200.00"]})
     reason = "The signed order says 1,200."
+    actor = factory.SubFactory(UserFactory)
+
+
+class LeadEditFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadEdit
+
+    lead = factory.SubFactory(LeadFactory)
+    changes = factory.LazyFunction(lambda: {"phone": ["", "+48 600 100 200"]})
+    actor = factory.SubFactory(UserFactory)
+    source = LeadEdit.Source.PAGE
+
+
+class LeadMergeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadMerge
+
+    survivor = factory.SubFactory(LeadFactory)
+    merged_lead_id = factory.Sequence(lambda n: 10_000_000 + n)
+    merged_email = factory.Sequence(lambda n: f"duplicate{n}@example.com")
+    snapshot = factory.LazyAttribute(lambda merge: {"email": merge.merged_email})
+    moved = factory.LazyFunction(lambda: {"leads.stageevent": 1})
+    reason = "The same person, entered twice."
     actor = factory.SubFactory(UserFactory)
 
 

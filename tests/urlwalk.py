@@ -60,10 +60,12 @@ def with_demo_ids(path: str) -> str:
     (config.demo.demo_seed), so the walk renders real pages rather than 404s."""
     from alignment.models import Agreement, Battlecard, Dispute, FieldIntel
     from campaigns.models import Campaign, Collateral
-    from leads.models import Lead
+    from leads.models import Lead, StageEvent
 
     lead = Lead.objects.order_by("pk").first().pk
     path = path.replace("/leads/1/", f"/leads/{lead}/")
+    last_move = StageEvent.objects.filter(lead_id=lead).order_by("-occurred_at", "-id").first()
+    path = path.replace(f"/leads/{lead}/revert/1/", f"/leads/{lead}/revert/{last_move.pk}/")
     path = path.replace("/campaigns/touches/lead/1/", f"/campaigns/touches/lead/{lead}/")
     path = path.replace(
         "/campaigns/1/", f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/"

@@ -58,7 +58,7 @@ _READ_ALL = [
 
 _SALES_REP = [
     *_READ_ALL,
-    *_crud("leads.lead", "change"),
+    *_crud("leads.lead", "add", "change"),
     *_crud("leads.followup", "add", "change"),
     *_crud("leads.deal", "add", "change"),
     *_crud("alignment.fieldintel", "add"),
@@ -88,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.SALES_MANAGER: [
         *_SALES_REP,
         "leads.assign_lead",
+        "leads.merge_lead",
         "alignment.sign_for_sales",
         *_crud("alignment.agreement", "add", "change"),
         *_crud("alignment.funnelstage", "add", "change", "delete"),
@@ -100,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.MARKETING_MANAGER: [
         *_MARKETER,
         "alignment.sign_for_marketing",
+        "leads.merge_lead",
         "metrics.recompute_scorecard",
         *_crud("alignment.funnelstage", "add", "change", "delete"),
         *_crud("alignment.reasoncode", "add", "change", "delete"),
@@ -212,6 +214,20 @@ def lead_can_edit(*, user: User | None, lead: Any) -> bool:
     return user_has_role(user, Role.SALES_REP) and lead.owner_id == user.pk
 
 
+def lead_create_refusal(*, user: User | AnonymousUser) -> str | None:
+    """Who may create a lead by hand: reps (someone met at an event), marketing, managers."""
+    if user.is_authenticated and user.has_perm("leads.add_lead"):
+        return None
+    return gettext("Your role may not create leads.")
+
+
+def lead_merge_refusal(*, user: User | AnonymousUser) -> str | None:
+    """Who may merge two duplicate leads into one: a sales or marketing manager."""
+    if user.is_authenticated and user.has_perm("leads.merge_lead"):
+        return None
+    return gettext("Only a sales or marketing manager may merge leads.")
+
+
 def actor_team(user: User | None) -> str:
     """The team `user` acts for ('' for the system, an import or a superuser)."""
     if user is None or user.is_superuser:
@@ -257,6 +273,14 @@ def move_refusal(*, user: User | None, lead: Any, from_stage: str, to_stage: str
     if user_has_role(user, Role.SALES_REP):
         return gettext("Only the lead's owner or a sales manager may move this lead.")
     return gettext("Your role may not move leads.")
+
+
+def stage_revert_refusal(*, user: User | AnonymousUser | None) -> str | None:
+    """Who may revert a lead's stage move (with a reason, as a new event): a sales
+    manager or a superuser; reps and marketing correct a move by asking one."""
+    if user is not None and user.is_authenticated and user_is_sales_manager(user):
+        return None
+    return gettext("Only a sales manager may revert a stage move.")
 
 
 def lead_import_refusal(*, user: User | AnonymousUser) -> str | None:

@@ -8,11 +8,13 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alignment.agreement.selectors import SCORE_COMPONENTS
-from alignment.models import ReasonKind, RuleKind, RuleOperator, StageKey, Team
+from alignment.models import Agreement, ReasonKind, RuleKind, RuleOperator, StageKey, Team
 from campaigns.models import TouchKind
+from config.widgets import Confirmation
 
 
 def errors_into(form: forms.Form, error: ValidationError) -> None:
@@ -114,3 +116,23 @@ class BacktestForm(forms.Form):
 class CompareForm(forms.Form):
     a = forms.IntegerField(label=_("Version"))
     b = forms.IntegerField(label=_("with version"))
+
+
+def sign_confirmation(*, agreement: Agreement, team: str, other_signed: bool) -> Confirmation:
+    """What signing `agreement` for `team` asks first: the last signature puts it in force."""
+    names = {"v": agreement.version, "team": Team(team).label}
+    if other_signed:
+        consequence = gettext(
+            "Signs version %(v)s of the agreement for %(team)s. The other team has signed, so "
+            "it comes into force at once, replaces the version in force, and every lead is "
+            "rescored under it."
+        )
+    else:
+        consequence = gettext(
+            "Signs version %(v)s of the agreement for %(team)s. Once both teams have signed, "
+            "it comes into force and every lead is rescored under it."
+        )
+    label = gettext("Sign for sales") if team == Team.SALES else gettext("Sign for marketing")
+    return Confirmation(
+        title=gettext("Sign version %(v)s?") % names, consequence=consequence % names, label=label
+    )

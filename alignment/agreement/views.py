@@ -24,6 +24,7 @@ from alignment.agreement.forms import (
     ThresholdForm,
     WeightsForm,
     errors_into,
+    sign_confirmation,
 )
 from alignment.agreement.selectors import (
     STAGE_ENTRY_CHECKS,
@@ -35,6 +36,7 @@ from alignment.agreement.selectors import (
     rule_in_words,
 )
 from alignment.models import Agreement, AgreementStatus, RuleKind
+from config.confirm import confirmation_page
 
 
 def post_only(view):
@@ -79,13 +81,19 @@ def agreement_view(request: HttpRequest) -> HttpResponse:
     rows = []
     for version in versions:
         signed = {s.team for s in version.signatures.all()}
+        can_sign = (
+            team is not None and version.status == AgreementStatus.PROPOSED and team not in signed
+        )
         rows.append(
             {
                 "agreement": version,
                 "signatures": list(version.signatures.all()),
-                "can_sign": team is not None
-                and version.status == AgreementStatus.PROPOSED
-                and team not in signed,
+                "can_sign": can_sign,
+                "sign_confirm": sign_confirmation(
+                    agreement=version, team=team, other_signed=bool(signed - {team})
+                )
+                if can_sign and team is not None
+                else None,
             }
         )
     context = {
@@ -120,7 +128,21 @@ def agreement_draft_new_view(request: HttpRequest) -> HttpResponse:
 
 @post_only
 def agreement_sign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Sign for the manager's team, once confirmed (the service refuses anyone else)."""
     agreement = get_object_or_404(Agreement, pk=pk)
+    team = services.agreement_sign_team(user=request.user)
+    signed = set(agreement.signatures.values_list("team", flat=True))
+    if team is not None and agreement.status == AgreementStatus.PROPOSED and team not in signed:
+        asked = sign_confirmation(agreement=agreement, team=team, other_signed=bool(signed))
+        page = confirmation_page(
+            request,
+            title=asked.title,
+            consequence=asked.consequence,
+            confirm_label=asked.label,
+            cancel_url=reverse("alignment:agreement") + f"?version={pk}#history",
+        )
+        if page is not None:
+            return page
     try:
         result = services.agreement_sign(agreement=agreement, user=request.user)
     except ValidationError as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alignment.feedback.selectors import OPEN_INTEL
 from alignment.models import (
     Competitor,
+    Dispute,
     DisputeDecision,
     DisputeKind,
     DisputeStatus,
@@ -15,7 +17,8 @@ from alignment.models import (
     IntelStatus,
     Team,
 )
-from config.formats import person_name
+from config.formats import lead_label, person_name
+from config.widgets import Confirmation, OptionAttrsSelect
 
 _TEXTAREA = {"rows": 3}
 
@@ -156,11 +159,40 @@ class DisputeRaiseForm(forms.Form):
         return self.deals.get(self.cleaned_data.get("deal") or "")
 
 
+def resolve_confirmation(*, dispute: Dispute, decision: str) -> Confirmation:
+    """What resolving `dispute` with `decision` asks first."""
+    return Confirmation(
+        title=gettext("Resolve the dispute?"),
+        consequence=gettext(
+            "Resolves the dispute about %(lead)s: %(decision)s. Both teams are told at once, "
+            "and a resolved dispute cannot be reopened."
+        )
+        % {"lead": lead_label(dispute.lead), "decision": DisputeDecision(decision).label},
+        label=gettext("Resolve the dispute"),
+    )
+
+
 class DisputeResolveForm(forms.Form):
-    decision = forms.ChoiceField(label=_("Decision"), choices=DisputeDecision.choices)
+    """The arbiter's decision and note. No decision is chosen beforehand; each asks for
+    confirmation (`resolve_confirmation`)."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("", _("Choose a decision…")), *DisputeDecision.choices],
+        widget=OptionAttrsSelect,
+        error_messages={"required": _("Choose a decision.")},
+    )
     resolution_note = forms.CharField(
         label=_("Note to both teams"), max_length=5000, widget=forms.Textarea(attrs=_TEXTAREA)
     )
+
+    def __init__(self, *args, dispute: Dispute | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if dispute is not None:
+            self.fields["decision"].widget.option_attrs = {
+                decision: resolve_confirmation(dispute=dispute, decision=decision).attrs()
+                for decision in DisputeDecision.values
+            }
 
 
 class DisputeFilterForm(forms.Form):

@@ -23,6 +23,7 @@ from alignment.feedback.forms import (
     IntelSubmitForm,
     NotificationPreferencesForm,
     ObjectionFormSet,
+    resolve_confirmation,
 )
 from alignment.feedback.selectors import (
     battlecard_linkable_intel,
@@ -50,7 +51,7 @@ from alignment.feedback.services import (
     intel_can_submit,
     intel_submit,
 )
-from alignment.models import IntelStatus, Notification
+from alignment.models import DisputeStatus, IntelStatus, Notification
 from alignment.notifications.services import (
     notification_email_choices,
     notification_mark_read,
@@ -58,6 +59,7 @@ from alignment.notifications.services import (
     notification_preferences_set,
     notification_unread_count,
 )
+from config.confirm import confirmation_page
 from leads.models import Lead
 
 PANEL = "alignment/_lead_feedback_panel.html"
@@ -367,7 +369,7 @@ def dispute_detail_view(request: HttpRequest, pk: int, form: DisputeResolveForm 
     context = {
         "dispute": dispute,
         "can_resolve": can_resolve,
-        "form": (form or DisputeResolveForm()) if can_resolve else None,
+        "form": (form or DisputeResolveForm(dispute=dispute)) if can_resolve else None,
     }
     return render(request, "alignment/feedback/dispute_detail.html", context)
 
@@ -380,8 +382,19 @@ def dispute_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     if not dispute_can_resolve(user=request.user):
         raise PermissionDenied(_("Only an executive resolves disputes."))
-    form = DisputeResolveForm(request.POST)
+    form = DisputeResolveForm(request.POST, dispute=dispute)
     if form.is_valid():
+        if dispute.status == DisputeStatus.OPEN:  # a resolved one is refused by the service
+            asked = resolve_confirmation(dispute=dispute, decision=form.cleaned_data["decision"])
+            page = confirmation_page(
+                request,
+                title=asked.title,
+                consequence=asked.consequence,
+                confirm_label=asked.label,
+                cancel_url=reverse("feedback:dispute-detail", args=[pk]),
+            )
+            if page is not None:
+                return page
         try:
             dispute_resolve(
                 dispute=dispute,

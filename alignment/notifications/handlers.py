@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from alignment.models import StageKey
 from alignment.notifications.services import notification_send
 from config.events import subscriber
+from config.formats import lead_label, person_name
 from leads.events import (
     AGENDA_DIGEST,
     AgendaDigestDue,
@@ -38,14 +39,14 @@ def tell_the_new_owner(event: LeadReassigned) -> None:
     users = get_user_model().objects.in_bulk([event.owner_id, event.actor_id])
     owner, actor = users.get(event.owner_id), users.get(event.actor_id)
     lead = Lead.objects.get(pk=event.lead_id)
-    actor_name = (actor.get_full_name() or actor.get_username()) if actor else ""
+    actor_name = person_name(actor) if actor else ""
     notification_send(
         recipients=[owner],
         event=LEAD_ASSIGNED,
         dedupe_key=f"lead:{lead.pk}:{event.at.isoformat()}",
         title=lambda: (
             _("%(actor)s gave you the lead %(lead)s")
-            % {"actor": actor_name, "lead": lead.full_name}
+            % {"actor": actor_name, "lead": lead_label(lead)}
         ),
         url=reverse("leads:detail", args=[lead.pk]),
     )
@@ -86,7 +87,7 @@ def tell_owner_and_manager(event: SlaBreached) -> None:
         dedupe_key=f"breach:{breach.pk}",
         title=lambda: (
             _("SLA breached: %(lead)s waited too long in %(stage)s")
-            % {"lead": lead.full_name, "stage": stage_label}
+            % {"lead": lead_label(lead), "stage": stage_label}
         ),
         body=lambda: (
             _("%(lead)s (%(company)s) was due for action by %(due)s; owner: %(owner)s.")
@@ -94,7 +95,7 @@ def tell_owner_and_manager(event: SlaBreached) -> None:
                 "lead": lead.full_name,
                 "company": lead.company or "—",
                 "due": _local_time(due_at),
-                "owner": (owner.get_full_name() or owner.get_username()) if owner else _("nobody"),
+                "owner": person_name(owner) if owner else _("nobody"),
             }
         ),
         url=reverse("leads:detail", args=[lead.pk]),
@@ -111,11 +112,11 @@ def remind_the_owner(event: FollowUpDue) -> None:
         recipients=[owner],
         event=FOLLOW_UP_DUE,
         dedupe_key=f"lead:{lead.pk}:{due_at.isoformat()}",
-        title=lambda: _("Follow-up due: %(lead)s") % {"lead": lead.full_name or lead.email},
+        title=lambda: _("Follow-up due: %(lead)s") % {"lead": lead_label(lead)},
         body=lambda: (
             _("You planned to follow up with %(lead)s (%(company)s) at %(due)s.")
             % {
-                "lead": lead.full_name or lead.email,
+                "lead": lead.full_name,
                 "company": lead.company or "—",
                 "due": _local_time(due_at),
             }

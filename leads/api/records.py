@@ -30,7 +30,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from alignment.accounts.roles import lead_import_refusal
+from alignment.accounts.roles import lead_import_refusal, lead_merge_refusal
 from config.api import (
     FIELD_ERRORS,
     ErrorSerializer,
@@ -56,7 +56,7 @@ from leads.imports.services import (
     lead_import_check,
     lead_import_start,
 )
-from leads.models import STAGE_MOMENTS, Lead, LeadImport, StageEvent
+from leads.models import STAGE_MOMENTS, Lead, LeadEdit, LeadImport, StageEvent
 from leads.selectors import lead_import_visible
 from leads.services import (
     LeadConflict,
@@ -66,6 +66,7 @@ from leads.services import (
     lead_update,
     lead_upsert,
 )
+from leads.services.merge import lead_forwarded_to, lead_merge
 
 # --- error shapes in the schema ---------------------------------------------------------
 
@@ -311,7 +312,7 @@ class LeadDetail(generics.RetrieveUpdateDestroyAPIView):
         responses={200: LeadDetailSerializer, 401: UNAUTHORIZED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+        return _forwarded(request, kwargs["pk"]) or super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Change a lead's own fields",
@@ -328,6 +329,9 @@ class LeadDetail(generics.RetrieveUpdateDestroyAPIView):
         },
     )
     def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        forwarded = _forwarded(request, kwargs["pk"])
+        if forwarded is not None:
+            return forwarded
         lead = self.get_object()
         refused = _read_only_changes(lead=lead, data=request.data)
         if refused:
@@ -338,7 +342,7 @@ class LeadDetail(generics.RetrieveUpdateDestroyAPIView):
         for key in ("utm_source", "utm_medium", "utm_campaign"):
             data.pop(key, None)
         try:
-            lead_update(lead=lead, data=data, actor=request.user)
+            lead_update(lead=lead, data=data, actor=request.user, source=LeadEdit.Source.API)
         except IntegrityError:
             raise LeadConflict(_("Another lead already has this email or external id.")) from None
         return Response(LeadDetailSerializer(_detail(lead.pk)).data)
@@ -354,10 +358,104 @@ class LeadDetail(generics.RetrieveUpdateDestroyAPIView):
         },
     )
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        forwarded = _forwarded(request, kwargs["pk"])
+        if forwarded is not None:
+            return forwarded
         lead = self.get_object()
         with transaction.atomic():
             lead_delete(lead=lead)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _forwarded(request: Request, pk: int) -> Response | None:
+    """A merged lead's old id: a redirect to its survivor (GET 301, other methods 308)."""
+    if Lead.objects.filter(pk=pk).exists():
+        return None
+    survivor = lead_forwarded_to(lead_id=pk)
+    if survivor is None:
+        return None
+    code = status.HTTP_301_MOVED_PERMANENTLY if request.method in ("GET", "HEAD") else 308
+    return Response(
+        {
+            "detail": _("Lead %(old)s was merged into lead %(new)s.")
+            % {"old": pk, "new": survivor},
+            "id": survivor,
+        },
+        status=code,
+        headers={"Location": request.build_absolute_uri(reverse("api-lead", args=[survivor]))},
+    )
+
+
+class MergeSerializer(serializers.Serializer):
+    duplicate = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The lead to merge into this one; its history moves here and its id "
+        "forwards here.",
+    )
+    reason = serializers.CharField(max_length=2000, help_text="Why they are the same person.")
+
+
+class LeadMergeResponseSerializer(serializers.Serializer):
+    lead = LeadDetailSerializer()
+    merged_lead = serializers.IntegerField()
+    moved = serializers.DictField(child=serializers.IntegerField())
+
+
+@extend_schema(tags=["leads"])
+class LeadMergeView(generics.GenericAPIView):
+    """Merge a duplicate into this lead (a sales or marketing manager).
+
+    Every stage event, follow-up, SLA breach, correction, deal, touch, intel note,
+    dispute and edit of the duplicate moves to this lead; this lead's blank details are
+    filled from it; the funnel position is that of the lead that moved last. The
+    duplicate's id then answers with a redirect here, and its e-mail and external id,
+    sent to ?upsert=true or an import, update this lead. 400 with field errors when the
+    merge would break the funnel's rules (nothing changes).
+    """
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = MergeSerializer
+
+    @extend_schema(
+        summary="Merge a duplicate lead into this one",
+        request=MergeSerializer,
+        responses={
+            200: LeadMergeResponseSerializer,
+            400: FIELD_ERRORS,
+            401: UNAUTHORIZED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request, pk: int, *args: Any, **kwargs: Any) -> Response:
+        refusal = lead_merge_refusal(user=request.user)
+        if refusal:
+            raise PermissionDenied(refusal)
+        survivor = Lead.objects.filter(pk=pk).first()
+        if survivor is None:
+            raise NotFound(_("No such lead."))
+        body = MergeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        duplicate = Lead.objects.filter(pk=body.validated_data["duplicate"]).first()
+        if duplicate is None:
+            return Response(
+                {"duplicate": [_("There is no lead with this id.")]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        result = lead_merge(
+            survivor=survivor,
+            duplicate=duplicate,
+            actor=request.user,
+            reason=body.validated_data["reason"],
+        )
+        return Response(
+            {
+                "lead": LeadDetailSerializer(_detail(survivor.pk)).data,
+                "merged_lead": result.merge.merged_lead_id,
+                "moved": result.merge.moved,
+            }
+        )
 
 
 def _read_only_changes(*, lead: Lead, data: Any) -> dict[str, list[str]]:
@@ -699,4 +797,5 @@ urlpatterns = [
     path("leads/import/", LeadImportView.as_view(), name="api-lead-import"),
     path("leads/import/<int:pk>/", LeadImportRunView.as_view(), name="api-lead-import-run"),
     path("leads/<int:pk>/", LeadDetail.as_view(), name="api-lead"),
+    path("leads/<int:pk>/merge/", LeadMergeView.as_view(), name="api-lead-merge"),
 ]

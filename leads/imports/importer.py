@@ -62,7 +62,7 @@ from config.formats import lead_label
 from config.parsers import MAX_DEPTH as JSON_MAX_DEPTH
 from config.parsers import nesting_depth_exceeds
 from leads.events import LeadsImported
-from leads.models import Deal, DealOutcome, Lead, LeadImport, SourceChannel, StageEvent
+from leads.models import Deal, DealOutcome, Lead, LeadEdit, LeadImport, SourceChannel, StageEvent
 from leads.services import (
     LeadConflict,
     lead_changes,
@@ -1141,7 +1141,7 @@ def _update(
         return RowResult(row=row.row, status="unchanged", id=lead.pk)
     try:
         with transaction.atomic():
-            lead_update(lead=lead, data=changes, actor=user)
+            lead_update(lead=lead, data=changes, actor=user, source=LeadEdit.Source.IMPORT)
     except ValidationError as exc:
         return RowResult(row=row.row, status="error", id=lead.pk, errors=_errors_of(exc))
     except LeadConflict as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,9 +24,9 @@ from campaigns.models import Campaign
 from config.events import publish
 from config.stored_text import SCORE_REACHED, SCORE_REACHED_UNDER, stored_text
 from leads.events import LeadCreated, LeadTransitioned
-from leads.models import Lead, StageEvent
+from leads.models import Lead, LeadEdit, StageEvent
 from leads.selectors import leads_with_email
-from leads.services.assignment import lead_assign_round_robin, territory_for_country
+from leads.services.assignment import lead_assign_round_robin, lead_claim, territory_for_country
 from leads.services.criteria import deal_entry_refusal, mql_entry_check
 from leads.services.errors import LeadConflict
 from leads.services.sla import sla_breach_record, sla_due_compute
@@ -279,12 +279,14 @@ def lead_create(
     source: str = StageEvent.Source.MANUAL,
     created_at: datetime | None = None,
     score: bool = True,
+    claim: bool = False,
 ) -> Lead:
     """Create a lead in `inquiry` (or raise LeadConflict if its email exists, any case, or
     its external id does).
 
     `data` holds EDITABLE_FIELDS plus optional utm_source/utm_medium/utm_campaign, which
-    set the first-touch campaign when none is given.
+    set the first-touch campaign when none is given. With `claim`, the actor (a rep who
+    met the person) owns the new lead at once, as a claim would make them.
     """
     email = (data.get("email") or "").strip()
     existing = lead_find_by_email(email)
@@ -311,32 +313,53 @@ def lead_create(
         lead=lead, to_stage=StageKey.INQUIRY, occurred_at=at, actor=actor, source=source
     )
     publish(LeadCreated(lead_id=lead.pk))
+    if claim and actor is not None:
+        claimed = lead_claim(lead_id=lead.pk, user=actor, at=at)
+        lead.owner, lead.assigned_at = claimed.owner, claimed.assigned_at
     if score:
         lead_score_refresh(lead=lead)
     return lead
 
 
+def value_as_recorded(value: Any) -> Any:
+    """A field's value as an edit record keeps it: a related row by name, JSON otherwise."""
+    if isinstance(value, models.Model):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        return value
+    return str(value)
+
+
 @transaction.atomic
 def lead_update(
-    *, lead: Lead, data: dict[str, Any], actor: User | None, score: bool = True
+    *,
+    lead: Lead,
+    data: dict[str, Any],
+    actor: User | None,
+    score: bool = True,
+    source: str = LeadEdit.Source.PAGE,
 ) -> Lead:
     """Change a lead's own fields (never stage, score or owner) and rescore it.
 
-    PermissionDenied when `actor` may not edit this lead (see lead_can_edit).
+    Every change is recorded (a LeadEdit: each field's value before and after, who, by
+    which path), so the lead's timeline shows it. PermissionDenied when `actor` may not
+    edit this lead (see lead_can_edit).
     """
     if not lead_can_edit(user=actor, lead=lead):
         raise PermissionDenied(
             _("Only the lead's owner, a sales manager or marketing may edit it.")
         )
-    changed = False
+    changes: dict[str, list[Any]] = {}
     for name, value in data.items():
         if name not in EDITABLE_FIELDS:
             continue
         if name == "country" and value:
             value = value.upper()
-        if getattr(lead, name) != value:
+        before = getattr(lead, name)
+        if before != value:
+            changes[name] = [value_as_recorded(before), value_as_recorded(value)]
             setattr(lead, name, value)
-            changed = True
+    changed = bool(changes)
     if "email" in data:
         other = leads_with_email(email=lead.email.strip()).exclude(pk=lead.pk).first()
         if other:
@@ -346,6 +369,7 @@ def lead_update(
     if changed:
         lead.full_clean(exclude=["owner", "territory", "campaign", "qualified_under"])
         lead.save()
+        LeadEdit.objects.create(lead=lead, changes=changes, actor=actor, source=source)
         if score:
             lead_score_refresh(lead=lead)
     return lead

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 from django.utils.translation import gettext as _
 
-from leads.models import Lead, StageEvent
+from leads.models import Lead, LeadEdit, LeadMerge, StageEvent
 from leads.selectors import leads_with_counted_history, leads_with_email
 from leads.services.errors import LeadConflict
 from leads.services.lifecycle import EDITABLE_FIELDS, lead_create, lead_update
@@ -22,7 +22,16 @@ def lead_match(*, external_id: str | None, email: str) -> Lead | None:
         if lead is not None:
             return lead
     email = (email or "").strip()
-    return leads_with_email(email=email).first() if email else None
+    lead = leads_with_email(email=email).first() if email else None
+    if lead is not None or not (external_id or email):
+        return lead
+    # A merged duplicate's keys name its survivor: an integration that still sends them
+    # updates the one lead rather than creating the duplicate again.
+    keys = Q(merged_external_id=external_id) if external_id else Q()
+    if email:
+        keys |= Q(merged_email__iexact=email)
+    merge = LeadMerge.objects.filter(keys).select_related("survivor").first()
+    return merge.survivor if merge is not None else None
 
 
 def lead_changes(*, lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +82,11 @@ def lead_upsert(
     changes = lead_changes(lead=existing, data=data)
     if not changes:
         return existing, "unchanged"
-    return lead_update(lead=existing, data=changes, actor=actor, score=score), "updated"
+    edit_source = (
+        LeadEdit.Source.IMPORT if source == StageEvent.Source.IMPORT else LeadEdit.Source.API
+    )
+    updated = lead_update(lead=existing, data=changes, actor=actor, score=score, source=edit_source)
+    return updated, "updated"
 
 
 def lead_delete(*, lead: Lead) -> None:

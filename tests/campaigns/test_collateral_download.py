@@ -111,7 +111,8 @@ def test_removing_collateral_removes_its_file_from_storage(
     assert (media / item.file.name).exists()
     with django_capture_on_commit_callbacks(execute=True):
         response = logged_in(marketer).post(
-            f"/campaigns/{campaign.pk}/collateral/delete/", {"collateral": item.pk}
+            f"/campaigns/{campaign.pk}/collateral/delete/",
+            {"collateral": item.pk, "confirmed": "yes"},
         )
     assert response.status_code == 302
     assert not Collateral.objects.exists() and not (media / item.file.name).exists()

@@ -62,9 +62,9 @@ def test_keys_belong_to_a_user_and_requests_without_a_key_are_unaffected(
 
 
 @pytest.mark.django_db
-def test_a_refused_request_is_not_kept_so_it_can_be_retried(rep, marketer):
+def test_a_refused_request_is_not_kept_so_it_can_be_retried(executive, marketer):
     agreement_create_default()
-    assert _post(_client(rep), {"email": "a@example.com"}).status_code == 403
+    assert _post(_client(executive), {"email": "a@example.com"}).status_code == 403
     assert not IdempotencyKey.objects.exists()
 
 

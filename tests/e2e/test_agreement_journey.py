@@ -46,7 +46,8 @@ def test_draft_backtest_propose_and_sign_in_a_browser(page, logged_in):
         logged_in(page, manager)
         page.goto("/agreement/")
         page.click(f"text={button}")
-        page.wait_for_load_state()
+        page.click("dialog.confirm [data-confirm-yes]")  # it names the consequence first
+        page.wait_for_url("**/agreement/?version=*")
         page.click("text=Log out")
     draft.refresh_from_db()
     assert draft.status == AgreementStatus.ACTIVE

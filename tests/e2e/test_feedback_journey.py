@@ -111,6 +111,7 @@ def test_an_executive_resolves_a_dispute_and_others_see_no_resolve_form(page, lo
     page.select_option("#resolve-form select[name=decision]", "for_marketing")
     page.fill("#resolve-form textarea[name=resolution_note]", "A quote request is budget intent.")
     page.click("#resolve-form button[type=submit]")
+    page.click("dialog.confirm [data-confirm-yes]")  # it names the consequence first
     page.wait_for_selector("text=Dispute resolved; both sides have been told.")
     screenshot(page, "feedback-dispute-resolved")
     dispute.refresh_from_db()

@@ -53,6 +53,7 @@ def test_moving_to_won_opens_the_close_deal_form_and_wins_through_the_deal(
     close.locator("input[name=amount]").fill("12500")
     screenshot(page, f"won-close-deal-form-{width}")
     close.get_by_role("button", name="Close deal").click()
+    page.locator("dialog.confirm").get_by_role("button", name="Close as won").click()
     expect(page.get_by_text("Deal closed as Won.")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     screenshot(page, f"won-lead-{width}")

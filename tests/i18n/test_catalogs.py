@@ -217,7 +217,7 @@ def _records() -> dict[str, dict[str, object]]:
     from alignment.notifications.services import notification_send
     from campaigns.models import Campaign, Collateral
     from leads.imports.importer import lead_import
-    from leads.models import Deal, DealOutcome, Lead
+    from leads.models import Deal, DealOutcome, Lead, StageEvent
     from leads.services.calendar import calendar_feed_get
     from tests.factories import DealFactory
 
@@ -232,11 +232,13 @@ def _records() -> dict[str, dict[str, object]]:
         filename="walk.csv",
     ).record
     draft = agreement_draft_create(user=users["salesmgr"], title="Walk draft")
+    last_move = StageEvent.objects.filter(lead_id=deal.lead_id).order_by("-occurred_at", "-id")
     feed = calendar_feed_get(user=rep)
     notification_send(recipients=[rep], event="walk", dedupe_key="walk", title="Walk")
     return {
         "leads:import-": {"pk": run.pk},
         "leads:deal-close": {"pk": deal.lead_id, "deal_pk": deal.pk},
+        "leads:revert": {"pk": deal.lead_id, "event_pk": last_move.first().pk},
         "leads:": {"pk": deal.lead_id},
         "campaigns:touch-record": {"lead_pk": deal.lead_id},
         "campaigns:": {"pk": Campaign.objects.order_by("pk").first().pk},

@@ -102,7 +102,8 @@ def test_the_move_to_won_on_the_page_opens_the_close_deal_form(client, territory
     lead.refresh_from_db()
     assert lead.stage == StageKey.OPPORTUNITY  # nothing moved until the deal closes
     response = client.post(
-        f"/leads/{lead.pk}/deals/{deal.pk}/close/", {"outcome": "won", "amount": "5200"}
+        f"/leads/{lead.pk}/deals/{deal.pk}/close/",
+        {"outcome": "won", "amount": "5200", "confirmed": "yes"},
     )
     assert response.status_code == 302
     lead.refresh_from_db()

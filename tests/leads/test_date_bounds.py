@@ -60,7 +60,7 @@ def test_the_close_deal_form_refuses_a_close_time_outside_history(client, territ
     client.force_login(rep)
     response = client.post(
         f"/leads/{lead.pk}/deals/{deal.pk}/close/",
-        {"outcome": "won", "closed_at": f"{day}T10:00"},
+        {"outcome": "won", "closed_at": f"{day}T10:00", "confirmed": "yes"},
     )
     expected = "cannot close in the future" if day > "2000" else "Enter a date between 1970"
     assert expected in response.content.decode()

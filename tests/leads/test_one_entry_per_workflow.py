@@ -69,7 +69,8 @@ def test_a_move_is_refused_or_made_alike_on_the_page_and_in_the_api(
     in_api = LeadFactory(stage=StageKey.MQL, owner=team["owner"])
 
     page = _page(team[who]).post(
-        f"/leads/{on_page.pk}/move/", {"to_stage": to, "reason_code": code, "reason": ""}
+        f"/leads/{on_page.pk}/move/",
+        {"to_stage": to, "reason_code": code, "reason": "", "confirmed": "yes"},
     )
     api = api_client(team[who]).post(
         f"/api/v1/leads/{in_api.pk}/transition/", {"to": to, "reason_code": code}, format="json"
@@ -110,7 +111,7 @@ def test_a_deal_closes_alike_on_the_page_and_in_the_api(
 
     _page(team[who]).post(
         f"/leads/{on_page.lead_id}/deals/{on_page.pk}/close/",
-        {"outcome": outcome, "lost_reason": reason, "amount": "1200"},
+        {"outcome": outcome, "lost_reason": reason, "amount": "1200", "confirmed": "yes"},
     )
     api = api_client(team[who]).patch(
         f"/api/v1/deals/{in_api.pk}/",

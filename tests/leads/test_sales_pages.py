@@ -178,13 +178,15 @@ def test_a_refused_move_comes_back_as_a_form_error(client, territory, team):
     rep = team[0]
     lead = make_lead(email="a@acme.pl", stage=StageKey.SQL, owner=rep)
     client.force_login(rep)
-    response = client.post(f"/leads/{lead.pk}/move/", {"to_stage": "lost"})
+    response = client.post(f"/leads/{lead.pk}/move/", {"to_stage": "lost", "confirmed": "yes"})
     assert response.status_code == 200
     assert "A reason is required" in response.content.decode()
-    response = client.post(f"/leads/{lead.pk}/move/", {"to_stage": "won"})
+    response = client.post(f"/leads/{lead.pk}/move/", {"to_stage": "won", "confirmed": "yes"})
     assert "Select a valid choice" in response.content.decode()
     assert Lead.objects.get(pk=lead.pk).stage == StageKey.SQL
-    response = client.post(f"/leads/{lead.pk}/move/", {"to_stage": "lost", "reason_code": "price"})
+    response = client.post(
+        f"/leads/{lead.pk}/move/", {"to_stage": "lost", "reason_code": "price", "confirmed": "yes"}
+    )
     assert response.status_code == 302
     assert Lead.objects.get(pk=lead.pk).stage == StageKey.LOST
 
@@ -198,7 +200,10 @@ def test_accepting_and_rejecting_an_mql_in_the_page(client, territory, team):
     client.post(f"/leads/{accepted.pk}/accept/")
     response = client.post(f"/leads/{rejected.pk}/reject/", {"reason_code": ""})
     assert "This field is required" in response.content.decode()
-    client.post(f"/leads/{rejected.pk}/reject/", {"reason_code": "no-budget", "reason": "Q3"})
+    client.post(
+        f"/leads/{rejected.pk}/reject/",
+        {"reason_code": "no-budget", "reason": "Q3", "confirmed": "yes"},
+    )
     assert Lead.objects.get(pk=accepted.pk).stage == StageKey.SAL
     rejected.refresh_from_db()
     assert rejected.stage == StageKey.RECYCLED
@@ -217,11 +222,10 @@ def test_opening_and_closing_a_deal_in_the_page(client, territory, team):
     )
     deal = Deal.objects.get()
     assert Lead.objects.get(pk=lead.pk).stage == StageKey.OPPORTUNITY
-    response = client.post(f"/leads/{lead.pk}/deals/{deal.pk}/close/", {"outcome": "lost"})
+    close = f"/leads/{lead.pk}/deals/{deal.pk}/close/"
+    response = client.post(close, {"outcome": "lost", "confirmed": "yes"})
     assert "A lost deal needs one of the agreed reasons" in response.content.decode()
-    client.post(
-        f"/leads/{lead.pk}/deals/{deal.pk}/close/", {"outcome": "won", "gross_margin": "3000"}
-    )
+    client.post(close, {"outcome": "won", "gross_margin": "3000", "confirmed": "yes"})
     deal.refresh_from_db()
     assert deal.outcome == DealOutcome.WON
     assert Lead.objects.get(pk=lead.pk).stage == StageKey.WON

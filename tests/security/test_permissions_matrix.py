@@ -100,6 +100,20 @@ RULES: dict[str, NoObject | list[Check]] = {
     ],
     "leads:import-map": [Check("upload", allowed=NOBODY)],
     "leads:detail": [Check("lead")],
+    "leads:create": LIST,
+    "leads:edit": [
+        Check("lead", "GET", SALES_MANAGER | MARKETING),
+        Check(
+            "lead",
+            "POST",
+            SALES_MANAGER | MARKETING,
+            {"email": "edited@example.com", "company": "Changed", "country": "PL"},
+        ),
+    ],
+    "leads:merge": [
+        Check("lead", "GET", MANAGERS),
+        Check("lead", "POST", MANAGERS, {"duplicate": "@mql_lead", "reason": "Same person"}),
+    ],
     "leads:follow-up-create": [
         Check("lead", "POST", SALES_MANAGER, {"kind": "call", "outcome": "connected"})
     ],
@@ -110,6 +124,8 @@ RULES: dict[str, NoObject | list[Check]] = {
     "leads:reject": [Check("mql_lead", "POST", SALES_MANAGER, {"reason_code": "@reject"})],
     "leads:deal-create": [Check("sql_lead", "POST", SALES_MANAGER, {"amount": "100"})],
     "leads:deal-close": [Check("deal", "POST", SALES_MANAGER, {"outcome": "won"})],
+    # Only a sales manager reverts a move (the allowed one is asked to confirm first).
+    "leads:revert": [Check("stage_event", "POST", SALES_MANAGER, {"reason": "A slip"})],
     # campaigns (pages)
     "campaigns:list": LIST,
     "campaigns:create": LIST,
@@ -203,6 +219,9 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("lead", "PATCH", SALES_MANAGER | MARKETING, {"company": "Changed"}),
         Check("lead", "DELETE", NOBODY),
     ],
+    "api-lead-merge": [
+        Check("lead", "POST", MANAGERS, {"duplicate": "@mql_lead", "reason": "Same person"})
+    ],
     "api-lead-transition": [Check("lead", "POST", SALES_MANAGER, {"to": "sql"})],
     "api-lead-follow-ups": [
         Check("lead"),
@@ -288,6 +307,7 @@ def world(db, tmp_path, settings):
     deal_lead = make_lead(email="deal-lead@example.com", stage=StageKey.OPPORTUNITY,
                           owner=owner_rep)  # fmt: skip
     deal = Deal.objects.create(lead=deal_lead, owner=owner_rep, amount=Decimal("500.00"))
+    stage_event = lead.stage_events.order_by("-occurred_at", "-id").first()  # mql → sal
     campaign = CampaignFactory(owner=owner_marketer, name="Owned campaign")
     collateral = collateral_add(
         actor=owner_marketer, title="Deck", url="https://x.test/deck", campaign=campaign
@@ -326,6 +346,7 @@ def world(db, tmp_path, settings):
         "mql_lead": mql_lead,
         "sql_lead": sql_lead,
         "deal": deal,
+        "stage_event": stage_event,
         "campaign": campaign,
         "col": collateral,
         "col_file": col_file,
@@ -375,6 +396,8 @@ def _fingerprint(world: dict[str, Any]) -> tuple:
 def _resolve(value: Any, world: dict[str, Any]) -> Any:
     if value == "@rep":
         return world["users"][Role.SALES_REP].pk
+    if value == "@mql_lead":
+        return world["mql_lead"].pk
     if value == "@col":
         return world["col"].pk
     if value == "@reject":
@@ -394,6 +417,8 @@ def _url(name: str, world: dict[str, Any], check: Check) -> str:
     kwargs = {params[0]: obj.pk}
     if "deal_pk" in params:
         kwargs = {"pk": obj.lead_id, "deal_pk": obj.pk}
+    if "event_pk" in params:
+        kwargs = {"pk": obj.lead_id, "event_pk": obj.pk}
     if "token" in params:
         kwargs = {"token": obj.pk}
     return reverse(name, kwargs=kwargs)

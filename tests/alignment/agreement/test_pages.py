@@ -48,10 +48,14 @@ def test_sign_buttons_show_for_managers_only_and_signing_by_post_activates(
     csrf_client = Client(enforce_csrf_checks=True)
     csrf_client.force_login(sales_manager)
     assert csrf_client.post(f"/agreement/{draft.pk}/sign/").status_code == 403  # no token
-    response = logged_in(sales_manager).post(f"/agreement/{draft.pk}/sign/", follow=True)
+    response = logged_in(sales_manager).post(
+        f"/agreement/{draft.pk}/sign/", {"confirmed": "yes"}, follow=True
+    )
     assert "waits for the other team" in response.content.decode()
     assert "Sign for sales" not in response.content.decode()  # signed once
-    response = logged_in(marketing_manager).post(f"/agreement/{draft.pk}/sign/", follow=True)
+    response = logged_in(marketing_manager).post(
+        f"/agreement/{draft.pk}/sign/", {"confirmed": "yes"}, follow=True
+    )
     assert "is now in force" in response.content.decode()
     assert Agreement.objects.get(pk=draft.pk).status == AgreementStatus.ACTIVE
     assert logged_in(rep).post(f"/agreement/{draft.pk}/sign/").status_code == 403

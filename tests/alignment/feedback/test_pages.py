@@ -318,7 +318,11 @@ def test_the_executive_resolves_and_raiser_and_other_side_are_notified_once_each
     for _ in range(2):  # a double submit
         response = client.post(
             f"/feedback/disputes/{dispute.pk}/resolve/",
-            {"decision": "for_marketing", "resolution_note": "It met the agreed criteria"},
+            {
+                "decision": "for_marketing",
+                "resolution_note": "It met the agreed criteria",
+                "confirmed": "yes",
+            },
         )
         assert response.status_code == 302
     dispute.refresh_from_db()

@@ -104,8 +104,11 @@ def test_a_marketer_creates_a_lead_and_gets_its_detail(active_agreement, markete
     assert Lead.objects.get().created_by == marketer
 
 
-def test_a_rep_may_not_create_leads(active_agreement, rep, api_client):
-    assert api_client(rep).post("/api/v1/leads/", {"email": "a@b.co"}).status_code == 403
+def test_a_rep_creates_a_lead_they_met_but_an_executive_may_not(
+    active_agreement, rep, executive, api_client
+):
+    assert api_client(rep).post("/api/v1/leads/", {"email": "a@b.co"}).status_code == 201
+    assert api_client(executive).post("/api/v1/leads/", {"email": "b@b.co"}).status_code == 403
 
 
 def test_an_existing_email_in_another_case_is_409_with_its_id(

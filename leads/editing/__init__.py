@@ -1,0 +1,1 @@
+"""Pages that create, edit and merge leads by hand; the rules stay in leads.services."""
