@@ -22,6 +22,7 @@ from pathlib import Path
 MODULES = [
     "bench.rescoring",
     "bench.sales",
+    "bench.search",
     "bench.web",
     "bench.importing",
     "bench.scorecards",

@@ -61,7 +61,7 @@ def _spend_revenue(points: Sequence[TimelinePoint]) -> pygal.Line:
         ),  # grouped as the reader writes numbers
         margin=8,
     )
-    chart.x_labels = [date_format(p.week, "j M") for p in points]
+    chart.x_labels = [date_format(p.week, "MONTH_DAY_FORMAT") for p in points]
     spent = revenue = Decimal("0")
     spend_series, revenue_series = [], []
     for point in points:

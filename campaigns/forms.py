@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from alignment.accounts.roles import Role
 from alignment.models import StageKey
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
-from campaigns.models import Campaign, Collateral, TouchKind
+from campaigns.models import Campaign, CampaignStatus, Collateral, SpendEntry, TouchKind
 from config.dates import PeriodDateField, history_moment_validator, planned_date_validator
-from config.formats import person_name
+from config.formats import date_text, money_format, person_name
 from config.widgets import Confirmation
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -57,20 +57,33 @@ class CampaignForm(forms.ModelForm):
             "target_territories": forms.CheckboxSelectMultiple,
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user, statuses: list[str], **kwargs) -> None:
+        """`user`: who fills the form in (a new campaign's owner by default); `statuses`:
+        those the service allows from the current one (campaign_statuses_allowed)."""
         super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [
+            (value, label) for value, label in CampaignStatus.choices if value in statuses
+        ]
         # Campaigns belong to marketing: only marketers can own one.
-        self.fields["owner"].queryset = (
+        owners = (
             get_user_model()
             .objects.filter(
                 is_active=True, groups__name__in=[Role.MARKETER, Role.MARKETING_MANAGER]
             )
             .distinct()
-            .order_by("username")
+            .order_by("first_name", "last_name", "username")
         )
-        self.fields["owner"].label_from_instance = person_name
-        self.fields["owner"].required = False
-        self.fields["owner"].help_text = _("Empty: you.")
+        owner = self.fields["owner"]
+        owner.queryset = owners
+        owner.label_from_instance = person_name
+        owner.required = False  # the service makes the creator the owner
+        if self.instance.pk is None and owners.filter(pk=user.pk).exists():
+            self.initial["owner"] = self.initial.get("owner") or user.pk
+            owner.empty_label = None  # the creator, by name, rather than "---------"
+        elif self.instance.pk is None:
+            owner.empty_label = gettext("You (%(name)s)") % {"name": person_name(user)}
+        else:
+            owner.empty_label = None  # a campaign always has an owner
         self.fields["budget"].min_value = 0
         self.fields["budget"].validators.append(MinValueValidator(0))
         # Campaigns are planned: their dates reach at most five years ahead (config.dates).
@@ -173,6 +186,43 @@ def collateral_delete_confirmation(*, collateral: Collateral) -> Confirmation:
         consequence=gettext(
             "Removes “%(title)s” from this campaign's collateral, with its file if it has one: "
             "sales no longer sees it on lead pages. This cannot be undone."
+        )
+        % names,
+        label=gettext("Remove"),
+    )
+
+
+class SpendCorrectForm(forms.Form):
+    """Correct a spend entry's amount or date; the reason is recorded with the change."""
+
+    date = forms.DateField(label=_("Date"), widget=DATE, validators=[history_moment_validator])
+    amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=14, decimal_places=2)
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Recorded with the correction and shown on the campaign page."),
+    )
+
+
+class SpendRemoveForm(forms.Form):
+    """Remove a spend entry recorded by mistake; the reason is recorded."""
+
+    reason = forms.CharField(
+        label=_("Reason for removing it"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+def spend_remove_confirmation(*, entry: SpendEntry) -> Confirmation:
+    """What removing a spend entry asks first."""
+    names = {"amount": money_format(entry.amount), "date": date_text(entry.date)}
+    return Confirmation(
+        title=gettext("Remove the spend of %(amount)s on %(date)s?") % names,
+        consequence=gettext(
+            "The campaign's spend, cost per lead, CAC and ROI no longer count %(amount)s "
+            "spent on %(date)s. The removal and its reason are recorded on the campaign page."
         )
         % names,
         label=gettext("Remove"),

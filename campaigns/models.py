@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -158,6 +159,55 @@ class SpendEntry(models.Model):
             "campaign": self.campaign,
             "amount": self.amount,
             "date": self.date,
+        }
+
+
+class SpendCorrection(models.Model):
+    """A spend entry corrected (amount, date) or removed, with the reason (append-only):
+    who, when, why, and each field's value before and after ("after" empty for a removal).
+
+    Spend is what cost per lead, CAC and ROI divide by: it is never changed or deleted
+    without one of these, written in the same transaction (campaigns.spend_corrections).
+    """
+
+    class Action(models.TextChoices):
+        CORRECTED = "corrected", _("Corrected")
+        REMOVED = "removed", _("Removed")
+
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="spend_corrections",
+    )
+    # The entry's id, kept after a removal deletes the entry itself.
+    record_id = models.BigIntegerField(_("spend entry id"))
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    changes = models.JSONField(_("changes"), default=dict)
+    reason = models.TextField(_("reason"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("spend correction")
+        verbose_name_plural = _("spend corrections")
+        indexes = [
+            models.Index(fields=["campaign", "occurred_at"], name="spendcorrection_campaign_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="spendcorrection_has_reason")
+        ]
+
+    def __str__(self) -> str:
+        return gettext("%(action)s spend entry %(id)s") % {
+            "action": self.get_action_display(),
+            "id": self.record_id,
         }
 
 

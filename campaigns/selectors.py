@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,7 +20,14 @@ from campaigns.attribution import (
     attribution_credits,
     attribution_for_period,
 )
-from campaigns.models import Briefing, BriefingAcknowledgment, Campaign, Collateral
+from campaigns.models import (
+    Briefing,
+    BriefingAcknowledgment,
+    Campaign,
+    CampaignStatus,
+    Collateral,
+    SpendCorrection,
+)
 from config.dates import WEEK, deployment_date, period_clamp, week_start_of
 from leads.models import Lead, StageEvent
 from metrics.definitions import (
@@ -28,6 +36,7 @@ from metrics.definitions import (
     metric_empty_value,
     metric_values,
     metric_values_grouped,
+    rejections_upheld,
     won_deals,
 )
 from metrics.models import TerritoryMember
@@ -125,6 +134,14 @@ def briefing_for(*, campaign: Campaign) -> Briefing | None:
     return Briefing.objects.filter(campaign=campaign).first()
 
 
+# --- spend corrections -------------------------------------------------------------------
+
+
+def spend_corrections(*, campaign: Campaign) -> QuerySet[SpendCorrection]:
+    """The campaign's spend corrections and removals, newest first, with their actors."""
+    return SpendCorrection.objects.filter(campaign=campaign).select_related("actor")
+
+
 # --- the closed loop ---------------------------------------------------------------------
 
 
@@ -156,6 +173,12 @@ def campaign_rejection_reasons(*, campaign: Campaign) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def campaign_rejections_upheld(*, f: MetricFilter) -> int:
+    """Of sales' rejections of the campaign's MQLs in the period, those an executive upheld
+    on dispute (metrics.definitions.rejections_upheld)."""
+    return rejections_upheld(f).count()
 
 
 # --- collateral --------------------------------------------------------------------------
@@ -194,6 +217,28 @@ FUNNEL_METRICS = [
 ]
 
 
+# A campaign has a return once it has run: live, paused or completed. A planned one has
+# only spent (a deposit, a booth) and would read as a red -100 %: it shows no ROI.
+ROI_STATUSES = frozenset({CampaignStatus.LIVE, CampaignStatus.PAUSED, CampaignStatus.COMPLETED})
+
+
+def campaign_has_roi(*, campaign: Campaign) -> bool:
+    """Whether the campaign's ROI means anything yet (ROI_STATUSES)."""
+    return campaign.status in ROI_STATUSES
+
+
+def campaigns_without_roi(*, ids: Iterable[Any]) -> set[int]:
+    """Of these campaign ids, those whose ROI is not shown yet (planned); one query."""
+    wanted = [pk for pk in ids if pk is not None]
+    if not wanted:
+        return set()
+    return set(
+        Campaign.objects.filter(pk__in=wanted)
+        .exclude(status__in=ROI_STATUSES)
+        .values_list("pk", flat=True)
+    )
+
+
 @dataclass(frozen=True)
 class KpiTable:
     """KPIs per group (campaign id or channel) for one period, revenue under one model."""
@@ -228,7 +273,8 @@ def campaign_kpis(*, f: MetricFilter, by: str = "campaign", model: str = DEFAULT
     """Spend, leads, MQLs, accepted, pipeline, won revenue, CPL, cost per MQL, CAC, ROI.
 
     Grouped by campaign id or by channel; a constant number of queries however many
-    campaigns. Won revenue is credited by `model` (see campaigns.attribution).
+    campaigns. Won revenue is credited by `model` (see campaigns.attribution). A campaign
+    not yet live has no ROI (None; ROI_STATUSES).
     """
     if by not in ("campaign", "channel"):
         raise ValueError(f"Unknown grouping {by!r}")
@@ -252,6 +298,9 @@ def campaign_kpis(*, f: MetricFilter, by: str = "campaign", model: str = DEFAULT
         key: _with_revenue(grouped.get(key) or _empty_row(), revenue.get(key, Decimal("0.00")))
         for key in keys
     }
+    if by == "campaign":
+        for key in campaigns_without_roi(ids=keys):
+            rows[key]["roi"] = None  # not live yet: no return to speak of
     totals = metric_values(f=f, names=KPI_METRICS)
     totals = _with_revenue(totals, sum(revenue.values(), Decimal("0.00")))
     return KpiTable(f=f, model=str(model), rows=rows, totals=totals)

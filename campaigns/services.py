@@ -31,12 +31,14 @@ from campaigns.models import (
     Campaign,
     CampaignStatus,
     Collateral,
+    SpendCorrection,
     SpendEntry,
     Touch,
     TouchKind,
 )
 from campaigns.selectors import Readiness, campaign_acceptance_rates, campaign_readiness
 from config.dates import dates_collect, history_moment_check, planned_date_check
+from config.formats import percent_format
 from leads.models import Lead
 from leads.services import lead_score_refresh
 from metrics.definitions import MetricFilter
@@ -68,12 +70,23 @@ def _clean(instance: Any, *, exclude: list[str] | None = None) -> None:
     instance.full_clean(exclude=exclude)
 
 
+def campaign_statuses_allowed(*, campaign: Campaign | None) -> list[str]:
+    """The statuses creating or editing a campaign may give it, in their order; the form
+    offers only these. Going live is a launch (campaign_launch checks sales readiness), so
+    "live" only once launched; a launched campaign does not go back to "planned"."""
+    launched = campaign is not None and campaign.launched_at is not None
+    refused = {CampaignStatus.PLANNED} if launched else {CampaignStatus.LIVE}
+    return [status for status in CampaignStatus.values if status not in refused]
+
+
 def _check_status(campaign: Campaign) -> None:
-    # Going live is a launch: it goes through campaign_launch, which checks readiness.
-    if campaign.status == CampaignStatus.LIVE and campaign.launched_at is None:
+    if campaign.status in campaign_statuses_allowed(campaign=campaign):
+        return
+    if campaign.status == CampaignStatus.LIVE:
         raise ValidationError(
             {"status": [_("Launch the campaign from its page; sales readiness is checked there.")]}
         )
+    raise ValidationError({"status": [_("A launched campaign cannot go back to planned.")]})
 
 
 def _validate_campaign(campaign: Campaign) -> None:
@@ -191,6 +204,104 @@ def spend_entry_add(
     _clean(entry)
     entry.save()
     return entry
+
+
+SPEND_REASON_MAX = 1000
+
+
+def _spend_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError({"reason": [_("Say why: the reason is recorded with the change.")]})
+    if len(text) > SPEND_REASON_MAX:
+        raise ValidationError(
+            {"reason": [_("At most %(n)s characters.") % {"n": SPEND_REASON_MAX}]}
+        )
+    return text
+
+
+def _spend_values(entry: SpendEntry) -> dict[str, str]:
+    """An entry's figures as a correction keeps them (exact strings: the amount, validated
+    to at most two decimals, with both)."""
+    amount = f"{Decimal(entry.amount):.2f}"
+    return {"date": entry.date.isoformat(), "amount": amount, "note": entry.note}
+
+
+@transaction.atomic
+def spend_entry_correct(
+    *,
+    entry: SpendEntry,
+    actor: User | None,
+    reason: str,
+    amount: Decimal | str | None = None,
+    date: date | None = None,
+) -> SpendCorrection:
+    """Correct a spend entry's amount and/or date, recording who, when, why and what
+    (SpendCorrection) in the same transaction: the page and the API's PATCH.
+
+    Marketers only; a reason is required; an argument left None keeps that figure, and a
+    correction that changes nothing is refused. The entry row is locked, so two
+    corrections at once are recorded one after the other, each with its true "before".
+    """
+    _require(actor, "campaigns.change_spendentry")
+    assert actor is not None
+    text = _spend_reason(reason)
+    locked = SpendEntry.objects.select_for_update().get(pk=entry.pk)
+    before = _spend_values(locked)
+    errors: dict[str, list[str]] = {}
+    if date is not None:
+        dates_collect(errors, history_moment_check, date, "date")
+        locked.date = date
+    if amount is not None:
+        try:
+            locked.amount = _decimal(amount, "amount")
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    _clean(locked)
+    after = _spend_values(locked)
+    changes = {
+        name: {"before": before[name], "after": after[name]}
+        for name in ("date", "amount")
+        if before[name] != after[name]
+    }
+    if not changes:
+        raise ValidationError(
+            {"amount": [_("Nothing to correct: the amount and the date are as they were.")]}
+        )
+    locked.save(update_fields=["date", "amount"])
+    entry.date, entry.amount = locked.date, locked.amount
+    return SpendCorrection.objects.create(
+        campaign_id=locked.campaign_id,
+        record_id=locked.pk,
+        action=SpendCorrection.Action.CORRECTED,
+        changes=changes,
+        reason=text,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def spend_entry_remove(*, entry: SpendEntry, actor: User | None, reason: str) -> SpendCorrection:
+    """Remove a spend entry recorded by mistake, keeping what it was, who removed it, when
+    and why (SpendCorrection): the page and the API's DELETE. Marketers only; a reason is
+    required. An entry already removed raises SpendEntry.DoesNotExist (a 404)."""
+    _require(actor, "campaigns.delete_spendentry")
+    assert actor is not None
+    text = _spend_reason(reason)
+    locked = SpendEntry.objects.select_for_update().get(pk=entry.pk)
+    correction = SpendCorrection.objects.create(
+        campaign_id=locked.campaign_id,
+        record_id=locked.pk,
+        action=SpendCorrection.Action.REMOVED,
+        changes={name: {"before": value, "after": None} for name, value in
+                 _spend_values(locked).items()},
+        reason=text,
+        actor=actor,
+    )  # fmt: skip
+    locked.delete()
+    return correction
 
 
 # --- touches -----------------------------------------------------------------------------
@@ -415,12 +526,12 @@ class LaunchNeedsConfirmation(ValidationError):
                 "confirm": [
                     _(
                         "Only %(ack)s of %(expected)s target reps acknowledged the briefing, "
-                        "below the agreed %(threshold)s%%. Confirm to launch anyway."
+                        "below the agreed %(threshold)s. Confirm to launch anyway."
                     )
                     % {
                         "ack": readiness.acknowledged,
                         "expected": readiness.expected,
-                        "threshold": int((readiness.threshold or 0) * 100),
+                        "threshold": percent_format(readiness.threshold or 0),
                     }
                 ]
             }
@@ -500,13 +611,10 @@ def campaign_acceptance_flag(
         title=lambda: _("Sales accepts few leads of “%(name)s”") % {"name": campaign.name},
         body=lambda: (
             _(
-                "Only %(rate)s%% of this campaign's MQLs were accepted by sales, below the "
-                "agreed floor of %(floor)s%%. See the rejection reasons on the campaign page."
+                "Only %(rate)s of this campaign's MQLs were accepted by sales, below the "
+                "agreed floor of %(floor)s. See the rejection reasons on the campaign page."
             )
-            % {
-                "rate": int((Decimal(str(rate)) * 100).to_integral_value()),
-                "floor": int((floor * 100).to_integral_value()),
-            }
+            % {"rate": percent_format(rate), "floor": percent_format(floor)}
         ),
         url=reverse("campaigns:detail", args=[campaign.pk]),
     )

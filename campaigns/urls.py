@@ -1,14 +1,25 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import exports, views
 
 app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list_view, name="list"),
+    path("campaigns.csv", exports.campaign_list_csv_view, name="list-csv"),
     path("new/", views.campaign_create_view, name="create"),
     path("<int:pk>/", views.campaign_detail_view, name="detail"),
     path("<int:pk>/edit/", views.campaign_edit_view, name="edit"),
     path("<int:pk>/spend/", views.campaign_spend_add_view, name="spend-add"),
+    path(
+        "<int:pk>/spend/<int:entry_pk>/",
+        views.campaign_spend_correct_view,
+        name="spend-entry",
+    ),
+    path(
+        "<int:pk>/spend/<int:entry_pk>/remove/",
+        views.campaign_spend_remove_view,
+        name="spend-remove",
+    ),
     path("<int:pk>/collateral/", views.campaign_collateral_add_view, name="collateral-add"),
     path(
         "<int:pk>/collateral/delete/",

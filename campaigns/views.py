@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import wraps
 from pathlib import PurePosixPath
 
@@ -24,13 +24,17 @@ from campaigns.forms import (
     CollateralForm,
     LaunchForm,
     PeriodForm,
+    SpendCorrectForm,
     SpendForm,
+    SpendRemoveForm,
     TouchForm,
     collateral_delete_confirmation,
     errors_into,
+    spend_remove_confirmation,
 )
-from campaigns.models import Campaign, Channel, Collateral
+from campaigns.models import Campaign, Channel, Collateral, SpendCorrection, SpendEntry
 from config.confirm import confirmation_page
+from config.formats import date_text, money_format
 from leads.models import Lead
 from metrics.definitions import MetricFilter
 
@@ -45,10 +49,10 @@ def post_only(view):
     """A form target: a GET (a reload, a bookmark) goes back to the campaign page."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, pk: int) -> HttpResponse:
+    def wrapped(request: HttpRequest, pk: int, **kwargs) -> HttpResponse:
         if request.method != "POST":
             return redirect("campaigns:detail", pk=pk)
-        return view(request, pk)
+        return view(request, pk, **kwargs)
 
     return wrapped
 
@@ -135,6 +139,7 @@ def _detail_context(request: HttpRequest, campaign: Campaign) -> dict:
         "end_inclusive": end - timedelta(days=1),
         "model_label": kpis.model_label,
         "kpi": row,
+        "has_roi": selectors.campaign_has_roi(campaign=campaign),
         "funnel": selectors.campaign_funnel(f=f),
         "chart": spend_revenue_chart(
             selectors.campaign_spend_revenue_weekly(campaign=campaign, f=f, model=model)
@@ -142,11 +147,16 @@ def _detail_context(request: HttpRequest, campaign: Campaign) -> dict:
         "acceptance_floor": floor,
         "below_floor": rate is not None and floor is not None and rate < float(floor),
         "rejections": selectors.campaign_rejection_reasons(campaign=campaign),
+        "rejections_upheld": selectors.campaign_rejections_upheld(f=f),
         "collateral": [
             (item, collateral_delete_confirmation(collateral=item))
             for item in campaign.collateral.order_by("stage_key", "title")
         ],
         "spend_entries": campaign.spend_entries.order_by("-date", "-pk")[:20],
+        "spend_corrections": [
+            (correction, _correction_summary(correction))
+            for correction in selectors.spend_corrections(campaign=campaign)[:20]
+        ],
         "territories": campaign.target_territories.all(),
         "readiness": readiness,
         "briefing": briefing,
@@ -161,6 +171,27 @@ def _detail_context(request: HttpRequest, campaign: Campaign) -> dict:
         "briefing_form": BriefingForm(initial={"body": briefing.body if briefing else ""}),
         "launch_form": LaunchForm(),
     }
+
+
+def _correction_summary(correction: SpendCorrection) -> str:
+    """What a spend correction changed, in the reader's formats: "$500.00 → $450.00;
+    2 Nov 2026 → 3 Nov 2026", or what a removal removed: "$500.00 dated 2 Nov 2026"."""
+
+    def shown(name: str, value: str | None) -> str:
+        if value is None:
+            return "—"
+        return money_format(value) if name == "amount" else date_text(date.fromisoformat(value))
+
+    changes = correction.changes
+    if correction.action == SpendCorrection.Action.REMOVED:
+        return _("%(amount)s dated %(date)s") % {
+            "amount": shown("amount", changes["amount"]["before"]),
+            "date": shown("date", changes["date"]["before"]),
+        }
+    return "; ".join(
+        f"{shown(name, change['before'])} → {shown(name, change['after'])}"
+        for name, change in changes.items()
+    )
 
 
 def campaign_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
@@ -180,7 +211,11 @@ def _detail_with(request: HttpRequest, campaign: Campaign, **forms) -> HttpRespo
 
 @marketers_only
 def campaign_create_view(request: HttpRequest) -> HttpResponse:
-    form = CampaignForm(request.POST or None)
+    form = CampaignForm(
+        request.POST or None,
+        user=request.user,
+        statuses=services.campaign_statuses_allowed(campaign=None),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             campaign = services.campaign_create(actor=request.user, data=form.cleaned_data)
@@ -197,7 +232,12 @@ def campaign_create_view(request: HttpRequest) -> HttpResponse:
 def campaign_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     # The form validates a copy, so a rejected edit never touches the campaign.
-    form = CampaignForm(request.POST or None, instance=Campaign.objects.get(pk=pk))
+    form = CampaignForm(
+        request.POST or None,
+        instance=Campaign.objects.get(pk=pk),
+        user=request.user,
+        statuses=services.campaign_statuses_allowed(campaign=campaign),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.campaign_update(campaign=campaign, actor=request.user, data=form.cleaned_data)
@@ -228,6 +268,72 @@ def campaign_spend_add_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Spend recorded."))
             return redirect("campaigns:detail", pk=pk)
     return _detail_with(request, campaign, spend_form=form)
+
+
+def _spend_entry_page(
+    request: HttpRequest, entry: SpendEntry, *, status: int = 200, **forms
+) -> HttpResponse:
+    """The page of one spend entry: correct it, or remove it, with a reason."""
+    context = {
+        "campaign": entry.campaign,
+        "entry": entry,
+        "correct_form": SpendCorrectForm(initial={"date": entry.date, "amount": entry.amount}),
+        "remove_form": SpendRemoveForm(),
+        "remove": spend_remove_confirmation(entry=entry),
+        **forms,
+    }
+    return render(request, "campaigns/spend_entry.html", context, status=status)
+
+
+@marketers_only
+def campaign_spend_correct_view(request: HttpRequest, pk: int, entry_pk: int) -> HttpResponse:
+    """GET: the entry and its two forms; POST: correct its amount or date, with a reason."""
+    entry = get_object_or_404(
+        SpendEntry.objects.select_related("campaign"), pk=entry_pk, campaign_id=pk
+    )
+    if request.method != "POST":
+        return _spend_entry_page(request, entry)
+    form = SpendCorrectForm(request.POST)
+    if form.is_valid():
+        try:
+            services.spend_entry_correct(entry=entry, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            errors_into(form, error)
+        else:
+            messages.success(request, _("Spend corrected; the correction is recorded."))
+            return redirect(reverse("campaigns:detail", args=[pk]) + "#spend")
+    return _spend_entry_page(request, entry, status=400, correct_form=form)
+
+
+@post_only
+@marketers_only
+def campaign_spend_remove_view(request: HttpRequest, pk: int, entry_pk: int) -> HttpResponse:
+    """Remove a spend entry, once confirmed, with a reason (a second post finds it gone: 404)."""
+    entry = get_object_or_404(
+        SpendEntry.objects.select_related("campaign"), pk=entry_pk, campaign_id=pk
+    )
+    form = SpendRemoveForm(request.POST)
+    if not form.is_valid():
+        return _spend_entry_page(request, entry, status=400, remove_form=form)
+    asked = spend_remove_confirmation(entry=entry)
+    page = confirmation_page(
+        request,
+        title=asked.title,
+        consequence=asked.consequence,
+        confirm_label=asked.label,
+        cancel_url=reverse("campaigns:spend-entry", args=[pk, entry_pk]),
+    )
+    if page is not None:
+        return page
+    try:
+        services.spend_entry_remove(entry=entry, actor=request.user, **form.cleaned_data)
+    except ValidationError as error:
+        errors_into(form, error)
+        return _spend_entry_page(request, entry, status=400, remove_form=form)
+    except SpendEntry.DoesNotExist:
+        raise Http404(_("This spend entry has already been removed.")) from None
+    messages.success(request, _("Spend removed; the removal is recorded."))
+    return redirect(reverse("campaigns:detail", args=[pk]) + "#spend")
 
 
 @post_only

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("leads.api.sales")),  # follow-ups, deals, claim
     path("", include("campaigns.api")),  # campaigns, spend, touches
     path("", include("metrics.reporting.api")),  # metrics, scorecards
+    path("", include("alignment.search.api")),  # one search across the shared record
 ]

@@ -3,19 +3,27 @@ the active language writes numbers. Used by the template filters (accord_format:
 `percent`) and by Python code that formats figures (metrics.reporting.presentation), so a
 figure reads the same on the dashboard, the campaign pages, the pack and the exports.
 
+Numbers (`number_format`) and dates (`date_text`, `period_format`) too: rounded half up,
+never truncated; one date format per language (config/locale_formats).
+
 Also how people and leads are named (`person_name`, `lead_label`; the `person` and
 `lead_label` filters), so a person reads the same on every page and in every export."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from babel.core import Locale
-from babel.numbers import format_currency, format_percent, get_currency_precision
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 from django.conf import settings
+from django.utils import timezone
+from django.utils.formats import date_format as django_date_format
 from django.utils.translation import get_language, to_locale
+
+EMPTY = "—"
 
 
 def active_locale() -> Locale:
@@ -75,7 +83,53 @@ def percent_format(value, unit: str = "rate") -> str:
     return "+" + text if unit == "ratio" and share > 0 else text
 
 
-EMPTY = "—"
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def number_format(value, places: int = 0) -> str:
+    """A number as the active language writes it, grouped, to `places` decimals, rounded
+    half up (2.25 → "2.3", 66.66 → "66.7"): never cut like Django's number_format, which
+    truncates a float's digits. None or "": "—"."""
+    if value is None or value == "":
+        return "—"
+    number = _decimal(value)
+    if number is None:
+        return str(value)
+    number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    number = abs(number) if number == 0 else number  # no "-0.0"
+    pattern = "#,##0." + "0" * places if places else "#,##0"
+    return format_decimal(number, format=pattern, locale=active_locale())
+
+
+def signed_number_format(value, places: int = 0) -> str:
+    """number_format with a "+" before a positive number (a change: "+2.5", "-1", "0")."""
+    text = number_format(value, places)
+    number = _decimal(value)
+    rounded = None if number is None else number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    return "+" + text if rounded is not None and rounded > 0 else text
+
+
+def date_text(value: date | datetime | None, *, with_time: bool = False) -> str:
+    """A day (or a moment, in the deployment's time zone) in the one date format of the
+    active language (config/locale_formats: "23 Nov 2026", "23 Lis 2026"); None: "—".
+    Templates write the same with `|date:"SHORT_DATE_FORMAT"`."""
+    if value is None:
+        return EMPTY
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return django_date_format(value, "SHORT_DATETIME_FORMAT" if with_time else "SHORT_DATE_FORMAT")
+
+
+def period_format(start: date, end_inclusive: date) -> str:
+    """A period as its first and last day, both in the one date format: "1 Oct 2026 –
+    31 Dec 2026"; a single day once. Every figure says which period it counts."""
+    if start == end_inclusive:
+        return date_text(start)
+    return f"{date_text(start)} – {date_text(end_inclusive)}"
 
 
 def person_name(user: Any) -> str:

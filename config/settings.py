@@ -273,6 +273,8 @@ LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en")
 if LANGUAGE_CODE not in dict(LANGUAGES):
     raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}.")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date format per language (config/locale_formats).
+FORMAT_MODULE_PATH = ["config.locale_formats"]
 TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 # Beat crontabs (the Monday scorecards) run in the deployment's time zone.
 CELERY_TIMEZONE = TIME_ZONE
@@ -343,6 +345,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's three, with JSON refused past 32 levels of nesting (config/parsers.py).
+    # JSON first (the default); `Accept: text/csv` or `?format=csv` gives a list as CSV.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+        "config.renderers.CSVRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.FormParser",

@@ -21,7 +21,10 @@ SCORE_REACHED = gettext_noop("Score %(score)s reached the threshold of %(thresho
 SCORE_REACHED_UNDER = gettext_noop(
     "Score %(score)s reached the threshold of %(threshold)s (version %(v)s)."
 )
-SENTENCES = (DEAL_OPENED, DEAL_CLOSED, SCORE_REACHED, SCORE_REACHED_UNDER)
+DISPUTE_OVERTURNED = gettext_noop(
+    "Rejection overturned by the decision on dispute #%(dispute)s, in marketing's favour."
+)
+SENTENCES = (DEAL_OPENED, DEAL_CLOSED, SCORE_REACHED, SCORE_REACHED_UNDER, DISPUTE_OVERTURNED)
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

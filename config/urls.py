@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from alignment.search.views import search_view
 from config.api_docs import DocsView, SchemaView
 from config.health import healthz
 from leads.views import home
@@ -21,6 +22,7 @@ urlpatterns = [
     path("metrics/", include("metrics.urls")),
     path("account/", include("alignment.accounts.urls")),
     path("feedback/", include("alignment.feedback.urls")),
+    path("search/", search_view, name="search"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),

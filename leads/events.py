@@ -43,6 +43,16 @@ class LeadReassigned(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LeadsReassigned(Event):
+    """A manager gave several leads to one owner at once (one notification for all)."""
+
+    lead_ids: tuple[int, ...]
+    owner_id: int
+    actor_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class FollowUpLogged(Event):
     follow_up_id: int
     lead_id: int

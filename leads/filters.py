@@ -1,16 +1,30 @@
+from datetime import datetime, time, timedelta
+
 import django_filters
-from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alignment.accounts.roles import Role
 from alignment.models import StageKey
+from campaigns.models import Campaign
 from config.formats import person_name
 from leads.models import Lead, SourceChannel
 from metrics.models import Territory
 
+# The stages a lead is still being worked in (the queue's, the "open" state's).
+OPEN = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 
-class PersonChoiceField(forms.ModelChoiceField):
+
+def _today_bounds() -> tuple[datetime, datetime]:
+    """Today in the deployment's time zone, the day SLA clocks are read in."""
+    today = timezone.localdate()
+    start = timezone.make_aware(datetime.combine(today, time.min))
+    return start, start + timedelta(days=1)
+
+
+class PersonChoiceField(django_filters.fields.ModelChoiceField):
     """A choice of user named as everywhere else (config.formats' person_name)."""
 
     def label_from_instance(self, obj) -> str:
@@ -25,13 +39,27 @@ class LeadFilter(django_filters.FilterSet):
     """Lead filters shared by the pages and the API."""
 
     search = django_filters.CharFilter(method="filter_search", label=_("Search"))
-    stage = django_filters.ChoiceFilter(choices=StageKey.choices, label=_("Stage"))
-    source = django_filters.ChoiceFilter(choices=SourceChannel.choices, label=_("Source"))
+    stage = django_filters.ChoiceFilter(
+        choices=StageKey.choices, label=_("Stage"), empty_label=_("Any stage")
+    )
+    source = django_filters.ChoiceFilter(
+        choices=SourceChannel.choices, label=_("Source"), empty_label=_("Any source")
+    )
+    # Leads are owned by sales: the choice lists sales people only, and "Unassigned".
     owner = PersonChoiceFilter(
-        queryset=get_user_model().objects.filter(is_active=True), label=_("Owner")
+        queryset=get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[Role.SALES_REP, Role.SALES_MANAGER])
+        .distinct()
+        .order_by("first_name", "last_name", "username"),
+        label=_("Owner"),
+        empty_label=_("Anyone"),
+        null_label=_("Unassigned"),
+        null_value="none",
     )
     territory = django_filters.ModelChoiceFilter(
-        queryset=Territory.objects.all(), label=_("Territory")
+        queryset=Territory.objects.order_by("name"),
+        label=_("Territory"),
+        empty_label=_("Any territory"),
     )
     score_min = django_filters.NumberFilter(
         field_name="score", lookup_expr="gte", label=_("Score at least")
@@ -43,18 +71,87 @@ class LeadFilter(django_filters.FilterSet):
         field_name="created_at", lookup_expr="date__lte", label=_("Created on or before")
     )
 
+    state = django_filters.ChoiceFilter(
+        choices=[("open", _("Open")), ("closed", _("Closed"))],
+        method="filter_state",
+        label=_("State"),
+        empty_label=_("Open or closed"),
+    )
+    sla = django_filters.ChoiceFilter(
+        choices=[
+            ("overdue", _("Overdue")),
+            ("due_today", _("Due today")),
+            ("running", _("Running")),
+            ("none", _("No clock")),
+        ],
+        method="filter_sla",
+        label=_("SLA"),
+        empty_label=_("Any SLA"),
+    )
+    follow_up = django_filters.ChoiceFilter(
+        choices=[("missed", _("Missed")), ("planned", _("Planned")), ("none", _("None planned"))],
+        method="filter_follow_up",
+        label=_("Next follow-up"),
+        empty_label=_("Any follow-up"),
+    )
+    campaign = django_filters.ModelChoiceFilter(
+        queryset=Campaign.objects.order_by("name"),
+        label=_("Campaign"),
+        empty_label=_("Any campaign"),
+    )
+
     class Meta:
         model = Lead
         fields = [
             "search",
             "stage",
+            "state",
+            "sla",
+            "follow_up",
             "source",
             "owner",
             "territory",
+            "campaign",
             "score_min",
             "created_after",
             "created_before",
         ]
+
+    def filter_state(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        if value == "open":
+            return queryset.filter(stage__in=OPEN)
+        if value == "closed":
+            return queryset.exclude(stage__in=OPEN)
+        return queryset
+
+    def filter_sla(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        """SLA state of open leads: overdue (the clock ran out), due later today, running
+        (due after now), or no clock."""
+        now = timezone.now()
+        open_leads = queryset.filter(stage__in=OPEN)
+        if value == "overdue":
+            return open_leads.filter(sla_due_at__lt=now)
+        if value == "due_today":
+            _start, end = _today_bounds()
+            return open_leads.filter(sla_due_at__gte=now, sla_due_at__lt=end)
+        if value == "running":
+            return open_leads.filter(sla_due_at__gte=now)
+        if value == "none":
+            return open_leads.filter(sla_due_at__isnull=True)
+        return queryset
+
+    def filter_follow_up(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        """The planned next follow-up of open leads: missed (its time passed), planned
+        (still ahead), or none planned."""
+        now = timezone.now()
+        open_leads = queryset.filter(stage__in=OPEN)
+        if value == "missed":
+            return open_leads.filter(next_follow_up_at__lt=now)
+        if value == "planned":
+            return open_leads.filter(next_follow_up_at__gte=now)
+        if value == "none":
+            return open_leads.filter(next_follow_up_at__isnull=True)
+        return queryset
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         value = value.strip()
@@ -66,3 +163,29 @@ class LeadFilter(django_filters.FilterSet):
             | Q(first_name__icontains=value)
             | Q(last_name__icontains=value)
         )
+
+
+# The lead list's columns people sort by (the query parameter `o`, "-" for descending).
+SORTS = {
+    "name": ("last_name", "first_name", "id"),
+    "company": ("company", "id"),
+    "stage": ("stage", "id"),
+    "score": ("score", "id"),
+    "owner": ("owner__first_name", "owner__last_name", "id"),
+    "sla": ("sla_due_at", "id"),
+    "created": ("created_at", "id"),
+}
+
+
+def lead_sort(queryset: QuerySet[Lead], sort: str) -> tuple[QuerySet[Lead], str]:
+    """The list in the order `sort` names ("score", "-created"…); an unknown sort keeps
+    the newest first. Empty values (no clock, no owner) come last either way."""
+    key = sort.lstrip("-")
+    if key not in SORTS:
+        return queryset.order_by("-created_at", "-id"), ""
+    descending = sort.startswith("-")
+    order = [
+        F(name).desc(nulls_last=True) if descending else F(name).asc(nulls_last=True)
+        for name in SORTS[key]
+    ]
+    return queryset.order_by(*order), sort

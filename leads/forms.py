@@ -345,3 +345,22 @@ class DealCloseForm(forms.Form):
                 for outcome in (DealOutcome.WON, DealOutcome.LOST)
                 if (asked := deal_close_confirmation(lead=lead, deal=deal, outcome=outcome))
             }
+
+
+class BulkReassignForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        label=_("Give the ticked leads to"),
+        queryset=None,
+        empty_label=_("Choose a rep…"),
+        error_messages={"required": _("Choose who gets the leads.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = assignable_users()
+        self.fields["owner"].label_from_instance = person_name
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(label=_("Name of this view"), max_length=80)
+    is_default = forms.BooleanField(label=_("Open the lead list with it"), required=False)

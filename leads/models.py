@@ -615,3 +615,83 @@ class LeadMerge(models.Model):
             "old": self.merged_lead_id,
             "new": self.survivor_id,
         }
+
+
+class LeadAssignment(models.Model):
+    """A lead given to an owner by hand (a manager's reassignment, one by one or in bulk):
+    who had it, who has it, who decided, when. Round-robin routing and claims are
+    recorded on the lead itself (assigned_at); these are the decisions people made."""
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="assignments"
+    )
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("to"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("lead assignment")
+        verbose_name_plural = _("lead assignments")
+        indexes = [models.Index(fields=["lead", "occurred_at"], name="lead_assignment_lead_idx")]
+
+    def __str__(self) -> str:
+        return gettext("Lead %(lead)s reassigned") % {"lead": self.lead_id}
+
+
+class SavedView(models.Model):
+    """A list as a user keeps it: a name, the filters and sort (a query string), and
+    whether it opens by default."""
+
+    class ListKey(models.TextChoices):
+        LEADS = "leads", _("Leads")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="saved_views",
+    )
+    list_key = models.CharField(_("list"), max_length=20, choices=ListKey.choices)
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("filters and sort"), max_length=1000, blank=True)
+    is_default = models.BooleanField(_("opens by default"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["list_key", "name"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "list_key", "name"], name="saved_view_name_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "list_key"],
+                condition=Q(is_default=True),
+                name="saved_view_one_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

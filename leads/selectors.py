@@ -237,6 +237,20 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
                 actor=person_name(edit.actor) if edit.actor else str(edit.get_source_display()),
             )
         )
+    for assignment in lead.assignments.select_related("from_owner", "to_owner", "actor"):
+        entries.append(
+            TimelineEntry(
+                at=assignment.occurred_at,
+                kind="assignment",
+                title=_("Reassigned: %(before)s → %(after)s")
+                % {
+                    "before": person_name(assignment.from_owner),
+                    "after": person_name(assignment.to_owner),
+                },
+                detail="",
+                actor=person_name(assignment.actor) if assignment.actor else "",
+            )
+        )
     for merge in lead.merges.select_related("actor"):
         entries.append(
             TimelineEntry(

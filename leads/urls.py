@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leads import views
+from leads import ledger_export, views
 from leads.editing import views as views_editing
 from leads.imports import views as views_import
 
@@ -8,6 +8,10 @@ app_name = "leads"
 urlpatterns = [
     path("", views.lead_list_view, name="list"),
     path("new/", views_editing.lead_create_view, name="create"),
+    path("export.csv", views.lead_list_export_view, name="export"),
+    path("bulk/", views.lead_bulk_view, name="bulk"),
+    path("views/", views.saved_view_save_view, name="view-save"),
+    path("views/<int:pk>/delete/", views.saved_view_delete_view, name="view-delete"),
     path("queue/", views.queue_view, name="queue"),
     path("agenda/", views.agenda_view, name="agenda"),
     path("agenda/calendar/", views.calendar_feed_reset_view, name="calendar-reset"),
@@ -18,6 +22,7 @@ urlpatterns = [
     ),
     path("team/", views.team_view, name="team"),
     path("ledger/", views.ledger_view, name="ledger"),
+    path("ledger.csv", ledger_export.ledger_csv_view, name="ledger-csv"),
     path("import/", views_import.lead_import_view, name="import"),
     path("import/runs/<int:pk>/", views_import.lead_import_run_view, name="import-run"),
     path(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from alignment.accounts.roles import (
@@ -34,11 +38,13 @@ from campaigns.models import Campaign, CampaignStatus
 from config.confirm import confirmation_page
 from config.dates import period_param_parse
 from config.errors import NotConfigured
-from config.formats import person_name
+from config.exports import csv_response
+from config.formats import lead_name, person_name
 from config.pagination import CappedPaginator
 from config.widgets import Confirmation
-from leads.filters import LeadFilter
+from leads.filters import SORTS, LeadFilter, lead_sort
 from leads.forms import (
+    BulkReassignForm,
     DealCloseForm,
     DealForm,
     FollowUpForm,
@@ -47,6 +53,7 @@ from leads.forms import (
     ReassignForm,
     RejectForm,
     RevertForm,
+    SavedViewForm,
     deal_close_confirmation,
     move_confirmation,
     reject_confirmation,
@@ -66,7 +73,7 @@ from leads.selectors import (
     week_start_of,
 )
 from leads.services import LeadConflict
-from leads.services.assignment import lead_claim, lead_claimable, lead_reassign
+from leads.services.assignment import lead_claim, lead_claimable, lead_reassign, leads_reassign
 from leads.services.calendar import (
     calendar_feed_ics,
     calendar_feed_of,
@@ -81,6 +88,12 @@ from leads.services.moves import (
     lead_move,
     stage_move_revert,
     stage_move_revertable,
+)
+from leads.services.saved_views import (
+    saved_view_delete,
+    saved_view_save,
+    saved_views_of,
+    view_query,
 )
 
 
@@ -113,12 +126,183 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/home.html", context)
 
 
-def lead_list_view(request: HttpRequest) -> HttpResponse:
+_LIST_PARAMS = {*LeadFilter.base_filters, "o"}
+
+
+def _filtered_leads(request: HttpRequest) -> tuple[LeadFilter, QuerySet[Lead], str]:
+    """The lead list as the request filters and sorts it (the page, its CSV, its views)."""
     queryset = Lead.objects.select_related("owner", "territory", "campaign")
     lead_filter = LeadFilter(request.GET or None, queryset=queryset)
-    leads = lead_filter.qs if lead_filter.is_bound else queryset
+    leads = lead_filter.qs if lead_filter.is_bound and lead_filter.is_valid() else queryset
+    leads, sort = lead_sort(leads, request.GET.get("o", ""))
+    return lead_filter, leads, sort
+
+
+def _sort_links(request: HttpRequest, sort: str) -> dict[str, dict[str, str]]:
+    """For each sortable column: the URL that sorts by it (again: the other way round)."""
+    links = {}
+    for key in SORTS:
+        params = request.GET.copy()
+        params.pop("page", None)
+        params["o"] = f"-{key}" if sort == key else key
+        links[key] = {
+            "url": "?" + params.urlencode(),
+            "state": "ascending" if sort == key else "descending" if sort == f"-{key}" else "",
+        }
+    return links
+
+
+def lead_list_view(request: HttpRequest) -> HttpResponse:
+    """Every lead, filtered, sorted, selectable for bulk actions; saved views per user."""
+    user = request.user
+    if not request.GET:
+        default = next(
+            (v for v in saved_views_of(user=user, list_key="leads") if v.is_default), None
+        )
+        if default is not None and default.query:
+            return redirect(reverse("leads:list") + "?" + default.query)
+    lead_filter, leads, sort = _filtered_leads(request)
     page = CappedPaginator(leads, 50).get_page(request.GET.get("page"))
-    return render(request, "leads/list.html", {"filter": lead_filter, "page": page})
+    query = view_query(request.GET, allowed=_LIST_PARAMS)
+    views = saved_views_of(user=user, list_key="leads")
+    return render(
+        request,
+        "leads/list.html",
+        {
+            "filter": lead_filter,
+            "page": page,
+            "sort": sort,
+            "sort_links": _sort_links(request, sort),
+            "query": query,
+            "active_filters": sum(
+                1 for name in LeadFilter.base_filters if (request.GET.get(name) or "").strip()
+            ),
+            "saved_views": views,
+            "current_view": next((v for v in views if v.query == query and query), None),
+            "save_form": SavedViewForm(),
+            "bulk_form": BulkReassignForm(),
+            "can_reassign": lead_reassign_refusal(user=user) is None,
+            "export_url": reverse("leads:export") + ("?" + query if query else ""),
+        },
+    )
+
+
+_EXPORT_HEADER = [
+    "id", "name", "company", "email", "phone", "stage", "score", "source", "owner",
+    "territory", "campaign", "country", "sla_due_at", "next_follow_up_at", "created_at",
+]  # fmt: skip
+
+
+def _export_rows(leads: Iterable[Lead]) -> Iterator[list[object]]:
+    for lead in leads:
+        yield [
+            lead.pk,
+            lead_name(lead),
+            lead.company,
+            lead.email,
+            lead.phone,
+            lead.get_stage_display(),
+            lead.score,
+            lead.get_source_display(),
+            person_name(lead.owner) if lead.owner_id else "",
+            lead.territory.name if lead.territory_id else "",
+            lead.campaign.name if lead.campaign_id else "",
+            lead.country,
+            lead.sla_due_at,
+            lead.next_follow_up_at,
+            lead.created_at,
+        ]
+
+
+@require_GET
+def lead_list_export_view(request: HttpRequest) -> HttpResponse:
+    """The lead list as CSV, with the filters and sort of the page it came from."""
+    lead_filter, leads, _sort = _filtered_leads(request)
+    if lead_filter.is_bound and not lead_filter.is_valid():
+        messages.error(request, _("Correct the filters before exporting."))
+        return redirect(reverse("leads:list") + "?" + request.GET.urlencode())
+    stamp = timezone.localdate().isoformat()
+    return csv_response(
+        filename=f"leads_{stamp}.csv",
+        header=_EXPORT_HEADER,
+        rows=_export_rows(leads.iterator(chunk_size=2000)),
+    )
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = ""
+    if not target.startswith(reverse("leads:list")):
+        target = reverse("leads:list")
+    return redirect(target)
+
+
+@require_POST
+def lead_bulk_view(request: HttpRequest) -> HttpResponse:
+    """The lead list's bulk actions on the ticked leads: reassign, or export as CSV."""
+    ids = [int(v) for v in request.POST.getlist("lead") if v.isdigit() and len(v) < 19]
+    if not ids:
+        messages.error(request, _("Tick the leads first."))
+        return _back_to_list(request)
+    if request.POST.get("action") == "export":
+        leads = Lead.objects.select_related("owner", "territory", "campaign").filter(pk__in=ids)
+        return csv_response(
+            filename="leads_selected.csv",
+            header=_EXPORT_HEADER,
+            rows=_export_rows(leads.order_by("pk")),
+        )
+    form = BulkReassignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+        return _back_to_list(request)
+    owner = form.cleaned_data["owner"]
+    try:
+        changed = leads_reassign(lead_ids=ids, to_user=owner, actor=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d lead now belongs to %(owner)s.",
+                "%(count)d leads now belong to %(owner)s.",
+                len(changed),
+            )
+            % {"count": len(changed), "owner": person_name(owner)},
+        )
+    return _back_to_list(request)
+
+
+@require_POST
+def saved_view_save_view(request: HttpRequest) -> HttpResponse:
+    form = SavedViewForm(request.POST)
+    query = view_query(QueryDict(request.POST.get("query", "")), allowed=_LIST_PARAMS)
+    if form.is_valid():
+        try:
+            saved_view_save(
+                user=request.user,
+                list_key="leads",
+                name=form.cleaned_data["name"],
+                query=query,
+                is_default=form.cleaned_data["is_default"],
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("View saved."))
+    else:
+        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+    return redirect(reverse("leads:list") + ("?" + query if query else "?clear=1"))
+
+
+@require_POST
+def saved_view_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    if saved_view_delete(user=request.user, pk=pk):
+        messages.success(request, _("View deleted."))
+    return redirect(reverse("leads:list") + "?clear=1")
 
 
 def queue_view(request: HttpRequest) -> HttpResponse:
@@ -592,6 +776,16 @@ def _may_see_team(user: object) -> bool:
     return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE))
 
 
+class _RowWithLinks:
+    """A team row and the URLs of the records behind its figures."""
+
+    def __init__(self, row: object, links: dict[str, str]) -> None:
+        self._row, self.links = row, links
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._row, name)
+
+
 def team_view(request: HttpRequest) -> HttpResponse:
     """A manager's week: what each rep did, who is behind."""
     if not _may_see_team(request.user):
@@ -599,8 +793,18 @@ def team_view(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     week = _week_param(request)
     rows = team_week(reps=team_reps(user=request.user), week=week)
+    monday = week_start_of(week)
+    leads_url, records_url = reverse("leads:list"), reverse("metrics:records")
+    # Each figure opens the records it counts: the rep's leads, the week's metric records.
+    links = {
+        row.rep.pk: {
+            "leads": f"{leads_url}?owner={row.rep.pk}",
+            "records": f"{records_url}?owner={row.rep.pk}&week={monday.isoformat()}",
+        }
+        for row in rows
+    }
     context = {
-        "rows": rows,
+        "rows": [_RowWithLinks(row, links[row.rep.pk]) for row in rows],
         "week": week,
         "previous": week - timedelta(weeks=1),
         "next": week + timedelta(weeks=1),

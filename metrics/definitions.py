@@ -43,7 +43,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from alignment.agreement.selectors import agreement_in_force
-from alignment.models import Dispute, FieldIntel, FollowUpKind, StageKey, Team
+from alignment.models import Dispute, DisputeEffect, FieldIntel, FollowUpKind, StageKey, Team
 from campaigns.models import Campaign, SpendEntry
 from config.dates import WEEK, day_start, deployment_date, period_params_parse, week_start_of
 from config.dates import deployment_tz as deployment_tz  # re-exported for bench/
@@ -435,6 +435,15 @@ def mql_decisions(f: MetricFilter) -> QuerySet:
         "event",
         f,
     )
+
+
+def rejections_upheld(f: MetricFilter) -> QuerySet:
+    """Sales' rejections of MQLs in the period (as `mql_decisions` counts them) that an
+    executive upheld on dispute: the rejections the arbiter agreed with, a measure of the
+    quality of the leads a campaign sends. A rejection the arbiter overturned is reverted,
+    so it is neither a rejection nor upheld."""
+    upheld = Dispute.objects.filter(rejection=OuterRef("pk"), effect=DisputeEffect.UPHELD)
+    return mql_decisions(f).filter(to_stage__in=REJECTED_STAGES).filter(Exists(upheld))
 
 
 def mql_overrides(f: MetricFilter) -> QuerySet:
@@ -1116,6 +1125,16 @@ def _metric(name: str) -> Metric:
     return REGISTRY[name] if name in REGISTRY else ACTIVITY[name]
 
 
+def metric_drill_base(name: str) -> str:
+    """The kind of record a metric's drill-down lists (lead, event, deal, followup…)."""
+    return _metric(name).drill_base().base
+
+
+def metric_is_known(name: str) -> bool:
+    """A common metric or a team activity count: either opens its records."""
+    return name in REGISTRY or name in ACTIVITY or name in TARGET_METRICS
+
+
 # --- targets and the reverse-funnel plan ---------------------------------------------------
 
 
@@ -1240,7 +1259,7 @@ def targets_value(
 def metric_value(*, name: str, f: MetricFilter) -> Any:
     if name in TARGET_METRICS:
         return targets_value(name, f)
-    return REGISTRY[name].value(f)
+    return _metric(name).value(f)
 
 
 def metric_values(
@@ -1315,9 +1334,9 @@ TARGET_DRILL = {"target_attainment": "revenue", "mql_attainment": "mqls"}
 def metric_records(*, name: str, f: MetricFilter) -> QuerySet:
     """The records a metric counts (a composite: its denominator's records)."""
     name = TARGET_DRILL.get(name, name)
-    if name not in REGISTRY:
+    if name not in REGISTRY and name not in ACTIVITY:
         raise ValidationError({"metric": [_("Unknown metric: %(n)s") % {"n": name}]})
-    metric = REGISTRY[name].drill_base()
+    metric = _metric(name).drill_base()
     return metric.records(f)
 
 
@@ -1326,10 +1345,10 @@ def metric_label(name: str) -> str:
         return str(_lazy("Revenue target attainment"))
     if name == "mql_attainment":
         return str(_lazy("MQL plan attainment"))
-    return str(REGISTRY[name].label)
+    return str(_metric(name).label)
 
 
 def metric_unit(name: str) -> str:
     if name in TARGET_METRICS:
         return "rate"
-    return REGISTRY[name].unit
+    return _metric(name).unit

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics.reporting import views
+from metrics.reporting import exports, views
 
 app_name = "metrics"
 
@@ -10,5 +10,7 @@ urlpatterns = [
     path("records.csv", views.records_csv_view, name="records-csv"),
     path("targets/", views.targets_view, name="targets"),
     path("pack/", views.pack_view, name="pack"),
+    path("pack.csv", exports.pack_csv_view, name="pack-csv"),
+    path("scorecards.csv", exports.scorecards_csv_view, name="scorecards-csv"),
     path("scorecards/recompute/", views.scorecards_recompute_view, name="scorecards-recompute"),
 ]

@@ -49,6 +49,7 @@ from campaigns.models import (
     Campaign,
     Channel,
     Collateral,
+    SpendCorrection,
     SpendEntry,
     Touch,
     TouchKind,
@@ -59,9 +60,11 @@ from leads.models import (
     Deal,
     FollowUp,
     Lead,
+    LeadAssignment,
     LeadEdit,
     LeadImport,
     LeadMerge,
+    SavedView,
     SlaBreach,
     StageEvent,
 )
@@ -397,6 +400,26 @@ class LeadMergeFactory(factory.django.DjangoModelFactory):
     actor = factory.SubFactory(UserFactory)
 
 
+class LeadAssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadAssignment
+
+    lead = factory.SubFactory(LeadFactory)
+    from_owner = factory.SubFactory(UserFactory)
+    to_owner = factory.SubFactory(UserFactory)
+    actor = factory.SubFactory(UserFactory)
+
+
+class SavedViewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SavedView
+
+    user = factory.SubFactory(UserFactory)
+    list_key = SavedView.ListKey.LEADS
+    name = factory.Sequence(lambda n: f"View {n}")
+    query = "state=open&sla=overdue"
+
+
 class LeadImportFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = LeadImport
@@ -415,6 +438,18 @@ class SpendEntryFactory(factory.django.DjangoModelFactory):
     campaign = factory.SubFactory(CampaignFactory)
     date = factory.LazyFunction(lambda: date(2026, 1, 12))
     amount = Decimal("250.00")
+
+
+class SpendCorrectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SpendCorrection
+
+    campaign = factory.SubFactory(CampaignFactory)
+    record_id = 1
+    action = SpendCorrection.Action.CORRECTED
+    changes = factory.LazyFunction(lambda: {"amount": {"before": "250.00", "after": "200.00"}})
+    reason = "Invoice said 200"
+    actor = factory.SubFactory(UserFactory)
 
 
 class TouchFactory(factory.django.DjangoModelFactory):

@@ -59,7 +59,7 @@ def with_demo_ids(path: str) -> str:
     """A page_urls() path with its sample /1/ replaced by the id of a demo object
     (config.demo.demo_seed), so the walk renders real pages rather than 404s."""
     from alignment.models import Agreement, Battlecard, Dispute, FieldIntel
-    from campaigns.models import Campaign, Collateral
+    from campaigns.models import Campaign, Collateral, SpendEntry
     from leads.models import Lead, StageEvent
 
     lead = Lead.objects.order_by("pk").first().pk
@@ -67,9 +67,11 @@ def with_demo_ids(path: str) -> str:
     last_move = StageEvent.objects.filter(lead_id=lead).order_by("-occurred_at", "-id").first()
     path = path.replace(f"/leads/{lead}/revert/1/", f"/leads/{lead}/revert/{last_move.pk}/")
     path = path.replace("/campaigns/touches/lead/1/", f"/campaigns/touches/lead/{lead}/")
-    path = path.replace(
-        "/campaigns/1/", f"/campaigns/{Campaign.objects.order_by('pk').first().pk}/"
-    )
+    campaign = Campaign.objects.order_by("pk").first().pk
+    spend = SpendEntry.objects.filter(campaign_id=campaign).order_by("pk").first()
+    if spend is not None:  # a spend entry's page: /campaigns/1/spend/1/
+        path = path.replace("/campaigns/1/spend/1/", f"/campaigns/{campaign}/spend/{spend.pk}/")
+    path = path.replace("/campaigns/1/", f"/campaigns/{campaign}/")
     path = path.replace("/agreement/1/", f"/agreement/{Agreement.objects.get().pk}/")
     download = Collateral.objects.exclude(file="").order_by("pk").first()  # the price list
     path = path.replace("/campaigns/collateral/1/", f"/campaigns/collateral/{download.pk}/")

@@ -17,7 +17,7 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from alignment.models import StageKey, Team
+from alignment.models import DisputeDecision, DisputeStatus, StageKey, Team
 
 
 class Role(models.TextChoices):
@@ -281,6 +281,40 @@ def stage_revert_refusal(*, user: User | AnonymousUser | None) -> str | None:
     if user is not None and user.is_authenticated and user_is_sales_manager(user):
         return None
     return gettext("Only a sales manager may revert a stage move.")
+
+
+# The two moves that overturn a rejection for a dispute: the revert back into MQL, then
+# the acceptance.
+DISPUTE_OVERTURN_MOVES = (
+    (StageKey.RECYCLED, StageKey.MQL),
+    (StageKey.DISQUALIFIED, StageKey.MQL),
+    (StageKey.MQL, StageKey.SAL),
+)
+
+
+def dispute_overturn_refusal(
+    *, user: User | None, dispute: Any, lead: Any, from_stage: str, to_stage: str
+) -> str | None:
+    """Who may overturn a rejection for a dispute (revert the rejection, then accept the
+    lead for its rep): the arbiter who decided that very dispute, on its lead, in
+    marketing's favour, and only those two moves. The decision is the authority: this
+    lets an executive make no other move, and a sales manager's revert rules stay theirs.
+    """
+    if (
+        user is not None
+        and user.is_active
+        and user.has_perm("alignment.resolve_dispute")
+        and dispute.status == DisputeStatus.RESOLVED
+        and dispute.decision == DisputeDecision.FOR_MARKETING
+        and dispute.resolved_by_id == user.pk
+        and dispute.lead_id == lead.pk
+        and (from_stage, to_stage) in DISPUTE_OVERTURN_MOVES
+    ):
+        return None
+    return gettext(
+        "Only the executive who decided a dispute in marketing's favour may overturn the "
+        "rejection it contested."
+    )
 
 
 def lead_import_refusal(*, user: User | AnonymousUser) -> str | None:

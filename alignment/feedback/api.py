@@ -26,6 +26,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from alignment.feedback.selectors import dispute_effect_summary
 from alignment.feedback.services import (
     dispute_raise,
     dispute_resolve,
@@ -36,6 +37,7 @@ from alignment.models import (
     Competitor,
     Dispute,
     DisputeDecision,
+    DisputeEffect,
     DisputeKind,
     DisputeStatus,
     FieldIntel,
@@ -246,6 +248,37 @@ class DisputeSerializer(serializers.ModelSerializer):
     decision = serializers.ChoiceField(
         choices=DisputeDecision.choices, allow_blank=True, read_only=True
     )
+    rejection = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "The stage event of the rejection contested (a rejection or lead-quality "
+            "dispute), null when there is none."
+        ),
+    )
+    effect = serializers.ChoiceField(
+        choices=DisputeEffect.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=_(
+            "What the decision did to the lead (blank while open): overturned (the rejection "
+            "was reverted and the lead accepted for its rep), upheld (the lead stays "
+            "rejected; the rejection counts as upheld for its campaign), none."
+        ),
+    )
+    effect_summary = serializers.SerializerMethodField(
+        help_text=_("The effect in a sentence of the request's language.")
+    )
+    revert_event = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The revert stage event an overturn wrote (else null)."),
+    )
+    acceptance_event = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The acceptance stage event (mql → sal) an overturn wrote (else null)."),
+    )
 
     class Meta:
         model = Dispute
@@ -263,8 +296,16 @@ class DisputeSerializer(serializers.ModelSerializer):
             "resolved_by",
             "created_at",
             "resolved_at",
+            "rejection",
+            "effect",
+            "effect_summary",
+            "revert_event",
+            "acceptance_event",
         ]
         read_only_fields = fields
+
+    def get_effect_summary(self, dispute: Dispute) -> str:
+        return dispute_effect_summary(dispute=dispute)
 
 
 class DisputeCreateSerializer(serializers.Serializer):
@@ -298,7 +339,7 @@ class DisputeFilter(django_filters.FilterSet):
 
 
 def _dispute_queryset():
-    return Dispute.objects.order_by("-created_at", "-id")
+    return Dispute.objects.select_related("lead__owner").order_by("-created_at", "-id")
 
 
 class DisputeListView(generics.ListAPIView):
@@ -375,7 +416,12 @@ RESOLVE_SCHEMA = extend_schema(
 class DisputeDetailView(generics.RetrieveAPIView):
     """One dispute; PATCH with `decision` and `resolution_note` resolves it (executives only).
 
-    The raiser and the other side are notified once each; resolving twice is a 400.
+    The decision takes effect on the lead at once (`effect`, with the stage events it
+    wrote): in marketing's favour a contested rejection is overturned (reverted, and the
+    lead accepted for its rep), in sales' favour it is upheld. A rejection that can no
+    longer be overturned (the lead moved on) is a 400 on `decision`, and nothing changes.
+    The raiser, the other side and the rejecting rep are notified once each; resolving
+    twice is a 400.
     """
 
     serializer_class = DisputeSerializer
@@ -393,7 +439,11 @@ class DisputeDetailView(generics.RetrieveAPIView):
 
 
 class DisputeResolveView(generics.GenericAPIView):
-    """Resolve a dispute with a decision and a note (executives only); same as PATCH."""
+    """Resolve a dispute with a decision and a note (executives only); same as PATCH.
+
+    Answers the dispute with the decision's `effect` on the lead and the stage events it
+    wrote; a rejection that can no longer be overturned is a 400 on `decision`.
+    """
 
     permission_classes = [IsAuthenticated]
     serializer_class = DisputeResolveSerializer

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from alignment.feedback.selectors import OPEN_INTEL
+from alignment.feedback.selectors import OPEN_INTEL, dispute_decision_preview
 from alignment.models import (
     Competitor,
     Dispute,
@@ -163,11 +163,16 @@ def resolve_confirmation(*, dispute: Dispute, decision: str) -> Confirmation:
     """What resolving `dispute` with `decision` asks first."""
     return Confirmation(
         title=gettext("Resolve the dispute?"),
-        consequence=gettext(
-            "Resolves the dispute about %(lead)s: %(decision)s. Both teams are told at once, "
-            "and a resolved dispute cannot be reopened."
-        )
-        % {"lead": lead_label(dispute.lead), "decision": DisputeDecision(decision).label},
+        consequence=" ".join(
+            [
+                gettext(
+                    "Resolves the dispute about %(lead)s: %(decision)s. Both teams are told at "
+                    "once, and a resolved dispute cannot be reopened."
+                )
+                % {"lead": lead_label(dispute.lead), "decision": DisputeDecision(decision).label},
+                dispute_decision_preview(dispute=dispute, decision=decision),
+            ]
+        ),
         label=gettext("Resolve the dispute"),
     )
 

@@ -18,22 +18,33 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alignment.accounts.roles import Role, user_has_role, user_team
+from alignment.feedback.selectors import (
+    REJECTION_DISPUTES,
+    dispute_effect_summary,
+    dispute_rejection,
+    dispute_rejection_find,
+)
 from alignment.models import (
     Battlecard,
     BattlecardObjection,
     Competitor,
     Dispute,
     DisputeDecision,
+    DisputeEffect,
     DisputeKind,
     DisputeStatus,
     FieldIntel,
     IntelKind,
     IntelStatus,
+    StageKey,
     Team,
 )
 from alignment.notifications.services import notification_send
 from alignment.webhooks.services import webhook_emit
-from leads.models import Lead
+from config.stored_text import DISPUTE_OVERTURNED, stored_text
+from leads.models import Lead, StageEvent
+from leads.services.lifecycle import lead_transition
+from leads.services.moves import funnel_for_moves, stage_move_revert, stage_move_revertable
 
 INTEL_TEXT_MAX = 5000
 
@@ -401,6 +412,7 @@ def dispute_raise(
     Lead.objects.select_for_update().filter(pk=lead.pk).first()  # one raiser at a time
     if Dispute.objects.filter(lead=lead, kind=kind, status=DisputeStatus.OPEN).exists():
         raise ValidationError({"kind": [_("A dispute of this kind is already open on this lead.")]})
+    now = now or timezone.now()
     dispute = Dispute.objects.create(
         lead=lead,
         deal=deal,
@@ -408,7 +420,9 @@ def dispute_raise(
         raised_by=user,
         raised_by_team=team,
         reason=reason,
-        created_at=now or timezone.now(),
+        created_at=now,
+        # The rejection contested: the decision on it acts on this one (dispute_resolve).
+        rejection=dispute_rejection_find(lead=lead, at=now) if kind in REJECTION_DISPUTES else None,
     )
     url = reverse("feedback:dispute-detail", args=[dispute.pk])
 
@@ -461,8 +475,21 @@ def dispute_resolve(
     note: str,
     now: datetime | None = None,
 ) -> Dispute:
-    """The arbiter (an executive) decides, with a note; the raiser and the other side
-    are notified once each. Resolving an already resolved dispute is refused.
+    """The arbiter (an executive) decides, with a note, and the decision takes effect on
+    the lead in the same transaction (recorded on the dispute as `effect`):
+
+    - a rejection or lead-quality dispute of a rejection, decided in marketing's favour:
+      the rejection is overturned. It is reverted (a revert event) and the lead, back in
+      MQL, is accepted for its rep (an acceptance event, mql → sal): the acceptance rate
+      counts one acceptance and no rejection. Refused (field error "decision", nothing
+      changed) when the lead has moved on since the rejection or it was already reverted.
+    - the same, in sales' favour: the lead stays rejected and the rejection is upheld
+      (`rejections_upheld`, the campaign's quality).
+    - a compromise, a deal-credit dispute, or a dispute with no rejection to act on:
+      the lead is left as it is (effect "none").
+
+    The raiser, the other side and the rep who rejected the lead are notified once each,
+    with what the decision did. Resolving an already resolved dispute is refused.
     """
     if not dispute_can_resolve(user=user):
         raise PermissionDenied(_("Only an executive resolves disputes."))
@@ -487,37 +514,127 @@ def dispute_resolve(
     if not changed:
         raise ValidationError({"status": [_("This dispute is already resolved.")]})
     resolved = Dispute.objects.select_related(
-        "lead__owner", "lead__campaign__owner", "deal__owner", "raised_by"
+        "lead__owner", "lead__campaign__owner", "deal__owner", "raised_by", "rejection__actor"
     ).get(pk=dispute.pk)
+    rejection = dispute_rejection(dispute=resolved)
+    resolved.effect = DisputeEffect.NONE
+    if rejection is not None and decision == DisputeDecision.FOR_MARKETING:
+        _rejection_overturn(dispute=resolved, rejection=rejection, user=user, at=now)
+    elif (
+        rejection is not None
+        and decision == DisputeDecision.FOR_SALES
+        and not StageEvent.objects.filter(reverts=rejection).exists()  # none to uphold
+    ):
+        resolved.effect = DisputeEffect.UPHELD
+    resolved.save(update_fields=["effect", "revert_event", "acceptance_event"])
+    resolved.lead.refresh_from_db()
     url = reverse("feedback:dispute-detail", args=[resolved.pk])
 
     def title() -> str:  # rendered in each recipient's language
         return _("Dispute resolved: %(decision)s") % {"decision": resolved.get_decision_display()}
 
+    def body() -> str:
+        return f"{dispute_effect_summary(dispute=resolved)}\n\n{note}"[:1000]
+
     notification_send(
-        recipients=[resolved.raised_by, *dispute_other_side(dispute=resolved)],
+        recipients=[
+            resolved.raised_by,
+            *dispute_other_side(dispute=resolved),
+            rejection.actor if rejection is not None else None,
+        ],
         event="dispute.resolved",
         dedupe_key=f"dispute:{resolved.pk}",
         title=title,
-        body=note[:1000],
+        body=body,
         url=url,
     )
-    _webhook(
-        event="dispute.resolved",
-        key=f"dispute:{resolved.pk}",
-        payload={
-            "id": resolved.pk,
-            "lead": resolved.lead_id,
-            "deal": resolved.deal_id,
-            "kind": resolved.kind,
-            "raised_by_team": resolved.raised_by_team,
-            "decision": resolved.decision,
-            "resolution_note": resolved.resolution_note,
-            "created_at": resolved.created_at,
-            "resolved_at": resolved.resolved_at,
-        },
-    )
+    _webhook(event="dispute.resolved", key=f"dispute:{resolved.pk}", payload=dispute_payload(
+        dispute=resolved))  # fmt: skip
     return resolved
+
+
+def dispute_payload(*, dispute: Dispute) -> dict:
+    return {
+        "id": dispute.pk,
+        "lead": dispute.lead_id,
+        "deal": dispute.deal_id,
+        "kind": dispute.kind,
+        "raised_by_team": dispute.raised_by_team,
+        "decision": dispute.decision,
+        "resolution_note": dispute.resolution_note,
+        "effect": dispute.effect,
+        "rejection": dispute.rejection_id,
+        "revert_event": dispute.revert_event_id,
+        "acceptance_event": dispute.acceptance_event_id,
+        "created_at": dispute.created_at,
+        "resolved_at": dispute.resolved_at,
+    }
+
+
+def _rejection_overturn(
+    *, dispute: Dispute, rejection: StageEvent, user: User, at: datetime
+) -> None:
+    """Revert the rejection and accept the lead for its rep, as the dispute's arbiter
+    (the stage services' dispute path), or refuse with a "decision" error. Sets the
+    effect and the events written on `dispute` (saved by the caller)."""
+    lead = Lead.objects.get(pk=dispute.lead_id)
+    if StageEvent.objects.filter(reverts=rejection).exists():
+        raise ValidationError(
+            {
+                "decision": [
+                    _(
+                        "The rejection was already reverted by a sales manager, so there is "
+                        "nothing to overturn. Decide as a compromise: the lead stays as it is."
+                    )
+                ]
+            }
+        )
+    revertable = stage_move_revertable(lead=lead)
+    if revertable is None or revertable.pk != rejection.pk:
+        raise ValidationError(
+            {
+                "decision": [
+                    _(
+                        "The lead has moved since it was rejected (it is now %(stage)s), so "
+                        "the rejection can no longer be overturned. Decide as a compromise, "
+                        "which leaves the lead as it is, and ask the lead's owner or a sales "
+                        "manager to move it."
+                    )
+                    % {"stage": lead.get_stage_display()}
+                ]
+            }
+        )
+    if lead.owner_id is None:
+        raise ValidationError(
+            {
+                "decision": [
+                    _(
+                        "The lead has no owner to accept it. Ask a sales manager to assign "
+                        "it to a rep first, then decide."
+                    )
+                ]
+            }
+        )
+    reason = stored_text(sentence=DISPUTE_OVERTURNED, dispute=dispute.pk)
+    funnel = funnel_for_moves()
+    try:
+        revert = stage_move_revert(
+            lead=lead, event=rejection, actor=user, reason=reason, at=at, dispute=dispute
+        ).event
+        accepted = lead_transition(
+            lead=lead,
+            to_stage=StageKey.SAL,
+            actor=user,
+            reason=reason,
+            at=at,
+            funnel=funnel,
+            dispute=dispute,
+        ).event
+    except ValidationError as exc:
+        raise ValidationError({"decision": exc.messages}) from exc
+    dispute.effect = DisputeEffect.OVERTURNED
+    dispute.revert_event = revert
+    dispute.acceptance_event = accepted
 
 
 def _webhook(*, event: str, key: str, payload: dict) -> None:

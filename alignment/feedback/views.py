@@ -31,6 +31,8 @@ from alignment.feedback.selectors import (
     battlecard_list,
     battlecards_for_lead,
     dispute_detail,
+    dispute_effect_summary,
+    dispute_evidence,
     dispute_list,
     disputes_for_lead,
     intel_detail,
@@ -368,6 +370,8 @@ def dispute_detail_view(request: HttpRequest, pk: int, form: DisputeResolveForm 
     can_resolve = dispute_can_resolve(user=request.user) and dispute.status == "open"
     context = {
         "dispute": dispute,
+        "evidence": dispute_evidence(dispute=dispute),
+        "effect_summary": dispute_effect_summary(dispute=dispute),
         "can_resolve": can_resolve,
         "form": (form or DisputeResolveForm(dispute=dispute)) if can_resolve else None,
     }
@@ -396,7 +400,7 @@ def dispute_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
             if page is not None:
                 return page
         try:
-            dispute_resolve(
+            resolved = dispute_resolve(
                 dispute=dispute,
                 user=request.user,
                 decision=form.cleaned_data["decision"],
@@ -408,7 +412,8 @@ def dispute_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("feedback:dispute-detail", pk=pk)
             errors_into(form, exc)
         else:
-            messages.success(request, _("Dispute resolved; both sides have been told."))
+            done = _("Dispute resolved; both sides have been told.")
+            messages.success(request, f"{done} {dispute_effect_summary(dispute=resolved)}")
             return redirect("feedback:dispute-detail", pk=pk)
     return dispute_detail_view(request, pk, form=form)
 

@@ -185,6 +185,14 @@ class DisputeDecision(models.TextChoices):
     SHARED = "shared", _("Shared / compromise")
 
 
+class DisputeEffect(models.TextChoices):
+    """What a decision did to the lead (blank while the dispute is open)."""
+
+    NONE = "none", _("Lead unchanged")
+    OVERTURNED = "overturned", _("Rejection overturned: the lead is accepted")
+    UPHELD = "upheld", _("Rejection upheld: the lead stays rejected")
+
+
 class Dispute(models.Model):
     """A contested lead decision; only an executive resolves it."""
 
@@ -225,6 +233,35 @@ class Dispute(models.Model):
     )
     created_at = models.DateTimeField(_("created at"))
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # The rejection (a sales move out of MQL) a rejection or lead-quality dispute
+    # contests: the lead's latest one when the dispute was raised.
+    rejection = models.ForeignKey(
+        "leads.StageEvent",
+        verbose_name=_("disputed rejection"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="disputes",
+    )
+    # What the decision did (alignment.feedback.services.dispute_resolve), and the stage
+    # events it wrote when it overturned the rejection.
+    effect = models.CharField(_("effect"), max_length=12, choices=DisputeEffect.choices, blank=True)
+    revert_event = models.ForeignKey(
+        "leads.StageEvent",
+        verbose_name=_("revert written"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    acceptance_event = models.ForeignKey(
+        "leads.StageEvent",
+        verbose_name=_("acceptance written"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -239,7 +276,13 @@ class Dispute(models.Model):
             models.CheckConstraint(
                 condition=Q(status="open") | (Q(resolved_at__isnull=False) & ~Q(decision="")),
                 name="dispute_resolved_has_decision_and_time",
-            )
+            ),
+            # Only a decision has an effect (blank on a resolved dispute: recorded
+            # outside dispute_resolve, which always says what it did).
+            models.CheckConstraint(
+                condition=Q(status="resolved") | Q(effect=""),
+                name="dispute_effect_only_when_resolved",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from alignment.models import StageKey
 from alignment.notifications.services import notification_send
@@ -24,6 +25,7 @@ from leads.events import (
     AgendaDigestDue,
     FollowUpDue,
     LeadReassigned,
+    LeadsReassigned,
     SlaBreached,
 )
 from leads.models import Lead, SlaBreach
@@ -49,6 +51,29 @@ def tell_the_new_owner(event: LeadReassigned) -> None:
             % {"actor": actor_name, "lead": lead_label(lead)}
         ),
         url=reverse("leads:detail", args=[lead.pk]),
+    )
+
+
+@subscriber(LeadsReassigned)
+def tell_the_new_owner_once(event: LeadsReassigned) -> None:
+    """Many leads given at once: one notification, naming how many, opening the list."""
+    users = get_user_model().objects.in_bulk([event.owner_id, event.actor_id])
+    owner, actor = users.get(event.owner_id), users.get(event.actor_id)
+    count = len(event.lead_ids)
+    actor_name = person_name(actor) if actor else ""
+    notification_send(
+        recipients=[owner],
+        event=LEAD_ASSIGNED,
+        dedupe_key=f"leads:{event.owner_id}:{event.at.isoformat()}",
+        title=lambda: (
+            ngettext(
+                "%(actor)s gave you %(count)d lead",
+                "%(actor)s gave you %(count)d leads",
+                count,
+            )
+            % {"actor": actor_name, "count": count}
+        ),
+        url=reverse("leads:list") + f"?owner={event.owner_id}&state=open",
     )
 
 

@@ -8,7 +8,14 @@ from django import template
 from django.conf import settings
 
 from alignment.models import StageKey
-from config.formats import active_locale, money_format, percent_format, person_name
+from config.formats import (
+    active_locale,
+    money_format,
+    number_format,
+    percent_format,
+    period_format,
+    person_name,
+)
 from config.formats import lead_label as lead_label_text
 from config.stored_text import stored_text_display
 
@@ -54,6 +61,20 @@ def percent(value, unit: str = "rate") -> str:
     `{{ roi|percent:"ratio" }}`: a ratio, whole and signed ("+200%"). config.formats'
     percent_format, the one percentage format."""
     return percent_format(value, unit)
+
+
+@register.filter
+def number(value, places: int = 0) -> str:
+    """`{{ score|number:1 }}`: a number grouped as the reader writes it, rounded half up to
+    `places` decimals ("82.6"), never truncated (config.formats' number_format)."""
+    return number_format(value, int(places))
+
+
+@register.simple_tag
+def period(start, end_inclusive) -> str:
+    """`{% period f.start end_inclusive %}`: "1 Oct 2026 – 31 Dec 2026" in the one date
+    format of the reader's language (config.formats' period_format)."""
+    return period_format(start, end_inclusive)
 
 
 @register.filter

@@ -89,6 +89,7 @@ class LeadApiFilter(LeadFilter):
 
     owner = IdFilter(field_name="owner_id", label="Owner (user id)")
     territory = IdFilter(field_name="territory_id", label="Territory id")
+    campaign = IdFilter(field_name="campaign_id", label="First-touch campaign id")
 
 
 # --- serializers ------------------------------------------------------------------------

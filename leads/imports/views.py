@@ -15,13 +15,13 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from alignment.accounts.roles import lead_import_refusal
-from config.exports import csv_lines
+from config.exports import csv_response
 from leads.imports.importer import (
     COLUMNS,
     CUSTOM_PREFIX,
@@ -244,12 +244,8 @@ def lead_import_report_view(request: HttpRequest, pk: int) -> HttpResponse:
     if record is None:
         return redirect("leads:import")
 
-    response = StreamingHttpResponse(
-        csv_lines(report_csv_rows(record.report)),
-        content_type="text/csv; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="import-{record.pk}-report.csv"'
-    return response
+    rows = report_csv_rows(record.report)  # its first row is the header
+    return csv_response(filename=f"import-{record.pk}-report.csv", header=next(rows), rows=rows)
 
 
 def _run_or_none(request: HttpRequest, pk: int) -> LeadImport | None:

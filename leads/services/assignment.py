@@ -15,8 +15,8 @@ from django.utils.translation import gettext as _
 from alignment.accounts.roles import Role, lead_claim_refusal, lead_reassign_refusal
 from config.events import publish
 from config.formats import person_name
-from leads.events import LeadReassigned
-from leads.models import Lead
+from leads.events import LeadReassigned, LeadsReassigned
+from leads.models import Lead, LeadAssignment
 from leads.selectors import OPEN_STAGES
 from leads.services.errors import LeadConflict
 from metrics.models import Territory, TerritoryCountry, TerritoryMember
@@ -149,9 +149,59 @@ def lead_reassign(*, lead: Lead, to_user: User, actor: User, at: datetime | None
     locked = Lead.objects.select_for_update().get(pk=lead.pk)
     if locked.owner_id == to_user.pk:
         return locked
+    LeadAssignment.objects.create(
+        lead=locked, from_owner_id=locked.owner_id, to_owner=to_user, actor=actor, occurred_at=at
+    )
     locked.owner = to_user
     locked.assigned_at = at
     locked.save(update_fields=["owner", "assigned_at", "updated_at"])
     lead.owner, lead.assigned_at = to_user, at
     publish(LeadReassigned(lead_id=locked.pk, owner_id=to_user.pk, actor_id=actor.pk, at=at))
     return locked
+
+
+# A bulk action's reach: what one request may select on a page.
+BULK_LIMIT = 500
+
+
+@transaction.atomic
+def leads_reassign(
+    *, lead_ids: list[int], to_user: User, actor: User, at: datetime | None = None
+) -> list[int]:
+    """Give many leads to one owner at once (a manager's bulk action on the lead list).
+
+    Each lead that changes hands gets its own LeadAssignment (who had it, who decided);
+    the new owner is told once for all of them (LeadsReassigned). A fixed number of
+    queries, whatever the number of leads: one lock, one update, one insert. Leads the
+    owner already has are left alone. Returns the ids that changed hands.
+    """
+    refusal = lead_reassign_refusal(user=actor)
+    if refusal:
+        raise PermissionDenied(refusal)
+    if not assignable_users().filter(pk=to_user.pk).exists():
+        raise ValidationError(
+            {"owner": [_("Leads can only go to an active sales rep or manager.")]}
+        )
+    if len(lead_ids) > BULK_LIMIT:
+        raise ValidationError(
+            {"lead": [_("Choose at most %(n)s leads at once.") % {"n": BULK_LIMIT}]}
+        )
+    at = at or timezone.now()
+    owners = dict(
+        Lead.objects.select_for_update()
+        .filter(pk__in=lead_ids)
+        .exclude(owner=to_user)
+        .values_list("pk", "owner_id")
+    )
+    if not owners:
+        return []
+    Lead.objects.filter(pk__in=owners).update(owner=to_user, assigned_at=at, updated_at=at)
+    LeadAssignment.objects.bulk_create(
+        LeadAssignment(
+            lead_id=pk, from_owner_id=before, to_owner=to_user, actor=actor, occurred_at=at
+        )
+        for pk, before in owners.items()
+    )
+    changed = sorted(owners)
+    publish(LeadsReassigned(lead_ids=tuple(changed), owner_id=to_user.pk, actor_id=actor.pk, at=at))
+    return changed

@@ -16,10 +16,16 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment.accounts.roles import actor_team, lead_can_edit, may_override, move_refusal
+from alignment.accounts.roles import (
+    actor_team,
+    dispute_overturn_refusal,
+    lead_can_edit,
+    may_override,
+    move_refusal,
+)
 from alignment.agreement.scoring import score_compute
 from alignment.agreement.selectors import Funnel, funnel_active, reason_kind_for
-from alignment.models import ReasonKind, StageKey
+from alignment.models import Dispute, ReasonKind, StageKey
 from campaigns.models import Campaign
 from config.events import publish
 from config.stored_text import SCORE_REACHED, SCORE_REACHED_UNDER, stored_text
@@ -70,6 +76,7 @@ def lead_transition(
     at: datetime | None = None,
     funnel: Funnel | None = None,
     override_reason: str = "",
+    dispute: Dispute | None = None,
 ) -> TransitionResult:
     """Move a lead along the agreed funnel, or refuse with a ValidationError (or
     PermissionDenied when `actor`'s role may not make this move).
@@ -79,7 +86,9 @@ def lead_transition(
     stage's entry criterion (MQL: the score and must rules, a rejected lead's rest
     period; opportunity/won/lost: the lead's deals); reason codes for rejections,
     losses and disqualifications. A marketing manager may move a lead into `mql` past
-    its criterion with a written `override_reason`, recorded on the event.
+    its criterion with a written `override_reason`, recorded on the event. With `dispute`
+    (decided in marketing's favour), `actor` is its arbiter accepting the MQL whose
+    rejection the decision overturned (`dispute_overturn_refusal`), and no other move.
 
     Records the stage event, stamps the stage's entry time, sets or clears the SLA
     clock, and routes a new MQL to a rep. The lead row is locked, so two moves of one
@@ -106,7 +115,12 @@ def lead_transition(
                 ]
             }
         )
-    refusal = move_refusal(user=actor, lead=locked, from_stage=from_stage, to_stage=to_stage)
+    if dispute is None:
+        refusal = move_refusal(user=actor, lead=locked, from_stage=from_stage, to_stage=to_stage)
+    else:
+        refusal = dispute_overturn_refusal(
+            user=actor, dispute=dispute, lead=locked, from_stage=from_stage, to_stage=to_stage
+        )
     if refusal:
         raise PermissionDenied(refusal)
     kind = reason_kind_for(from_stage=from_stage, to_stage=to_stage)

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alignment.accounts.roles import actor_team, stage_revert_refusal
+from alignment.accounts.roles import actor_team, dispute_overturn_refusal, stage_revert_refusal
 from alignment.agreement.selectors import Funnel, NoActiveAgreement, funnel_active, reason_kind_for
-from alignment.models import ReasonKind, StageKey
+from alignment.models import Dispute, ReasonKind, StageKey
 from config.errors import NotConfigured
 from config.events import publish
 from leads.events import LeadTransitioned
@@ -147,6 +147,7 @@ def stage_move_revert(
     actor: User,
     reason: str,
     at: datetime | None = None,
+    dispute: Dispute | None = None,
 ) -> TransitionResult:
     """A sales manager takes `lead` back to the stage its latest move (`event`) left, with
     a written reason; PermissionDenied for anyone else, ValidationError (field errors
@@ -159,8 +160,21 @@ def stage_move_revert(
     funnel's invariants (a won lead with a won deal, an opportunity without an open deal)
     is refused and rolled back: the deal decides those stages, so it is the deal to close
     or correct. The lead row is locked: of two reverts of one move, the second is refused.
+
+    With `dispute` (a dispute decided in marketing's favour), `actor` is its arbiter
+    overturning the rejection it contested (`dispute_overturn_refusal`): the same rules,
+    for that one move.
     """
-    refusal = stage_revert_refusal(user=actor)
+    if dispute is None:
+        refusal = stage_revert_refusal(user=actor)
+    else:
+        refusal = dispute_overturn_refusal(
+            user=actor,
+            dispute=dispute,
+            lead=lead,
+            from_stage=event.to_stage,
+            to_stage=event.from_stage,
+        )
     if refusal:
         raise PermissionDenied(refusal)
     reason = (reason or "").strip()
@@ -173,6 +187,8 @@ def stage_move_revert(
     problem = _revert_problem(lead=locked, event=event, latest=_latest_event(locked))
     if problem is None and at < event.occurred_at:
         problem = _("A revert cannot come before the move it reverts.")
+    if problem is None and dispute is not None and dispute.rejection_id != event.pk:
+        problem = _("This move is not the rejection the dispute contested.")
     if problem:
         raise ValidationError({"event": [problem]})
     from_stage, to_stage = locked.stage, event.from_stage

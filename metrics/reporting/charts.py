@@ -3,14 +3,17 @@ inline style (their CSS is static/css/charts.css: config/charts.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pygal
-from django.utils.safestring import SafeString
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from pygal.style import Style
 
 from config.charts import SAMPLE_SERIES, chart_css, inline_svg
+from config.formats import number_format
 
 STYLE = Style(
     background="transparent",
@@ -43,15 +46,20 @@ def _config(**extra: Any) -> dict[str, Any]:
 
 
 def _funnel(rows: list[dict[str, Any]]) -> pygal.HorizontalBar:
+    # One series with the stages as axis labels, no legend: nothing to cut on a phone.
     chart = pygal.HorizontalBar(
-        **_config(width=640, height=300, title=_("Leads entering each stage"))
+        **_config(
+            width=640,
+            height=300,
+            title=_("Leads entering each stage"),
+            truncate_label=-1,
+            value_formatter=lambda value: number_format(value),
+        )
     )
-    # pygal draws a horizontal bar chart's first series on top: inquiry first, as a funnel.
-    for row in rows:
-        chart.add(str(row["label"]), [{"value": row["count"], "label": str(row["label"])}])
-    chart.show_legend = True
-    chart.legend_at_bottom = True
-    chart.print_values = True
+    # pygal draws a horizontal bar chart's first label at the bottom: inquiry on top.
+    ordered = list(reversed(rows))
+    chart.x_labels = [str(row["label"]) for row in ordered]
+    chart.add(_("Leads"), [row["count"] for row in ordered])
     return chart
 
 
@@ -59,35 +67,68 @@ def funnel_chart(rows: list[dict[str, Any]]) -> SafeString:
     return inline_svg(_funnel(rows), family="chart-funnel")
 
 
-def _score(points: list[tuple[str, float | None]], components: dict[str, list]) -> pygal.Line:
+def _score(points: list[tuple[str, float | None]]) -> pygal.Line:
+    # One line, no legend: the components are a table of small lines beside it
+    # (sparkline), so no legend is ever cut and each line can be read.
     chart = pygal.Line(
         **_config(
             width=640,
             height=300,
             title=_("Alignment score by week"),
             range=(0, 100),
-            show_legend=True,
-            legend_at_bottom=True,
             print_values=False,
             x_label_rotation=30,
             allow_interruptions=True,
+            value_formatter=lambda value: number_format(value),
         )
     )
     chart.x_labels = [week for week, _score in points]
     chart.add(_("Alignment score"), [score for _week, score in points], stroke_style={"width": 3})
-    for label, values in components.items():
-        chart.add(label, values, show_dots=False, stroke_style={"width": 1, "dasharray": "4, 3"})
     return chart
 
 
-def score_chart(points: list[tuple[str, float | None]], components: dict[str, list]) -> SafeString:
-    """The alignment score (0–100) over the weeks, with each component (as 0–100)."""
-    return inline_svg(_score(points, components), family="chart-score")
+def score_chart(points: list[tuple[str, float | None]]) -> SafeString:
+    """The alignment score (0–100) over the weeks: one line, titled, without a legend."""
+    return inline_svg(_score(points), family="chart-score")
+
+
+# A sparkline's drawing box; the SVG scales to its cell (static/css/metrics.css).
+SPARK_WIDTH, SPARK_HEIGHT = 120, 24
+
+
+def sparkline(values: Sequence[float | None], *, label: str) -> SafeString:
+    """A component's weeks as a small line on a fixed 0–1 scale (so lines compare across
+    rows), its last value as a dot; a week without data breaks the line. No axes, no
+    legend: the row names it. `label` is read out instead of the drawing."""
+    count = len(values)
+    step = SPARK_WIDTH / max(count - 1, 1)
+    runs: list[list[str]] = [[]]
+    last: tuple[float, float] | None = None
+    for index, value in enumerate(values):
+        if value is None:
+            runs.append([])
+            continue
+        x = round(index * step, 1)
+        y = round(SPARK_HEIGHT - 2 - max(0.0, min(1.0, float(value))) * (SPARK_HEIGHT - 4), 1)
+        runs[-1].append(f"{x},{y}")
+        last = (x, y)
+    lines = "".join(
+        f'<polyline points="{" ".join(run)}"/>' if len(run) > 1 else "" for run in runs if run
+    )
+    dot = f'<circle cx="{last[0]}" cy="{last[1]}" r="2"/>' if last else ""
+    return format_html(
+        '<svg class="sparkline" viewBox="0 0 {} {}" preserveAspectRatio="none" role="img" '
+        'aria-label="{}">{}{}</svg>',
+        SPARK_WIDTH,
+        SPARK_HEIGHT,
+        label,
+        mark_safe(lines),  # numbers we computed
+        mark_safe(dot),
+    )
 
 
 def stylesheet() -> str:
     """The CSS of this module's charts, from samples built as the real ones are."""
     funnel = _funnel([{"label": str(i), "count": i} for i in range(SAMPLE_SERIES)])
-    weeks = [("w1", 50.0), ("w2", 60.0)]
-    score = _score(weeks, {str(i): [1.0, 2.0] for i in range(SAMPLE_SERIES - 1)})
+    score = _score([("w1", 50.0), ("w2", 60.0)])
     return chart_css(funnel, family="chart-funnel") + chart_css(score, family="chart-score")

@@ -6,21 +6,35 @@ One formatting for the page and the export, so a figure reads the same everywher
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.exports import csv_lines
-from config.formats import PERCENT_UNITS, lead_label, money_format, percent_format, person_name
+from config.formats import (
+    PERCENT_UNITS,
+    date_text,
+    lead_label,
+    money_format,
+    number_format,
+    percent_format,
+    period_format,
+    person_name,
+    signed_number_format,
+)
 from config.stored_text import stored_text_display
-from metrics.definitions import REGISTRY, MetricFilter, metric_label, metric_unit
+from metrics.definitions import (
+    MetricFilter,
+    metric_drill_base,
+    metric_label,
+    metric_unit,
+)
 
 EMPTY = "—"
 
@@ -38,25 +52,27 @@ def display(value: Any, unit: str) -> str:
     if unit == "money":
         return money_format(Decimal(value))
     if unit == "hours":
-        return _("%(n)s h") % {"n": formats.number_format(value, 1)}
+        return _("%(n)s h") % {"n": number_format(value, 1)}
     if unit == "days":
-        return _("%(n)s d") % {"n": formats.number_format(value, 1)}
-    return formats.number_format(value, 0, force_grouping=True)
+        return _("%(n)s d") % {"n": number_format(value, 1)}
+    return number_format(value)
 
 
 def delta_display(value: Any, unit: str) -> str:
     """A week-on-week change: rates in percentage points, others in their unit, signed."""
     if value is None:
         return EMPTY
-    number = float(value)
-    sign = "+" if number > 0 else ""
+    number = Decimal(str(value))
     if unit in {"rate", "ratio"}:
-        return _("%(sign)s%(n)s pp") % {"sign": sign, "n": formats.number_format(number * 100, 1)}
+        points = signed_number_format(number * 100, 1)
+        sign = "+" if points.startswith("+") else ""
+        return _("%(sign)s%(n)s pp") % {"sign": sign, "n": points.removeprefix("+")}
+    sign = "+" if number > 0 else ""
     if unit == "money":
-        return sign + money_format(Decimal(str(value)))
+        return sign + money_format(number)
     if unit in {"hours", "days"}:
         return sign + display(number, unit)
-    return sign + formats.number_format(number, 0, force_grouping=True)
+    return signed_number_format(number)
 
 
 def records_url(name: str, f: MetricFilter, **extra: Any) -> str:
@@ -71,11 +87,13 @@ class Figure:
     value: Any
     display: str
     url: str
+    period: str = ""  # the days it counts: "1 Oct 2026 – 31 Dec 2026"
 
 
 def figures(values: dict[str, Any], f: MetricFilter) -> dict[str, Figure]:
-    """{alias: Figure} for every value, each linking to its drill-down."""
+    """{alias: Figure} for every value, each linking to its drill-down and naming its period."""
     result = {}
+    period = period_format(f.start, f.end - timedelta(days=1))
     for name, value in values.items():
         unit = metric_unit(name)
         result[alias(name)] = Figure(
@@ -85,6 +103,7 @@ def figures(values: dict[str, Any], f: MetricFilter) -> dict[str, Figure]:
             value=value,
             display=display(value, unit),
             url=records_url(name, f),
+            period=period,
         )
     return result
 
@@ -109,6 +128,12 @@ def _when(moment: Any) -> str:
     if hasattr(moment, "tzinfo"):
         return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
     return moment.isoformat()
+
+
+def _when_text(moment: Any) -> str:
+    if moment is None:
+        return ""
+    return date_text(moment, with_time=hasattr(moment, "tzinfo"))
 
 
 def _name(user: Any) -> str:
@@ -139,33 +164,38 @@ def record_header(base: str) -> list[str]:
     }[base]  # fmt: skip
 
 
-def record_cells(base: str, obj: Any) -> list[Any]:
+def record_cells(base: str, obj: Any, *, iso: bool = False) -> list[Any]:
+    """A record's cells: dates in the language's one date format on the page, ISO 8601
+    (`iso`) in CSV, where a spreadsheet reads them as dates."""
+    when = _when if iso else _when_text
+    amount = (lambda value: value) if iso else money_format
     if base == "lead":
         return [*_lead(obj), obj.company, obj.get_stage_display(), obj.get_source_display(),
-                _when(obj.created_at), _name(obj.owner), obj.territory or "",
+                when(obj.created_at), _name(obj.owner), obj.territory or "",
                 obj.campaign or ""]  # fmt: skip
     if base == "event":
         return [*_lead(obj.lead), obj.get_from_stage_display(), obj.get_to_stage_display(),
-                _when(obj.occurred_at), _name(obj.actor),
+                when(obj.occurred_at), _name(obj.actor),
                 obj.reason_code or stored_text_display(text=obj.reason)]  # fmt: skip
     if base == "deal":
-        return [str(obj), *_lead(obj.lead), obj.lead.company, obj.amount, obj.get_outcome_display(),
-                _when(obj.created_at), _when(obj.closed_at), _name(obj.owner)]  # fmt: skip
+        return [str(obj), *_lead(obj.lead), obj.lead.company, amount(obj.amount),
+                obj.get_outcome_display(),
+                when(obj.created_at), when(obj.closed_at), _name(obj.owner)]  # fmt: skip
     if base == "spend":
-        return [obj.campaign.name, _when(obj.date), obj.amount, obj.note]
+        return [obj.campaign.name, when(obj.date), amount(obj.amount), obj.note]
     if base == "intel":
-        return [obj.get_kind_display(), obj.text, _name(obj.author), _when(obj.created_at),
-                _when(obj.acknowledged_at), *_lead(obj.lead)]  # fmt: skip
+        return [obj.get_kind_display(), obj.text, _name(obj.author), when(obj.created_at),
+                when(obj.acknowledged_at), *_lead(obj.lead)]  # fmt: skip
     if base == "dispute":
         return [obj.get_kind_display(), *_lead(obj.lead), _name(obj.raised_by),
-                _when(obj.created_at), _when(obj.resolved_at),
+                when(obj.created_at), when(obj.resolved_at),
                 obj.get_decision_display()]  # fmt: skip
     if base == "breach":
-        return [*_lead(obj.lead), obj.get_stage_display(), _when(obj.due_at),
-                _when(obj.detected_at), _name(obj.owner)]  # fmt: skip
+        return [*_lead(obj.lead), obj.get_stage_display(), when(obj.due_at),
+                when(obj.detected_at), _name(obj.owner)]  # fmt: skip
     if base == "followup":
         return [*_lead(obj.lead), obj.get_kind_display(), obj.get_outcome_display(),
-                _when(obj.occurred_at), _name(obj.author),
+                when(obj.occurred_at), _name(obj.author),
                 {True: _("yes"), False: _("no")}.get(obj.within_sla, "")]  # fmt: skip
     raise KeyError(base)
 
@@ -181,13 +211,5 @@ def record_link(base: str, obj: Any) -> str:
 
 def records_for(name: str, qs: QuerySet) -> tuple[str, QuerySet]:
     """The base kind of a metric's records and the queryset ready to list (no N+1)."""
-    base = REGISTRY[name].drill_base().base
+    base = metric_drill_base(name)
     return base, qs.select_related(*_SELECT[base]).order_by("-pk")
-
-
-# --- CSV (cells made formula-safe by config.exports) ------------------------------------------
-
-
-def csv_rows(base: str, objects: Iterable[Any]) -> Iterator[str]:
-    yield from csv_lines([record_header(base)])
-    yield from csv_lines(record_cells(base, obj) for obj in objects)

@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, CharField, Count, QuerySet, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, QuerySet, Sum, Value, When
 
 from alignment.agreement.selectors import agreement_active, agreement_in_force
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, IntelStatus, StageKey
 from campaigns.models import Campaign
-from campaigns.selectors import campaign_acceptance_rates
+from campaigns.selectors import campaign_acceptance_rates, campaigns_without_roi
 from campaigns.services import ACCEPTANCE_WINDOW_DAYS
 from config.dates import WEEK, day_start
 from config.formats import person_name
@@ -81,13 +81,26 @@ def scorecard_history(*, territory: int | None, until: date, weeks: int = 12) ->
     return list(qs.order_by("week_start"))
 
 
+def scorecard_table(*, territory: int | None, until: date, weeks: int = 12) -> list[Scorecard]:
+    """The weeks of scorecard_history, per territory: one territory's, or (None) the overall
+    cards and every territory's; by week, the overall card first, then territories by name."""
+    qs = Scorecard.objects.filter(
+        week_start__gt=until - timedelta(weeks=weeks), week_start__lte=until
+    ).select_related("territory", "agreement")
+    if territory:
+        qs = qs.filter(territory_id=territory)
+    return list(qs.order_by("week_start", F("territory__name").asc(nulls_first=True), "pk"))
+
+
 def campaign_rows(*, f: MetricFilter) -> list[dict[str, Any]]:
     grouped = metric_values_grouped(f=f, by="campaign", names=CAMPAIGN_METRICS)
     names = dict(
         Campaign.objects.filter(pk__in=[k for k in grouped if k]).values_list("pk", "name")
     )
+    not_live = campaigns_without_roi(ids=grouped)
     rows = [
-        {"campaign": pk, "name": names.get(pk, ""), **values}
+        {"campaign": pk, "name": names.get(pk, ""), **values, "has_roi": pk not in not_live}
+        | ({"roi": None} if pk in not_live else {})  # not live yet: no ROI
         for pk, values in grouped.items()
         if pk is not None
     ]

@@ -10,22 +10,25 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from alignment.agreement.selectors import COMPONENT_LABELS
 from config.dates import WEEK, PeriodDateField, deployment_date, planned_date_validator
+from config.exports import csv_response
 from metrics.definitions import (
     METRIC_NAMES,
     REGISTRY,
     TARGET_DRILL,
     MetricFilter,
     metric_filter_read,
+    metric_is_known,
     metric_label,
     metric_records,
     metric_unit,
@@ -36,7 +39,6 @@ from metrics.models import Target, Territory
 from metrics.reporting import charts, selectors
 from metrics.reporting.presentation import (
     alias,
-    csv_rows,
     delta_display,
     display,
     figures,
@@ -79,19 +81,16 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     history = data.history
     points = [
         (
-            date_format(c.week_start, "j M"),  # the reader's month names
+            date_format(c.week_start, "MONTH_DAY_FORMAT"),  # the reader's month names
             None if c.alignment_score is None else float(c.alignment_score),
         )
         for c in history
     ]
-    component_series: dict[str, list] = {}
-    for card in history:
+    weekly: dict[str, list[float | None]] = {}  # a component's value week by week
+    for index, card in enumerate(history):
         for comp in card.components:
-            label = str(COMPONENT_LABELS.get(comp["key"], comp["key"]))
-            value = comp.get("value")
-            component_series.setdefault(label, []).append(
-                None if value is None else round(value * 100, 1)
-            )
+            series = weekly.setdefault(comp["key"], [None] * len(history))
+            series[index] = comp.get("value")
     latest = history[-1] if history else None
     for row in data.campaigns:
         row["url"] = records_url("spend", f, campaign=row["campaign"])
@@ -111,10 +110,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "funnel": funnel,
         "revenue_target": display(data.revenue_target, "money"),
         "funnel_svg": charts.funnel_chart(data.funnel),
-        "score_svg": charts.score_chart(points, component_series) if points else "",
+        "score_svg": charts.score_chart(points) if points else "",
         "latest": latest,
         "latest_components": [
-            {**c, "label": str(COMPONENT_LABELS.get(c["key"], c["label"]))}
+            _component_row(c, weekly.get(c["key"], []), weeks=len(history))
             for c in (latest.components if latest else [])
         ],
         "all_figures": [fig[_alias(name)] for name in METRIC_NAMES],
@@ -122,6 +121,25 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "can_recompute": request.user.has_perm("metrics.recompute_scorecard"),
     }
     return render(request, "metrics/dashboard.html", context)
+
+
+def _component_row(component: dict[str, Any], series: list, *, weeks: int) -> dict[str, Any]:
+    """A score component's row: its latest value, weight and a sparkline of its weeks."""
+    label = str(COMPONENT_LABELS.get(component["key"], component["label"]))
+    return {
+        **component,
+        "label": label,
+        "value_display": display(component.get("value"), "rate"),
+        "spark": charts.sparkline(
+            series,
+            label=ngettext(
+                "%(component)s over the last %(n)s week",
+                "%(component)s over the last %(n)s weeks",
+                weeks,
+            )
+            % {"component": label, "n": weeks},
+        ),
+    }
 
 
 def _alias(name: str) -> str:
@@ -134,7 +152,7 @@ def records_view(request: HttpRequest) -> HttpResponse:
     f, errors = _filters(request)
     name = request.GET.get("metric", "")
     context = {**_filter_context(f, errors), "metric": name, "choices": []}
-    if not name or (name not in REGISTRY and name not in ("target_attainment", "mql_attainment")):
+    if not name or not metric_is_known(name):
         if name:
             errors = {**errors, "metric": [_("Unknown metric “%(n)s”.") % {"n": name}]}
             context["filter_errors"] = errors
@@ -171,20 +189,18 @@ def _description(name: str) -> str:
 
 def records_csv_view(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("metric", "")
-    if _drill_name(name) not in REGISTRY:
+    if not metric_is_known(_drill_name(name)):
         return redirect(reverse("metrics:records") + "?" + request.GET.urlencode())
     f, errors = _filters(request)
     if errors:
         return redirect(reverse("metrics:records") + "?" + request.GET.urlencode())
     base, qs = records_for(_drill_name(name), metric_records(name=name, f=f))
     filename = f"{_drill_name(name).replace('[', '_').replace(']', '').replace('→', '-')}"
-    response = StreamingHttpResponse(
-        csv_rows(base, qs.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+    return csv_response(
+        filename=f"{filename}_{f.start.isoformat()}_{f.end.isoformat()}.csv",
+        header=record_header(base),
+        rows=(record_cells(base, obj) for obj in qs.iterator(chunk_size=2000)),
     )
-    response["Content-Disposition"] = (
-        f'attachment; filename="{filename}_{f.start.isoformat()}_{f.end.isoformat()}.csv"'
-    )
-    return response
 
 
 # --- targets and plans -------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_bad_campaign_input_is_400_with_field_errors(marketer, rep, api_client):
 
 def test_the_detail_adds_spend_leads_mqls_won_revenue_and_roi(marketer, api_client):
     today = timezone.localdate()
-    campaign = CampaignFactory(owner=marketer, starts_on=today - timedelta(days=10))
+    campaign = CampaignFactory(owner=marketer, starts_on=today - timedelta(days=10), status="live")
     SpendEntry.objects.create(campaign=campaign, date=today, amount=Decimal("200.00"))
     lead = LeadFactory(campaign=campaign, company="Acme", mql_at=timezone.now())
     lead.stage_events.create(

@@ -53,9 +53,9 @@ def moved(lead, from_stage: str, to_stage: str, when: datetime, reason_code: str
 @pytest.fixture
 def january():
     """A (paid search), B (email), C (paid search, spend only); boundaries on both sides."""
-    a = CampaignFactory(name="A", channel=Channel.PAID_SEARCH)
-    b = CampaignFactory(name="B", channel=Channel.EMAIL)
-    c = CampaignFactory(name="C", channel=Channel.PAID_SEARCH)
+    a = CampaignFactory(name="A", channel=Channel.PAID_SEARCH, status="live")
+    b = CampaignFactory(name="B", channel=Channel.EMAIL, status="live")
+    c = CampaignFactory(name="C", channel=Channel.PAID_SEARCH, status="live")
     spend(a, date(2026, 1, 5), "300.00")
     spend(a, date(2026, 1, 31), "300.00")
     spend(a, date(2026, 2, 1), "999.00")  # February
@@ -191,7 +191,7 @@ def test_a_campaign_below_the_acceptance_floor_is_flagged_to_its_owner_once(db, 
     campaigns_acceptance_check()
     notes = Notification.objects.filter(event=ACCEPTANCE_EVENT)
     assert [(n.recipient, n.dedupe_key) for n in notes] == [(marketer, f"campaign:{poor.pk}")]
-    assert "25%" in notes.get().body
+    assert "25.0%" in notes.get().body
 
 
 def test_the_daily_task_runs_the_acceptance_check_and_is_safe_twice(db, marketer):

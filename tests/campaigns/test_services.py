@@ -281,7 +281,7 @@ def test_an_acceptance_rate_below_the_floor_notifies_the_owner_once(active_agree
     notes = Notification.objects.filter(event=ACCEPTANCE_EVENT)
     assert notes.count() == 1
     assert notes.get().recipient == marketer
-    assert "30%" in notes.get().body and "50%" in notes.get().body
+    assert "30.0%" in notes.get().body and "50.0%" in notes.get().body
 
 
 def test_an_acceptance_rate_at_the_floor_or_unknown_flags_nothing(active_agreement, marketer):

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.mark.parametrize(
     ("username", "landmark"),
-    [("rep", "Most urgent in my queue"), ("marketer", "Live campaigns"), ("exec", "open disputes")],
+    [("rep", "Most urgent in my queue"), ("marketer", "Live campaigns"), ("exec", "open dispute")],
 )
 def test_a_user_logs_in_in_a_real_browser_and_sees_their_home(page, username, landmark):
     demo_seed(lead_count=30, scorecard_weeks=1)

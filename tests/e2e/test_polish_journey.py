@@ -93,8 +93,8 @@ def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_flo
     entry = page.locator("#follow-up-section .timeline li.tl-follow_up").first
     assert "Rozmowa z Janem: demo w czwartek" in entry.inner_text()
     assert "Rozmowa telefoniczna: Umówiono spotkanie" in entry.inner_text()
-    # When, written the Polish way: 02-12-2026 16:40.
-    assert re.fullmatch(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}", entry.locator("time").inner_text())
+    # When, in the one Polish date format (config/locale_formats/pl): 6 Gru 2026, 16:40.
+    assert re.fullmatch(r"\d{1,2} \w{3} \d{4}, \d{2}:\d{2}", entry.locator("time").inner_text())
     assert FollowUp.objects.filter(lead=lead, author=rep).count() == 1
     screenshot(page, "polish-follow-up-logged")
 

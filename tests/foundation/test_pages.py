@@ -37,12 +37,12 @@ def demo(db):
 
 
 HOMES = {
-    "rep": "open leads in my queue",
-    "rep2": "open leads in my queue",
-    "salesmgr": "MQLs waiting for an owner",
+    "rep": "in my queue",
+    "rep2": "in my queue",
+    "salesmgr": "waiting for an owner",
     "marketer": "Live campaigns",
     "mktmgr": "Live campaigns",
-    "exec": "open disputes",
+    "exec": "open dispute",
     "admin": "Admin",
 }
 
@@ -63,7 +63,7 @@ def test_reps_do_not_see_marketing_sections_nor_marketers_the_queue(client: Clie
     assert "Live campaigns" not in client.get("/").content.decode()
     client.login(username="marketer", password=DEMO_PASSWORD)
     body = client.get("/").content.decode()
-    assert "open leads in my queue" not in body
+    assert "in my queue" not in body
     assert "My queue" not in body
 
 

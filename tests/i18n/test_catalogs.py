@@ -215,7 +215,7 @@ def _records() -> dict[str, dict[str, object]]:
     from alignment.agreement.services import agreement_draft_create
     from alignment.models import Battlecard, Dispute, FieldIntel, Notification
     from alignment.notifications.services import notification_send
-    from campaigns.models import Campaign, Collateral
+    from campaigns.models import Campaign, Collateral, SpendEntry
     from leads.imports.importer import lead_import
     from leads.models import Deal, DealOutcome, Lead, StageEvent
     from leads.services.calendar import calendar_feed_get
@@ -234,6 +234,7 @@ def _records() -> dict[str, dict[str, object]]:
     draft = agreement_draft_create(user=users["salesmgr"], title="Walk draft")
     last_move = StageEvent.objects.filter(lead_id=deal.lead_id).order_by("-occurred_at", "-id")
     feed = calendar_feed_get(user=rep)
+    spend = SpendEntry.objects.order_by("campaign_id", "pk").first()
     notification_send(recipients=[rep], event="walk", dedupe_key="walk", title="Walk")
     return {
         "leads:import-": {"pk": run.pk},
@@ -242,6 +243,9 @@ def _records() -> dict[str, dict[str, object]]:
         "leads:": {"pk": deal.lead_id},
         "campaigns:touch-record": {"lead_pk": deal.lead_id},
         "campaigns:": {"pk": Campaign.objects.order_by("pk").first().pk},
+        # A spend entry's page (correct or remove it): the first entry of a demo campaign.
+        "campaigns:spend-entry": {"pk": spend.campaign_id, "entry_pk": spend.pk},
+        "campaigns:spend-remove": {"pk": spend.campaign_id, "entry_pk": spend.pk},
         # The demo's uploaded price list (a download: nothing to read, but it must open).
         "campaigns:collateral-download": {
             "pk": Collateral.objects.exclude(file="").order_by("pk").first().pk

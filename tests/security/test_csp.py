@@ -125,7 +125,7 @@ def test_charts_are_inline_svg_without_inline_style_and_their_css_is_current(cli
     from metrics.reporting.charts import funnel_chart, score_chart
 
     svg = str(funnel_chart([{"label": "Inquiry", "count": 3}, {"label": "MQL", "count": 1}]))
-    svg += str(score_chart([("w1", 40.0), ("w2", 55.0)], {"Speed": [10.0, 20.0]}))
+    svg += str(score_chart([("w1", 40.0), ("w2", 55.0)]))
     assert svg.count("<svg") == 2 and "chart-funnel" in svg and "chart-score" in svg
     assert inline_code(svg) == []
     call_command("chart_css", "--check")  # static/css/charts.css matches the charts

@@ -42,8 +42,8 @@ from alignment.models import (
     WebhookSubscription,
 )
 from campaigns.models import Campaign
-from leads.models import Deal, FollowUp, Lead, LeadImport
-from tests.factories import CampaignFactory, UserFactory
+from leads.models import Deal, FollowUp, Lead, LeadImport, SavedView
+from tests.factories import CampaignFactory, SpendEntryFactory, UserFactory
 from tests.leads.conftest import make_lead
 from tests.urlwalk import all_routes
 
@@ -93,6 +93,7 @@ RULES: dict[str, NoObject | list[Check]] = {
     "leads:calendar-feed": NoObject("the user's own feed, opened by its secret token"),
     "leads:team": LIST,
     "leads:ledger": LIST,
+    "leads:ledger-csv": LIST,
     "leads:import": LIST,
     "leads:import-run": [Check("run", allowed=frozenset({Role.MARKETING_MANAGER, Role.EXECUTIVE}))],
     "leads:import-report": [
@@ -101,6 +102,13 @@ RULES: dict[str, NoObject | list[Check]] = {
     "leads:import-map": [Check("upload", allowed=NOBODY)],
     "leads:detail": [Check("lead")],
     "leads:create": LIST,
+    "leads:export": LIST,
+    # Bulk actions act on leads every role reads; reassigning is checked per role in
+    # tests/leads/test_lead_list.py (a rep's bulk reassign changes nothing).
+    "leads:bulk": NoObject("bulk actions on leads every role reads; reassign: see its test"),
+    "leads:view-save": LIST,
+    "leads:view-delete": [Check("saved_view", "POST", NOBODY)],
+    "search": LIST,
     "leads:edit": [
         Check("lead", "GET", SALES_MANAGER | MARKETING),
         Check(
@@ -128,6 +136,7 @@ RULES: dict[str, NoObject | list[Check]] = {
     "leads:revert": [Check("stage_event", "POST", SALES_MANAGER, {"reason": "A slip"})],
     # campaigns (pages)
     "campaigns:list": LIST,
+    "campaigns:list-csv": LIST,
     "campaigns:create": LIST,
     "campaigns:detail": [Check("campaign")],
     "campaigns:edit": [
@@ -146,6 +155,13 @@ RULES: dict[str, NoObject | list[Check]] = {
     ],
     "campaigns:spend-add": [
         Check("campaign", "POST", MARKETING, {"date": "2026-01-06", "amount": "5"})
+    ],
+    "campaigns:spend-entry": [
+        Check("spend", "GET", MARKETING),
+        Check("spend", "POST", MARKETING, {"date": "2026-01-06", "amount": "7", "reason": "Typo"}),
+    ],
+    "campaigns:spend-remove": [
+        Check("spend", "POST", MARKETING, {"reason": "Entered twice", "confirmed": "yes"})
     ],
     "campaigns:collateral-add": [
         Check("campaign", "POST", MARKETING, {"title": "Deck", "url": "https://x.test/d"})
@@ -173,11 +189,14 @@ RULES: dict[str, NoObject | list[Check]] = {
     "metrics:records-csv": LIST,
     "metrics:targets": LIST,
     "metrics:pack": LIST,
+    "metrics:pack-csv": LIST,
+    "metrics:scorecards-csv": LIST,
     "metrics:scorecards-recompute": LIST,
     "account:profile": PUBLIC,
     "account:language": PUBLIC,
     # feedback (pages)
     "feedback:intel": LIST,
+    "feedback:intel-csv": LIST,
     "feedback:intel-new": LIST,
     "feedback:intel-detail": [Check("intel")],
     "feedback:intel-respond": [
@@ -190,6 +209,7 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("battlecard", "POST", MARKETING, {"competitor_name": "Rival", "summary": "x"})
     ],
     "feedback:disputes": LIST,
+    "feedback:disputes-csv": LIST,
     "feedback:dispute-new": LIST,
     "feedback:dispute-detail": [Check("dispute")],
     "feedback:dispute-resolve": [
@@ -219,6 +239,7 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("lead", "PATCH", SALES_MANAGER | MARKETING, {"company": "Changed"}),
         Check("lead", "DELETE", NOBODY),
     ],
+    "api-search": LIST,
     "api-lead-merge": [
         Check("lead", "POST", MANAGERS, {"duplicate": "@mql_lead", "reason": "Same person"})
     ],
@@ -309,6 +330,7 @@ def world(db, tmp_path, settings):
     deal = Deal.objects.create(lead=deal_lead, owner=owner_rep, amount=Decimal("500.00"))
     stage_event = lead.stage_events.order_by("-occurred_at", "-id").first()  # mql → sal
     campaign = CampaignFactory(owner=owner_marketer, name="Owned campaign")
+    spend = SpendEntryFactory(campaign=campaign, created_by=owner_marketer)
     collateral = collateral_add(
         actor=owner_marketer, title="Deck", url="https://x.test/deck", campaign=campaign
     )
@@ -338,6 +360,9 @@ def world(db, tmp_path, settings):
         recipient=owner_marketer, event="x", dedupe_key="x", title=SECRETS["notification"][0]
     )
     run = LeadImport.objects.create(created_by=owner_marketer, filename=SECRETS["run"][0])
+    saved_view = SavedView.objects.create(
+        user=owner_rep, list_key="leads", name="Mine", query="state=open"
+    )
     return {
         "users": users,
         "rep": owner_rep,
@@ -349,6 +374,7 @@ def world(db, tmp_path, settings):
         "stage_event": stage_event,
         "campaign": campaign,
         "col": collateral,
+        "spend": spend,
         "col_file": col_file,
         "draft": draft,
         "proposed": proposed,
@@ -358,6 +384,7 @@ def world(db, tmp_path, settings):
         "webhook": webhook,
         "notification": notification,
         "run": run,
+        "saved_view": saved_view,
         "upload": type("Upload", (), {"pk": "0123456789abcdef0123456789abcdef"})(),
     }
 
@@ -379,7 +406,7 @@ def _fingerprint(world: dict[str, Any]) -> tuple:
                 "pk", "name", "description", "status", "launched_at"
             )
         ),
-        SpendEntry.objects.count(),
+        list(SpendEntry.objects.order_by("pk").values_list("pk", "date", "amount")),
         Collateral.objects.count(),
         BriefingAcknowledgment.objects.count(),
         list(Agreement.objects.order_by("pk").values_list("pk", "status", "title")),
@@ -390,6 +417,7 @@ def _fingerprint(world: dict[str, Any]) -> tuple:
         list(WebhookSubscription.objects.values_list("pk", "is_active")),
         list(Notification.objects.values_list("pk", "read_at")),
         LeadImport.objects.count(),
+        SavedView.objects.count(),
     )
 
 
@@ -419,6 +447,8 @@ def _url(name: str, world: dict[str, Any], check: Check) -> str:
         kwargs = {"pk": obj.lead_id, "deal_pk": obj.pk}
     if "event_pk" in params:
         kwargs = {"pk": obj.lead_id, "event_pk": obj.pk}
+    if "entry_pk" in params:
+        kwargs = {"pk": obj.campaign_id, "entry_pk": obj.pk}
     if "token" in params:
         kwargs = {"token": obj.pk}
     return reverse(name, kwargs=kwargs)

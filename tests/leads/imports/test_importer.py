@@ -432,7 +432,8 @@ def test_an_explicit_mapping_and_custom_fields(active_agreement, marketer):
 
 def test_the_report_csv_escapes_formulas():
     assert csv_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert csv_cell("+1") == "'+1" and csv_cell("@x") == "'@x" and csv_cell("-2") == "'-2"
+    assert csv_cell("+1") == "'+1" and csv_cell("@x") == "'@x" and csv_cell("-2+3") == "'-2+3"
+    assert csv_cell("-2") == "-2"  # a plain number stays a number
     assert csv_cell("plain") == "plain"
     lines = csv_lines(
         report_csv_rows(

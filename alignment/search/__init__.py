@@ -1,0 +1,1 @@
+"""One search box for the shared record: leads, campaigns, deals, battlecards and intel."""
