@@ -27,7 +27,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from alignment.agreement.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND
 from campaigns import selectors, services
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
-from campaigns.models import Campaign, Channel, SpendEntry, Touch, TouchKind
+from campaigns.models import Campaign, Channel, SpendCorrection, SpendEntry, Touch, TouchKind
 from config.api import LargeCursorPagination, RoleModelPermissions
 from config.dates import history_moment_validator, planned_date_validator
 from config.filters import UtcIsoDateTimeFilter
@@ -440,6 +440,116 @@ class CampaignSpendView(generics.ListCreateAPIView):
         return Response(SpendSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
+class SpendChangeSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, help_text="The new amount."
+    )
+    date = serializers.DateField(
+        required=False, validators=[history_moment_validator], help_text="The new day."
+    )
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why: recorded with the correction, shown on the campaign."
+    )
+
+
+class SpendRemovalSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why: recorded with the removal, shown on the campaign."
+    )
+
+
+class SpendCorrectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SpendCorrection
+        fields = ["id", "record_id", "action", "changes", "reason", "actor", "occurred_at"]
+
+
+class SpendEntryPermissions(SpendPermissions):
+    """Marketers correct (change) or remove (delete) spend; the rules live in the services."""
+
+    perms_map = {
+        **SpendPermissions.perms_map,
+        "PATCH": ["campaigns.change_spendentry"],
+        "DELETE": ["campaigns.delete_spendentry"],
+    }
+
+
+class CampaignSpendEntryView(generics.GenericAPIView):
+    """One spend entry: read it, correct its amount or day (PATCH), or remove it (DELETE).
+
+    Both need a `reason`, recorded with a SpendCorrection (who, when, before and after) that
+    the campaign page lists; spend is what cost per lead, CAC and ROI divide by, so it is
+    never changed silently. DELETE takes the reason in its body or as `?reason=`. 400 with
+    field errors (a missing reason, a correction that changes nothing); 404 for an entry
+    of another campaign or one already removed.
+    """
+
+    permission_classes = [IsAuthenticated, SpendEntryPermissions]
+    queryset = SpendEntry.objects.none()  # the permission class reads its model
+    serializer_class = SpendSerializer
+
+    def entry(self) -> SpendEntry:
+        return get_object_or_404(
+            SpendEntry, pk=self.kwargs["entry_pk"], campaign_id=self.kwargs["pk"]
+        )
+
+    @extend_schema(summary="A spend entry", tags=["campaigns"], responses={200: SpendSerializer})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(SpendSerializer(self.entry()).data)
+
+    @extend_schema(
+        summary="Correct a spend entry (marketers, with a reason)",
+        tags=["campaigns"],
+        request=SpendChangeSerializer,
+        responses={
+            200: SpendCorrectionSerializer,
+            400: FIELD_ERRORS,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
+    )
+    def patch(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        entry = self.entry()
+        body = SpendChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        correction = _call(
+            services.spend_entry_correct,
+            entry=entry,
+            actor=request.user,
+            reason=body.validated_data["reason"],
+            amount=body.validated_data.get("amount"),
+            date=body.validated_data.get("date"),
+        )
+        return Response(SpendCorrectionSerializer(correction).data)
+
+    @extend_schema(
+        summary="Remove a spend entry (marketers, with a reason)",
+        tags=["campaigns"],
+        request=SpendRemovalSerializer,
+        responses={
+            200: SpendCorrectionSerializer,
+            400: FIELD_ERRORS,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
+    )
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        entry = self.entry()
+        # The reason in a JSON body, or ?reason= for clients that send no body with DELETE.
+        body = SpendRemovalSerializer(data=request.data or request.query_params)
+        body.is_valid(raise_exception=True)
+        try:
+            correction = _call(
+                services.spend_entry_remove,
+                entry=entry,
+                actor=request.user,
+                reason=body.validated_data["reason"],
+            )
+        except SpendEntry.DoesNotExist:
+            raise NotFound() from None
+        return Response(SpendCorrectionSerializer(correction).data)
+
+
 # --- touches -----------------------------------------------------------------------------
 
 
@@ -559,5 +669,10 @@ urlpatterns = [
     path("campaigns/kpis/", CampaignKpiView.as_view(), name="api-campaign-kpis"),
     path("campaigns/<int:pk>/", CampaignDetailView.as_view(), name="api-campaign"),
     path("campaigns/<int:pk>/spend/", CampaignSpendView.as_view(), name="api-campaign-spend"),
+    path(
+        "campaigns/<int:pk>/spend/<int:entry_pk>/",
+        CampaignSpendEntryView.as_view(),
+        name="api-campaign-spend-entry",
+    ),
     path("touches/", TouchListView.as_view(), name="api-touches"),
 ]

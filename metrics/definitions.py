@@ -393,9 +393,11 @@ def _in(prefix: str, f: MetricFilter) -> dict[str, datetime]:
 def _moves() -> QuerySet:
     """The stage events that count as moves: not a sales manager's revert, nor a move it
     reverted (both stay in the history; an undone move is no entry and no decision)."""
-    return StageEvent.objects.exclude(source=StageEvent.Source.REVERT).filter(
-        reverted_by__isnull=True
-    )
+    # An uncorrelated NOT IN (PostgreSQL hashes the few reverted ids once per query), not
+    # a join or a correlated NOT EXISTS: inside the cohorts' nested EXISTS those made
+    # PostgreSQL probe the stage events again for every row (minutes on real data sets).
+    reverted = StageEvent.objects.filter(reverts__isnull=False).values("reverts_id")
+    return StageEvent.objects.exclude(source=StageEvent.Source.REVERT).exclude(pk__in=reverted)
 
 
 def _entered(stage: str, f: MetricFilter) -> Exists:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from alignment.agreement.forms import errors_into
@@ -450,7 +451,11 @@ def notification_read_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def notification_read_all_view(request: HttpRequest) -> HttpResponse:
     count = notification_mark_read(user=request.user)
-    messages.success(request, _("%(n)s notifications marked as read.") % {"n": count})
+    messages.success(
+        request,
+        ngettext("%(n)s notification marked as read.", "%(n)s notifications marked as read.", count)
+        % {"n": count},
+    )
     return redirect("feedback:notifications")
 
 

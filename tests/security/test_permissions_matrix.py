@@ -262,6 +262,10 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("campaign"),
         Check("campaign", "POST", MARKETING, {"date": "2026-01-06", "amount": "5"}),
     ],
+    "api-campaign-spend-entry": [
+        Check("spend"),
+        Check("spend", "PATCH", MARKETING, {"amount": "7", "reason": "Invoice"}),
+    ],
     "api-touches": LIST,
     "api-intel": LIST,
     "api-intel-detail": [
