@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _lazy
 
-from alignment.agreement.selectors import agreement_active
+from alignment.agreement.selectors import agreement_active, localized
 from alignment.models import Agreement, ReasonKind, StageKey
 from campaigns.attribution import (
     DEFAULT_MODEL,
@@ -149,7 +149,11 @@ def campaign_rejection_reasons(*, campaign: Campaign) -> list[dict]:
     """Why sales rejected this campaign's MQLs: reason code, its label, how often."""
     agreement = agreement_active()
     labels = (
-        dict(agreement.reason_codes.filter(kind=ReasonKind.REJECTION).values_list("code", "label"))
+        {
+            code.code: localized(code, "label")
+            for code in agreement.reason_codes.all()
+            if code.kind == ReasonKind.REJECTION
+        }
         if agreement
         else {}
     )

@@ -54,7 +54,9 @@ class StageSerializer(serializers.ModelSerializer):
             "exit_criteria",
             "win_probability",
             "next",
+            "translations",
         ]
+        read_only_fields = ["translations"]
 
     def get_next(self, stage: FunnelStage) -> list[str]:
         return sorted(n.key for n in stage.next_stages.all())
@@ -75,8 +77,10 @@ class RuleSerializer(serializers.ModelSerializer):
             "half_life_days",
             "points",
             "description",
+            "translations",
             "in_words",
         ]
+        read_only_fields = ["translations"]
 
     def get_in_words(self, rule: QualificationRule) -> str:
         return rule_in_words(rule)
@@ -85,7 +89,8 @@ class RuleSerializer(serializers.ModelSerializer):
 class ReasonCodeSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReasonCode
-        fields = ["kind", "code", "label"]
+        fields = ["kind", "code", "label", "translations"]
+        read_only_fields = ["translations"]
 
 
 class SignatureSerializer(serializers.ModelSerializer):

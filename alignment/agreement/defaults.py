@@ -226,6 +226,57 @@ RULES: list[dict] = [
 ]
 
 
+def _default_texts() -> list[str]:
+    """Every text of the default agreement people read, as written in the code."""
+    stage_texts = [spec[f] for spec in STAGES for f in ("name", "entry_criteria", "exit_criteria")]
+    reason_texts = [label for codes in REASON_CODES.values() for _code, label in codes]
+    return [t for t in [*stage_texts, *reason_texts, *(r["description"] for r in RULES)] if t]
+
+
+def translate(apps: Apps, *, agreement_ids: list[int] | None = None) -> int:
+    """Give the default agreement's texts their translations into every other offered
+    language (from the message catalogs), wherever a stage, reason code or rule still
+    carries one as written in the deployment's language and has no translation of its own.
+
+    Edited texts are left to the people who edited them. Running it twice changes nothing
+    more; returns how many rows it changed. A model without `translations` yet (an older
+    migration's) is skipped.
+    """
+    base_language = settings.LANGUAGE_CODE
+    others = [code for code, _name in settings.LANGUAGES if code != base_language]
+    known: dict[str, dict[str, str]] = {}
+    for text in _default_texts():
+        with translation.override(base_language):
+            written = translation.gettext(text)
+        by_language = {}
+        for language in others:
+            with translation.override(language):
+                by_language[language] = translation.gettext(text)
+        known[written] = by_language
+    changed = 0
+    for model_name, fields in (
+        ("FunnelStage", ("name", "entry_criteria", "exit_criteria")),
+        ("ReasonCode", ("label",)),
+        ("QualificationRule", ("description",)),
+    ):
+        model = apps.get_model("alignment", model_name)
+        if "translations" not in {f.name for f in model._meta.concrete_fields}:
+            continue
+        rows = model.objects.all()
+        if agreement_ids is not None:
+            rows = rows.filter(agreement_id__in=agreement_ids)
+        for row in rows:
+            translations = {lang: dict(texts) for lang, texts in (row.translations or {}).items()}
+            for field in fields:
+                for language, text in known.get(getattr(row, field), {}).items():
+                    translations.setdefault(language, {}).setdefault(field, text)
+            if translations != (row.translations or {}):
+                row.translations = translations
+                row.save(update_fields=["translations"])
+                changed += 1
+    return changed
+
+
 def install(apps: Apps, *, title: str = "") -> Any:
     """Create the default agreement as the active version, with the models of `apps`.
 
@@ -282,4 +333,5 @@ def install(apps: Apps, *, title: str = "") -> Any:
             )
             for rule in RULES
         )
+    translate(apps, agreement_ids=[agreement.pk])
     return agreement

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from alignment.agreement.selectors import SCORE_COMPONENTS
+from alignment.agreement.selectors import SCORE_COMPONENTS, translation_languages
 from alignment.models import Agreement, ReasonKind, RuleKind, RuleOperator, StageKey, Team
 from campaigns.models import TouchKind
 from config.widgets import Confirmation
@@ -26,11 +26,59 @@ def errors_into(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
+class TranslatedTextsForm(forms.Form):
+    """A form with agreement texts people write in every offered language: each field in
+    `translated` (the deployment's language, required where the field is) is followed by
+    an optional `<field>_<language>` input per other offered language."""
+
+    translated: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: dict[str, forms.Field] = {}
+        for name, field in self.fields.items():
+            fields[name] = field
+            if name not in self.translated:
+                continue
+            for code, language in translation_languages():
+                fields[f"{name}_{code}"] = forms.CharField(
+                    label=gettext("%(field)s (%(language)s)")
+                    % {"field": field.label, "language": language},
+                    required=False,
+                    max_length=getattr(field, "max_length", None),
+                    widget=type(field.widget)(attrs={**field.widget.attrs, "lang": code}),
+                )
+        self.fields = fields
+
+    @staticmethod
+    def translation_initial(obj: Any, names: tuple[str, ...]) -> dict[str, str]:
+        """The `<field>_<language>` initial values of a saved object's translations."""
+        texts = obj.translations or {}
+        return {
+            f"{name}_{code}": (texts.get(code) or {}).get(name, "")
+            for name in names
+            for code, _language in translation_languages()
+        }
+
+    def translations(self) -> dict[str, dict[str, str]]:
+        """The cleaned translations as the services take them: {language: {field: text}}."""
+        return {
+            code: {name: self.cleaned_data.get(f"{name}_{code}") or "" for name in self.translated}
+            for code, _language in translation_languages()
+        }
+
+    def base_data(self) -> dict[str, Any]:
+        """The cleaned data without the translation inputs."""
+        extra = {f"{n}_{code}" for n in self.translated for code, _l in translation_languages()}
+        return {k: v for k, v in self.cleaned_data.items() if k not in extra}
+
+
 class ThresholdForm(forms.Form):
     mql_threshold = forms.IntegerField(label=_("MQL threshold (points)"), min_value=0)
 
 
-class RuleForm(forms.Form):
+class RuleForm(TranslatedTextsForm):
+    translated = ("description",)
     kind = forms.ChoiceField(label=_("Kind"), choices=RuleKind.choices)
     field = forms.CharField(
         label=_("Lead field"),
@@ -54,7 +102,8 @@ class RuleForm(forms.Form):
         self.fields["touch_kind"].choices = [("", "—"), *TouchKind.choices]
 
 
-class StageForm(forms.Form):
+class StageForm(TranslatedTextsForm):
+    translated = ("name", "entry_criteria", "exit_criteria")
     key = forms.ChoiceField(choices=StageKey.choices, widget=forms.HiddenInput)
     name = forms.CharField(label=_("Name"), max_length=80)
     owner_team = forms.ChoiceField(label=_("Owner"), choices=Team.choices)
@@ -85,7 +134,8 @@ class WeightsForm(forms.Form):
             )
 
 
-class ReasonCodeForm(forms.Form):
+class ReasonCodeForm(TranslatedTextsForm):
+    translated = ("label",)
     kind = forms.ChoiceField(label=_("For"), choices=ReasonKind.choices)
     code = forms.SlugField(label=_("Code"), max_length=40, required=False)
     label = forms.CharField(label=_("Label"), max_length=120)

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -18,6 +20,7 @@ from alignment.models import (
     FollowUpOutcome,
     FunnelStage,
     QualificationRule,
+    ReasonCode,
     ReasonKind,
     RuleKind,
     RuleOperator,
@@ -29,6 +32,34 @@ from leads.models import Lead
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+
+# The agreement's own texts people write in every offered language: the field holds the
+# deployment's language (LANGUAGE_CODE), `translations` the others.
+TRANSLATED_FIELDS: dict[type[Model], tuple[str, ...]] = {
+    FunnelStage: ("name", "entry_criteria", "exit_criteria"),
+    ReasonCode: ("label",),
+    QualificationRule: ("description",),
+}
+
+
+def translation_languages() -> list[tuple[str, str]]:
+    """The offered languages an agreement text may be translated into: all but the
+    deployment's, whose text is the field itself."""
+    return [
+        (code, str(name)) for code, name in settings.LANGUAGES if code != settings.LANGUAGE_CODE
+    ]
+
+
+def localized(obj: FunnelStage | ReasonCode | QualificationRule, field: str) -> str:
+    """An agreement text in the reader's (the active) language; the deployment's language
+    where it has no translation. Every page, form, export and message shows it this way."""
+    base = getattr(obj, field)
+    language = (get_language() or settings.LANGUAGE_CODE).split("-")[0].lower()
+    if language == settings.LANGUAGE_CODE:
+        return base
+    text = ((obj.translations or {}).get(language) or {}).get(field) or ""
+    return text if text.strip() else base
 
 
 def _with_contents(qs: QuerySet[Agreement]) -> QuerySet[Agreement]:
@@ -120,7 +151,7 @@ def funnel_for(*, agreement: Agreement) -> Funnel:
     }
     codes: dict[str, dict[str, str]] = {kind: {} for kind in ReasonKind.values}
     for code in agreement.reason_codes.all():
-        codes[code.kind][code.code] = code.label
+        codes[code.kind][code.code] = localized(code, "label")
     return Funnel(agreement=agreement, stages=stages, transitions=transitions, reason_codes=codes)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.apps import apps as django_apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Model
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -19,7 +19,12 @@ from alignment.accounts.roles import Role, user_has_role
 from alignment.agreement import defaults
 from alignment.agreement.events import AgreementActivated
 from alignment.agreement.scoring import CUSTOM_FIELD, SCORABLE_FIELDS
-from alignment.agreement.selectors import WEIGHT_FIELDS, rule_in_words
+from alignment.agreement.selectors import (
+    TRANSLATED_FIELDS,
+    WEIGHT_FIELDS,
+    rule_in_words,
+    translation_languages,
+)
 from alignment.models import (
     Agreement,
     AgreementSignature,
@@ -162,24 +167,61 @@ def agreement_draft_create(
             entry_criteria=stage.entry_criteria,
             exit_criteria=stage.exit_criteria,
             win_probability=stage.win_probability,
+            translations=stage.translations,
         )
         for stage in old_stages
     }
     for stage in old_stages:
         new_stages[stage.key].next_stages.set([new_stages[n.key] for n in stage.next_stages.all()])
     ReasonCode.objects.bulk_create(
-        ReasonCode(agreement=draft, kind=c.kind, code=c.code, label=c.label, rest_days=c.rest_days)
+        ReasonCode(
+            agreement=draft,
+            kind=c.kind,
+            code=c.code,
+            label=c.label,
+            rest_days=c.rest_days,
+            translations=c.translations,
+        )
         for c in base.reason_codes.all()
     )
     QualificationRule.objects.bulk_create(
         QualificationRule(
             agreement=draft,
             description=r.description,
+            translations=r.translations,
             **{name: getattr(r, name) for name in RULE_FIELDS},
         )
         for r in base.rules.all()
     )
     return draft
+
+
+def _translations_clean(
+    model: type[Model], current: dict[str, Any] | None, given: Any
+) -> dict[str, dict[str, str]]:
+    """`current` translations with those `given` ({language: {field: text}}) written over
+    them: only offered languages other than the deployment's and the model's translated
+    texts; an empty text removes a translation (the reader then sees the base text)."""
+    fields = TRANSLATED_FIELDS[model]
+    languages = [code for code, _name in translation_languages()]
+    result = {
+        lang: {f: str(t) for f, t in texts.items() if f in fields and t}
+        for lang, texts in (current or {}).items()
+        if lang in languages and isinstance(texts, dict)
+    }
+    for lang, texts in (given or {}).items():
+        if lang not in languages or not isinstance(texts, dict):
+            continue
+        for field, text in texts.items():
+            if field not in fields:
+                continue
+            limit = getattr(model._meta.get_field(field), "max_length", None)
+            cleaned = str(text or "").strip()[:limit]
+            if cleaned:
+                result.setdefault(lang, {})[field] = cleaned
+            else:
+                result.get(lang, {}).pop(field, None)
+    return {lang: texts for lang, texts in result.items() if texts}
 
 
 def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -197,6 +239,7 @@ def _rule_clean(data: dict[str, Any]) -> dict[str, Any]:
         "half_life_days": None,
         "points": 0,
         "description": (data.get("description") or "").strip()[:200],
+        "translations": _translations_clean(QualificationRule, {}, data.get("translations")),
     }
     if kind in (RuleKind.FIT, RuleKind.MUST):
         field = (data.get("field") or "").strip()
@@ -277,7 +320,8 @@ def agreement_threshold_set(*, agreement: Agreement, user: Any, threshold: Any) 
 def agreement_stage_update(
     *, agreement: Agreement, user: Any, key: str, data: dict[str, Any]
 ) -> FunnelStage:
-    """Change one stage's name, owner, SLA, criteria or (with `next`) its allowed moves."""
+    """Change one stage's name, owner, SLA, criteria, their translations ({language:
+    {field: text}}) or (with `next`) its allowed moves."""
     _require_role(user, MANAGER_ROLES, _("Only managers change stages and SLAs."))
     _require_draft(agreement)
     stage = FunnelStage.objects.filter(agreement=agreement, key=key).first()
@@ -306,6 +350,10 @@ def agreement_stage_update(
             errors["name"] = [_("A stage needs a name.")]
             continue
         setattr(stage, name, value)
+    if "translations" in data:
+        stage.translations = _translations_clean(
+            FunnelStage, stage.translations, data["translations"]
+        )
     if "next" in data:
         keys = [k for k in data["next"] if k]
         targets = list(FunnelStage.objects.filter(agreement=agreement, key__in=keys))
@@ -345,7 +393,13 @@ def agreement_weights_set(*, agreement: Agreement, user: Any, weights: dict[str,
 
 @transaction.atomic
 def agreement_reason_code_add(
-    *, agreement: Agreement, user: Any, kind: str, code: str, label: str
+    *,
+    agreement: Agreement,
+    user: Any,
+    kind: str,
+    code: str,
+    label: str,
+    translations: dict[str, dict[str, str]] | None = None,
 ) -> ReasonCode:
     _require_role(user, MANAGER_ROLES, _("Only managers change reason codes."))
     _require_draft(agreement)
@@ -362,7 +416,11 @@ def agreement_reason_code_add(
     if errors:
         raise ValidationError(errors)
     return ReasonCode.objects.create(
-        agreement=agreement, kind=kind, code=slug, label=label.strip()[:120]
+        agreement=agreement,
+        kind=kind,
+        code=slug,
+        label=label.strip()[:120],
+        translations=_translations_clean(ReasonCode, {}, translations),
     )
 
 

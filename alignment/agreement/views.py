@@ -22,6 +22,7 @@ from alignment.agreement.forms import (
     RuleForm,
     StageForm,
     ThresholdForm,
+    TranslatedTextsForm,
     WeightsForm,
     errors_into,
     sign_confirmation,
@@ -267,6 +268,7 @@ def agreement_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
                     "entry_criteria": stage.entry_criteria,
                     "exit_criteria": stage.exit_criteria,
                     "next": [n.key for n in stage.next_stages.all()],
+                    **StageForm.translation_initial(stage, StageForm.translated),
                 },
                 prefix=stage.key,
             )
@@ -299,25 +301,33 @@ def _edit_apply(request: HttpRequest, agreement: Agreement, action: str, bound: 
     prefix = request.POST.get("prefix") if action == "stage" else None
     form = form_class(request.POST, prefix=prefix)
     if form.is_valid():
-        data = form.cleaned_data
+        data = form.base_data() if isinstance(form, TranslatedTextsForm) else form.cleaned_data
+        translations = form.translations() if isinstance(form, TranslatedTextsForm) else {}
         try:
             if action == "threshold":
                 services.agreement_threshold_set(
                     agreement=agreement, user=user, threshold=data["mql_threshold"]
                 )
             elif action == "rule_add":
-                services.agreement_rule_add(agreement=agreement, user=user, data=data)
+                services.agreement_rule_add(
+                    agreement=agreement, user=user, data={**data, "translations": translations}
+                )
             elif action == "stage":
                 services.agreement_stage_update(
                     agreement=agreement,
                     user=user,
                     key=data["key"],
-                    data={k: v for k, v in data.items() if k != "key"},
+                    data={
+                        **{k: v for k, v in data.items() if k != "key"},
+                        "translations": translations,
+                    },
                 )
             elif action == "weights":
                 services.agreement_weights_set(agreement=agreement, user=user, weights=data)
             elif action == "reason_add":
-                services.agreement_reason_code_add(agreement=agreement, user=user, **data)
+                services.agreement_reason_code_add(
+                    agreement=agreement, user=user, translations=translations, **data
+                )
         except ValidationError as exc:
             errors_into(form, exc)
         else:

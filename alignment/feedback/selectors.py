@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alignment.agreement.scoring import score_compute
-from alignment.agreement.selectors import agreement_in_force
+from alignment.agreement.selectors import agreement_in_force, localized
 from alignment.models import (
     Battlecard,
     BattlecardObjection,
@@ -239,14 +239,12 @@ class DisputeEvidence:
 
 def _reason_label(event: StageEvent) -> str:
     agreement = event.agreement or agreement_in_force(at=event.occurred_at)
-    label = None
+    code = None
     if agreement is not None and event.reason_code:
-        label = (
-            agreement.reason_codes.filter(kind=ReasonKind.REJECTION, code=event.reason_code)
-            .values_list("label", flat=True)
-            .first()
-        )
-    return label or event.reason_code or "—"
+        code = agreement.reason_codes.filter(
+            kind=ReasonKind.REJECTION, code=event.reason_code
+        ).first()
+    return (localized(code, "label") if code else "") or event.reason_code or "—"
 
 
 def _breakdown_then(*, lead: Lead, event: StageEvent) -> tuple[list[dict[str, Any]] | None, str]:

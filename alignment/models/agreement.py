@@ -250,6 +250,9 @@ class FunnelStage(models.Model):
         blank=True,
         related_name="previous_stages",
     )
+    # The texts above in the offered languages other than the deployment's (LANGUAGE_CODE,
+    # whose text is the field itself): {"pl": {"name": "…"}}; a missing one falls back.
+    translations = models.JSONField(_("translations"), default=dict, db_default={}, blank=True)
 
     class Meta:
         ordering = ["agreement", "order"]
@@ -293,6 +296,9 @@ class ReasonCode(models.Model):
         db_default=RECYCLE_REST_DAYS_DEFAULT,
         validators=[MaxValueValidator(3650)],
     )
+    # The texts above in the offered languages other than the deployment's (LANGUAGE_CODE,
+    # whose text is the field itself): {"pl": {"name": "…"}}; a missing one falls back.
+    translations = models.JSONField(_("translations"), default=dict, db_default={}, blank=True)
 
     class Meta:
         ordering = ["kind", "code"]
@@ -345,6 +351,9 @@ class QualificationRule(models.Model):
     )
     points = models.IntegerField(_("points"), default=0)
     description = models.CharField(_("description"), max_length=200, blank=True)
+    # The texts above in the offered languages other than the deployment's (LANGUAGE_CODE,
+    # whose text is the field itself): {"pl": {"name": "…"}}; a missing one falls back.
+    translations = models.JSONField(_("translations"), default=dict, db_default={}, blank=True)
 
     class Meta:
         ordering = ["agreement", "kind", "id"]
