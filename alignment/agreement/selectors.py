@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Prefetch, QuerySet
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -200,7 +200,11 @@ def rule_in_words(rule: QualificationRule) -> str:
     """A rule as a sentence both teams can read, e.g. "company size is at least 50: +20"."""
     if rule.kind == RuleKind.ENGAGEMENT:
         kind = dict(TouchKind.choices).get(rule.touch_kind, rule.touch_kind)
-        return _("each “%(kind)s” touch: +%(points)s points, halving every %(days)s days") % {
+        return ngettext(
+            "each “%(kind)s” touch: +%(points)s points, halving every %(days)s day",
+            "each “%(kind)s” touch: +%(points)s points, halving every %(days)s days",
+            rule.half_life_days or 0,
+        ) % {
             "kind": kind,
             "points": rule.points,
             "days": rule.half_life_days,
