@@ -92,13 +92,7 @@ def leads_matching(query: str) -> QuerySet[Lead]:
         return Lead.objects.annotate(document=lead_search_vector()).filter(
             document=SearchQuery(tsquery, search_type="raw", config="simple")
         )
-    matches = Q()
-    for word in words:
-        any_field = Q()
-        for name in LEAD_SEARCH_FIELDS:
-            any_field |= Q(**{f"{name}__icontains": word})
-        matches &= any_field
-    return Lead.objects.filter(matches)
+    return Lead.objects.filter(_contains_all(LEAD_SEARCH_FIELDS, words))
 
 
 def deals_matching(query: str) -> QuerySet[Deal]:
