@@ -776,6 +776,16 @@ def _may_see_team(user: object) -> bool:
     return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE))
 
 
+class _RowWithLinks:
+    """A team row and the URLs of the records behind its figures."""
+
+    def __init__(self, row: object, links: dict[str, str]) -> None:
+        self._row, self.links = row, links
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._row, name)
+
+
 def team_view(request: HttpRequest) -> HttpResponse:
     """A manager's week: what each rep did, who is behind."""
     if not _may_see_team(request.user):
@@ -786,17 +796,15 @@ def team_view(request: HttpRequest) -> HttpResponse:
     monday = week_start_of(week)
     leads_url, records_url = reverse("leads:list"), reverse("metrics:records")
     # Each figure opens the records it counts: the rep's leads, the week's metric records.
+    links = {
+        row.rep.pk: {
+            "leads": f"{leads_url}?owner={row.rep.pk}",
+            "records": f"{records_url}?owner={row.rep.pk}&week={monday.isoformat()}",
+        }
+        for row in rows
+    }
     context = {
-        "rows": [
-            (
-                row,
-                {
-                    "leads": f"{leads_url}?owner={row.rep.pk}",
-                    "records": f"{records_url}?owner={row.rep.pk}&week={monday.isoformat()}",
-                },
-            )
-            for row in rows
-        ],
+        "rows": [_RowWithLinks(row, links[row.rep.pk]) for row in rows],
         "week": week,
         "previous": week - timedelta(weeks=1),
         "next": week + timedelta(weeks=1),
