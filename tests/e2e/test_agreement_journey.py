@@ -26,9 +26,7 @@ def test_draft_backtest_propose_and_sign_in_a_browser(page, logged_in):
     page.fill("#backtest input[name=threshold]", "0")
     with page.expect_response(lambda r: "/backtest/" in r.url):
         page.dispatch_event("#backtest input[name=threshold]", "change")
-    page.wait_for_function(
-        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
     assert page.url.endswith("/edit/")  # no navigation: updated in place
     after = page.locator('#backtest [data-metric="mqls"]').inner_text()
     assert int(after) >= int(before)

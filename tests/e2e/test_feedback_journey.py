@@ -81,9 +81,9 @@ def test_intel_from_a_lead_page_is_answered_and_the_rep_sees_the_response(page, 
     screenshot(page, "feedback-rep-notifications")
     with page.expect_response(lambda r: "/read/" in r.url):
         page.click("button.mark-read")
-    page.wait_for_function(
-        "document.querySelector('#unread-badge .count').textContent.trim() === '0'"
-    )
+    # Not wait_for_function: its string predicates are eval'd, which the CSP refuses once
+    # the first check fails (it passed only when the badge was already updated).
+    expect(page.locator("#unread-badge .count")).to_have_text("0")
     assert page.locator("button.mark-read").count() == 0
     assert page.url.endswith("/feedback/notifications/")  # updated in place
 

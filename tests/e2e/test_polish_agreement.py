@@ -25,7 +25,7 @@ def test_a_polish_rep_sees_the_agreement_in_polish(page, active_agreement, rep, 
     page.set_viewport_size({"width": 1440, "height": 900})
     logged_in(page, rep)
     page.select_option("#lang-switch", "pl")
-    page.wait_for_function("document.documentElement.lang === 'pl'")
+    expect(page.locator("html")).to_have_attribute("lang", "pl")
 
     page.goto(f"/leads/{lead.pk}/")
     reasons = page.locator("#mql-decision select[name=reason_code] option").all_inner_texts()

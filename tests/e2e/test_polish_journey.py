@@ -58,7 +58,7 @@ def test_a_polish_rep_works_a_lead_in_polish_with_zloty_amounts(page, polish_flo
     logged_in(page, "ola", PASSWORD)
     assert page.locator("html").get_attribute("lang") == "en"
     page.select_option("#lang-switch", "pl")
-    page.wait_for_function("document.documentElement.lang === 'pl'")
+    expect(page.locator("html")).to_have_attribute("lang", "pl")
     assert UserProfile.objects.get(user=rep).language == "pl"
     screenshot(page, "polish-home")
 
