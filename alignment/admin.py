@@ -141,3 +141,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class IdempotencyKeyAdmin(admin.ModelAdmin):
     list_display = ["key", "user", "method", "path", "response_status", "created_at"]
     list_select_related = ["user"]
+
+
+@admin.register(models.HandoffAlert)
+class HandoffAlertAdmin(admin.ModelAdmin):
+    """What the hand-off job sent: a record of fact, written only by the job."""
+
+    list_display = ["kind", "subject", "step", "due_at", "sent_at", "recipients"]
+    list_filter = ["kind", "step"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from alignment.agreement.services import idempotency_keys_purge
+from alignment.handoffs.services import handoffs_alert
 from alignment.webhooks.tasks import deliver_webhook, deliver_webhooks, sweep_webhook_deliveries
 from config.health import beat_heartbeat_record
 
@@ -18,6 +19,7 @@ __all__ = [
     "deliver_webhook",
     "deliver_webhooks",
     "purge_idempotency_keys",
+    "send_handoff_alerts",
     "sweep_webhook_deliveries",
 ]
 
@@ -31,3 +33,10 @@ def purge_idempotency_keys() -> int:
 def beat_heartbeat() -> None:
     """Beat's proof of life: /healthz shows when a scheduled task last ran."""
     beat_heartbeat_record()
+
+
+@shared_task(name="alignment.tasks.send_handoff_alerts", acks_late=True)
+def send_handoff_alerts() -> dict[str, int]:
+    """Remind owners of hand-offs coming due and escalate the overdue ones, each once."""
+    run = handoffs_alert()
+    return {"reminders": run.reminders, "escalations": run.escalations}

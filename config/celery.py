@@ -36,9 +36,10 @@ app.conf.beat_schedule = {
         "task": "leads.tasks.check_slas",
         "schedule": crontab(minute="*/5"),
     },
-    # A planned follow-up that fell due reminds its rep (once per lead and due moment).
-    "send-follow-up-reminders": {
-        "task": "leads.tasks.send_follow_up_reminders",
+    # Hand-offs (intel, briefings, disputes, MQLs, planned follow-ups): owners reminded
+    # before the due time, managers told after it, each once.
+    "send-handoff-alerts": {
+        "task": "alignment.tasks.send_handoff_alerts",
         "schedule": crontab(minute="*/5"),
     },
     # The morning digest of the day's agenda, to those who opted in (06:00 deployment time).

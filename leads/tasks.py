@@ -12,7 +12,7 @@ from django.conf import settings
 
 from alignment.models import Agreement, AgreementStatus
 from leads.imports.services import import_uploads_purge, lead_import_run, lead_imports_fail_stalled
-from leads.services.reminders import agenda_digests_send, follow_up_reminders_send
+from leads.services.reminders import agenda_digests_send
 from leads.services.rescoring import (
     agreement_rescore_active,
     leads_promote_qualifying,
@@ -25,13 +25,6 @@ from leads.services.sla import sla_breaches_check
 def check_slas() -> int:
     """Every 5 minutes: record new SLA breaches and notify; safe to run twice or at once."""
     return sla_breaches_check().recorded
-
-
-@shared_task(name="leads.tasks.send_follow_up_reminders", acks_late=True)
-def send_follow_up_reminders() -> int:
-    """Every 5 minutes: tell each rep of their planned follow-ups that fell due; a lead's
-    due moment notifies once, so running twice or at once is safe."""
-    return follow_up_reminders_send()
 
 
 @shared_task(name="leads.tasks.send_agenda_digests", acks_late=True)

@@ -1,8 +1,8 @@
 """Thin DRF views and serializers of the agreement; rules live in services and selectors.
 
 Routes: agreements/ (list, create a draft), agreements/active/, agreements/{id}/,
-agreements/{id}/propose/, agreements/{id}/sign/, stages/ (the active funnel) and
-leads/{id}/transition/ (the one stage service).
+agreements/{id}/propose/, agreements/{id}/sign/, agreements/{id}/backtest/, stages/ (the
+active funnel) and leads/{id}/transition/ (the one stage service).
 """
 
 from __future__ import annotations
@@ -18,11 +18,17 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alignment.agreement.backtest import (
+    BACKTEST_MAX_THRESHOLD,
+    BacktestCounts,
+    agreement_backtest,
+    backtest_window,
+)
 from alignment.agreement.selectors import agreement_active, rule_in_words
 from alignment.agreement.services import agreement_draft_create, agreement_propose, agreement_sign
 from alignment.models import (
@@ -35,6 +41,7 @@ from alignment.models import (
     Team,
 )
 from config.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND, RoleModelPermissions
+from config.dates import period_date_validator
 
 # --- serializers ------------------------------------------------------------------------
 
@@ -174,6 +181,55 @@ class SignResponseSerializer(serializers.Serializer):
     activated = serializers.BooleanField()
 
 
+class BacktestRequestSerializer(serializers.Serializer):
+    """The backtest page's form: a window of whole days and a threshold to try (optional)."""
+
+    start = serializers.DateField(validators=[period_date_validator])
+    end = serializers.DateField(validators=[period_date_validator])
+    threshold = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=BACKTEST_MAX_THRESHOLD
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["window"] = backtest_window(start=attrs["start"], end=attrs["end"])
+        return attrs
+
+
+class BacktestCountsSerializer(serializers.Serializer):
+    """One version's figures: of the window's leads, the would-be MQLs and what became of
+    them; precision = won / mqls, recall = won / won_total (null without a denominator)."""
+
+    version = serializers.IntegerField()
+    threshold = serializers.IntegerField()
+    leads = serializers.IntegerField()
+    mqls = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    opportunities = serializers.IntegerField()
+    won = serializers.IntegerField()
+    won_total = serializers.IntegerField()
+    won_missed = serializers.IntegerField()
+    acceptance_rate = serializers.FloatField(allow_null=True)
+    precision = serializers.FloatField(allow_null=True)
+    recall = serializers.FloatField(allow_null=True)
+
+
+class BacktestResultSerializer(serializers.Serializer):
+    """The window as moments, this version's figures and (null when none is in force) the
+    active version's beside them."""
+
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    candidate = BacktestCountsSerializer()
+    active = BacktestCountsSerializer(allow_null=True)
+
+
+class CanViewAgreements(BasePermission):
+    """Whoever reads the agreement (every role) may backtest it, as on its page."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return bool(request.user and request.user.has_perm("alignment.view_agreement"))
+
+
 # --- views ------------------------------------------------------------------------------
 
 
@@ -296,6 +352,54 @@ class AgreementSignView(APIView):
         )
 
 
+def _counts(counts: BacktestCounts | None) -> dict | None:
+    return None if counts is None else counts.as_dict()
+
+
+class AgreementBacktestView(APIView):
+    """How a version's criteria would have done on the leads created in a window.
+
+    The figures of the backtest panel on the draft editor, by the same function over the
+    same window: would-be MQLs, how many sales accepted, reached opportunity and won,
+    precision and recall, and the won leads the criteria would have missed, beside the
+    version in force. Reads only; changes nothing. The window is whole days in the
+    deployment's time zone, from `start` up to (not including) `end`, at most two years.
+    """
+
+    permission_classes = [IsAuthenticated, CanViewAgreements]
+
+    @extend_schema(
+        request=BacktestRequestSerializer,
+        responses={
+            200: BacktestResultSerializer,
+            400: FIELD_ERRORS,
+            403: NOT_ALLOWED,
+            404: NOT_FOUND,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        agreement = get_object_or_404(Agreement, pk=pk)
+        data = BacktestRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        start, end = data.validated_data["window"]
+        result = agreement_backtest(
+            agreement=agreement,
+            start=start,
+            end=end,
+            threshold=data.validated_data.get("threshold"),
+        )
+        return Response(
+            BacktestResultSerializer(
+                {
+                    "start": result.start,
+                    "end": result.end,
+                    "candidate": _counts(result.candidate),
+                    "active": _counts(result.active),
+                }
+            ).data
+        )
+
+
 class StageListView(generics.ListAPIView):
     """The active funnel: key, name, order, owner team, SLA hours and allowed next stages."""
 
@@ -322,5 +426,10 @@ urlpatterns = [
         "agreements/<int:pk>/propose/", AgreementProposeView.as_view(), name="api-agreement-propose"
     ),
     path("agreements/<int:pk>/sign/", AgreementSignView.as_view(), name="api-agreement-sign"),
+    path(
+        "agreements/<int:pk>/backtest/",
+        AgreementBacktestView.as_view(),
+        name="api-agreement-backtest",
+    ),
     path("stages/", StageListView.as_view(), name="api-stages"),
 ]

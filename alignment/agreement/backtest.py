@@ -13,12 +13,48 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from alignment.agreement.scoring import SCORABLE_FIELDS, score_compute
 from alignment.models import Agreement, QualificationRule
 from campaigns.models import Touch
+from config.dates import day_start, period_date_check
 from leads.models import Lead
+
+# The longest window a backtest reads: every lead in it is rescored at each of its touches,
+# so decades of leads in one request would hold a worker for minutes.
+BACKTEST_MAX_DAYS = 731
+# A threshold the agreement could store (a positive integer column on every database).
+BACKTEST_MAX_THRESHOLD = 2_147_483_647
+
+
+def backtest_window(*, start: date, end: date) -> tuple[datetime, datetime]:
+    """[start, end) of a backtest as moments: midnight of each day in the deployment's time
+    zone (config.dates), whoever asks, so the page and the API count the same leads.
+
+    Raises ValidationError keyed by field: a day outside the report period window
+    (1970-01-01 to five years ahead), an end not after the start, or a window longer than
+    BACKTEST_MAX_DAYS.
+    """
+    errors: dict[str, list[str]] = {}
+    for field, day in (("start", start), ("end", end)):
+        try:
+            period_date_check(day, field=field)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if not errors and end <= start:
+        errors["end"] = [_("The window must end after it starts.")]
+    elif not errors and (end - start).days > BACKTEST_MAX_DAYS:
+        errors["end"] = [
+            _("A backtest reads at most %(days)d days; choose a shorter window.")
+            % {"days": BACKTEST_MAX_DAYS}
+        ]
+    if errors:
+        raise ValidationError(errors)
+    return day_start(start), day_start(end)
 
 
 @dataclass(frozen=True)

@@ -277,8 +277,9 @@ def translate(apps: Apps, *, agreement_ids: list[int] | None = None) -> int:
     return changed
 
 
-def install(apps: Apps, *, title: str = "") -> Any:
-    """Create the default agreement as the active version, with the models of `apps`.
+def install(apps: Apps, *, title: str = "", proposed: bool = False) -> Any:
+    """Create the default agreement as the active version, with the models of `apps`;
+    `proposed`: as a proposal for both managers to sign instead (nothing becomes active).
 
     `apps` is Django's live registry (the service) or a migration's historical one (a
     data migration must not use today's models). The caller makes sure no version is
@@ -306,8 +307,11 @@ def install(apps: Apps, *, title: str = "") -> Any:
             version=version,
             title=title or text(TITLE),
             notes=text(NOTES),
-            status="active",
-            activated_at=timezone.now(),
+            **(
+                {"status": "proposed", "proposed_at": timezone.now()}
+                if proposed
+                else {"status": "active", "activated_at": timezone.now()}
+            ),
             mql_threshold=MQL_THRESHOLD,
         )
         written = ("name", "entry_criteria", "exit_criteria")

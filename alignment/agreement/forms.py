@@ -11,9 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from alignment.agreement.selectors import SCORE_COMPONENTS, translation_languages
+from alignment.agreement.backtest import BACKTEST_MAX_THRESHOLD, backtest_window
+from alignment.agreement.selectors import (
+    HANDOFF_FIELDS,
+    SCORE_COMPONENTS,
+    translation_languages,
+)
 from alignment.models import Agreement, ReasonKind, RuleKind, RuleOperator, StageKey, Team
 from campaigns.models import TouchKind
+from config.dates import PeriodDateField
 from config.widgets import Confirmation
 
 
@@ -134,6 +140,14 @@ class WeightsForm(forms.Form):
             )
 
 
+class HandoffTimesForm(forms.ModelForm):
+    """When hand-offs between the teams are due, reminded and escalated."""
+
+    class Meta:
+        model = Agreement
+        fields = HANDOFF_FIELDS
+
+
 class ReasonCodeForm(TranslatedTextsForm):
     translated = ("label",)
     kind = forms.ChoiceField(label=_("For"), choices=ReasonKind.choices)
@@ -142,12 +156,16 @@ class ReasonCodeForm(TranslatedTextsForm):
 
 
 class BacktestForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}))
+    """The backtest's window and preview threshold: the same rule (backtest_window) as the
+    API's, so a window one refuses the other refuses too."""
+
+    start = PeriodDateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = PeriodDateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}))
     threshold = forms.IntegerField(
         label=_("Try a threshold"),
         required=False,
         min_value=0,
+        max_value=BACKTEST_MAX_THRESHOLD,
         help_text=_("Preview only; save it with the threshold form."),
     )
 
@@ -158,8 +176,11 @@ class BacktestForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("start") and data.get("end") and data["start"] >= data["end"]:
-            raise ValidationError(_("The window must end after it starts."))
+        if data.get("start") and data.get("end"):
+            try:
+                data["window"] = backtest_window(start=data["start"], end=data["end"])
+            except ValidationError as exc:
+                errors_into(self, exc)
         return data
 
 

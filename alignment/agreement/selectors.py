@@ -301,6 +301,14 @@ SCORE_COMPONENTS: tuple[ScoreComponent, ...] = (
 COMPONENT_LABELS: dict[str, Any] = {c.key: c.label for c in SCORE_COMPONENTS}
 DEFAULT_WEIGHTS: dict[str, int] = {c.key: c.default_weight for c in SCORE_COMPONENTS}
 WEIGHT_FIELDS: list[str] = [c.weight_field for c in SCORE_COMPONENTS]
+# The agreement's hand-off times (alignment.handoffs), as its editor and page show them.
+HANDOFF_FIELDS: list[str] = [
+    "intel_ack_days",
+    "briefing_ack_days",
+    "dispute_resolution_days",
+    "handoff_reminder_hours",
+    "follow_up_grace_hours",
+]
 
 
 def agreement_weights_labelled(*, agreement: Agreement) -> list[tuple[str, int]]:

@@ -20,6 +20,7 @@ from alignment.agreement import defaults
 from alignment.agreement.events import AgreementActivated
 from alignment.agreement.scoring import CUSTOM_FIELD, SCORABLE_FIELDS
 from alignment.agreement.selectors import (
+    HANDOFF_FIELDS,
     TRANSLATED_FIELDS,
     WEIGHT_FIELDS,
     rule_in_words,
@@ -56,6 +57,21 @@ def agreement_create_default(*, title: str = "") -> Agreement:
     if active is not None:
         return active
     return defaults.install(django_apps, title=title)
+
+
+@transaction.atomic
+def agreement_default_propose(*, user: Any, title: str = "") -> Agreement:
+    """The default agreement as a proposal for both managers to sign (agreement_sign).
+
+    How an installation with people in it starts (the demo): the version comes into force
+    by the two signatures, as every later one does. Each call makes a new proposal.
+    """
+    _require_role(
+        user,
+        (*CRITERIA_ROLES, *MANAGER_ROLES),
+        _("Only marketers and managers may propose an agreement."),
+    )
+    return defaults.install(django_apps, title=title, proposed=True)
 
 
 def idempotency_keys_purge(*, older_than: timedelta = timedelta(hours=48)) -> int:
@@ -131,6 +147,7 @@ def agreement_draft_create(
             *WEIGHT_FIELDS,
             "acceptance_floor",
             "readiness_threshold",
+            *HANDOFF_FIELDS,
             "business_hours",
             "contact_outcomes",
             "notes",
@@ -388,6 +405,26 @@ def agreement_weights_set(*, agreement: Agreement, user: Any, weights: dict[str,
     if not any(getattr(agreement, n) for n in WEIGHT_FIELDS):
         raise ValidationError({WEIGHT_FIELDS[0]: [_("At least one weight must be above 0.")]})
     agreement.save(update_fields=WEIGHT_FIELDS)
+    return agreement
+
+
+@transaction.atomic
+def agreement_handoff_times_set(
+    *, agreement: Agreement, user: Any, times: dict[str, Any]
+) -> Agreement:
+    """Managers set when hand-offs are due, reminded and escalated (the model's bounds)."""
+    _require_role(user, MANAGER_ROLES, _("Only managers change the hand-off times."))
+    _require_draft(agreement)
+    for name in HANDOFF_FIELDS:
+        if name in times:
+            setattr(agreement, name, times[name])
+    try:
+        agreement.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        raise ValidationError(
+            {k: v for k, v in error.message_dict.items() if k in HANDOFF_FIELDS} or error.messages
+        ) from error
+    agreement.save(update_fields=HANDOFF_FIELDS)
     return agreement
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
 from functools import wraps
 
 from django.contrib import messages
@@ -10,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alignment.agreement import services
@@ -18,6 +16,7 @@ from alignment.agreement.backtest import agreement_backtest
 from alignment.agreement.forms import (
     BacktestForm,
     CompareForm,
+    HandoffTimesForm,
     ReasonCodeForm,
     RuleForm,
     StageForm,
@@ -28,6 +27,7 @@ from alignment.agreement.forms import (
     sign_confirmation,
 )
 from alignment.agreement.selectors import (
+    HANDOFF_FIELDS,
     STAGE_ENTRY_CHECKS,
     agreement_active,
     agreement_contact_in_words,
@@ -180,14 +180,6 @@ def agreement_propose_view(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("alignment:agreement") + f"?version={pk}")
 
 
-def _window(form: BacktestForm) -> tuple[datetime, datetime]:
-    tz = timezone.get_current_timezone()
-    return (
-        timezone.make_aware(datetime.combine(form.cleaned_data["start"], time.min), tz),
-        timezone.make_aware(datetime.combine(form.cleaned_data["end"], time.min), tz),
-    )
-
-
 def _backtest_context(request: HttpRequest, agreement: Agreement) -> dict:
     data = request.GET if "start" in request.GET else None
     form = BacktestForm(data, initial=BacktestForm.default_initial())
@@ -195,7 +187,7 @@ def _backtest_context(request: HttpRequest, agreement: Agreement) -> dict:
         form = BacktestForm(BacktestForm.default_initial())
     result = None
     if form.is_valid():
-        start, end = _window(form)
+        start, end = form.cleaned_data["window"]  # backtest_window: the API's rule too
         result = agreement_backtest(
             agreement=agreement, start=start, end=end, threshold=form.cleaned_data.get("threshold")
         )
@@ -218,6 +210,7 @@ EDIT_FORMS = {
     "rule_add": RuleForm,
     "stage": StageForm,
     "weights": WeightsForm,
+    "handoffs": HandoffTimesForm,
     "reason_add": ReasonCodeForm,
 }
 
@@ -256,6 +249,8 @@ def agreement_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         "weights_form": bound.get("weights")
         or WeightsForm(initial={f: getattr(agreement, f) for f in services.WEIGHT_FIELDS}),
         "reason_form": bound.get("reason_add") or ReasonCodeForm(),
+        "handoffs_form": bound.get("handoffs")
+        or HandoffTimesForm(initial={f: getattr(agreement, f) for f in HANDOFF_FIELDS}),
         "stage_forms": [
             bound["stage"]
             if isinstance(bound.get("stage"), StageForm) and bound["stage"].prefix == stage.key
@@ -324,6 +319,8 @@ def _edit_apply(request: HttpRequest, agreement: Agreement, action: str, bound: 
                 )
             elif action == "weights":
                 services.agreement_weights_set(agreement=agreement, user=user, weights=data)
+            elif action == "handoffs":
+                services.agreement_handoff_times_set(agreement=agreement, user=user, times=data)
             elif action == "reason_add":
                 services.agreement_reason_code_add(
                     agreement=agreement, user=user, translations=translations, **data

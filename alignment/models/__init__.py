@@ -28,6 +28,7 @@ from alignment.models.feedback import (
     IntelKind,
     IntelStatus,
 )
+from alignment.models.handoffs import HandoffAlert, HandoffKind, HandoffStep
 from alignment.models.notifications import (
     IdempotencyKey,
     Notification,
@@ -54,6 +55,9 @@ __all__ = [
     "FollowUpKind",
     "FollowUpOutcome",
     "FunnelStage",
+    "HandoffAlert",
+    "HandoffKind",
+    "HandoffStep",
     "IdempotencyKey",
     "IntelKind",
     "IntelStatus",

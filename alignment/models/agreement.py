@@ -126,6 +126,39 @@ class Agreement(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(1)],
         help_text=_("Share of target reps who must acknowledge a briefing before launch."),
     )
+    # Hand-offs between the teams (alignment.handoffs): when each is due, when its owner
+    # is reminded, when it is escalated.
+    intel_ack_days = models.PositiveSmallIntegerField(
+        _("days for marketing to acknowledge intelligence"),
+        default=5,
+        db_default=5,  # rows written by older migrations' code get it too
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+    )
+    dispute_resolution_days = models.PositiveSmallIntegerField(
+        _("days to resolve a dispute"),
+        default=5,
+        db_default=5,  # rows written by older migrations' code get it too
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+    )
+    briefing_ack_days = models.PositiveSmallIntegerField(
+        _("days for reps to acknowledge a briefing"),
+        default=3,
+        db_default=3,  # rows written by older migrations' code get it too
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text=_("Counted from publication; never later than the campaign's launch."),
+    )
+    handoff_reminder_hours = models.PositiveSmallIntegerField(
+        _("reminder before a hand-off is due (hours)"),
+        default=24,
+        db_default=24,  # rows written by older migrations' code get it too
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+    )
+    follow_up_grace_hours = models.PositiveSmallIntegerField(
+        _("hours a planned follow-up may be late before the manager is told"),
+        default=24,
+        db_default=24,  # rows written by older migrations' code get it too
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+    )
     # Business hours for SLA clocks, e.g. {"start": 9, "end": 17, "weekdays": [0,1,2,3,4]};
     # empty means calendar hours.
     business_hours = models.JSONField(_("business hours"), default=dict, blank=True)

@@ -38,6 +38,8 @@ NOTIFICATION_EVENTS: dict[str, StrOrPromise] = {
     "sla.breached": _("A lead went past its SLA"),
     "follow_up.due": _("A follow-up I planned is due"),
     "agenda.digest": _("Every morning, my agenda for the day"),
+    "handoff.due": _("Something waits on me: a reminder before it is due"),
+    "handoff.overdue": _("A hand-off I am told about went past its due time"),
     "campaign.acceptance_below_floor": _("A campaign's lead acceptance fell below the floor"),
     "webhook.disabled": _("One of my webhooks was disabled after failures"),
 }

@@ -1,13 +1,14 @@
-"""Reminders of the rep's plan: a planned follow-up that falls due, the morning digest.
+"""The morning digest of a rep's plan (a planned follow-up that falls due is a hand-off:
+alignment.handoffs reminds of it and escalates it).
 
-Leads sit below notifications, so these services publish events (leads.events) and the
-notification handlers tell the user, each once (notification_send dedupes on the lead and
-its due moment, or the user and the day): a beat job that runs twice notifies once.
+Leads sit below notifications, so this service publishes an event (leads.events) and the
+notification handler tells the user, once per user and day: a beat job that runs twice
+notifies once.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -15,36 +16,8 @@ from django.utils import timezone
 
 from alignment.models import UserProfile
 from config.events import publish
-from leads.events import AGENDA_DIGEST, AgendaDigestDue, FollowUpDue
-from leads.models import Lead
-from leads.selectors import OPEN_STAGES, agenda_for
-
-# How far back a due follow-up is still worth a reminder (beat stopped for a while):
-# older ones show as missed on the agenda, without a late notification.
-REMINDER_LOOKBACK = timedelta(hours=24)
-
-
-@transaction.atomic
-def follow_up_reminders_send(*, now: datetime | None = None) -> int:
-    """Publish FollowUpDue for each open lead whose planned follow-up fell due within
-    REMINDER_LOOKBACK of `now`; returns how many. Safe to run twice or at once."""
-    now = now or timezone.now()
-    due = (
-        Lead.objects.filter(
-            stage__in=OPEN_STAGES,
-            owner__isnull=False,
-            next_follow_up_at__lte=now,
-            next_follow_up_at__gt=now - REMINDER_LOOKBACK,
-        )
-        .order_by("next_follow_up_at", "id")
-        .values_list("pk", "owner_id", "next_follow_up_at")
-    )
-    count = 0
-    for lead_id, owner_id, due_at in due:
-        assert due_at is not None  # filtered on next_follow_up_at__lte
-        publish(FollowUpDue(lead_id=lead_id, owner_id=owner_id, due_at=due_at))
-        count += 1
-    return count
+from leads.events import AGENDA_DIGEST, AgendaDigestDue
+from leads.selectors import agenda_for
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, CharField, Count, F, QuerySet, Sum, Value, When
 
 from alignment.agreement.selectors import agreement_active, agreement_in_force
+from alignment.handoffs.selectors import handoffs_overdue_in_week
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelKind, IntelStatus, StageKey
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_acceptance_rates, campaigns_without_roi
@@ -286,6 +287,9 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
     waiting = intel_waiting_at_end(f)
     disputes = disputes_open_at_end(f)
     overrides = mql_overrides(f).select_related("lead", "actor")
+    handoffs = handoffs_overdue_in_week(
+        start_at=day_start(week_start), end_at=end_at, territory=territory
+    )
     agreement = agreement_in_force(at=end_at)
     floor = agreement.acceptance_floor if agreement else None
     window = MetricFilter(
@@ -314,6 +318,7 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
         "live": live,
         "breaches": list(breaches.order_by("due_at")[:50]),
         "breach_count": breaches.count(),
+        "handoffs_overdue": handoffs,
         "intel": _with_status_then(
             list(intel.select_related("author", "competitor", "lead").order_by("-created_at")[:10])
         ),

@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
+from alignment.handoffs.services import handoffs_alert
 from alignment.models import Notification, StageKey
 from alignment.notifications.services import notification_preferences_set
 from leads.models import Lead
 from leads.services.calendar import calendar_feed_get
 from leads.services.follow_ups import follow_up_log
-from leads.services.reminders import agenda_digests_send, follow_up_reminders_send
+from leads.services.reminders import agenda_digests_send
 from tests.leads.conftest import make_lead
 
 pytestmark = pytest.mark.django_db
@@ -41,10 +42,10 @@ def test_a_due_follow_up_notifies_its_rep_once(team, django_capture_on_commit_ca
     _plan(lead, rep, at=due)
     notification_preferences_set(user=rep, email_events=["follow_up.due"])
 
-    assert follow_up_reminders_send(now=due - timedelta(minutes=1)) == 0
+    assert handoffs_alert(now=due - timedelta(minutes=1)).reminders == 0
     with django_capture_on_commit_callbacks(execute=True):
-        follow_up_reminders_send(now=due + timedelta(minutes=1))
-        follow_up_reminders_send(now=due + timedelta(minutes=6))
+        handoffs_alert(now=due + timedelta(minutes=1))
+        handoffs_alert(now=due + timedelta(minutes=6))
 
     sent = Notification.objects.filter(event="follow_up.due")
     assert [n.recipient_id for n in sent] == [rep.pk]
@@ -57,9 +58,9 @@ def test_a_follow_up_moved_to_a_new_time_reminds_again(team):
     lead = make_lead(email="again@acme.pl", stage=StageKey.SAL, owner=rep)
     first = timezone.now() + timedelta(hours=1)
     _plan(lead, rep, at=first)
-    follow_up_reminders_send(now=first + timedelta(minutes=1))
+    handoffs_alert(now=first + timedelta(minutes=1))
     Lead.objects.filter(pk=lead.pk).update(next_follow_up_at=first + timedelta(days=1))
-    follow_up_reminders_send(now=first + timedelta(days=1, minutes=1))
+    handoffs_alert(now=first + timedelta(days=1, minutes=1))
     assert Notification.objects.filter(event="follow_up.due", recipient=rep).count() == 2
 
 
