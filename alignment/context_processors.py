@@ -16,7 +16,7 @@ def navigation(request: HttpRequest) -> dict:
     user = request.user
     if not user.is_authenticated:
         return {}
-    items = [(_("Home"), reverse("home"))]
+    items = [(_("Home"), reverse("home")), (_("Waiting on me"), reverse("handoffs:list"))]
     if user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER):
         items.append((_("My queue"), reverse("leads:queue")))
     items.append((_("Leads"), reverse("leads:list")))
@@ -36,6 +36,8 @@ def navigation(request: HttpRequest) -> dict:
     items.append((_("Disputes"), reverse("feedback:disputes")))
     items.append((_("Dashboard"), reverse("metrics:dashboard")))
     items.append((_("Targets"), reverse("metrics:targets")))
+    if user.is_superuser or user_has_role(user, Role.SALES_MANAGER):
+        items.append((_("Territories"), reverse("territories:list")))
     if user.has_perm("leads.add_leadimport"):
         items.append((_("Import"), reverse("leads:import")))
     if user.is_staff:

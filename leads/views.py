@@ -347,7 +347,7 @@ def _lead_page_context(request: HttpRequest, lead: Lead, **forms: object) -> dic
         "can_work": can_work,
         "can_edit": lead_can_edit(user=user, lead=lead),
         "can_open_deal": can_work and deal_can_open(lead=lead),
-        "can_claim": lead_claimable(lead=lead) and lead_claim_refusal(user=user) is None,
+        "can_claim": lead_claimable(lead=lead) and lead_claim_refusal(user=user, lead=lead) is None,
         "can_reassign": lead_reassign_refusal(user=user) is None,
         "can_move": funnel is not None
         and any(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from config.countries import country_code_validator
 
 
 class Territory(models.Model):
@@ -52,7 +57,10 @@ class TerritoryCountry(models.Model):
     territory = models.ForeignKey(
         Territory, verbose_name=_("territory"), on_delete=models.CASCADE, related_name="countries"
     )
-    country = models.CharField(_("country"), max_length=2, unique=True)
+    # An ISO 3166 code django-countries knows, in upper case (config.countries).
+    country = models.CharField(
+        _("country"), max_length=2, unique=True, validators=[country_code_validator]
+    )
 
     class Meta:
         ordering = ["country"]
@@ -63,8 +71,21 @@ class TerritoryCountry(models.Model):
         return f"{self.country} → {self.territory}"
 
 
+class TerritoryMemberQuerySet(models.QuerySet):
+    def available_on(self, day: date) -> TerritoryMemberQuerySet:
+        """Members who take new leads on `day`: active, with an active user, not away
+        (or back: their last day away has passed). TerritoryMember.is_away_on says the same."""
+        return self.filter(is_active=True, user__is_active=True).filter(
+            Q(is_away=False) | Q(away_until__lt=day)
+        )
+
+
 class TerritoryMember(models.Model):
-    """A sales rep working a territory; inactive reps receive no new leads."""
+    """A sales rep working a territory; inactive reps receive no new leads, nor do reps
+    away (on holiday) until their last day away has passed.
+
+    `position` is the round-robin order (then the user's id); removing a rep from the
+    territory makes the row inactive (a former member)."""
 
     territory = models.ForeignKey(
         Territory, verbose_name=_("territory"), on_delete=models.CASCADE, related_name="members"
@@ -76,9 +97,19 @@ class TerritoryMember(models.Model):
         related_name="territory_memberships",
     )
     is_active = models.BooleanField(_("is active"), default=True)
+    position = models.PositiveIntegerField(_("round-robin position"), default=0)
+    is_away = models.BooleanField(_("away"), default=False)
+    away_until = models.DateField(
+        _("away until"),
+        null=True,
+        blank=True,
+        help_text=_("The last day away; new leads come again the day after."),
+    )
+
+    objects = TerritoryMemberQuerySet.as_manager()
 
     class Meta:
-        ordering = ["territory", "user_id"]
+        ordering = ["territory", "position", "user_id"]
         verbose_name = _("territory member")
         verbose_name_plural = _("territory members")
         constraints = [
@@ -90,6 +121,39 @@ class TerritoryMember(models.Model):
             "user": self.user,
             "territory": self.territory,
         }
+
+    def is_away_on(self, day: date) -> bool:
+        return self.is_away and (self.away_until is None or self.away_until >= day)
+
+
+class TerritoryChange(models.Model):
+    """One change of a territory by a sales manager (name, countries, members, their
+    round-robin order or availability): who, when, each part's value before and after.
+    Written by territory_update, so the territory's page shows its history."""
+
+    territory = models.ForeignKey(
+        Territory, verbose_name=_("territory"), on_delete=models.CASCADE, related_name="changes"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    # {part: [before, after]}: "name" (text), "countries" (codes), "members" (names in
+    # round-robin order), "availability" ({name: "available" | "away" | ISO last day away}).
+    changes = models.JSONField(_("changes"), default=dict)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("territory change")
+        verbose_name_plural = _("territory changes")
+
+    def __str__(self) -> str:
+        return f"{self.territory} · {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
 class Target(models.Model):

@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from alignment.models import DisputeDecision, DisputeStatus, StageKey, Team
+from metrics.models import TerritoryMember
 
 
 class Role(models.TextChoices):
@@ -179,7 +180,8 @@ def user_team(user: User | AnonymousUser) -> str | None:
 
 
 # --- who may do what to a lead ------------------------------------------------------------
-# `lead` is any object with `owner_id` (a leads.Lead); the rules read nothing else.
+# `lead` is any object with `owner_id` (a leads.Lead); the rules read nothing else (but a
+# claim's, which asks whether the rep works the lead's territory).
 
 # Stages before the hand-off, where marketing may still decide on its own.
 MARKETING_DECIDES_IN = (StageKey.INQUIRY, StageKey.RECYCLED)
@@ -332,11 +334,31 @@ def touch_record_refusal(*, user: User | AnonymousUser | None) -> str | None:
     return gettext("Your role may not record touches.")
 
 
-def lead_claim_refusal(*, user: User | AnonymousUser) -> str | None:
-    """Who may claim an unowned lead: sales reps (`leads.claim_lead`)."""
-    if user.is_authenticated and user.has_perm("leads.claim_lead"):
+def lead_claim_refusal(*, user: User | AnonymousUser, lead: Any = None) -> str | None:
+    """Who may claim an unowned lead: sales reps (`leads.claim_lead`), and with `lead` (a
+    leads.Lead: its `territory_id`), of a territory a rep works in: an active member of
+    the lead's territory. Whoever may reassign leads (sales managers) claims any lead, and
+    so does anyone a lead without a territory."""
+    if not (user.is_authenticated and user.has_perm("leads.claim_lead")):
+        return gettext("Your role may not claim leads.")
+    if lead is None or lead.territory_id is None or user.has_perm("leads.assign_lead"):
         return None
-    return gettext("Your role may not claim leads.")
+    if TerritoryMember.objects.filter(
+        territory_id=lead.territory_id, user_id=user.pk, is_active=True
+    ).exists():
+        return None
+    return gettext(
+        "This lead belongs to the %(territory)s territory, which you do not work: ask a "
+        "sales manager to assign it."
+    ) % {"territory": lead.territory.name}
+
+
+def territory_change_refusal(*, user: User | AnonymousUser) -> str | None:
+    """Who may change a territory (name, countries, members, their order and
+    availability): a sales manager (or a superuser)."""
+    if user.is_authenticated and user_is_sales_manager(user):
+        return None
+    return gettext("Only a sales manager may change territories.")
 
 
 def lead_reassign_refusal(*, user: User | AnonymousUser) -> str | None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alignment.accounts.roles import Role, lead_claim_refusal, lead_reassign_refusal
+from config.dates import deployment_date
 from config.events import publish
 from config.formats import person_name
 from leads.events import LeadReassigned, LeadsReassigned
@@ -54,31 +55,39 @@ def territory_for_lead(*, country: str, owner_id: int | None) -> Territory | Non
 
 
 def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> User | None:
-    """Give an unowned lead to the next active rep of its territory, round-robin.
+    """Give an unowned lead to the next available rep of its territory, round-robin.
 
-    The territory row is locked, so concurrent assignments take turns; a lead that
-    already has an owner keeps it. Returns the owner (None when the territory has no rep).
+    The reps take turns in the territory's order (position, then user id: a sales manager
+    sets it on the territory page) after the one who had the last lead; a rep away (on
+    holiday, until their last day away has passed) or inactive is skipped. The territory
+    row is locked, so concurrent assignments take turns; a lead that already has an owner
+    keeps it. Returns the owner (None when no rep of the territory is available).
     """
     if lead.owner_id:
         return lead.owner
     territory = lead.territory or territory_for_country(lead.country)
     if territory is None:
         return None
+    at = at or timezone.now()
     territory = Territory.objects.select_for_update().get(pk=territory.pk)
-    reps = list(
-        TerritoryMember.objects.filter(territory=territory, is_active=True, user__is_active=True)
-        .order_by("user_id")
+    members = TerritoryMember.objects.filter(territory=territory, is_active=True)
+    turns = list(
+        members.filter(user__is_active=True)
+        .order_by("position", "user_id")
         .values_list("user_id", flat=True)
     )
-    if not reps:
+    available = set(members.available_on(deployment_date(at)).values_list("user_id", flat=True))
+    if not available:
         return None
     last = territory.last_assigned_rep_id
-    following = [pk for pk in reps if last is not None and pk > last]
-    rep_id = following[0] if following else reps[0]
+    if last in turns:  # the turn passes on from whoever had the last lead
+        after = turns.index(last) + 1
+        turns = turns[after:] + turns[:after]
+    rep_id = next(pk for pk in turns if pk in available)
     Territory.objects.filter(pk=territory.pk).update(last_assigned_rep_id=rep_id)
     lead.owner_id = rep_id
     lead.territory = territory
-    lead.assigned_at = at or timezone.now()
+    lead.assigned_at = at
     return lead.owner
 
 
@@ -88,7 +97,8 @@ def lead_claimable(*, lead: Lead) -> bool:
 
 
 def lead_claim(*, lead_id: int, user: User, at: datetime | None = None) -> Lead:
-    """Make `user` the owner of an unowned open lead.
+    """Make `user` the owner of an unowned open lead (PermissionDenied for a rep who does
+    not work the lead's territory; see lead_claim_refusal).
 
     One conditional UPDATE ... WHERE owner IS NULL: of any number of simultaneous
     claims the database lets exactly one change the row; every other one gets a
@@ -97,6 +107,12 @@ def lead_claim(*, lead_id: int, user: User, at: datetime | None = None) -> Lead:
     refusal = lead_claim_refusal(user=user)
     if refusal:
         raise PermissionDenied(refusal)
+    current = Lead.objects.select_related("territory").filter(pk=lead_id).first()
+    if current is not None and lead_claimable(lead=current):
+        # A rep claims only in a territory they work (a taken lead says who took it).
+        refusal = lead_claim_refusal(user=user, lead=current)
+        if refusal:
+            raise PermissionDenied(refusal)
     at = at or timezone.now()
     with transaction.atomic():
         won = Lead.objects.filter(pk=lead_id, owner__isnull=True, stage__in=OPEN_STAGES).update(

@@ -20,6 +20,7 @@ from alignment.accounts.roles import (
     actor_team,
     dispute_overturn_refusal,
     lead_can_edit,
+    lead_claim_refusal,
     may_override,
     move_refusal,
 )
@@ -27,12 +28,18 @@ from alignment.agreement.scoring import score_compute
 from alignment.agreement.selectors import Funnel, funnel_active, reason_kind_for
 from alignment.models import Dispute, ReasonKind, StageKey
 from campaigns.models import Campaign
+from config.countries import country_code_clean
 from config.events import publish
 from config.stored_text import SCORE_REACHED, SCORE_REACHED_UNDER, stored_text
 from leads.events import LeadCreated, LeadTransitioned
 from leads.models import Lead, LeadEdit, StageEvent
 from leads.selectors import leads_with_email
-from leads.services.assignment import lead_assign_round_robin, lead_claim, territory_for_country
+from leads.services.assignment import (
+    lead_assign_round_robin,
+    lead_claim,
+    territory_for_country,
+    territory_for_lead,
+)
 from leads.services.criteria import deal_entry_refusal, mql_entry_check
 from leads.services.errors import LeadConflict
 from leads.services.sla import sla_breach_record, sla_due_compute
@@ -313,22 +320,32 @@ def lead_create(
     fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
     fields["email"] = email
     if fields.get("country"):
-        fields["country"] = fields["country"].upper()
+        fields["country"] = country_code_clean(fields["country"])
     if not fields.get("campaign"):
         fields["campaign"] = Campaign.objects.for_utm(  # the one UTM → campaign rule
             **{k: data.get(k) or "" for k in ("utm_source", "utm_medium", "utm_campaign")}
         )
     at = created_at or timezone.now()
     lead = Lead(**fields, created_by=actor, created_at=at, inquiry_at=at, stage_entered_at=at)
-    lead.territory = territory_for_country(lead.country)
+    claimer = actor if claim else None
+    # A rep's own lead from a country no territory maps belongs where the rep works.
+    lead.territory = territory_for_lead(
+        country=lead.country, owner_id=claimer.pk if claimer is not None else None
+    )
     lead.full_clean(exclude=["owner", "territory", "campaign", "qualified_under"])
+    if claimer is not None and lead_claim_refusal(user=claimer) is None:
+        # A rep may claim it only in a territory they work: said before anything is
+        # written, on the claim (without it, the lead waits for its territory's reps).
+        refusal = lead_claim_refusal(user=claimer, lead=lead)
+        if refusal:
+            raise ValidationError({"claim": [refusal]})
     lead.save()
     StageEvent.objects.create(
         lead=lead, to_stage=StageKey.INQUIRY, occurred_at=at, actor=actor, source=source
     )
     publish(LeadCreated(lead_id=lead.pk))
-    if claim and actor is not None:
-        claimed = lead_claim(lead_id=lead.pk, user=actor, at=at)
+    if claimer is not None:
+        claimed = lead_claim(lead_id=lead.pk, user=claimer, at=at)
         lead.owner, lead.assigned_at = claimed.owner, claimed.assigned_at
     if score:
         lead_score_refresh(lead=lead)
@@ -368,7 +385,7 @@ def lead_update(
         if name not in EDITABLE_FIELDS:
             continue
         if name == "country" and value:
-            value = value.upper()
+            value = country_code_clean(value)
         before = getattr(lead, name)
         if before != value:
             changes[name] = [value_as_recorded(before), value_as_recorded(value)]

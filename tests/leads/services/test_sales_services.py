@@ -58,6 +58,8 @@ def test_a_rep_claims_an_unowned_lead_and_a_second_claim_is_a_conflict(territory
     lead = make_lead(email="free@acme.pl", stage=StageKey.MQL)  # no rep: stays unowned
     assert lead.owner_id is None
     other = UserFactory(username="rep2", role=Role.SALES_REP)
+    for user in (rep, other):  # reps claim the leads of the territory they work
+        TerritoryMember.objects.create(territory=territory, user=user)
     claimed = lead_claim(lead_id=lead.pk, user=rep)
     assert claimed.owner == rep and claimed.assigned_at is not None
     with pytest.raises(LeadConflict) as caught:
@@ -80,6 +82,8 @@ def test_twenty_concurrent_claims_of_one_lead_make_one_owner_and_nineteen_refusa
     need(connection.vendor == "postgresql", "concurrent claims need PostgreSQL")
     lead = make_lead(email="race@acme.pl", stage=StageKey.MQL)
     reps = [UserFactory(username=f"racer{i}", role=Role.SALES_REP) for i in range(20)]
+    for user in reps:  # reps claim the leads of the territory they work
+        TerritoryMember.objects.create(territory=territory, user=user)
     barrier = threading.Barrier(20)
     outcomes: list[object] = []
     lock = threading.Lock()
