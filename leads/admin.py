@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from alignment.agreement.selectors import funnel_active
 from alignment.models import ReasonKind
 from leads import models
+from leads.imports.channels import channel_alias_clean, channel_alias_create, channel_alias_delete
 from leads.selectors import correction_changes, leads_with_counted_history
 from leads.services.corrections import deal_correct, user_may_correct
 
@@ -359,3 +360,54 @@ class LeadImportAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+class ChannelAliasAdminForm(forms.ModelForm):
+    """The alias page's rules (leads.imports.channels), not the model form's own."""
+
+    class Meta:
+        model = models.ChannelAlias
+        fields = ["alias", "channel"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            alias, _channel = channel_alias_clean(
+                alias=data.get("alias") or "", channel=data.get("channel") or ""
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                self.add_error(name if name in self.fields else None, errors)
+        else:
+            data["alias"] = alias
+            self.instance.alias = alias
+        return data
+
+    def validate_unique(self) -> None:
+        pass  # channel_alias_clean says which alias already exists, in any case
+
+
+@admin.register(models.ChannelAlias)
+class ChannelAliasAdmin(admin.ModelAdmin):
+    """Added and deleted through the same services as the alias page; an alias is not
+    changed in place (delete it and add the new one)."""
+
+    form = ChannelAliasAdminForm
+    list_display = ["alias", "channel", "created_by", "created_at"]
+    list_filter = ["channel"]
+    search_fields = ["alias"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        created = channel_alias_create(alias=obj.alias, channel=obj.channel, user=request.user)
+        obj.pk, obj.alias = created.pk, created.alias
+        obj.created_by, obj.created_at = created.created_by, created.created_at
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        channel_alias_delete(alias=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for alias in queryset:
+            channel_alias_delete(alias=alias, user=request.user)

@@ -1,8 +1,9 @@
 from datetime import datetime, time, timedelta
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -10,7 +11,7 @@ from alignment.accounts.roles import Role
 from alignment.models import StageKey
 from campaigns.models import Campaign
 from config.formats import person_name
-from leads.models import Lead, SourceChannel
+from leads.models import ImportedLead, Lead, SourceChannel
 from metrics.models import Territory
 
 # The stages a lead is still being worked in (the queue's, the "open" state's).
@@ -99,6 +100,17 @@ class LeadFilter(django_filters.FilterSet):
         label=_("Campaign"),
         empty_label=_("Any campaign"),
     )
+    # The leads an import run wrote (its result page links here); shown as a chip on the
+    # list rather than as a field of the form.
+    import_run = django_filters.NumberFilter(
+        method="filter_import", label=_("Import"), widget=forms.HiddenInput, min_value=1
+    )
+    import_result = django_filters.ChoiceFilter(
+        choices=[("created", _("Created")), ("updated", _("Updated"))],
+        method="filter_import",
+        label=_("Import result"),
+        widget=forms.HiddenInput,
+    )
 
     class Meta:
         model = Lead
@@ -115,6 +127,8 @@ class LeadFilter(django_filters.FilterSet):
             "score_min",
             "created_after",
             "created_before",
+            "import_run",
+            "import_result",
         ]
 
     def filter_state(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
@@ -152,6 +166,39 @@ class LeadFilter(django_filters.FilterSet):
         if value == "none":
             return open_leads.filter(next_follow_up_at__isnull=True)
         return queryset
+
+    def import_chip(self) -> dict[str, object] | None:
+        """What the list says when it shows an import's leads: the run, created/updated,
+        and the query without them (the chip's "remove")."""
+        if not self.is_bound or not self.is_valid():
+            return None
+        run = self.form.cleaned_data.get("import_run")
+        result = self.form.cleaned_data.get("import_result")
+        if not run and not result:
+            return None
+        rest = self.data.copy()
+        for key in ("import_run", "import_result", "page"):
+            rest.pop(key, None)
+        return {
+            "run": int(run) if run else None,
+            "result": result,
+            "clear": rest.urlencode() or "clear=1",
+        }
+
+    def filter_import(self, queryset: QuerySet[Lead], name: str, value: object) -> QuerySet[Lead]:
+        """Leads an import run created or updated (`import_run`, with `import_result`
+        created|updated, or both); `import_result` alone: by any run. Applied once, by
+        whichever of the two is given first."""
+        data = self.form.cleaned_data
+        run, result = data.get("import_run"), data.get("import_result")
+        if name == "import_result" and run:
+            return queryset  # applied with import_run
+        rows = ImportedLead.objects.filter(lead=OuterRef("pk"))
+        if run:
+            rows = rows.filter(run_id=int(run))
+        if result:
+            rows = rows.filter(created=result == "created")
+        return queryset.filter(Exists(rows))
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         value = value.strip()

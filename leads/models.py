@@ -514,6 +514,70 @@ class LeadImport(models.Model):
         return gettext("Import %(id)s (%(filename)s)") % {"id": self.pk, "filename": self.filename}
 
 
+class ImportedLead(models.Model):
+    """A lead an import run created or updated: the result page's "N leads created" list.
+
+    One row per (run, lead); a lead written twice by one run keeps its first verdict
+    (created wins over a later update). Written with the batch that wrote the lead.
+    """
+
+    run = models.ForeignKey(
+        LeadImport, verbose_name=_("import"), on_delete=models.CASCADE, related_name="leads"
+    )
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="imports"
+    )
+    created = models.BooleanField(_("created by the import"))
+
+    class Meta:
+        verbose_name = _("imported lead")
+        verbose_name_plural = _("imported leads")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "lead"], name="imported_lead_once_per_run")
+        ]
+        indexes = [models.Index(fields=["run", "created"], name="imported_lead_run_created")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} → {self.lead_id}"
+
+
+class ChannelAlias(models.Model):
+    """A customer's own name for a source channel (Olist's `direct_traffic` is `direct`).
+
+    The importer reads a source cell as a SourceChannel value, else as an alias; the alias
+    is stored normalised (leads.imports.channels: lower case, trimmed, single spaces), so
+    it is unique in any case.
+    """
+
+    alias = models.CharField(_("alias"), max_length=100, unique=True)
+    channel = models.CharField(_("source channel"), max_length=20, choices=SourceChannel.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["alias"]
+        verbose_name = _("channel alias")
+        verbose_name_plural = _("channel aliases")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(alias="") & Q(alias=Lower("alias")), name="channel_alias_normalised"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=SourceChannel.values), name="channel_alias_known_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alias} → {self.get_channel_display()}"
+
+
 class CalendarFeed(models.Model):
     """A user's private calendar feed (.ics): the secret in its URL, which they can reset.
 

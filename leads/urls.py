@@ -30,6 +30,12 @@ urlpatterns = [
         views_import.lead_import_report_view,
         name="import-report",
     ),
+    path("import/aliases/", views_import.channel_alias_list_view, name="import-aliases"),
+    path(
+        "import/aliases/<int:pk>/delete/",
+        views_import.channel_alias_delete_view,
+        name="import-alias-delete",
+    ),
     path("import/<str:token>/", views_import.lead_import_map_view, name="import-map"),
     path("<int:pk>/", views.lead_detail_view, name="detail"),
     path("<int:pk>/edit/", views_editing.lead_edit_view, name="edit"),

@@ -56,13 +56,24 @@ from django.utils.translation import ngettext
 from alignment.agreement.selectors import agreement_active, funnel_for
 from alignment.models import StageKey
 from campaigns.models import Campaign
+from config.countries import country_code_clean
 from config.dates import history_moment_check
 from config.events import publish
 from config.formats import lead_label
 from config.parsers import MAX_DEPTH as JSON_MAX_DEPTH
 from config.parsers import nesting_depth_exceeds
 from leads.events import LeadsImported
-from leads.models import Deal, DealOutcome, Lead, LeadEdit, LeadImport, SourceChannel, StageEvent
+from leads.imports.channels import channel_resolver
+from leads.models import (
+    Deal,
+    DealOutcome,
+    ImportedLead,
+    Lead,
+    LeadEdit,
+    LeadImport,
+    SourceChannel,
+    StageEvent,
+)
 from leads.services import (
     LeadConflict,
     lead_changes,
@@ -117,6 +128,7 @@ CUSTOM_PREFIX = "custom:"
 # put right (its warnings say what); such rows count as created and as warnings.
 ROW_STATUSES = ["created", "updated", "unchanged", "warning", "error"]
 PROBLEM_STATUSES = ("warning", "error")  # rows the report keeps even when it keeps no others
+WRITTEN_STATUSES = ("created", "warning", "updated")  # rows that wrote a lead (ImportedLead)
 
 
 @dataclass
@@ -152,6 +164,8 @@ class ImportResult:
     dry_run: bool = False
     results: list[RowResult] = field(default_factory=list)
     record: LeadImport | None = None
+    # Source values no channel or alias names, as first written, with their row counts.
+    unmapped_sources: list[tuple[str, int]] = field(default_factory=list)
 
     def counts(self) -> tuple[int, ...]:
         return (self.total, self.created, self.updated, self.unchanged, self.errors,
@@ -556,12 +570,6 @@ def _when(value: Any) -> datetime | None:
     return parsed
 
 
-_SOURCES = {
-    **{key: key for key in SourceChannel.values},
-    **{str(label).lower(): key for key, label in SourceChannel.choices},
-}
-
-
 @dataclass
 class ParsedRow:
     row: int
@@ -589,6 +597,7 @@ class _Lookups:
     """Per-run caches: users by email, campaigns by name/UTM, territories by country+owner."""
 
     def __init__(self) -> None:
+        self.channels = channel_resolver()  # counts the source values it cannot map
         self.users: dict[str, int | None] = {}
         self.campaigns: dict[tuple[str, ...], int | None] = {}
         self.territories: dict[str, int | None] = {}
@@ -721,7 +730,11 @@ def row_parse(
     fields["email"] = fields.get("email", "")
     fields["external_id"] = fields.get("external_id") or None
     if fields.get("country"):
-        fields["country"] = fields["country"].upper()
+        try:  # the lead services' own check (lead_create, lead_update)
+            fields["country"] = country_code_clean(fields["country"])
+        except ValidationError as exc:
+            _error(errors, "country", exc.message_dict["country"][0])
+            fields["country"] = ""
     size = fields.pop("company_size", "")
     if size:
         try:
@@ -732,13 +745,17 @@ def row_parse(
             _error(errors, "company_size", _("Enter a whole number of employees."))
     source = fields.pop("source", "")
     if source:
-        if source.lower() in _SOURCES:
-            fields["source"] = _SOURCES[source.lower()]
+        channel = lookups.channels.resolve(source)
+        if channel is not None:
+            fields["source"] = channel
         else:
             _error(
                 errors,
                 "source",
-                _("“%(value)s” is not a source; use one of: %(choices)s.")
+                _(
+                    "“%(value)s” is not a source channel nor an alias of one; map it to a "
+                    "channel on the channel aliases page, or use one of: %(choices)s."
+                )
                 % {"value": source, "choices": ", ".join(SourceChannel.values)},
             )
     if not fields["email"]:
@@ -932,7 +949,12 @@ def lead_import(
     lookups = _Lookups()
     report: list[dict[str, Any]] = []
 
+    written: list[ImportedLead] = []  # the batch's leads, recorded with it (not in a dry run)
+
     def emit(row_result: RowResult) -> None:
+        if not dry_run and row_result.id is not None and row_result.status in WRITTEN_STATUSES:
+            created = row_result.status != "updated"
+            written.append(ImportedLead(run=record, lead_id=row_result.id, created=created))
         result.count(row_result)
         if keep_results:
             result.results.append(row_result)
@@ -951,8 +973,14 @@ def lead_import(
             with transaction.atomic():
                 _run_batch(batch, user=user, dry_run=dry_run, mapping=mapping,
                            lookups=lookups, emit=emit)  # fmt: skip
+                # A lead twice in a run keeps its first verdict (created over updated).
+                ImportedLead.objects.bulk_create(
+                    written, batch_size=BATCH_SIZE, ignore_conflicts=True
+                )
+                written.clear()
                 _progress(record, result, beat=True)
         except BaseException:
+            written.clear()
             # The batch was rolled back: the run is what was committed before it.
             counts, results_kept, report_kept = committed
             result.counts_restore(counts)
@@ -988,6 +1016,7 @@ def lead_import(
             logger.exception("Import %s failed and could not be recorded as failed", record.pk)
         raise
     _progress(record, result, status=LeadImport.Status.DONE, report=report)
+    result.unmapped_sources = lookups.channels.unmapped_values()
     if on_progress:
         on_progress(result)
     return result

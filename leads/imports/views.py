@@ -10,18 +10,32 @@ progress the run page polls (the one rule: import_file_runs_inline).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from alignment.accounts.roles import lead_import_refusal
 from config.exports import csv_response
+from leads.imports.channels import (
+    ALIAS_MAX_CHARS,
+    channel_alias_create,
+    channel_alias_delete,
+    channel_alias_read_refusal,
+    channel_alias_refusal,
+    channel_aliases,
+    source_values_unmapped,
+)
 from leads.imports.importer import (
     COLUMNS,
     CUSTOM_PREFIX,
@@ -45,11 +59,12 @@ from leads.imports.services import (
     lead_import_start,
     lead_imports_fail_stalled,
 )
-from leads.models import LeadImport
+from leads.models import ChannelAlias, LeadImport, SourceChannel
 from leads.selectors import lead_import_visible
 
 SESSION_KEY = "lead_import_uploads"
 PREVIEW_ROWS = 1000
+SOURCE_SCAN_ROWS = 100_000  # rows whose source values the dry run counts
 SAMPLE_ROWS = 5
 EXTENSIONS = IMPORT_EXTENSIONS
 
@@ -164,8 +179,53 @@ def lead_import_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+class ChannelAliasForm(forms.Form):
+    """A name the customer's files use for a channel; the service decides (channels.py)."""
+
+    alias = forms.CharField(
+        label=gettext_lazy("Name in your files"),
+        max_length=ALIAS_MAX_CHARS,
+        help_text=gettext_lazy("Any case; e.g. organic, direct_traffic."),
+    )
+    channel = forms.ChoiceField(label=gettext_lazy("Source channel"), choices=SourceChannel.choices)
+
+
+def _alias_create(request: HttpRequest, form: ChannelAliasForm) -> ChannelAlias | None:
+    """Create the alias the bound form names; its errors land on the form."""
+    if not form.is_valid():
+        return None
+    try:
+        return channel_alias_create(
+            alias=form.cleaned_data["alias"],
+            channel=form.cleaned_data["channel"],
+            user=request.user,
+        )
+    except ValidationError as exc:
+        for name, errors in exc.message_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    except PermissionDenied as exc:
+        form.add_error(None, str(exc))
+    return None
+
+
+def _source_values(stored: str, mapping: dict[str, str]) -> Iterator[str]:
+    """The source cells of the file's first SOURCE_SCAN_ROWS rows (its mapped column)."""
+    column = next((c for c, target in mapping.items() if target == "source"), None)
+    if column is None:
+        return
+    with default_storage.open(stored, "rb") as stream:
+        try:
+            for row in itertools.islice(rows_from_file(stream, name=stored), SOURCE_SCAN_ROWS):
+                value = row.get(column)
+                if isinstance(value, str):
+                    yield value
+        except ImportFileError:
+            return  # the dry run reports the file itself
+
+
 def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
-    """Map the file's columns, preview a dry run, then import."""
+    """Map the file's columns, preview a dry run (with the source values no channel
+    names, each mapped in one step), then import."""
     upload = _uploads(request).get(token)
     stored = (upload or {}).get("upload", "")
     if not _may_import(request) or not import_upload_exists(upload=stored):
@@ -175,8 +235,29 @@ def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
     columns, sample = _sample(stored)
     form = MappingForm(request.POST or None, columns=columns)
     preview = None
+    unmapped: list[tuple[str, int]] = []
+    mapping: dict[str, str] = {}
     if request.method == "POST" and form.is_valid():
         mapping = form.mapping()
+        if request.POST.get("action") == "alias":  # the dry run's quick map, then again
+            alias_form = ChannelAliasForm(request.POST, prefix="map")
+            alias = _alias_create(request, alias_form)
+            if alias is not None:
+                messages.success(
+                    request,
+                    _("“%(alias)s” now imports as %(channel)s.")
+                    % {"alias": alias.alias, "channel": alias.get_channel_display()},
+                )
+            else:
+                errors = [str(e) for errs in alias_form.errors.values() for e in errs]
+                messages.error(
+                    request,
+                    _("“%(value)s” was not mapped: %(errors)s")
+                    % {
+                        "value": request.POST.get("map-alias", "")[:100],
+                        "errors": " ".join(errors),
+                    },
+                )
         if request.POST.get("action") == "import":
             with default_storage.open(stored, "rb") as stream:
                 inline = import_file_runs_inline(
@@ -199,6 +280,7 @@ def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
             preview = lead_import(
                 rows=rows, user=request.user, dry_run=True, mapping=mapping, filename=name
             )
+        unmapped = source_values_unmapped(values=_source_values(stored, mapping))
     return render(
         request,
         "leads/import_map.html",
@@ -212,6 +294,13 @@ def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
             ],
             "preview": preview,
             "preview_rows": PREVIEW_ROWS,
+            "unmapped": unmapped,
+            "scan_rows": SOURCE_SCAN_ROWS,
+            "channels": SourceChannel.choices,
+            # The quick map's forms carry the mapping, so the dry run comes back as it was.
+            "mapping_hidden": [
+                (f"col_{index}", mapping.get(column, "")) for index, column in enumerate(columns)
+            ],
             "preview_problems": [
                 r.as_dict() for r in preview.results if r.status in PROBLEM_STATUSES
             ][:200]
@@ -256,3 +345,71 @@ def _run_or_none(request: HttpRequest, pk: int) -> LeadImport | None:
     if record is None:
         messages.info(request, _("No such import."))
     return record
+
+
+# --- channel aliases ------------------------------------------------------------------------
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("leads:import-aliases")
+
+
+def channel_alias_list_view(request: HttpRequest) -> HttpResponse:
+    """The channel aliases (whoever sees imports) and, for marketing, adding one."""
+    refusal = channel_alias_read_refusal(user=request.user)
+    if refusal:
+        messages.info(request, refusal)
+        return redirect("leads:import")
+    may_edit = channel_alias_refusal(user=request.user) is None
+    form = ChannelAliasForm()
+    if request.method == "POST":
+        if not may_edit:
+            messages.error(request, channel_alias_refusal(user=request.user) or "")
+            return redirect("leads:import-aliases")
+        form = ChannelAliasForm(request.POST)
+        alias = _alias_create(request, form)
+        if alias is not None:
+            messages.success(
+                request,
+                _("“%(alias)s” now imports as %(channel)s.")
+                % {"alias": alias.alias, "channel": alias.get_channel_display()},
+            )
+            return redirect(_safe_next(request))
+    return render(
+        request,
+        "leads/import_aliases.html",
+        {
+            "aliases": channel_aliases(),
+            "form": form,
+            "may_edit": may_edit,
+            "channels": SourceChannel.choices,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def channel_alias_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
+    alias = ChannelAlias.objects.filter(pk=pk).first()
+    if alias is None:
+        messages.info(request, _("No such alias."))
+        return redirect("leads:import-aliases")
+    try:
+        channel_alias_delete(alias=alias, user=request.user)
+    except PermissionDenied as exc:
+        messages.error(request, str(exc))
+        return redirect("leads:import-aliases")
+    messages.success(
+        request,
+        _(
+            "“%(alias)s” is no longer an alias; files that use it are refused until it is "
+            "mapped again."
+        )
+        % {"alias": alias.alias},
+    )
+    return redirect("leads:import-aliases")
