@@ -37,8 +37,15 @@ from campaigns.models import (
     TouchKind,
 )
 from campaigns.selectors import Readiness, campaign_acceptance_rates, campaign_readiness
-from config.dates import dates_collect, history_moment_check, planned_date_check
-from config.formats import percent_format
+from config.dates import (
+    dates_collect,
+    deployment_date,
+    history_moment_check,
+    iso_week,
+    planned_date_check,
+    week_start_of,
+)
+from config.formats import percent_format, period_format
 from leads.models import Lead
 from leads.services import lead_score_refresh
 from metrics.definitions import MetricFilter
@@ -591,12 +598,19 @@ def campaign_launch(
 
 
 def campaign_acceptance_flag(
-    *, campaign: Campaign, rate: Decimal | float | None, agreement: Agreement | None = None
+    *,
+    campaign: Campaign,
+    rate: Decimal | float | None,
+    agreement: Agreement | None = None,
+    week: date | None = None,
 ) -> bool:
-    """Tell the owner, once, that sales accepts this campaign's leads below the agreed floor.
+    """Tell the owner, once per scoring week, that sales accepts this campaign's leads below
+    the agreed floor.
 
-    Returns whether the campaign is below the floor. Running it again notifies nobody
-    twice (notification_send dedupes on the campaign).
+    `week` is any day of the scoring period (an ISO week, Monday 00:00 in the deployment's
+    time zone; default: this week). Returns whether the campaign is below the floor. Running
+    it again in the same week notifies nobody twice (notification_send dedupes on the
+    campaign and the week); below the floor again next week, the owner is told again.
     """
     agreement = agreement or agreement_active()
     if agreement is None or rate is None:
@@ -604,17 +618,28 @@ def campaign_acceptance_flag(
     floor = agreement.acceptance_floor
     if Decimal(str(rate)) >= floor:
         return False
+    monday = week_start_of(week)
+    year, number = iso_week(monday)
     notification_send(
         recipients=[campaign.owner],
         event=ACCEPTANCE_EVENT,
-        dedupe_key=f"campaign:{campaign.pk}",
-        title=lambda: _("Sales accepts few leads of “%(name)s”") % {"name": campaign.name},
+        dedupe_key=f"campaign:{campaign.pk}:week:{monday.isoformat()}",
+        title=lambda: (
+            _("Sales accepts few leads of “%(name)s” in week %(week)d, %(year)d")
+            % {"name": campaign.name, "week": number, "year": year}
+        ),
         body=lambda: (
             _(
-                "Only %(rate)s of this campaign's MQLs were accepted by sales, below the "
-                "agreed floor of %(floor)s. See the rejection reasons on the campaign page."
+                "In the scoring week %(period)s, only %(rate)s of this campaign's MQLs of the "
+                "last %(days)d days were accepted by sales, below the agreed floor of "
+                "%(floor)s. See the rejection reasons on the campaign page."
             )
-            % {"rate": percent_format(rate), "floor": percent_format(floor)}
+            % {
+                "period": period_format(monday, monday + timedelta(days=6)),
+                "rate": percent_format(rate),
+                "days": ACCEPTANCE_WINDOW_DAYS,
+                "floor": percent_format(floor),
+            }
         ),
         url=reverse("campaigns:detail", args=[campaign.pk]),
     )
@@ -628,14 +653,16 @@ ACCEPTANCE_WINDOW_DAYS = 90
 def campaigns_acceptance_check(*, today: date | None = None) -> list[int]:
     """Flag every campaign whose MQLs sales accepted below the floor (trailing window).
 
-    Returns the ids of the campaigns below the floor. Safe to run twice: each owner is
-    notified once per campaign.
+    `today` is the deployment's day the check runs for (default: today); its ISO week is
+    the scoring period the flags belong to. Returns the ids of the campaigns below the
+    floor. Safe to run twice: each owner is notified once per campaign and scoring week,
+    and again in a later week if the campaign is still below the floor.
     """
 
     agreement = agreement_active()
     if agreement is None:
         return []
-    today = today or timezone.localdate()
+    today = today or deployment_date()
     end = today + timedelta(days=1)
     f = MetricFilter(start=end - timedelta(days=ACCEPTANCE_WINDOW_DAYS), end=end)
     rates = campaign_acceptance_rates(f=f)
@@ -647,7 +674,7 @@ def campaigns_acceptance_check(*, today: date | None = None) -> list[int]:
     flagged = []
     for campaign in Campaign.objects.filter(pk__in=below).select_related("owner"):
         if campaign_acceptance_flag(
-            campaign=campaign, rate=rates[campaign.pk], agreement=agreement
+            campaign=campaign, rate=rates[campaign.pk], agreement=agreement, week=today
         ):
             flagged.append(campaign.pk)
     return sorted(flagged)

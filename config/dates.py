@@ -78,6 +78,12 @@ def week_start_of(moment: date | datetime | None = None) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def iso_week(day: date) -> tuple[int, int]:
+    """The ISO year and week number of `day` (a scoring week's name: "week 49, 2026")."""
+    year, week, _weekday = day.isocalendar()
+    return year, week
+
+
 def week_bounds(moment: date | datetime | None = None) -> tuple[datetime, datetime]:
     """[start, end) of the ISO week holding `moment`: Monday 00:00 to the next Monday 00:00
     in the deployment's time zone, as aware datetimes."""

@@ -26,10 +26,15 @@ from django.utils import timezone
 
 from alignment.accounts.roles import Role
 from alignment.agreement.scoring import score_compute
-from alignment.agreement.selectors import Funnel, funnel_for
-from alignment.agreement.services import agreement_create_default
+from alignment.agreement.selectors import Funnel, agreement_active, funnel_for
+from alignment.agreement.services import (
+    agreement_default_propose,
+    agreement_draft_create,
+    agreement_propose,
+    agreement_sign,
+)
 from alignment.feedback.demo import feedback_demo_seed
-from alignment.models import Agreement, StageKey
+from alignment.models import Agreement, StageKey, Team
 from campaigns.demo import campaigns_demo_seed
 from campaigns.models import Campaign, CampaignStatus, Channel, SpendEntry, TouchKind
 from campaigns.services import touch_record
@@ -193,6 +198,27 @@ def _ensure_users() -> dict[str, object]:
             user.groups.set([Group.objects.get(name=role)])
         users[username] = user
     return users
+
+
+def _ensure_agreement(users: dict[str, Any]) -> Agreement:
+    """The version in force, brought there as the rule asks: proposed, then signed by the
+    sales manager for sales and the marketing manager for marketing (agreement_sign).
+
+    A version in force that both teams signed is kept (a second run changes nothing). On
+    an empty database the default agreement is proposed; over the one `migrate` installed,
+    which nobody signed, the marketing manager proposes a copy of it for signing.
+    """
+    active = agreement_active()
+    if active is not None and {s.team for s in active.signatures.all()} >= set(Team.values):
+        return active
+    salesmgr, mktmgr = users["salesmgr"], users["mktmgr"]
+    if active is None:
+        proposal = agreement_default_propose(user=mktmgr)
+    else:
+        draft = agreement_draft_create(user=mktmgr, base=active)
+        proposal = agreement_propose(agreement=draft, user=mktmgr)
+    agreement_sign(agreement=proposal, user=salesmgr)
+    return agreement_sign(agreement=proposal, user=mktmgr).agreement
 
 
 def _ensure_territories(users: dict[str, object]) -> dict[str, Territory]:
@@ -911,8 +937,8 @@ def demo_seed(
     """The demo company (idempotent); `scorecard_weeks` past weeks get their scorecards."""
     now = timezone.now()
     today = today or timezone.localdate()
-    agreement = agreement_create_default()
     users = _ensure_users()
+    agreement = _ensure_agreement(users)
     territories = _ensure_territories(users)
     campaigns = _ensure_campaigns(users, territories, today)
     created = 0

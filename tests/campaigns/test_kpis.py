@@ -13,6 +13,7 @@ from campaigns.attribution import AttributionModel
 from campaigns.models import Channel, SpendEntry, Touch, TouchKind
 from campaigns.selectors import campaign_funnel, campaign_kpis, campaign_spend_revenue_weekly
 from campaigns.services import ACCEPTANCE_EVENT, campaigns_acceptance_check
+from config.dates import week_start_of
 from leads.models import DealOutcome, StageEvent
 from metrics.definitions import MetricFilter
 from tests.factories import CampaignFactory, DealFactory, LeadFactory
@@ -190,7 +191,10 @@ def test_a_campaign_below_the_acceptance_floor_is_flagged_to_its_owner_once(db, 
     assert campaigns_acceptance_check() == [poor.pk]
     campaigns_acceptance_check()
     notes = Notification.objects.filter(event=ACCEPTANCE_EVENT)
-    assert [(n.recipient, n.dedupe_key) for n in notes] == [(marketer, f"campaign:{poor.pk}")]
+    week = week_start_of().isoformat()  # flagged once for the scoring week it ran in
+    assert [(n.recipient, n.dedupe_key) for n in notes] == [
+        (marketer, f"campaign:{poor.pk}:week:{week}")
+    ]
     assert "25.0%" in notes.get().body
 
 

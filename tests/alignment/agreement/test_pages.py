@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -14,6 +15,7 @@ from alignment.agreement.services import (
 )
 from alignment.models import Agreement, AgreementStatus, QualificationRule
 from campaigns.models import Touch
+from config.dates import deployment_date
 from leads.services.rescoring import agreement_rescore_all
 from tests.factories import LeadFactory
 
@@ -177,7 +179,8 @@ def test_the_backtest_updates_in_place_with_htmx_and_works_without_js(active_agr
     draft = agreement_draft_create(user=marketer)
     LeadFactory(company_size=100, title="Head of IT", source="referral")  # 45 points
     client = logged_in(marketer)
-    params = {"start": "2000-01-01", "end": "2100-01-01"}
+    today = deployment_date()  # a window of two years at most (backtest_window)
+    params = {"start": str(today - timedelta(days=365)), "end": str(today + timedelta(days=1))}
     partial = client.get(
         f"/agreement/{draft.pk}/backtest/", {**params, "threshold": "40"}, HTTP_HX_REQUEST="true"
     )
