@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from string import ascii_uppercase
 
 import factory
 from django.contrib.auth import get_user_model
@@ -26,6 +25,9 @@ from alignment.models import (
     FollowUpKind,
     FollowUpOutcome,
     FunnelStage,
+    HandoffAlert,
+    HandoffKind,
+    HandoffStep,
     IdempotencyKey,
     IntelKind,
     IntelStatus,
@@ -56,9 +58,11 @@ from campaigns.models import (
 )
 from leads.models import (
     CalendarFeed,
+    ChannelAlias,
     Correction,
     Deal,
     FollowUp,
+    ImportedLead,
     Lead,
     LeadAssignment,
     LeadEdit,
@@ -68,7 +72,14 @@ from leads.models import (
     SlaBreach,
     StageEvent,
 )
-from metrics.models import Scorecard, Target, Territory, TerritoryCountry, TerritoryMember
+from metrics.models import (
+    Scorecard,
+    Target,
+    Territory,
+    TerritoryChange,
+    TerritoryCountry,
+    TerritoryMember,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -328,6 +339,17 @@ class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
     response_body = factory.LazyFunction(lambda: {"id": 1})
 
 
+class HandoffAlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HandoffAlert
+
+    kind = HandoffKind.INTEL_ACK
+    subject = factory.Sequence(str)
+    due_at = factory.LazyFunction(timezone.now)
+    step = HandoffStep.REMINDER
+    sent_at = factory.LazyFunction(timezone.now)
+
+
 # Leads: history, follow-ups, SLA breaches, corrections, import runs.
 
 
@@ -428,6 +450,24 @@ class LeadImportFactory(factory.django.DjangoModelFactory):
     filename = factory.Sequence(lambda n: f"leads-{n}.csv")
 
 
+class ImportedLeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImportedLead
+
+    run = factory.SubFactory(LeadImportFactory)
+    lead = factory.SubFactory(LeadFactory)
+    created = True
+
+
+class ChannelAliasFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChannelAlias
+
+    alias = factory.Sequence(lambda n: f"channel alias {n}")
+    channel = "other"
+    created_by = factory.SubFactory(UserFactory)
+
+
 # Campaigns: spend, touches, collateral, briefings.
 
 
@@ -493,9 +533,15 @@ class BriefingAcknowledgmentFactory(factory.django.DjangoModelFactory):
 # Metrics: territories' countries and members, targets, scorecards.
 
 
-# Two letters from ISO 3166's user-assigned ranges (QM-QZ, XA-XZ): no country a test
-# maps by hand.
-_COUNTRY_CODES = [f"Q{c}" for c in "MNOPQRSTUVWXYZ"] + [f"X{c}" for c in ascii_uppercase]
+# Real ISO 3166 codes (a territory's countries are checked) of small islands and
+# territories: no country a test maps by hand.
+# fmt: off
+_COUNTRY_CODES = [
+    "AD", "AG", "AI", "AQ", "AW", "BB", "BL", "BM", "BQ", "BV", "CC", "CK", "CX", "FK", "FO", "GI",
+    "GS", "HM", "IO", "KN", "KY", "LC", "MF", "MP", "MS", "NF", "NR", "NU", "PM", "PN", "SH", "SJ",
+    "SX", "TC", "TF", "TK", "TV", "UM", "VA", "VC", "VG", "WF",
+]
+# fmt: on
 
 
 def _country_code(n: int) -> str:
@@ -517,6 +563,18 @@ class TerritoryMemberFactory(factory.django.DjangoModelFactory):
 
     territory = factory.SubFactory(TerritoryFactory)
     user = factory.SubFactory(UserFactory)
+
+
+class TerritoryChangeFactory(factory.django.DjangoModelFactory):
+    """A sales manager renamed a territory."""
+
+    class Meta:
+        model = TerritoryChange
+
+    territory = factory.SubFactory(TerritoryFactory)
+    actor = factory.SubFactory(UserFactory)
+    occurred_at = factory.LazyFunction(timezone.now)
+    changes = factory.LazyFunction(lambda: {"name": ["Nordics", "Northern Europe"]})
 
 
 class TargetFactory(factory.django.DjangoModelFactory):

@@ -79,6 +79,15 @@ def with_demo_ids(path: str) -> str:
     for prefix, model in feedback:
         first = model.objects.order_by("pk").first()
         path = path.replace(f"/feedback/{prefix}/1/", f"/feedback/{prefix}/{first.pk}/")
+    from leads.models import ChannelAlias
+
+    alias = ChannelAlias.objects.order_by("pk").first()  # a default alias (leads 0015)
+    if alias is not None:
+        path = path.replace("/leads/import/aliases/1/", f"/leads/import/aliases/{alias.pk}/")
+    from metrics.models import Territory
+
+    territory = Territory.objects.order_by("pk").first()  # a demo territory
+    path = path.replace("/territories/1/", f"/territories/{territory.pk}/")
     return path
 
 

@@ -217,8 +217,9 @@ def _records() -> dict[str, dict[str, object]]:
     from alignment.notifications.services import notification_send
     from campaigns.models import Campaign, Collateral, SpendEntry
     from leads.imports.importer import lead_import
-    from leads.models import Deal, DealOutcome, Lead, StageEvent
+    from leads.models import ChannelAlias, Deal, DealOutcome, Lead, StageEvent
     from leads.services.calendar import calendar_feed_get
+    from metrics.models import Territory
     from tests.factories import DealFactory
 
     users = {u.username: u for u in get_user_model().objects.all()}
@@ -257,6 +258,9 @@ def _records() -> dict[str, dict[str, object]]:
         "feedback:notification-": {"pk": Notification.objects.filter(recipient=rep).first().pk},
         # The rep's calendar feed (iCalendar: nothing to read, but it must open).
         "leads:calendar-feed": {"user_id": rep.pk, "token": feed.token},
+        "territories:": {"pk": Territory.objects.order_by("pk").first().pk},
+        # A default channel alias (leads 0015): deleted on POST only.
+        "leads:import-alias-delete": {"pk": ChannelAlias.objects.order_by("pk").first().pk},
     }
 
 

@@ -42,7 +42,8 @@ from alignment.models import (
     WebhookSubscription,
 )
 from campaigns.models import Campaign
-from leads.models import Deal, FollowUp, Lead, LeadImport, SavedView
+from leads.models import ChannelAlias, Deal, FollowUp, Lead, LeadImport, SavedView
+from metrics.models import Territory, TerritoryChange, TerritoryCountry
 from tests.factories import CampaignFactory, SpendEntryFactory, UserFactory
 from tests.leads.conftest import make_lead
 from tests.urlwalk import all_routes
@@ -100,6 +101,10 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("run", allowed=frozenset({Role.MARKETING_MANAGER, Role.EXECUTIVE}))
     ],
     "leads:import-map": [Check("upload", allowed=NOBODY)],
+    # Channel aliases are shared: the list is read by whoever sees imports, edited by
+    # marketing (tests/leads/imports/test_channel_aliases.py).
+    "leads:import-aliases": LIST,
+    "leads:import-alias-delete": [Check("alias", "POST", MARKETING)],
     "leads:detail": [Check("lead")],
     "leads:create": LIST,
     "leads:export": LIST,
@@ -216,6 +221,7 @@ RULES: dict[str, NoObject | list[Check]] = {
         Check("dispute", "POST", EXECUTIVE, {"decision": "shared", "resolution_note": "ok"})
     ],
     "feedback:notifications": LIST,
+    "handoffs:list": LIST,
     "feedback:notifications-read-all": LIST,
     "feedback:notification-read": [Check("notification", "POST", NOBODY)],
     "feedback:notification-preferences": PUBLIC,
@@ -229,6 +235,11 @@ RULES: dict[str, NoObject | list[Check]] = {
     "api-agreement": [Check("draft")],
     "api-agreement-propose": [Check("draft", "POST", AGREEMENT_EDITORS)],
     "api-agreement-sign": [Check("proposed", "POST", MANAGERS)],
+    # A read through POST (the backtest's window): every role reads the agreement and its
+    # backtest, as on the draft editor's page.
+    "api-agreement-backtest": [
+        Check("draft", "POST", ALL, {"start": "2026-01-01", "end": "2026-02-01"})
+    ],
     "api-leads": LIST,
     "api-lead-import": LIST,
     "api-lead-import-run": [
@@ -285,6 +296,13 @@ RULES: dict[str, NoObject | list[Check]] = {
     "api-webhook-deliveries": [Check("webhook", allowed=NOBODY)],
     "api-metrics": LIST,
     "api-scorecards": LIST,
+    # territories (pages): every role reads them, only a sales manager changes one
+    "territories:list": LIST,
+    "territories:detail": [Check("territory")],
+    "territories:edit": [
+        Check("territory", "GET", SALES_MANAGER),
+        Check("territory", "POST", SALES_MANAGER, {"name": "Renamed", "countries": "PL, DE"}),
+    ],
 }
 
 # What only the owner may see: none of it may show up in a refused answer.
@@ -390,6 +408,8 @@ def world(db, tmp_path, settings):
         "run": run,
         "saved_view": saved_view,
         "upload": type("Upload", (), {"pk": "0123456789abcdef0123456789abcdef"})(),
+        "alias": ChannelAlias.objects.create(alias="walk-alias", channel="other"),
+        "territory": Territory.objects.create(name="A manager's territory", code="theirs"),
     }
 
 
@@ -422,6 +442,10 @@ def _fingerprint(world: dict[str, Any]) -> tuple:
         list(Notification.objects.values_list("pk", "read_at")),
         LeadImport.objects.count(),
         SavedView.objects.count(),
+        list(Territory.objects.order_by("pk").values_list("pk", "name")),
+        list(TerritoryCountry.objects.order_by("pk").values_list("pk", "territory", "country")),
+        TerritoryChange.objects.count(),
+        ChannelAlias.objects.count(),
     )
 
 
