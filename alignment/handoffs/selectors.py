@@ -102,22 +102,39 @@ def _users_with_roles(*roles: str) -> list[int]:
     )
 
 
-def _sales_managers_of(*, user_id: int | None, territory_id: int | None) -> tuple[int, ...]:
-    """The manager of the territory (or of the rep's territories), else every sales manager."""
-    managers: list[int] = []
-    if territory_id:
-        managers = [
-            pk
-            for pk in Territory.objects.filter(pk=territory_id).values_list("manager_id", flat=True)
-            if pk
-        ]
-    if not managers and user_id:
-        managers = list(
-            Territory.objects.filter(
-                members__user_id=user_id, members__is_active=True, manager__isnull=False
-            ).values_list("manager_id", flat=True)
-        )
-    return tuple(sorted(set(managers))) or tuple(_users_with_roles(Role.SALES_MANAGER))
+@dataclass(frozen=True)
+class _Managers:
+    """Who manages whom, read once per list (three queries, whatever the number of items)."""
+
+    of_territory: dict[int, int]
+    of_rep: dict[int, tuple[int, ...]]
+    everyone: tuple[int, ...]
+
+    def of(self, *, user_id: int | None, territory_id: int | None) -> tuple[int, ...]:
+        """The territory's manager, else the managers of the rep's territories, else every
+        sales manager."""
+        if territory_id and territory_id in self.of_territory:
+            return (self.of_territory[territory_id],)
+        if user_id and self.of_rep.get(user_id):
+            return self.of_rep[user_id]
+        return self.everyone
+
+
+def _managers() -> _Managers:
+    of_territory = dict(
+        Territory.objects.filter(manager__isnull=False).values_list("pk", "manager_id")
+    )
+    of_rep: dict[int, set[int]] = {}
+    for user_id, territory_id in TerritoryMember.objects.filter(is_active=True).values_list(
+        "user_id", "territory_id"
+    ):
+        if territory_id in of_territory:
+            of_rep.setdefault(user_id, set()).add(of_territory[territory_id])
+    return _Managers(
+        of_territory=of_territory,
+        of_rep={user: tuple(sorted(ids)) for user, ids in of_rep.items()},
+        everyone=tuple(_users_with_roles(Role.SALES_MANAGER)),
+    )
 
 
 # --- the five kinds ------------------------------------------------------------------------
@@ -210,7 +227,11 @@ def _briefing_due(agreement: Agreement, briefing: Briefing) -> datetime:
 
 
 def _briefings(
-    agreement: Agreement, briefings: Iterable[Briefing], *, user_id: int | None = None
+    agreement: Agreement,
+    briefings: Iterable[Briefing],
+    managers: _Managers,
+    *,
+    user_id: int | None = None,
 ) -> Iterator[Handoff]:
     """One hand-off per target rep of each published briefing. A rep is told as soon as it
     is published (the reminder), their manager and the campaign's owner when it is late."""
@@ -247,9 +268,7 @@ def _briefings(
                 escalate_to=tuple(
                     sorted(
                         {
-                            *_sales_managers_of(
-                                user_id=member.user_id, territory_id=member.territory_id
-                            ),
+                            *managers.of(user_id=member.user_id, territory_id=member.territory_id),
                             *([campaign.owner_id] if campaign.owner_id else []),
                         }
                     )
@@ -261,7 +280,7 @@ def _briefing_rows() -> QuerySet[Briefing]:
     return Briefing.objects.filter(published_at__isnull=False).select_related("campaign")
 
 
-def _lead_handoff(agreement: Agreement, lead: Lead, kind: str) -> Handoff:
+def _lead_handoff(agreement: Agreement, lead: Lead, kind: str, managers: _Managers) -> Handoff:
     owner = lead.owner
     if kind == HandoffKind.MQL_ACCEPTANCE:
         assert lead.sla_due_at is not None
@@ -288,7 +307,7 @@ def _lead_handoff(agreement: Agreement, lead: Lead, kind: str) -> Handoff:
         remind_at=remind,
         escalate_at=escalate,
         territory_id=lead.territory_id,
-        escalate_to=_sales_managers_of(user_id=lead.owner_id, territory_id=lead.territory_id),
+        escalate_to=managers.of(user_id=lead.owner_id, territory_id=lead.territory_id),
     )
 
 
@@ -313,6 +332,7 @@ def handoffs_pending(*, now: datetime) -> list[Handoff]:
     agreement = agreement_active()
     if agreement is None:
         return []
+    managers = _managers()
     remind_from = now - REMINDER_LOOKBACK
     items: list[Handoff] = []
     intel_window = timedelta(days=agreement.intel_ack_days)
@@ -340,20 +360,21 @@ def handoffs_pending(*, now: datetime) -> list[Handoff]:
                 - ESCALATION_LOOKBACK,
                 published_at__lte=now,
             ),
+            managers,
         )
         if h.done_at is None
     ]
     # An MQL's reminder comes at most `handoff_reminder_hours` before its SLA.
     ahead = timedelta(hours=agreement.handoff_reminder_hours)
     items += [
-        _lead_handoff(agreement, lead, HandoffKind.MQL_ACCEPTANCE)
+        _lead_handoff(agreement, lead, HandoffKind.MQL_ACCEPTANCE, managers)
         for lead in _mql_rows().filter(
             sla_due_at__gt=now - ESCALATION_LOOKBACK, sla_due_at__lte=now + ahead
         )
     ]
     grace = timedelta(hours=agreement.follow_up_grace_hours)
     items += [
-        _lead_handoff(agreement, lead, HandoffKind.FOLLOW_UP)
+        _lead_handoff(agreement, lead, HandoffKind.FOLLOW_UP, managers)
         for lead in _follow_up_rows().filter(
             next_follow_up_at__gt=now - grace - ESCALATION_LOOKBACK,
             next_follow_up_at__lte=now,
@@ -389,6 +410,7 @@ def handoffs_for(*, user: User, now: datetime | None = None) -> HandoffLists:
     agreement = agreement_active()
     if agreement is None:
         return HandoffLists(overdue=[], due=[], escalated=[], now=now)
+    managers = _managers()
     items: list[Handoff] = []
     marketing = user_has_role(user, Role.MARKETER, Role.MARKETING_MANAGER)
     sales_manager = user_has_role(user, Role.SALES_MANAGER)
@@ -400,9 +422,13 @@ def handoffs_for(*, user: User, now: datetime | None = None) -> HandoffLists:
         Q(campaign__ends_on__isnull=True) | Q(campaign__ends_on__gte=timezone.localdate(now))
     )
     if sales_manager or marketing or executive:
-        items += [h for h in _briefings(agreement, briefings) if h.done_at is None]
+        items += [h for h in _briefings(agreement, briefings, managers) if h.done_at is None]
     else:
-        items += [h for h in _briefings(agreement, briefings, user_id=user.pk) if h.done_at is None]
+        items += [
+            h
+            for h in _briefings(agreement, briefings, managers, user_id=user.pk)
+            if h.done_at is None
+        ]
     horizon = now + DUE_SOON
     lead_filter = Q(owner=user)
     if sales_manager:
@@ -410,13 +436,13 @@ def handoffs_for(*, user: User, now: datetime | None = None) -> HandoffLists:
         lead_filter |= Q(territory__manager=user) | Q(owner__in=team)
     # The lead lists are long for a busy team: the most pressing LEAD_LIMIT of each kind.
     items += [
-        _lead_handoff(agreement, lead, HandoffKind.MQL_ACCEPTANCE)
+        _lead_handoff(agreement, lead, HandoffKind.MQL_ACCEPTANCE, managers)
         for lead in _mql_rows()
         .filter(lead_filter, sla_due_at__lte=horizon)
         .order_by("sla_due_at", "pk")[:LEAD_LIMIT]
     ]
     items += [
-        _lead_handoff(agreement, lead, HandoffKind.FOLLOW_UP)
+        _lead_handoff(agreement, lead, HandoffKind.FOLLOW_UP, managers)
         for lead in _follow_up_rows()
         .filter(lead_filter, next_follow_up_at__lte=horizon)
         .order_by("next_follow_up_at", "pk")[:LEAD_LIMIT]
@@ -455,6 +481,7 @@ def handoffs_overdue_in_week(
     agreement = agreement_in_force(at=end_at) or agreement_active()
     if agreement is None:
         return []
+    managers = _managers()
     now = timezone.now()
     cutoff = min(end_at, now)
     items: list[Handoff] = []
@@ -480,6 +507,7 @@ def handoffs_overdue_in_week(
             published_at__lt=cutoff,
             published_at__gt=start_at - timedelta(days=agreement.briefing_ack_days + 90),
         ),
+        managers,
     )
     # An MQL was overdue in the week when its SLA breach fell in it, or fell earlier and
     # the lead still waits in MQL on that deadline.
@@ -493,14 +521,14 @@ def handoffs_overdue_in_week(
         lead.sla_due_at = breach.due_at
         items.append(
             replace(
-                _lead_handoff(agreement, lead, HandoffKind.MQL_ACCEPTANCE),
+                _lead_handoff(agreement, lead, HandoffKind.MQL_ACCEPTANCE, managers),
                 owner_ids=(breach.owner_id,) if breach.owner_id else (),
                 territory_id=breach.territory_id,
             )
         )
     if start_at <= now < end_at + timedelta(days=7):
         items += [
-            _lead_handoff(agreement, lead, HandoffKind.FOLLOW_UP)
+            _lead_handoff(agreement, lead, HandoffKind.FOLLOW_UP, managers)
             for lead in _follow_up_rows().filter(
                 next_follow_up_at__lt=cutoff, next_follow_up_at__gte=start_at
             )

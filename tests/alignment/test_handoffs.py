@@ -305,3 +305,31 @@ def test_managers_set_the_hand_off_times_in_a_draft(world):
     marketer.post(url, {"action": "handoffs", **fields, "intel_ack_days": "9"})
     draft.refresh_from_db()
     assert draft.intel_ack_days == 3
+
+
+def test_the_reader_s_list_reads_a_fixed_number_of_queries(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            lists = handoffs_for(user=world["sales_manager"])
+        assert lists.escalated or lists.overdue
+        return len(captured)
+
+    campaign = CampaignFactory(starts_on=date(2099, 1, 1))
+    campaign.target_territories.set([world["territory"]])
+    BriefingFactory(campaign=campaign, published_at=timezone.now() - 5 * DAY)
+
+    def add_leads(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            lead = make_lead(email=f"n{n}@acme.pl", stage=StageKey.SAL, owner=world["rep"])
+            Lead.objects.filter(pk=lead.pk).update(
+                next_follow_up_at=timezone.now() - 2 * DAY, territory=world["territory"]
+            )
+
+    add_leads(0, 2)
+    queries()  # the first read fills the role and permission caches
+    few = queries()
+    add_leads(2, 6)
+    assert queries() == few
