@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -57,9 +58,10 @@ def test_a_manager_sends_a_rep_on_holiday_and_round_robin_follows(
 
     owners = []
     for n in range(2):
-        lead = lead_create(data={"email": f"l{n}@acme.pl", "country": "PL"}, actor=None)
-        owners.append(lead_assign_round_robin(lead=lead))
-        Lead.objects.filter(pk=lead.pk).update(owner=lead.owner)
+        with transaction.atomic():  # the territory row is locked while the turn passes
+            lead = lead_create(data={"email": f"l{n}@acme.pl", "country": "PL"}, actor=None)
+            owners.append(lead_assign_round_robin(lead=lead))
+            Lead.objects.filter(pk=lead.pk).update(owner=lead.owner)
     assert owners == [ben, ben]  # Ana is away: Ben takes every turn
 
 
