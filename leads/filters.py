@@ -11,11 +11,10 @@ from alignment.accounts.roles import Role
 from alignment.models import StageKey
 from campaigns.models import Campaign
 from config.formats import person_name
-from leads.models import ImportedLead, Lead, SourceChannel
+from leads.models import OPEN_STAGES, ImportedLead, Lead, SourceChannel
 from metrics.models import Territory
 
 # The stages a lead is still being worked in (the queue's, the "open" state's).
-OPEN = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 
 
 def _today_bounds() -> tuple[datetime, datetime]:
@@ -133,16 +132,16 @@ class LeadFilter(django_filters.FilterSet):
 
     def filter_state(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         if value == "open":
-            return queryset.filter(stage__in=OPEN)
+            return queryset.filter(stage__in=OPEN_STAGES)
         if value == "closed":
-            return queryset.exclude(stage__in=OPEN)
+            return queryset.exclude(stage__in=OPEN_STAGES)
         return queryset
 
     def filter_sla(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         """SLA state of open leads: overdue (the clock ran out), due later today, running
         (due after now), or no clock."""
         now = timezone.now()
-        open_leads = queryset.filter(stage__in=OPEN)
+        open_leads = queryset.filter(stage__in=OPEN_STAGES)
         if value == "overdue":
             return open_leads.filter(sla_due_at__lt=now)
         if value == "due_today":
@@ -158,7 +157,7 @@ class LeadFilter(django_filters.FilterSet):
         """The planned next follow-up of open leads: missed (its time passed), planned
         (still ahead), or none planned."""
         now = timezone.now()
-        open_leads = queryset.filter(stage__in=OPEN)
+        open_leads = queryset.filter(stage__in=OPEN_STAGES)
         if value == "missed":
             return open_leads.filter(next_follow_up_at__lt=now)
         if value == "planned":

@@ -9,18 +9,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
+from alignment.accounts.roles import user_in_sales, user_sees_team
 from config.exports import csv_response
 from leads.selectors import sla_ledger, team_reps
-from leads.views import LEDGER_WEEKS, _is_sales, _may_see_team, _week_param
+from leads.views import LEDGER_WEEKS, week_param
 
 
 def ledger_csv_view(request: HttpRequest) -> HttpResponse:
     """The same reps (a rep's own, a manager's team) and weeks (`?week=`) as the page."""
     user = request.user
-    if not (_is_sales(user) or _may_see_team(user)):
+    if not (user_in_sales(user) or user_sees_team(user)):
         messages.info(request, _("The ledger is for the sales team."))
         return redirect("home")
-    last = _week_param(request)
+    last = week_param(request)
     first = last - timedelta(weeks=LEDGER_WEEKS - 1)
     rows = sla_ledger(reps=team_reps(user=user), start=first, weeks=LEDGER_WEEKS)
     rows.sort(key=lambda row: (row.rep_name.casefold(), row.rep_id, row.week_start))

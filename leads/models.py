@@ -31,6 +31,8 @@ class SourceChannel(models.TextChoices):
 
 # The columns where a lead records when it last entered each stage (`<stage key>_at`).
 STAGE_MOMENTS = [f"{key}_at" for key in StageKey.values]
+# Where a lead still waits for work (the filters, queues and clocks read it).
+OPEN_STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
 
 
 class Lead(models.Model):

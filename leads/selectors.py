@@ -23,6 +23,7 @@ from config.dates import WEEK, week_start_of
 from config.formats import money_format, person_name
 from leads.filters import LeadFilter
 from leads.models import (
+    OPEN_STAGES,
     Correction,
     Deal,
     FollowUp,
@@ -42,10 +43,6 @@ def leads_with_email(*, email: str) -> QuerySet[Lead]:
     so every lookup read the whole table (13 s per created lead at 1M leads).
     """
     return Lead.objects.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
-
-
-OPEN_STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY]
-CLOSED_STAGES = [StageKey.WON, StageKey.LOST, StageKey.DISQUALIFIED, StageKey.RECYCLED]
 
 
 def lead_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:

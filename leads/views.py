@@ -30,7 +30,9 @@ from alignment.accounts.roles import (
     move_refusal,
     stage_revert_refusal,
     user_has_role,
+    user_in_sales,
     user_primary_role,
+    user_sees_team,
 )
 from alignment.agreement.selectors import Funnel, funnel_active
 from alignment.models import Dispute, DisputeStatus, FieldIntel, IntelStatus, StageKey
@@ -709,13 +711,9 @@ def lead_revert_view(request: HttpRequest, pk: int, event_pk: int) -> HttpRespon
     return _lead_page(request, lead, revert_form=form)
 
 
-def _is_sales(user: object) -> bool:
-    return user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER)
-
-
 def agenda_view(request: HttpRequest) -> HttpResponse:
     """My next follow-ups and visits, by day."""
-    if not _is_sales(request.user):
+    if not user_in_sales(request.user):
         messages.info(request, _("The agenda is for the sales team."))
         return redirect("home")
     feed = calendar_feed_of(user=request.user)
@@ -736,7 +734,7 @@ def agenda_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def calendar_feed_reset_view(request: HttpRequest) -> HttpResponse:
     """Make (or remake) my calendar link: the old one stops working."""
-    if not _is_sales(request.user):
+    if not user_in_sales(request.user):
         messages.info(request, _("The agenda is for the sales team."))
         return redirect("home")
     calendar_feed_reset(user=request.user)
@@ -761,7 +759,7 @@ def calendar_feed_view(request: HttpRequest, user_id: int, token: str) -> HttpRe
     return response
 
 
-def _week_param(request: HttpRequest) -> date:
+def week_param(request: HttpRequest) -> date:
     """The week asked for (any day of it), or this week with a message saying why not: a
     week in year 9999 has no next week to count up to (config.dates' period window)."""
     try:
@@ -770,10 +768,6 @@ def _week_param(request: HttpRequest) -> date:
         messages.error(request, f"{' '.join(exc.messages)} {_('Showing this week.')}")
         day = None
     return week_start_of(day or timezone.now())
-
-
-def _may_see_team(user: object) -> bool:
-    return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE))
 
 
 class _RowWithLinks:
@@ -788,10 +782,10 @@ class _RowWithLinks:
 
 def team_view(request: HttpRequest) -> HttpResponse:
     """A manager's week: what each rep did, who is behind."""
-    if not _may_see_team(request.user):
+    if not user_sees_team(request.user):
         messages.info(request, _("The team view is for sales managers."))
         return redirect("home")
-    week = _week_param(request)
+    week = week_param(request)
     rows = team_week(reps=team_reps(user=request.user), week=week)
     monday = week_start_of(week)
     leads_url, records_url = reverse("leads:list"), reverse("metrics:records")
@@ -819,10 +813,10 @@ LEDGER_WEEKS = 8
 def ledger_view(request: HttpRequest) -> HttpResponse:
     """SLA credits and breaches per rep and week: a rep's own, a manager's team."""
     user = request.user
-    if not (_is_sales(user) or _may_see_team(user)):
+    if not (user_in_sales(user) or user_sees_team(user)):
         messages.info(request, _("The ledger is for the sales team."))
         return redirect("home")
-    last = _week_param(request)
+    last = week_param(request)
     first = last - timedelta(weeks=LEDGER_WEEKS - 1)
     reps = team_reps(user=user)
     rows = sla_ledger(reps=reps, start=first, weeks=LEDGER_WEEKS)

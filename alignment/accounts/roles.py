@@ -191,6 +191,17 @@ def user_is_sales_manager(user: User | AnonymousUser) -> bool:
     return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER))
 
 
+def user_in_sales(user: User | AnonymousUser) -> bool:
+    """A sales rep or sales manager: the agenda, the queue, their own ledger."""
+    return user_has_role(user, Role.SALES_REP, Role.SALES_MANAGER)
+
+
+def user_sees_team(user: User | AnonymousUser) -> bool:
+    """Who reads the sales team's pages (team, everyone's ledger): sales managers and
+    executives."""
+    return bool(user.is_superuser or user_has_role(user, Role.SALES_MANAGER, Role.EXECUTIVE))
+
+
 def lead_can_work(*, user: User | AnonymousUser, lead: Any) -> bool:
     """Log follow-ups, make and close deals: the lead's owner (a rep) or a sales manager."""
     if not user.is_authenticated:

@@ -25,7 +25,6 @@ from metrics.models import Scorecard
 from metrics.reporting import selectors
 from metrics.reporting.presentation import alias
 from metrics.reporting.services import last_complete_week
-from metrics.reporting.views import _PACK_METRICS, _parsed
 
 # Stored beside the metrics on every scorecard (metrics.reporting.services.scorecard_build).
 EXTRA_METRICS = ("planned_mqls", "revenue_target")
@@ -160,7 +159,7 @@ def _pack_rows(data: dict[str, Any], values: dict[str, Any]) -> Iterator[list[An
             detail=_raw_detail(c["raw"]),
         )
     names = {alias(name): name for name in METRIC_NAMES}
-    for name in (names[key] for key in _PACK_METRICS):
+    for name in (names[key] for key in selectors.PACK_METRICS):
         yield _line(_("Metric"), metric_label(name), value=values.get(name),
                     change=delta.get(name))  # fmt: skip
     yield _line(_("SLA breach"), _("Total"), value=data["breach_count"])
@@ -204,7 +203,7 @@ def pack_csv_view(request: HttpRequest) -> HttpResponse:
     # As on the page: a metric added after the week's scorecard was stored is computed.
     missing = [name for name in METRIC_NAMES if name not in card.metrics]
     values = {**card.metrics, **(metric_values(f=f, names=missing) if missing else {})}
-    values = {name: _parsed(name, values.get(name)) for name in METRIC_NAMES}
+    values = {name: selectors.scorecard_value(name, values.get(name)) for name in METRIC_NAMES}
     territory = f"_{data['territory'].pk}" if data["territory"] else ""
     return csv_response(
         filename=f"meeting-pack_{f.start.isoformat()}{territory}.csv",

@@ -30,6 +30,7 @@ from metrics.definitions import (
     disputes_open_at_end,
     intel_created,
     intel_waiting_at_end,
+    metric_unit,
     metric_values,
     metric_values_grouped,
     mql_overrides,
@@ -338,3 +339,21 @@ def pack_build(*, week_start: date, territory: int | None) -> dict[str, Any]:
 
 
 # --- the filter of a query string ---------------------------------------------------------
+
+
+# The figures the weekly meeting pack shows first (page and CSV).
+PACK_METRICS = [
+    "new_leads", "mqls", "mql_overrides", "acceptance_rate", "sla_compliance",
+    "response_time_hours_median",
+    "stage_conversion_mql_sal", "win_rate", "revenue", "target_attainment", "pipeline_created",
+    "spend", "roi", "sla_breaches", "follow_ups_within_sla", "intel_ack_within_5d",
+    "disputes_opened", "disputes_resolved",
+]  # fmt: skip
+
+
+def scorecard_value(name: str, value: Any) -> Any:
+    """Scorecard JSON keeps money as strings; figures format them again."""
+
+    if value is not None and metric_unit(name) == "money":
+        return Decimal(value)
+    return value

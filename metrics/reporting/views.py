@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -307,7 +306,7 @@ def pack_view(request: HttpRequest) -> HttpResponse:
     # A metric added after a week's scorecard was stored is computed from its definition.
     missing = [name for name in METRIC_NAMES if name not in card.metrics]
     values = {**card.metrics, **(metric_values(f=f, names=missing) if missing else {})}
-    fig = figures({n: _parsed(n, values.get(n)) for n in METRIC_NAMES}, f)
+    fig = figures({n: selectors.scorecard_value(n, values.get(n)) for n in METRIC_NAMES}, f)
     components = [
         {**c, "label": str(COMPONENT_LABELS.get(c["key"], c["label"])),
          "raw_display": _raw_display(c), "value_display": display(c["value"], "rate"),
@@ -327,27 +326,11 @@ def pack_view(request: HttpRequest) -> HttpResponse:
         "previous_week": f.start - WEEK,
         "next_week": f.start + WEEK,
         "key_rows": [
-            (fig[k], delta_display(delta.get(fig[k].name), fig[k].unit)) for k in _PACK_METRICS
+            (fig[k], delta_display(delta.get(fig[k].name), fig[k].unit))
+            for k in selectors.PACK_METRICS
         ],
     }
     return render(request, "metrics/pack.html", context)
-
-
-_PACK_METRICS = [
-    "new_leads", "mqls", "mql_overrides", "acceptance_rate", "sla_compliance",
-    "response_time_hours_median",
-    "stage_conversion_mql_sal", "win_rate", "revenue", "target_attainment", "pipeline_created",
-    "spend", "roi", "sla_breaches", "follow_ups_within_sla", "intel_ack_within_5d",
-    "disputes_opened", "disputes_resolved",
-]  # fmt: skip
-
-
-def _parsed(name: str, value: Any) -> Any:
-    """Scorecard JSON keeps money as strings; figures format them again."""
-
-    if value is not None and metric_unit(name) == "money":
-        return Decimal(value)
-    return value
 
 
 def _raw_display(component: dict[str, Any]) -> str:
