@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alignment.agreement.scoring import score_compute
-from alignment.agreement.selectors import agreement_in_force, localized
+from alignment.agreement.selectors import agreement_active, agreement_in_force, localized
 from alignment.models import (
     Battlecard,
     BattlecardObjection,
@@ -371,3 +372,20 @@ def notification_list(*, user: User, unread_only: bool = False) -> QuerySet[Noti
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return qs.order_by("-created_at", "-id")
+
+
+def due_times_mark(items: Iterable[FieldIntel | Dispute], *, now: datetime | None = None) -> None:
+    """Set `due_at` and `is_overdue` on each waiting item (new intelligence, open disputes),
+    by the agreement in force (alignment.handoffs reminds and escalates by the same times);
+    items no longer waiting get None and False."""
+    agreement = agreement_active()
+    now = now or timezone.now()
+    for item in items:
+        due = None
+        if agreement is not None:
+            if isinstance(item, FieldIntel) and item.status == IntelStatus.NEW:
+                due = agreement.intel_ack_due(item.created_at)
+            elif isinstance(item, Dispute) and item.status == DisputeStatus.OPEN:
+                due = agreement.dispute_due(item.created_at)
+        item.due_at = due  # type: ignore[union-attr]
+        item.is_overdue = due is not None and now >= due  # type: ignore[union-attr]

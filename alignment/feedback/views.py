@@ -36,6 +36,7 @@ from alignment.feedback.selectors import (
     dispute_evidence,
     dispute_list,
     disputes_for_lead,
+    due_times_mark,
     intel_detail,
     intel_for_lead,
     intel_inbox,
@@ -132,6 +133,7 @@ def intel_list_view(request: HttpRequest) -> HttpResponse:
         if filters.pop("mine", False):
             filters["author"] = request.user.pk
     page = Paginator(intel_inbox(filters=filters), 50).get_page(request.GET.get("page"))
+    due_times_mark(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -321,6 +323,7 @@ def dispute_list_view(request: HttpRequest) -> HttpResponse:
     form = DisputeFilterForm(request.GET)
     filters = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
     page = Paginator(dispute_list(filters=filters), 50).get_page(request.GET.get("page"))
+    due_times_mark(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "query": query.urlencode()}

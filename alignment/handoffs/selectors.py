@@ -143,9 +143,8 @@ def _managers() -> _Managers:
 def _intel(agreement: Agreement, items: Iterable[FieldIntel]) -> Iterator[Handoff]:
     marketing = tuple(_users_with_roles(Role.MARKETER, Role.MARKETING_MANAGER))
     managers = tuple(_users_with_roles(Role.MARKETING_MANAGER))
-    allowed = timedelta(days=agreement.intel_ack_days)
     for intel in items:
-        due = intel.created_at + allowed
+        due = agreement.intel_ack_due(intel.created_at)
         owner = intel.campaign.owner if intel.campaign_id and intel.campaign else None
         owners: tuple[int, ...]
         if owner is not None and owner.is_active:
@@ -179,9 +178,8 @@ def _intel_rows() -> QuerySet[FieldIntel]:
 
 def _disputes(agreement: Agreement, items: Iterable[Dispute]) -> Iterator[Handoff]:
     executives = tuple(_users_with_roles(Role.EXECUTIVE))
-    allowed = timedelta(days=agreement.dispute_resolution_days)
     for dispute in items:
-        due = dispute.created_at + allowed
+        due = agreement.dispute_due(dispute.created_at)
         answering = dispute_other_side(dispute=dispute)
         other_team = Team.SALES if dispute.raised_by_team == Team.MARKETING else Team.MARKETING
         managers = _users_with_roles(

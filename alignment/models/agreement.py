@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -206,6 +208,14 @@ class Agreement(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status == AgreementStatus.DRAFT
+
+    def intel_ack_due(self, created_at: datetime) -> datetime:
+        """When marketing must have acknowledged intelligence sent at `created_at`."""
+        return created_at + timedelta(days=self.intel_ack_days)
+
+    def dispute_due(self, created_at: datetime) -> datetime:
+        """When a dispute raised at `created_at` must be resolved."""
+        return created_at + timedelta(days=self.dispute_resolution_days)
 
     def weights(self) -> dict[str, int]:
         return {

@@ -333,3 +333,21 @@ def test_the_reader_s_list_reads_a_fixed_number_of_queries(world):
     few = queries()
     add_leads(2, 6)
     assert queries() == few
+
+
+def test_the_intel_inbox_and_the_dispute_list_show_due_and_overdue(world):
+    FieldIntelFactory(author=world["rep"], text="Late news.", created_at=timezone.now() - 6 * DAY)
+    FieldIntelFactory(author=world["rep"], text="Fresh news.")
+    lead = make_lead(email="listed@acme.pl", stage=StageKey.MQL, owner=world["rep"])
+    DisputeFactory(lead=lead, raised_by=world["marketer"], created_at=timezone.now() - 6 * DAY)
+    client = Client()
+    client.force_login(world["marketer"])
+    inbox = client.get(reverse("feedback:intel")).content.decode()
+    rows = {
+        ("late" if "Late news." in row else "fresh"): row
+        for row in inbox.split('class="intel-row"')[1:]
+    }
+    assert "overdue-flag" in rows["late"] and "overdue-flag" not in rows["fresh"]
+    assert "due " in rows["fresh"]
+    disputes = client.get(reverse("feedback:disputes")).content.decode()
+    assert "overdue-flag" in disputes.split('class="dispute-row"')[1]
