@@ -36,6 +36,14 @@ def test_draft_backtest_propose_and_sign_in_a_browser(page, logged_in):
     page.click("#rule-form button[type=submit]")
     expect(page.get_by_text("Choose a lead field").first).to_be_visible()
     screenshot(page, "agreement-draft-editor")
+    # On a phone the editor and its backtest stack: nothing runs off the side.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator("#handoffs")).to_be_visible()
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+    )
+    screenshot(page, "agreement-draft-editor-390")
+    page.set_viewport_size({"width": 1440, "height": 900})
     page.click("text=Propose for signature")
     page.wait_for_url("**/agreement/?version=*")
     page.click("text=Log out")
