@@ -177,14 +177,17 @@ def _intel_rows() -> QuerySet[FieldIntel]:
 
 
 def _disputes(agreement: Agreement, items: Iterable[Dispute]) -> Iterator[Handoff]:
-    executives = tuple(_users_with_roles(Role.EXECUTIVE))
+    executives = _users_with_roles(Role.EXECUTIVE)
+    # The managers of the team a dispute contests, read once for every dispute.
+    managers_of = {
+        Team.SALES: _users_with_roles(Role.SALES_MANAGER),
+        Team.MARKETING: _users_with_roles(Role.MARKETING_MANAGER),
+    }
     for dispute in items:
         due = agreement.dispute_due(dispute.created_at)
         answering = dispute_other_side(dispute=dispute)
         other_team = Team.SALES if dispute.raised_by_team == Team.MARKETING else Team.MARKETING
-        managers = _users_with_roles(
-            Role.SALES_MANAGER if other_team == Team.SALES else Role.MARKETING_MANAGER
-        )
+        managers = managers_of[other_team]
         yield Handoff(
             kind=HandoffKind.DISPUTE,
             subject=str(dispute.pk),
