@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from config.formats import (
@@ -122,12 +121,8 @@ _SELECT: dict[str, tuple[str, ...]] = {
 }
 
 
-def _when(moment: Any) -> str:
-    if moment is None:
-        return ""
-    if hasattr(moment, "tzinfo"):
-        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
-    return moment.isoformat()
+def _same(value: Any) -> Any:
+    return value
 
 
 def _when_text(moment: Any) -> str:
@@ -165,10 +160,11 @@ def record_header(base: str) -> list[str]:
 
 
 def record_cells(base: str, obj: Any, *, iso: bool = False) -> list[Any]:
-    """A record's cells: dates in the language's one date format on the page, ISO 8601
-    (`iso`) in CSV, where a spreadsheet reads them as dates."""
-    when = _when if iso else _when_text
-    amount = (lambda value: value) if iso else money_format
+    """A record's cells: dates and amounts as the language writes them on the page; with
+    `iso` (the CSV) the values themselves, which config.exports writes as ISO 8601 dates
+    and plain numbers that a spreadsheet reads."""
+    when = _same if iso else _when_text
+    amount = _same if iso else money_format
     if base == "lead":
         return [*_lead(obj), obj.company, obj.get_stage_display(), obj.get_source_display(),
                 when(obj.created_at), _name(obj.owner), obj.territory or "",

@@ -198,7 +198,7 @@ def records_csv_view(request: HttpRequest) -> HttpResponse:
     return csv_response(
         filename=f"{filename}_{f.start.isoformat()}_{f.end.isoformat()}.csv",
         header=record_header(base),
-        rows=(record_cells(base, obj) for obj in qs.iterator(chunk_size=2000)),
+        rows=(record_cells(base, obj, iso=True) for obj in qs.iterator(chunk_size=2000)),
     )
 
 

@@ -89,6 +89,18 @@ def test_the_csv_export_has_one_line_per_record_of_the_figure(client, week_data,
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) - 1 == metric_value(name="mqls", f=WEEK) == 3
     assert {r[1] for r in rows[1:]} == {"l1@x.test", "l2@x.test", "l5@x.test"}  # Lead, Email
+    # A spreadsheet reads the moments as dates: ISO 8601 in the reader's zone, to the minute.
+    when = next(i for i, name in enumerate(rows[0]) if name in ("When", "Created"))
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", r[when]) for r in rows[1:])
+
+
+def test_the_deals_csv_writes_amounts_as_plain_numbers(client, week_data, marketer):
+    client.force_login(marketer)
+    response = client.get(f"/metrics/records.csv?metric=revenue&{WEEK_QUERY}")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    amount = rows[0].index("Amount")
+    assert len(rows) > 1
+    assert all(re.fullmatch(r"-?\d+(\.\d+)?", r[amount]) for r in rows[1:])
 
 
 def test_the_csv_export_defuses_formulas(client, week_data, marketer):
