@@ -30,6 +30,7 @@ from leads.models import (
     Lead,
     LeadEdit,
     LeadImport,
+    LeadMerge,
     SlaBreach,
     StageEvent,
 )
@@ -43,6 +44,46 @@ def leads_with_email(*, email: str) -> QuerySet[Lead]:
     so every lookup read the whole table (13 s per created lead at 1M leads).
     """
     return Lead.objects.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
+
+
+def leads_by_keys(
+    *, external_ids: Iterable[str | None], emails: Iterable[str | None]
+) -> tuple[dict[str, Lead], dict[str, Lead]]:
+    """The leads these keys name: {external id: lead}, {lower-cased e-mail: lead}.
+
+    A merged duplicate's old e-mail or external id names its survivor (LeadMerge), so an
+    upsert or an import that still sends them updates the one lead rather than creating
+    the duplicate again; such a lead carries `merged_keys`, the old keys that found it,
+    which are never written over its own (lead_changes). Three queries at most, whatever
+    the number of keys (the importer asks for a whole batch).
+    """
+    wanted_ids = {key for key in external_ids if key}
+    wanted_emails = {key.strip().lower() for key in emails if key and key.strip()}
+    by_external: dict[str, Lead] = {}
+    by_email: dict[str, Lead] = {}
+    if wanted_ids:
+        for lead in Lead.objects.filter(external_id__in=wanted_ids):
+            by_external[str(lead.external_id)] = lead
+    if wanted_emails:
+        found = Lead.objects.alias(email_lower=Lower("email")).filter(email_lower__in=wanted_emails)
+        for lead in found:
+            by_email[lead.email.lower()] = lead
+    old_ids, old_emails = wanted_ids - by_external.keys(), wanted_emails - by_email.keys()
+    if old_ids or old_emails:
+        merges = LeadMerge.objects.annotate(email_lower=Lower("merged_email")).filter(
+            Q(merged_external_id__in=old_ids) | Q(email_lower__in=old_emails)
+        )
+        survivors: dict[int, Lead] = {}
+        for merge in merges.select_related("survivor").order_by("-occurred_at"):
+            survivor = survivors.setdefault(merge.survivor_id, merge.survivor)
+            survivor.merged_keys = getattr(survivor, "merged_keys", set())  # type: ignore[attr-defined]
+            if merge.merged_external_id in old_ids:
+                by_external.setdefault(merge.merged_external_id, survivor)
+                survivor.merged_keys.add(merge.merged_external_id)  # type: ignore[attr-defined]
+            if merge.email_lower in old_emails:
+                by_email.setdefault(merge.email_lower, survivor)
+                survivor.merged_keys.add(merge.email_lower)  # type: ignore[attr-defined]
+    return by_external, by_email
 
 
 def lead_list(*, filters: dict[str, Any] | None = None) -> QuerySet[Lead]:

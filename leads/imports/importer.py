@@ -46,7 +46,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -74,6 +73,7 @@ from leads.models import (
     SourceChannel,
     StageEvent,
 )
+from leads.selectors import leads_by_keys
 from leads.services import (
     LeadConflict,
     lead_changes,
@@ -1103,18 +1103,10 @@ def _run_batch(
 
 
 def _existing(parsed: list[ParsedRow]) -> tuple[dict[str, Lead], dict[str, Lead]]:
-    external_ids = {p.fields["external_id"] for p in parsed if p.fields.get("external_id")}
-    emails = {p.fields["email"].lower() for p in parsed}
-    by_external = (
-        {lead.external_id: lead for lead in Lead.objects.filter(external_id__in=external_ids)}
-        if external_ids
-        else {}
+    return leads_by_keys(
+        external_ids=(p.fields.get("external_id") for p in parsed),
+        emails=(p.fields["email"] for p in parsed),
     )
-    by_email = {
-        lead.email_lower: lead
-        for lead in Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
-    }
-    return by_external, by_email
 
 
 def _write(

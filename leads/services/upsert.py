@@ -6,39 +6,36 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import ProtectedError, Q
+from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
-from leads.models import Lead, LeadEdit, LeadMerge, StageEvent
-from leads.selectors import leads_with_counted_history, leads_with_email
+from leads.models import Lead, LeadEdit, StageEvent
+from leads.selectors import leads_by_keys, leads_with_counted_history, leads_with_email
 from leads.services.errors import LeadConflict
 from leads.services.lifecycle import EDITABLE_FIELDS, lead_create, lead_update
 
 
 def lead_match(*, external_id: str | None, email: str) -> Lead | None:
-    """The lead these keys name: by external id when given and known, else by email (any case)."""
-    if external_id:
-        lead = Lead.objects.filter(external_id=external_id).first()
-        if lead is not None:
-            return lead
-    email = (email or "").strip()
-    lead = leads_with_email(email=email).first() if email else None
-    if lead is not None or not (external_id or email):
-        return lead
-    # A merged duplicate's keys name its survivor: an integration that still sends them
-    # updates the one lead rather than creating the duplicate again.
-    keys = Q(merged_external_id=external_id) if external_id else Q()
-    if email:
-        keys |= Q(merged_email__iexact=email)
-    merge = LeadMerge.objects.filter(keys).select_related("survivor").first()
-    return merge.survivor if merge is not None else None
+    """The lead these keys name: by external id when given and known, else by email (any
+    case); a merged duplicate's keys name its survivor (leads_by_keys)."""
+    by_external, by_email = leads_by_keys(external_ids=[external_id], emails=[email])
+    return (by_external.get(external_id) if external_id else None) or by_email.get(
+        (email or "").strip().lower()
+    )
 
 
 def lead_changes(*, lead: Lead, data: dict[str, Any]) -> dict[str, Any]:
-    """The editable fields of `data` whose value differs from the lead's."""
+    """The editable fields of `data` whose value differs from the lead's. A merged
+    duplicate's old e-mail or external id that found this lead (leads_by_keys) is not a
+    change: the survivor keeps its own."""
     changes: dict[str, Any] = {}
+    merged_keys: set[str] = getattr(lead, "merged_keys", set())
     for name, value in data.items():
         if name not in EDITABLE_FIELDS:
+            continue
+        if name in ("email", "external_id") and (value or "").strip().lower() in {
+            key.lower() for key in merged_keys
+        }:
             continue
         current = getattr(lead, name)
         if name == "email":

@@ -24,6 +24,7 @@ from leads.models import (
     SlaBreach,
     StageEvent,
 )
+from leads.imports.importer import lead_import
 from leads.services import lead_transition, lead_upsert
 from leads.services.follow_ups import follow_up_log
 from leads.services.merge import lead_merge
@@ -292,6 +293,23 @@ def test_the_merged_email_still_names_the_survivor_for_an_upsert(pair, sales_man
     )
     assert (lead.pk, outcome) == (survivor.pk, "updated")
     assert Lead.objects.count() == 1
+    survivor.refresh_from_db()
+    assert (survivor.email, survivor.industry) == ("ana@lopez.pl", "Logistics")
+
+
+def test_an_import_naming_the_merged_email_updates_the_survivor(pair, sales_manager, marketer):
+    """The importer's batch path reads keys the same way as an upsert (leads_by_keys):
+    the duplicate is not created again, and the survivor keeps its own e-mail."""
+    survivor, duplicate = pair
+    lead_merge(survivor=survivor, duplicate=duplicate, actor=sales_manager, reason="Same")
+    result = lead_import(
+        rows=[{"email": "a.lopez@GMAIL.com", "industry": "Retail", "company": "Acme"}],
+        user=marketer,
+    )
+    assert [r.status for r in result.results] == ["updated"]
+    assert Lead.objects.count() == 1
+    survivor.refresh_from_db()
+    assert (survivor.email, survivor.industry) == ("ana@lopez.pl", "Retail")
 
 
 def test_the_api_merges_for_a_manager_and_refuses_a_rep(pair, sales_manager, api_client):
