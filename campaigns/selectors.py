@@ -97,19 +97,42 @@ class Readiness:
         return Decimal(self.acknowledged) >= self.threshold * Decimal(self.expected)
 
 
-def campaign_expected_reps(*, campaign: Campaign) -> QuerySet[TerritoryMember]:
-    """Active reps of the campaign's target territories (of every territory if none is set)."""
-    members = TerritoryMember.objects.filter(is_active=True, user__is_active=True)
-    territory_ids = list(campaign.target_territories.values_list("pk", flat=True))
-    if territory_ids:
-        members = members.filter(territory_id__in=territory_ids)
-    return members
+def campaign_expected_reps(*, campaign: Campaign) -> list[TerritoryMember]:
+    """Active reps of the campaign's target territories (of every territory if none is
+    set), each once, by user id, with their user."""
+    return campaigns_expected_reps(campaign_ids=[campaign.pk])[campaign.pk]
+
+
+def campaigns_expected_reps(*, campaign_ids: Iterable[int]) -> dict[int, list[TerritoryMember]]:
+    """campaign_expected_reps for many campaigns in two queries (the hand-off lists read
+    every published briefing's): {campaign id: its expected reps}."""
+    ids = set(campaign_ids)
+    targets: dict[int, set[int]] = {pk: set() for pk in ids}
+    through = Campaign.target_territories.through.objects.filter(campaign_id__in=ids)
+    for campaign_id, territory_id in through.values_list("campaign_id", "territory_id"):
+        targets[campaign_id].add(territory_id)
+    members = list(
+        TerritoryMember.objects.filter(is_active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user_id", "territory_id")
+    )
+    expected: dict[int, list[TerritoryMember]] = {}
+    for campaign_id, territories in targets.items():
+        seen: set[int] = set()
+        expected[campaign_id] = []
+        for member in members:
+            if (not territories or member.territory_id in territories) and (
+                member.user_id not in seen
+            ):
+                seen.add(member.user_id)
+                expected[campaign_id].append(member)
+    return expected
 
 
 def campaign_readiness(*, campaign: Campaign, agreement: Agreement | None = None) -> Readiness:
     """Acknowledged / expected, counting only reps of the target territories."""
     agreement = agreement or agreement_active()
-    expected_ids = set(campaign_expected_reps(campaign=campaign).values_list("user_id", flat=True))
+    expected_ids = {member.user_id for member in campaign_expected_reps(campaign=campaign)}
     acknowledged = (
         BriefingAcknowledgment.objects.filter(
             briefing__campaign=campaign, user_id__in=expected_ids

@@ -128,7 +128,7 @@ def _detail_context(request: HttpRequest, campaign: Campaign) -> dict:
     rate = row["acceptance_rate"]
     readiness = selectors.campaign_readiness(campaign=campaign, agreement=agreement)
     briefing = selectors.briefing_for(campaign=campaign)
-    expected = list(selectors.campaign_expected_reps(campaign=campaign).select_related("user"))
+    expected = selectors.campaign_expected_reps(campaign=campaign)
     acked = set(briefing.acknowledgments.values_list("user_id", flat=True) if briefing else [])
     reps = sorted({m.user_id: m.user for m in expected}.values(), key=lambda u: u.username)
     user = request.user

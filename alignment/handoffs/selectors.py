@@ -38,7 +38,8 @@ from alignment.models import (
     Team,
 )
 from campaigns.models import Briefing, BriefingAcknowledgment
-from campaigns.selectors import campaign_expected_reps
+from campaigns.selectors import campaigns_expected_reps
+from config.dates import day_start, deployment_date
 from config.formats import lead_label, person_name
 from leads.models import Lead, SlaBreach
 from leads.selectors import OPEN_STAGES
@@ -80,9 +81,6 @@ class Handoff:
 
     def is_overdue(self, now: datetime) -> bool:
         return self.done_at is None and now >= self.due_at
-
-    def overdue_by(self, now: datetime) -> timedelta:
-        return max(now - self.due_at, timedelta(0))
 
 
 def _remind_at(*, agreement: Agreement, started: datetime, due: datetime) -> datetime:
@@ -221,7 +219,7 @@ def _briefing_due(agreement: Agreement, briefing: Briefing) -> datetime:
     due = briefing.published_at + timedelta(days=agreement.briefing_ack_days)
     start = briefing.campaign.starts_on
     if start is not None:
-        launch = timezone.make_aware(datetime.combine(start, datetime.min.time()))
+        launch = day_start(start)  # the deployment's midnight, whoever reads
         if briefing.published_at < launch < due:
             due = launch
     return due
@@ -236,22 +234,20 @@ def _briefings(
 ) -> Iterator[Handoff]:
     """One hand-off per target rep of each published briefing. A rep is told as soon as it
     is published (the reminder), their manager and the campaign's owner when it is late."""
+    briefings = list(briefings)
+    expected = campaigns_expected_reps(campaign_ids={b.campaign_id for b in briefings})
+    acks = {
+        (briefing_id, user_id): at
+        for briefing_id, user_id, at in BriefingAcknowledgment.objects.filter(
+            briefing__in=briefings
+        ).values_list("briefing_id", "user_id", "acknowledged_at")
+    }
     for briefing in briefings:
         campaign = briefing.campaign
         due = _briefing_due(agreement, briefing)
-        members = campaign_expected_reps(campaign=campaign).select_related("user")
-        if user_id is not None:
-            members = members.filter(user_id=user_id)
-        acks = dict(
-            BriefingAcknowledgment.objects.filter(briefing=briefing).values_list(
-                "user_id", "acknowledged_at"
-            )
-        )
-        seen: set[int] = set()
-        for member in members.order_by("user_id", "territory_id"):
-            if member.user_id in seen:
+        for member in expected[campaign.pk]:
+            if user_id is not None and member.user_id != user_id:
                 continue
-            seen.add(member.user_id)
             assert briefing.published_at is not None
             yield Handoff(
                 kind=HandoffKind.BRIEFING_ACK,
@@ -264,7 +260,7 @@ def _briefings(
                 due_at=due,
                 remind_at=briefing.published_at,
                 escalate_at=due,
-                done_at=acks.get(member.user_id),
+                done_at=acks.get((briefing.pk, member.user_id)),
                 territory_id=member.territory_id,
                 escalate_to=tuple(
                     sorted(
@@ -399,10 +395,6 @@ class HandoffLists:
     escalated: list[Handoff]
     now: datetime
 
-    @property
-    def count(self) -> int:
-        return len(self.overdue) + len(self.due) + len(self.escalated)
-
 
 def handoffs_for(*, user: User, now: datetime | None = None) -> HandoffLists:
     """What waits on `user` (overdue, then due within DUE_SOON) and what went past its due
@@ -420,7 +412,7 @@ def handoffs_for(*, user: User, now: datetime | None = None) -> HandoffLists:
         items += _intel(agreement, _intel_rows().filter(status=IntelStatus.NEW))
     items += _disputes(agreement, _dispute_rows().filter(status=DisputeStatus.OPEN))
     briefings = _briefing_rows().filter(
-        Q(campaign__ends_on__isnull=True) | Q(campaign__ends_on__gte=timezone.localdate(now))
+        Q(campaign__ends_on__isnull=True) | Q(campaign__ends_on__gte=deployment_date(now))
     )
     if sales_manager or marketing or executive:
         items += [h for h in _briefings(agreement, briefings, managers) if h.done_at is None]
@@ -456,16 +448,11 @@ def handoffs_for(*, user: User, now: datetime | None = None) -> HandoffLists:
     ]
     by_due = sorted(mine, key=lambda h: (h.due_at, h.kind, h.subject))
     return HandoffLists(
-        overdue=[h for h in by_due if now >= h.due_at],
+        overdue=[h for h in by_due if h.is_overdue(now)],
         due=[h for h in by_due if h.due_at > now and h.due_at <= horizon],
         escalated=sorted(theirs, key=lambda h: (h.due_at, h.kind, h.subject)),
         now=now,
     )
-
-
-def handoffs_waiting_count(*, user: User, now: datetime | None = None) -> int:
-    """How many hand-offs owned by `user` are overdue (the navigation's badge)."""
-    return len(handoffs_for(user=user, now=now).overdue)
 
 
 # --- the meeting pack ----------------------------------------------------------------------

@@ -317,9 +317,13 @@ def test_the_reader_s_list_reads_a_fixed_number_of_queries(world):
         assert lists.escalated or lists.overdue
         return len(captured)
 
-    campaign = CampaignFactory(starts_on=date(2099, 1, 1))
-    campaign.target_territories.set([world["territory"]])
-    BriefingFactory(campaign=campaign, published_at=timezone.now() - 5 * DAY)
+    def add_briefings(count: int) -> None:
+        for _n in range(count):
+            campaign = CampaignFactory(starts_on=date(2099, 1, 1))
+            campaign.target_territories.set([world["territory"]])
+            BriefingFactory(campaign=campaign, published_at=timezone.now() - 5 * DAY)
+
+    add_briefings(1)
 
     def add_leads(first: int, count: int) -> None:
         for n in range(first, first + count):
@@ -332,6 +336,7 @@ def test_the_reader_s_list_reads_a_fixed_number_of_queries(world):
     queries()  # the first read fills the role and permission caches
     few = queries()
     add_leads(2, 6)
+    add_briefings(4)
     assert queries() == few
 
 
