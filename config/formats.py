@@ -124,6 +124,12 @@ def date_text(value: date | datetime | None, *, with_time: bool = False) -> str:
     return django_date_format(value, "SHORT_DATETIME_FORMAT" if with_time else "SHORT_DATE_FORMAT")
 
 
+def moment_with_zone(moment: datetime) -> str:
+    """A moment as date_text writes it, with its time zone named ("9 Dec 2026, 08:10 CET"):
+    for a notification, read later and elsewhere."""
+    return f"{date_text(moment, with_time=True)} {timezone.localtime(moment).strftime('%Z')}"
+
+
 def period_format(start: date, end_inclusive: date) -> str:
     """A period as its first and last day, both in the one date format: "1 Oct 2026 –
     31 Dec 2026"; a single day once. Every figure says which period it counts."""

@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from alignment.handoffs.selectors import Handoff, handoffs_pending
 from alignment.models import HandoffAlert, HandoffKind, HandoffStep
 from alignment.notifications.services import notification_send
 from config.events import publish
+from config.formats import moment_with_zone
 from leads.events import FollowUpDue
 from leads.models import Lead
 from leads.services.sla import sla_breach_record
@@ -37,24 +37,17 @@ class AlertRun:
     escalations: int
 
 
-def _local(moment: datetime) -> str:
-    local = timezone.localtime(moment)
-    return f"{date_format(local, 'SHORT_DATETIME_FORMAT')} {local.strftime('%Z')}"
-
-
 def _claim(handoff: Handoff, step: str, now: datetime, recipients: int) -> bool:
     """Insert the step's row; False when another run already did (nobody is told twice)."""
-    try:
-        with transaction.atomic():
-            _alert, created = HandoffAlert.objects.get_or_create(
-                kind=handoff.kind,
-                subject=handoff.subject,
-                due_at=handoff.due_at,
-                step=step,
-                defaults={"sent_at": now, "recipients": recipients},
-            )
-    except IntegrityError:  # a concurrent run inserted it between our read and write
-        return False
+    # get_or_create inserts in a savepoint; of two runs at once, the unique constraint lets
+    # one insert and the other reads the row it wrote.
+    _alert, created = HandoffAlert.objects.get_or_create(
+        kind=handoff.kind,
+        subject=handoff.subject,
+        due_at=handoff.due_at,
+        step=step,
+        defaults={"sent_at": now, "recipients": recipients},
+    )
     return created
 
 
@@ -80,7 +73,7 @@ def _remind(handoff: Handoff, now: datetime) -> bool:
         event=HANDOFF_DUE,
         dedupe_key=f"{handoff.kind}:{handoff.subject}:{due.isoformat()}",
         title=lambda: _("Waiting on you: %(title)s") % {"title": title},
-        body=lambda: _("Due by %(due)s.") % {"due": _local(due)},
+        body=lambda: _("Due by %(due)s.") % {"due": moment_with_zone(due)},
         url=handoff.url,
     )
     return True
@@ -106,7 +99,7 @@ def _escalate(handoff: Handoff, now: datetime) -> bool:
         title=lambda: _("Overdue: %(title)s") % {"title": title},
         body=lambda: (
             _("It was due by %(due)s and waits on %(owner)s.")
-            % {"due": _local(due), "owner": owner}
+            % {"due": moment_with_zone(due), "owner": owner}
         ),
         url=handoff.url,
     )

@@ -6,12 +6,9 @@ The feedback, campaign and metric services, which sit above notifications, call
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -19,7 +16,7 @@ from django.utils.translation import ngettext
 from alignment.models import StageKey
 from alignment.notifications.services import notification_send
 from config.events import subscriber
-from config.formats import lead_label, person_name
+from config.formats import lead_label, moment_with_zone, person_name
 from leads.events import (
     AGENDA_DIGEST,
     AgendaDigestDue,
@@ -93,12 +90,6 @@ def _managers_of(*, lead: Lead, owner: AbstractBaseUser | None) -> list[Abstract
     ]
 
 
-def _local_time(moment: datetime) -> str:
-    """A moment as the active language writes it, in the active time zone, zone named."""
-    local = timezone.localtime(moment)
-    return f"{date_format(local, 'SHORT_DATETIME_FORMAT')} {local.strftime('%Z')}"
-
-
 @subscriber(SlaBreached)
 def tell_owner_and_manager(event: SlaBreached) -> None:
     """The rep who owned the lead at the deadline, and the manager of its territory."""
@@ -119,7 +110,7 @@ def tell_owner_and_manager(event: SlaBreached) -> None:
             % {
                 "lead": lead.full_name,
                 "company": lead.company or "—",
-                "due": _local_time(due_at),
+                "due": moment_with_zone(due_at),
                 "owner": person_name(owner) if owner else _("nobody"),
             }
         ),
@@ -143,7 +134,7 @@ def remind_the_owner(event: FollowUpDue) -> None:
             % {
                 "lead": lead.full_name,
                 "company": lead.company or "—",
-                "due": _local_time(due_at),
+                "due": moment_with_zone(due_at),
             }
         ),
         url=reverse("leads:detail", args=[lead.pk]),
