@@ -448,13 +448,15 @@ class SpendChangeSerializer(serializers.Serializer):
         required=False, validators=[history_moment_validator], help_text="The new day."
     )
     reason = serializers.CharField(
-        max_length=2000, help_text="Why: recorded with the correction, shown on the campaign."
+        max_length=services.SPEND_REASON_MAX,
+        help_text="Why: recorded with the correction, shown on the campaign.",
     )
 
 
 class SpendRemovalSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=2000, help_text="Why: recorded with the removal, shown on the campaign."
+        max_length=services.SPEND_REASON_MAX,
+        help_text="Why: recorded with the removal, shown on the campaign.",
     )
 
 

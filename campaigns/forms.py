@@ -16,6 +16,7 @@ from alignment.accounts.roles import Role
 from alignment.models import StageKey
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign, CampaignStatus, Collateral, SpendEntry, TouchKind
+from campaigns.services import SPEND_REASON_MAX
 from config.dates import PeriodDateField, history_moment_validator, planned_date_validator
 from config.formats import date_text, money_format, person_name
 from config.widgets import Confirmation
@@ -199,7 +200,7 @@ class SpendCorrectForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=14, decimal_places=2)
     reason = forms.CharField(
         label=_("Reason"),
-        max_length=1000,
+        max_length=SPEND_REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Recorded with the correction and shown on the campaign page."),
     )
@@ -210,7 +211,7 @@ class SpendRemoveForm(forms.Form):
 
     reason = forms.CharField(
         label=_("Reason for removing it"),
-        max_length=1000,
+        max_length=SPEND_REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 

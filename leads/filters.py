@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import django_filters
 from django import forms
@@ -10,18 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from alignment.accounts.roles import Role
 from alignment.models import StageKey
 from campaigns.models import Campaign
+from config.dates import day_start, deployment_date
 from config.formats import person_name
 from leads.models import OPEN_STAGES, ImportedLead, Lead, SourceChannel
 from metrics.models import Territory
-
-# The stages a lead is still being worked in (the queue's, the "open" state's).
-
-
-def _today_bounds() -> tuple[datetime, datetime]:
-    """Today in the deployment's time zone, the day SLA clocks are read in."""
-    today = timezone.localdate()
-    start = timezone.make_aware(datetime.combine(today, time.min))
-    return start, start + timedelta(days=1)
 
 
 class PersonChoiceField(django_filters.fields.ModelChoiceField):
@@ -145,7 +137,8 @@ class LeadFilter(django_filters.FilterSet):
         if value == "overdue":
             return open_leads.filter(sla_due_at__lt=now)
         if value == "due_today":
-            _start, end = _today_bounds()
+            # Today ends at the deployment's midnight, the day SLA clocks are read in.
+            end = day_start(deployment_date() + timedelta(days=1))
             return open_leads.filter(sla_due_at__gte=now, sla_due_at__lt=end)
         if value == "running":
             return open_leads.filter(sla_due_at__gte=now)

@@ -74,3 +74,18 @@ def test_an_entry_of_another_campaign_is_404(entry, marketer, api_client):
     other = CampaignFactory(owner=marketer)
     url = reverse("api-campaign-spend-entry", args=[other.pk, entry.pk])
     assert api_client(marketer).get(url).status_code == 404
+
+
+def test_the_schema_states_the_service_s_reason_limit(db):
+    from drf_spectacular.generators import SchemaGenerator
+
+    from campaigns.services import SPEND_REASON_MAX
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    limits = {
+        name: schema["properties"]["reason"]["maxLength"]
+        for name, schema in components.items()
+        if "maxLength" in schema.get("properties", {}).get("reason", {})
+        and "Spend" in name
+    }
+    assert limits and set(limits.values()) == {SPEND_REASON_MAX}, limits

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from alignment.models import Dispute, FieldIntel, StageKey
 from campaigns.models import Touch
+from leads.imports.importer import lead_import
 from leads.integrity import integrity_violations
 from leads.models import (
     Correction,
@@ -24,7 +25,6 @@ from leads.models import (
     SlaBreach,
     StageEvent,
 )
-from leads.imports.importer import lead_import
 from leads.services import lead_transition, lead_upsert
 from leads.services.follow_ups import follow_up_log
 from leads.services.merge import lead_merge
