@@ -85,7 +85,6 @@ def test_the_schema_states_the_service_s_reason_limit(db):
     limits = {
         name: schema["properties"]["reason"]["maxLength"]
         for name, schema in components.items()
-        if "maxLength" in schema.get("properties", {}).get("reason", {})
-        and "Spend" in name
+        if "maxLength" in schema.get("properties", {}).get("reason", {}) and "Spend" in name
     }
     assert limits and set(limits.values()) == {SPEND_REASON_MAX}, limits
