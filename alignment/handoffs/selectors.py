@@ -253,7 +253,7 @@ def _briefings(
                 kind=HandoffKind.BRIEFING_ACK,
                 subject=f"{briefing.pk}:{member.user_id}",
                 title=_("Briefing for “%(campaign)s”") % {"campaign": campaign.name},
-                url=reverse("campaigns:detail", args=[campaign.pk]) + "#briefing",
+                url=reverse("campaigns:detail", args=[campaign.pk]) + "#readiness",
                 owner_ids=(member.user_id,),
                 owner_label=person_name(member.user),
                 started_at=briefing.published_at,

@@ -166,6 +166,11 @@ def test_a_briefing_is_announced_to_target_reps_and_escalated_when_late(world):
     assert _told("handoff.overdue", url) == sorted([world["sales_manager"].pk, owner.pk])
 
     [late] = handoffs_for(user=world["rep"]).overdue
+    # The link opens the campaign at its readiness card, where the rep acknowledges.
+    page, anchor = late.url.split("#")
+    rep_client = Client()
+    rep_client.force_login(world["rep"])
+    assert f'id="{anchor}"' in rep_client.get(page).content.decode()
     assert (late.kind, late.subject) == (
         HandoffKind.BRIEFING_ACK,
         f"{briefing.pk}:{world['rep'].pk}",
