@@ -9,9 +9,12 @@ from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError
+from rest_framework.exceptions import AuthenticationFailed
 
 from alignment.models import UserProfile
 from config.errors import NotConfigured
+from config.generations import AUTH_GENERATION, shared
+from config.tokens import ExpiringTokenAuthentication
 
 
 class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
@@ -21,6 +24,18 @@ class PagesLoginRequiredMiddleware(LoginRequiredMiddleware):
         if request.path_info.startswith("/api/"):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
+
+
+def user_preferences(*, user_id: int) -> dict[str, str]:
+    """A user's chosen language and time zone, cached until a profile or user changes."""
+    return shared(
+        AUTH_GENERATION,
+        f"preferences:{user_id}",
+        lambda: (
+            UserProfile.objects.filter(user_id=user_id).values("language", "time_zone").first()
+            or {"language": "", "time_zone": ""}
+        ),
+    )
 
 
 class UserPreferencesMiddleware:
@@ -37,18 +52,17 @@ class UserPreferencesMiddleware:
     def __call__(self, request):
 
         user = getattr(request, "user", None)
-        profiles = UserProfile.objects.none()
-        if user is not None and user.is_authenticated:
-            profiles = UserProfile.objects.filter(user=user)
-        elif request.path_info.startswith("/api/"):
+        if (user is None or not user.is_authenticated) and request.path_info.startswith("/api/"):
             # An API client with a token: the view authenticates it (and refuses a bad
-            # token); here the token only says whose language the answer speaks.
-            scheme, _, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-            if scheme == "Token" and key.strip():
-                profiles = UserProfile.objects.filter(
-                    user__auth_token__key=key.strip(), user__is_active=True
-                )
-        prefs = profiles.values("language", "time_zone").first() or {}
+            # token, with this answer's language); here the token says whose language.
+            try:
+                found = ExpiringTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+            except AuthenticationFailed:
+                found = None
+            user = found[0] if found else None
+        prefs = (
+            user_preferences(user_id=user.pk) if user is not None and user.is_authenticated else {}
+        )
         language, time_zone = prefs.get("language") or "", prefs.get("time_zone") or ""
         if language:
             translation.activate(language)

@@ -207,6 +207,9 @@ else:
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+# Parallel test processes (pytest-xdist, and the workers each starts) keep apart in the
+# shared cache, so that one's cached generations (config.generations) never move another's.
+CACHES["default"]["KEY_PREFIX"] = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -4,6 +4,7 @@ the leak; sessions already end then, by Django's session hash)."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,8 @@ from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
+
+from config.generations import AUTH_GENERATION, shared
 
 
 def token_expires_at(token: Token) -> datetime:
@@ -53,11 +56,52 @@ def tokens_revoke_on_password_change(
         tokens_revoke(user=instance)
 
 
+# Who a token is, with the user's permissions, cached (config.generations) until a token,
+# user, group or permission changes: the token's row is read once per minute at most, not
+# on every request, nor twice in one.
+
+
+def _token_load(key: str) -> tuple[AbstractBaseUser, Token] | None:
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None:
+        return None
+    token.user.get_all_permissions()  # fills the user's permission caches, kept with it
+    return token.user, token
+
+
+def token_lookup(key: str) -> tuple[AbstractBaseUser, Token] | None:
+    """The user and token row of `key` (None when no token has it), from the cache."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return shared(AUTH_GENERATION, f"token:{digest}", lambda: _token_load(key))
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication ("Authorization: Token <key>"), refusing expired tokens."""
+    """DRF's token authentication ("Authorization: Token <key>"), refusing expired tokens.
+
+    Once per request: the middleware that needs to know who is asking (body limits,
+    language, Idempotency-Key) and DRF's view share the answer, kept on the request.
+    """
+
+    def authenticate(self, request: Any) -> tuple[AbstractBaseUser, Token] | None:
+        http = getattr(request, "_request", request)
+        found = getattr(http, "_accord_token_auth", None)
+        if found is None:
+            try:
+                found = super().authenticate(request)
+            except AuthenticationFailed as exc:
+                found = exc
+            http._accord_token_auth = found if found is not None else False
+        if isinstance(found, AuthenticationFailed):
+            raise found
+        return found or None
 
     def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
-        user, token = super().authenticate_credentials(key)
+        found = token_lookup(key)
+        if found is None:
+            raise AuthenticationFailed(_("Invalid token."))
+        user, token = found
+        if not user.is_active:
+            raise AuthenticationFailed(_("User inactive or deleted."))
         if token_expired(token):
             raise AuthenticationFailed(
                 _("Token expired. Get a new one from POST /api/v1/auth/token/.")

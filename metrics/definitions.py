@@ -1195,21 +1195,34 @@ PLAN_STEPS = [
 ]
 
 
-def plan_compute(*, f: MetricFilter, revenue_target: Decimal | None = None) -> Plan:
+PLAN_CONVERSIONS = [(a, b) for a, b in CONVERSION_STEPS if a != StageKey.INQUIRY]
+
+
+def _plan_trailing(f: MetricFilter) -> MetricFilter:
+    return f.shifted(start=f.start - timedelta(days=PLAN_TRAILING_DAYS), end=f.start)
+
+
+def plan_compute(
+    *,
+    f: MetricFilter,
+    revenue_target: Decimal | None = None,
+    rates: dict[str, float | None] | None = None,
+) -> Plan:
     """Derive the MQLs, SALs, SQLs and opportunities the period's target needs.
 
     Rates and deal size come from the PLAN_TRAILING_DAYS before the period, with the
     same territory/campaign/owner/source narrowing. A missing rate leaves the stages
-    above it unknown (None).
+    above it unknown (None). `rates`: the trailing rates when the caller has them
+    (plans_compute reads every territory's at once).
     """
     target = revenue_target if revenue_target is not None else target_revenue(f)
-    trailing = f.shifted(start=f.start - timedelta(days=PLAN_TRAILING_DAYS), end=f.start)
+    trailing = _plan_trailing(f)
     avg = REGISTRY["avg_deal_size"].value(trailing)
-    rates = {
-        f"{a}→{b}": REGISTRY[f"stage_conversion[{a}→{b}]"].value(trailing)
-        for a, b in CONVERSION_STEPS
-        if a != StageKey.INQUIRY
-    }
+    if rates is None:
+        rates = {
+            f"{a}→{b}": REGISTRY[f"stage_conversion[{a}→{b}]"].value(trailing)
+            for a, b in PLAN_CONVERSIONS
+        }
     needed: dict[str, int | None] = {}
     count: float | None = None
     if target is not None and avg:
@@ -1229,6 +1242,38 @@ def plan_compute(*, f: MetricFilter, revenue_target: Decimal | None = None) -> P
         trailing_start=trailing.start,
         trailing_end=trailing.end,
     )
+
+
+def plans_compute(*, f: MetricFilter, territories: Iterable[int]) -> dict[int | None, Plan]:
+    """The plan of `f` (not narrowed) overall and for each of `territories`, exactly as
+    plan_compute gives each, with the trailing conversion cohorts read once for all:
+    one query per step grouped by the lead's territory, the overall rate from the sum of
+    the groups' counts (every lead is in one group)."""
+    if any(
+        getattr(f, name) not in (None, "") for name in ("territory", "campaign", "owner", "source")
+    ):
+        raise ValueError("plans_compute takes a period without narrowing")
+    trailing = _plan_trailing(f)
+    path = _PATHS["lead"]["territory"]
+    keys: list[int | None] = [None, *territories]
+    rates: dict[int | None, dict[str, float | None]] = {key: {} for key in keys}
+    for a, b in PLAN_CONVERSIONS:
+        metric = REGISTRY[f"stage_conversion[{a}→{b}]"]
+        rows = (
+            metric.records(trailing)
+            .order_by()
+            .values(group=F(path))
+            .annotate(**metric.aggregates())
+        )
+        counts = {row["group"]: (row["num"], row["den"]) for row in rows}
+        total = (sum(n for n, _d in counts.values()), sum(d for _n, d in counts.values()))
+        for key in keys:
+            num, den = total if key is None else counts.get(key, (0, 0))
+            rates[key][f"{a}→{b}"] = _rate(num, den)
+    return {
+        key: plan_compute(f=f if key is None else replace(f, territory=key), rates=rates[key])
+        for key in keys
+    }
 
 
 def targets_value(

@@ -82,6 +82,15 @@ def _deployment_language():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_generations():
+    """Each test starts with nothing cached by generation (config.generations): a rolled
+    back test leaves no signal behind, so what it cached must not serve the next."""
+    from config.generations import generations_restart
+
+    generations_restart()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings: pytest.FixtureRequest) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

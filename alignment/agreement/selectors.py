@@ -28,6 +28,7 @@ from alignment.models import (
 )
 from campaigns.models import TouchKind
 from config.errors import NotConfigured
+from config.generations import memo
 from leads.models import Lead
 
 if TYPE_CHECKING:
@@ -132,6 +133,7 @@ class Funnel:
     stages: dict[str, FunnelStage]
     transitions: dict[str, frozenset[str]]
     reason_codes: dict[str, dict[str, str]]  # kind -> code -> label
+    rules: tuple[QualificationRule, ...] = ()
 
     def allows(self, from_stage: str, to_stage: str) -> bool:
         return to_stage in self.transitions.get(from_stage, frozenset())
@@ -152,17 +154,33 @@ def funnel_for(*, agreement: Agreement) -> Funnel:
     codes: dict[str, dict[str, str]] = {kind: {} for kind in ReasonKind.values}
     for code in agreement.reason_codes.all():
         codes[code.kind][code.code] = localized(code, "label")
-    return Funnel(agreement=agreement, stages=stages, transitions=transitions, reason_codes=codes)
+    return Funnel(
+        agreement=agreement,
+        stages=stages,
+        transitions=transitions,
+        reason_codes=codes,
+        rules=tuple(agreement.rules.all()),
+    )
 
 
 class NoActiveAgreement(NotConfigured):
     """No agreement version is active, so no lead can be created, scored or moved."""
 
 
+# The active agreement's funnel is read on every create, move and score: cached in each
+# process (config.generations) until an agreement, its stages, rules or reason codes change.
+AGREEMENT_GENERATION = "agreement"
+
+
+def _funnel_active_load() -> Funnel | None:
+    agreement = Agreement.objects.filter(status=AgreementStatus.ACTIVE).first()
+    return funnel_for(agreement=agreement) if agreement is not None else None
+
+
 def funnel_active() -> Funnel:
     """The active agreement's funnel; NoActiveAgreement (a LookupError) when none is."""
-    agreement = Agreement.objects.filter(status=AgreementStatus.ACTIVE).first()
-    if agreement is None:
+    funnel = memo(AGREEMENT_GENERATION, ("active", get_language()), _funnel_active_load)
+    if funnel is None:
         raise NoActiveAgreement(
             _(
                 "No agreement is active, so leads can be neither created nor moved. An "
@@ -170,7 +188,7 @@ def funnel_active() -> Funnel:
                 "the default)."
             )
         )
-    return funnel_for(agreement=agreement)
+    return funnel
 
 
 def reason_kind_for(*, from_stage: str, to_stage: str) -> str | None:

@@ -48,6 +48,7 @@ from alignment.notifications.services import notification_send
 from alignment.webhooks.events import WebhookDeliveriesRecorded
 from alignment.webhooks.http import webhook_post, webhook_url_check
 from config.events import publish
+from config.generations import memo
 
 logger = logging.getLogger(__name__)
 
@@ -154,9 +155,20 @@ def _subscribers(event: str) -> list[WebhookSubscription]:
     ]
 
 
+# Active subscriptions are read on every lead event: cached in each process
+# (config.generations) until a subscription changes.
+WEBHOOK_GENERATION = "webhooks"
+
+
 def _subscriber_ids(event: str) -> list[int]:
     # The same match as _subscribers without building model instances: emitted per lead.
-    rows = WebhookSubscription.objects.filter(is_active=True).values_list("pk", "events")
+    rows = memo(
+        WEBHOOK_GENERATION,
+        "active",
+        lambda: tuple(
+            WebhookSubscription.objects.filter(is_active=True).values_list("pk", "events")
+        ),
+    )
     return [pk for pk, events in rows if event in (events or [])]
 
 

@@ -38,11 +38,13 @@ def territory_for_lead(*, country: str, owner_id: int | None) -> Territory | Non
     """A new lead's territory: its country's, else its owner's (one active membership), else
     the default. An owned lead from an unmapped country belongs where its rep works."""
     if country:
-        mapping = TerritoryCountry.objects.select_related("territory").filter(
-            country=country.upper()
+        mapping = (
+            TerritoryCountry.objects.select_related("territory")
+            .filter(country=country.upper())
+            .first()
         )
-        if mapping.exists():
-            return mapping.first().territory  # type: ignore[union-attr]
+        if mapping is not None:
+            return mapping.territory
     if owner_id:
         memberships = list(
             TerritoryMember.objects.select_related("territory").filter(
@@ -51,7 +53,7 @@ def territory_for_lead(*, country: str, owner_id: int | None) -> Territory | Non
         )
         if len(memberships) == 1:
             return memberships[0].territory
-    return territory_for_country(country)
+    return Territory.objects.filter(is_default=True).first()
 
 
 def lead_assign_round_robin(*, lead: Lead, at: datetime | None = None) -> User | None:

@@ -230,20 +230,25 @@ def lead_score_refresh(
 ) -> Lead:
     """Rescore one lead and, if it now qualifies, make it an MQL through the stage service."""
     funnel = funnel or funnel_active()
-    agreement = funnel.agreement
     touches = lead.touches.values_list("kind", "occurred_at") if lead.pk else []
-    result = score_compute(lead=lead, rules=agreement.rules.all(), touches=touches, now=now)
+    qualifies = _score_set(lead=lead, funnel=funnel, touches=touches, now=now)
+    Lead.objects.filter(pk=lead.pk).update(
+        score=lead.score, score_breakdown=lead.score_breakdown, scored_at=lead.scored_at
+    )
+    if qualifies:
+        lead_promote_if_qualified(lead=lead, funnel=funnel, at=now)
+    return lead
+
+
+def _score_set(*, lead: Lead, funnel: Funnel, touches: Any, now: datetime | None = None) -> bool:
+    """Score `lead` on the instance (not saved); whether the score and must rules pass."""
+    result = score_compute(lead=lead, rules=funnel.rules, touches=touches, now=now)
     lead.score, lead.score_breakdown, lead.scored_at = (
         result.score,
         result.breakdown,
         timezone.now(),
     )
-    Lead.objects.filter(pk=lead.pk).update(
-        score=lead.score, score_breakdown=lead.score_breakdown, scored_at=lead.scored_at
-    )
-    if result.score >= agreement.mql_threshold and result.passes_must_rules:
-        lead_promote_if_qualified(lead=lead, funnel=funnel, at=now)
-    return lead
+    return result.score >= funnel.agreement.mql_threshold and result.passes_must_rules
 
 
 def lead_promote_if_qualified(
@@ -332,13 +337,22 @@ def lead_create(
     lead.territory = territory_for_lead(
         country=lead.country, owner_id=claimer.pk if claimer is not None else None
     )
-    lead.full_clean(exclude=["owner", "territory", "campaign", "qualified_under"])
+    # The e-mail and external id were looked up above (and the database's unique indexes
+    # stand behind them); the related rows come from objects already in hand.
+    lead.full_clean(
+        exclude=["owner", "territory", "campaign", "qualified_under", "created_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     if claimer is not None and lead_claim_refusal(user=claimer) is None:
         # A rep may claim it only in a territory they work: said before anything is
         # written, on the claim (without it, the lead waits for its territory's reps).
         refusal = lead_claim_refusal(user=claimer, lead=lead)
         if refusal:
             raise ValidationError({"claim": [refusal]})
+    # A new lead has no touches yet: scored before it is written, in the same INSERT.
+    funnel = funnel_active() if score else None
+    qualifies = funnel is not None and _score_set(lead=lead, funnel=funnel, touches=[])
     lead.save()
     StageEvent.objects.create(
         lead=lead, to_stage=StageKey.INQUIRY, occurred_at=at, actor=actor, source=source
@@ -347,8 +361,8 @@ def lead_create(
     if claimer is not None:
         claimed = lead_claim(lead_id=lead.pk, user=claimer, at=at)
         lead.owner, lead.assigned_at = claimed.owner, claimed.assigned_at
-    if score:
-        lead_score_refresh(lead=lead)
+    if qualifies and funnel is not None:
+        lead_promote_if_qualified(lead=lead, funnel=funnel)
     return lead
 
 

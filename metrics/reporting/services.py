@@ -32,7 +32,14 @@ from alignment.notifications.services import notification_send
 from alignment.webhooks.services import webhook_emit
 from config.dates import day_start, deployment_tz, planned_date_check, week_start_of
 from leads.models import Lead
-from metrics.definitions import METRIC_NAMES, MetricFilter, metric_values, plan_compute
+from metrics.definitions import (
+    METRIC_NAMES,
+    MetricFilter,
+    Plan,
+    metric_values,
+    plan_compute,
+    plans_compute,
+)
 from metrics.models import Scorecard, Target, Territory
 
 logger = logging.getLogger(__name__)
@@ -169,16 +176,25 @@ def scorecard_agreement(*, week: date) -> Agreement | None:
     return agreement_in_force(at=day_start(week_start_of(week) + timedelta(days=7)))
 
 
+def _week_filter(week_start: date, territory: int | None = None) -> MetricFilter:
+    return MetricFilter(start=week_start, end=week_start + timedelta(days=7), territory=territory)
+
+
 def scorecard_build(
-    *, week: date, territory: int | None, agreement: Agreement | None = None
+    *,
+    week: date,
+    territory: int | None,
+    agreement: Agreement | None = None,
+    plan: Plan | None = None,
 ) -> ScorecardData:
     """Every metric of the week, the alignment components and the score (nothing saved).
 
-    `agreement`: the week's (scorecard_agreement), when the caller has looked it up.
+    `agreement`: the week's (scorecard_agreement), when the caller has looked it up;
+    `plan`: the week's plan for this territory, when the caller has computed it.
     """
     week_start = week_start_of(week)
-    f = MetricFilter(start=week_start, end=week_start + timedelta(days=7), territory=territory)
-    plan = plan_compute(f=f)
+    f = _week_filter(week_start, territory)
+    plan = plan if plan is not None else plan_compute(f=f)
     values = metric_values(f=f, plan=plan)
     agreement = agreement if agreement is not None else scorecard_agreement(week=week_start)
     weights = agreement.weights() if agreement is not None else dict(DEFAULT_WEIGHTS)
@@ -210,6 +226,7 @@ def scorecard_compute(
     territory: Territory | int | None,
     agreement: Agreement | None = None,
     now: datetime | None = None,
+    plan: Plan | None = None,
 ) -> ScorecardResult:
     """Compute and upsert the scorecard of the ISO week holding `week` for one territory.
 
@@ -218,7 +235,7 @@ def scorecard_compute(
     """
     week_start = week_start_of(week)
     territory_id = territory.pk if isinstance(territory, Territory) else territory
-    built = scorecard_build(week=week_start, territory=territory_id, agreement=agreement)
+    built = scorecard_build(week=week_start, territory=territory_id, agreement=agreement, plan=plan)
     agreement, metrics, components, score = (
         built.agreement,
         built.metrics,
@@ -331,17 +348,23 @@ def scorecards_compute(
     Oldest first, so each week's change is against a freshly recomputed previous week.
     Each week is scored by the agreement in force at its end.
     """
-    territories = [None, *Territory.objects.order_by("pk").values_list("pk", flat=True)]
+    territory_ids = list(Territory.objects.order_by("pk").values_list("pk", flat=True))
     results = []
     pause = settings.SCORECARD_STEP_DELAY_MS / 1000
     for week_start in scorecard_weeks(week=week, trailing=trailing):
         agreement = scorecard_agreement(week=week_start)
-        for territory_id in territories:
+        # The week's plans read the trailing half-year's cohorts once for every territory.
+        plans = plans_compute(f=_week_filter(week_start), territories=territory_ids)
+        for territory_id in [None, *territory_ids]:
             if pause:
                 time.sleep(pause)
             results.append(
                 scorecard_compute(
-                    week=week_start, territory=territory_id, agreement=agreement, now=now
+                    week=week_start,
+                    territory=territory_id,
+                    agreement=agreement,
+                    now=now,
+                    plan=plans[territory_id],
                 )
             )
     return results

@@ -25,7 +25,9 @@ def _get_token(username: str, password: str = PASSWORD) -> dict:
 
 
 def _age(token_key: str, days: float) -> None:
-    Token.objects.filter(key=token_key).update(created=timezone.now() - timedelta(days=days))
+    token = Token.objects.get(key=token_key)
+    token.created = timezone.now() - timedelta(days=days)
+    token.save()  # through the ORM, as every path that changes a token (the cache follows)
 
 
 def _status(token_key: str) -> tuple[int, dict]:

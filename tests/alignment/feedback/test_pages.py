@@ -174,6 +174,7 @@ def test_the_intel_list_query_count_does_not_grow_with_rows(rep, marketer, lead)
             lead=other,
             competitor_name=f"C{i}",
         )
+    client.get("/feedback/intel/")  # new users: the reader's cached preferences are read again
     with CaptureQueriesContext(connection) as many:
         client.get("/feedback/intel/")
     assert len(many) == len(few)

@@ -51,13 +51,14 @@ def test_the_list_costs_the_same_queries_whatever_the_page_size(
     for n in range(60):
         LeadFactory(email=f"l{n}@acme.io")
     client = api_client(marketer, token=True)
+    client.get("/api/v1/leads/")  # who the token is, and may do, is cached from here on
     counts = []
     for size in (5, 60):
         with CaptureQueriesContext(connection) as ctx:
             response = client.get("/api/v1/leads/", {"page_size": size})
         assert response.status_code == 200 and len(response.json()["results"]) == size
         counts.append(len(ctx))
-    assert counts[0] == counts[1] <= 5
+    assert counts[0] == counts[1] == 1  # the page; the token and permissions are cached
 
 
 @pytest.mark.parametrize("path", ["/api/v1/leads/", "/api/v1/campaigns/"])
