@@ -129,3 +129,46 @@ def scorecards_doubled(dataset: Dataset) -> list[Measurement]:
     after[1].notes += f"; {all_ratio:.2f}x the 52-week figure"
     after[1].extra["ratio"] = all_ratio
     return results + after
+
+
+@benchmark("rollups", order=44)
+def rollups(dataset: Dataset) -> list[Measurement]:
+    """The day rollups (metrics.rollups): rebuilt from every stage event, and refreshed
+    after a burst of new moves (what the worker does every few seconds)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from alignment.models import StageKey
+    from leads.models import Lead, StageEvent
+    from metrics.models import StageDayRollup
+    from metrics.rollups import rollups_rebuild, rollups_refresh
+
+    if dataset.rollup_seconds is None:  # a reused data set: rebuild here
+        started = time.perf_counter()
+        rollups_rebuild()
+        dataset.rollup_seconds = time.perf_counter() - started
+    rows = StageDayRollup.objects.count()
+    leads = list(Lead.objects.order_by("-pk").values_list("pk", flat=True)[:200])
+    with transaction.atomic():
+        StageEvent.objects.bulk_create(
+            StageEvent(lead_id=pk, from_stage="", to_stage=StageKey.MQL, occurred_at=timezone.now())
+            for pk in leads
+        )
+        started = time.perf_counter()
+        rollups_refresh()
+        refresh = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return [
+        Measurement(
+            name="rollups rebuild",
+            seconds=dataset.rollup_seconds,
+            rows=rows,
+            notes=f"every day from {dataset.stage_events:,} stage events",
+        ),
+        Measurement(
+            name="rollups refresh after 200 moves",
+            seconds=refresh,
+            rows=len(leads),
+            notes="the days those leads have events on, recomputed",
+        ),
+    ]

@@ -237,13 +237,14 @@ def api_queries(dataset: Dataset) -> list[Measurement]:
             counts[f"deep, {size}"] = _count(
                 client, "get", f"/api/v1/leads/?page_size={size}&cursor={cursor}"
             )
-        counts["create"] = _count(
-            client,
-            "post",
-            "/api/v1/leads/",
-            data={"email": f"count-{secrets.token_hex(6)}@bench.accord.test", "country": "PL"},
-            content_type="application/json",
-        )
+        for _warm in range(2):  # the second: with the agreement and token cached
+            counts["create"] = _count(
+                client,
+                "post",
+                "/api/v1/leads/",
+                data={"email": f"count-{secrets.token_hex(6)}@bench.accord.test", "country": "PL"},
+                content_type="application/json",
+            )
     bad = {k: status for k, (_n, status) in counts.items() if status >= 400}
     most = max(n for k, (n, _s) in counts.items() if k != "create")
     notes = ", ".join(f"{k}: {n}" for k, (n, _s) in counts.items())
@@ -256,7 +257,7 @@ def api_queries(dataset: Dataset) -> list[Measurement]:
             extra={
                 "queries": {k: n for k, (n, _s) in counts.items()},
                 "max": most,
-                "goal": "<= 5 whatever the page size",
+                "goal": "<= 5 whatever the page size; a create <= 8",
             },
         )
     ]

@@ -61,6 +61,11 @@ app.conf.beat_schedule = {
         "task": "alignment.tasks.apply_score_decay",
         "schedule": crontab(minute=5, hour=2),
     },
+    # The funnel's day rollups (metrics.rollups): the days changed since, recomputed.
+    "refresh-rollups": {
+        "task": "metrics.tasks.refresh_rollups",
+        "schedule": float(os.environ.get("ACCORD_ROLLUP_REFRESH_SECONDS", "10")),
+    },
     "check-campaign-acceptance": {
         "task": "campaigns.tasks.check_campaign_acceptance",
         "schedule": crontab(minute=40, hour=6),

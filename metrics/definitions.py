@@ -57,6 +57,12 @@ from leads.models import (
     StageEvent,
 )
 from metrics.models import Target, Territory
+from metrics.rollups import (
+    rollups_reading,
+    rollups_ready,
+    stage_entries,
+    stage_entries_by_territory,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -685,6 +691,9 @@ class Metric:
     combine: Callable[[Any, Any], Any] | None = None
     # Which records the drill-down shows; the count shown beside it.
     count_key: str = "value"
+    # The value from the day rollups (metrics.rollups), for a period narrowed by
+    # territory at most; None: the metric always reads its records.
+    rollup: Callable[[MetricFilter], Any] | None = None
 
     @property
     def is_rate(self) -> bool:
@@ -694,6 +703,8 @@ class Metric:
         if self.parts:
             numerator, denominator = (REGISTRY[p].value(f) for p in self.parts)
             return self.combine(numerator, denominator)  # type: ignore[misc]
+        if self.rollup is not None and _rollup_fits(f) and rollups_ready():
+            return self.rollup(f)
         row = self.records(f).aggregate(**self.aggregates())
         return self.finish(row)
 
@@ -724,6 +735,26 @@ class Metric:
     def drill_base(self) -> Metric:
         """The metric whose records a composite's drill-down lists (its denominator)."""
         return REGISTRY[self.parts[1]].drill_base() if self.parts else self
+
+
+def _rollup_fits(f: MetricFilter) -> bool:
+    """The rollups keep the lead's territory only: other narrowing reads the records."""
+    return f.campaign is None and f.owner is None and f.source in (None, "")
+
+
+def _rollup_entered(stage: str) -> Callable[[MetricFilter], int]:
+    def value(f: MetricFilter) -> int:
+        return stage_entries(stage=stage, start=f.start, end=f.end, territory=f.territory).entered
+
+    return value
+
+
+def _rollup_conversion(from_stage: str, to_stage: str) -> Callable[[MetricFilter], float | None]:
+    def value(f: MetricFilter) -> float | None:
+        found = stage_entries(stage=from_stage, start=f.start, end=f.end, territory=f.territory)
+        return _rate(found.reached[to_stage], found.entered)
+
+    return value
 
 
 def _ratio_money(numerator: Any, denominator: Any) -> Decimal | None:
@@ -763,6 +794,7 @@ def _build() -> dict[str, Metric]:
             "lead",
             leads_entered(StageKey.MQL),
             description=_lazy("Leads that entered MQL in the period."),
+            rollup=_rollup_entered(StageKey.MQL),
         ),
     ]
     for stage in FUNNEL_STAGES:
@@ -774,6 +806,7 @@ def _build() -> dict[str, Metric]:
                 "lead",
                 leads_entered(stage),
                 description=_lazy("Leads that entered the stage in the period."),
+                rollup=_rollup_entered(stage),
             )
         )
     metrics += [
@@ -866,6 +899,7 @@ def _build() -> dict[str, Metric]:
                     "the share that reached the second by now."
                 ),
                 count_key="den",
+                rollup=_rollup_conversion(from_stage, to_stage),
             )
         )
     metrics += [
@@ -1253,19 +1287,29 @@ def plans_compute(*, f: MetricFilter, territories: Iterable[int]) -> dict[int | 
         getattr(f, name) not in (None, "") for name in ("territory", "campaign", "owner", "source")
     ):
         raise ValueError("plans_compute takes a period without narrowing")
+    with rollups_reading():
+        return _plans(f=f, territories=territories)
+
+
+def _plans(*, f: MetricFilter, territories: Iterable[int]) -> dict[int | None, Plan]:
     trailing = _plan_trailing(f)
     path = _PATHS["lead"]["territory"]
     keys: list[int | None] = [None, *territories]
     rates: dict[int | None, dict[str, float | None]] = {key: {} for key in keys}
+    from_rollups = rollups_ready()
     for a, b in PLAN_CONVERSIONS:
-        metric = REGISTRY[f"stage_conversion[{a}→{b}]"]
-        rows = (
-            metric.records(trailing)
-            .order_by()
-            .values(group=F(path))
-            .annotate(**metric.aggregates())
-        )
-        counts = {row["group"]: (row["num"], row["den"]) for row in rows}
+        if from_rollups:
+            found = stage_entries_by_territory(stage=a, start=trailing.start, end=trailing.end)
+            counts = {key: (e.reached[b], e.entered) for key, e in found.items()}
+        else:
+            metric = REGISTRY[f"stage_conversion[{a}→{b}]"]
+            rows = (
+                metric.records(trailing)
+                .order_by()
+                .values(group=F(path))
+                .annotate(**metric.aggregates())
+            )
+            counts = {row["group"]: (row["num"], row["den"]) for row in rows}
         total = (sum(n for n, _d in counts.values()), sum(d for _n, d in counts.values()))
         for key in keys:
             num, den = total if key is None else counts.get(key, (0, 0))
@@ -1321,6 +1365,11 @@ def metric_values(
     unknown = [n for n in wanted if n not in REGISTRY and n not in TARGET_METRICS]
     if unknown:
         raise ValidationError({"metric": [_("Unknown metric: %(n)s") % {"n": ", ".join(unknown)}]})
+    with rollups_reading():
+        return _metric_values(f=f, wanted=wanted, plan=plan)
+
+
+def _metric_values(*, f: MetricFilter, wanted: list[str], plan: Plan | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in wanted:
         if name in REGISTRY:

@@ -264,3 +264,65 @@ class Scorecard(models.Model):
             "week": self.week_start,
             "territory": self.territory or gettext("overall"),
         }
+
+
+# --- rollups: the funnel's stage entries kept by day (metrics.rollups) ----------------------
+
+
+class StageDayRollup(models.Model):
+    """Moves into a stage on one day (the deployment's time zone), by the lead's
+    territory and the day of the lead's previous entry into the same stage.
+
+    `reached_<stage>`: of those entries, how many the lead followed with a move into that
+    stage at or after it (at any time since). Rebuilt from the stage events by
+    metrics.rollups, day by day; never edited by hand.
+    """
+
+    day = models.DateField()
+    stage = models.CharField(max_length=20)
+    # The lead's territory now (a plain id: a deleted territory's leads move to none).
+    territory_id = models.BigIntegerField(null=True, blank=True)
+    prev_day = models.DateField(null=True, blank=True)
+    entries = models.PositiveIntegerField(default=0)
+    reached_mql = models.PositiveIntegerField(default=0)
+    reached_sal = models.PositiveIntegerField(default=0)
+    reached_sql = models.PositiveIntegerField(default=0)
+    reached_opportunity = models.PositiveIntegerField(default=0)
+    reached_won = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("stage day rollup")
+        verbose_name_plural = _("stage day rollups")
+        indexes = [models.Index(fields=["stage", "day"], name="stage_day_rollup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.stage} ×{self.entries}"
+
+
+class RollupDirty(models.Model):
+    """A lead whose stage events or territory changed since the rollups were last kept:
+    written by database triggers (migration 0005) on every path, ORM or not."""
+
+    lead_id = models.BigIntegerField()
+    occurred_at = models.DateTimeField(null=True, blank=True)  # the changed event's moment, if any
+
+    class Meta:
+        verbose_name = _("rollup change")
+        verbose_name_plural = _("rollup changes")
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} at {self.occurred_at}"
+
+
+class RollupState(models.Model):
+    """One row: the time zone the rollups' days are in, and when they were rebuilt."""
+
+    time_zone = models.CharField(max_length=64)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rollup state")
+        verbose_name_plural = _("rollup states")
+
+    def __str__(self) -> str:
+        return f"rollups in {self.time_zone}, rebuilt {self.rebuilt_at}"

@@ -73,7 +73,10 @@ from leads.models import (
     StageEvent,
 )
 from metrics.models import (
+    RollupDirty,
+    RollupState,
     Scorecard,
+    StageDayRollup,
     Target,
     Territory,
     TerritoryChange,
@@ -605,3 +608,31 @@ class ScorecardFactory(factory.django.DjangoModelFactory):
     delta = factory.LazyFunction(lambda: {"new_leads": 1})
     alignment_score = Decimal("75.00")
     computed_at = factory.LazyFunction(timezone.now)
+
+
+class StageDayRollupFactory(factory.django.DjangoModelFactory):
+    """Two entries into MQL on 5 January 2026 (metrics.rollups builds the real ones)."""
+
+    class Meta:
+        model = StageDayRollup
+
+    day = factory.LazyFunction(lambda: date(2026, 1, 5))
+    stage = "mql"
+    entries = 2
+    reached_sal = 1
+
+
+class RollupDirtyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RollupDirty
+
+    lead_id = factory.LazyAttribute(lambda _o: LeadFactory().pk)
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class RollupStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RollupState
+
+    time_zone = "UTC"
+    rebuilt_at = factory.LazyFunction(timezone.now)

@@ -40,6 +40,7 @@ from metrics.definitions import (
 )
 from metrics.models import Scorecard, Target, Territory
 from metrics.reporting.services import scorecard_build
+from metrics.rollups import rollups_reading
 
 LEDGER_METRICS = ("follow_ups_within_sla", "sla_breaches")
 CAMPAIGN_METRICS = ("spend", "new_leads", "mqls", "attributed_revenue", "roi")
@@ -148,6 +149,11 @@ class Dashboard:
 
 
 def dashboard_build(*, f: MetricFilter) -> Dashboard:
+    with rollups_reading():
+        return _dashboard(f)
+
+
+def _dashboard(f: MetricFilter) -> Dashboard:
     values = metric_values(f=f)
     return Dashboard(
         filters=f,

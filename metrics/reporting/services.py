@@ -41,6 +41,7 @@ from metrics.definitions import (
     plans_compute,
 )
 from metrics.models import Scorecard, Target, Territory
+from metrics.rollups import rollups_reading
 
 logger = logging.getLogger(__name__)
 
@@ -194,8 +195,9 @@ def scorecard_build(
     """
     week_start = week_start_of(week)
     f = _week_filter(week_start, territory)
-    plan = plan if plan is not None else plan_compute(f=f)
-    values = metric_values(f=f, plan=plan)
+    with rollups_reading():
+        plan = plan if plan is not None else plan_compute(f=f)
+        values = metric_values(f=f, plan=plan)
     agreement = agreement if agreement is not None else scorecard_agreement(week=week_start)
     weights = agreement.weights() if agreement is not None else dict(DEFAULT_WEIGHTS)
     components = alignment_components(

@@ -16,6 +16,7 @@ from leads.models import Deal, DealOutcome, StageEvent
 from metrics.definitions import MetricFilter, plan_compute, plans_compute
 from metrics.models import Target
 from metrics.reporting.services import scorecard_build, scorecards_compute
+from metrics.rollups import rollups_refresh
 from tests.factories import LeadFactory, TerritoryFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,11 +87,13 @@ def test_the_weekly_job_stores_what_each_scorecard_computes_alone(active_agreeme
 def test_the_trailing_cohorts_are_read_once_for_every_territory(active_agreement):
     territories = _history(5)
     f = MetricFilter(start=WEEK, end=WEEK + timedelta(days=7))
+    rollups_refresh()  # the day rollups are up to date (metrics.rollups)
     with CaptureQueriesContext(connection) as one:
         plans_compute(f=f, territories=territories[:1])
     with CaptureQueriesContext(connection) as three:
         plans_compute(f=f, territories=territories)
     # The cohort queries do not grow with the territories; deal size and target do.
-    cohorts = [q for q in three.captured_queries if "leads_stageevent" in q["sql"]]
-    assert len(cohorts) == 5  # one per conversion step
+    for ctx in (one, three):
+        cohorts = [q for q in ctx.captured_queries if '"metrics_stagedayrollup"' in q["sql"]]
+        assert len(cohorts) == 5  # one per conversion step, every territory in it
     assert len(three) - len(one) == 2 * 2

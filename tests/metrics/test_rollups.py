@@ -1,0 +1,219 @@
+"""The day rollups (metrics.rollups): kept incrementally they equal a rebuild from the
+events after any history (property test), and the metrics read from them equal the
+metrics read from the events (golden test, both code paths)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alignment.models import StageKey
+from leads.models import Lead, StageEvent
+from metrics.definitions import METRIC_NAMES, MetricFilter, metric_values, plans_compute
+from metrics.models import RollupDirty, RollupState, StageDayRollup
+from metrics.rollups import REFRESH_AT_READ, rollups_rebuild, rollups_refresh
+from tests.factories import LeadFactory, TerritoryFactory
+
+pytestmark = pytest.mark.django_db
+
+STAGES = [StageKey.INQUIRY, StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY,
+          StageKey.WON, StageKey.RECYCLED, StageKey.DISQUALIFIED]  # fmt: skip
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _table() -> list[tuple]:
+    rows = StageDayRollup.objects.values_list(
+        "day", "stage", "territory_id", "prev_day", "entries", "reached_mql", "reached_sal",
+        "reached_sql", "reached_opportunity", "reached_won",
+    )  # fmt: skip
+    return sorted((r for r in rows if r[4]), key=lambda r: [(v is None, str(v)) for v in r])
+
+
+# One step of a history: what any write path can do to the events a rollup reads.
+step = st.one_of(
+    st.tuples(st.just("move"), st.integers(0, 5), st.sampled_from(STAGES), st.integers(0, 90 * 24)),
+    st.tuples(st.just("revert"), st.integers(0, 5), st.integers(0, 30)),
+    st.tuples(st.just("territory"), st.integers(0, 5), st.integers(0, 2)),
+    st.tuples(st.just("merge"), st.integers(0, 5), st.integers(0, 5)),
+    st.tuples(st.just("delete_event"), st.integers(0, 5), st.integers(0, 30)),
+    st.tuples(st.just("delete_lead"), st.integers(0, 5)),
+    st.just(("refresh",)),
+)
+
+
+def _apply(op: tuple, leads: list[Lead], territories: list[int | None]) -> None:
+    kind = op[0]
+    if kind == "refresh":
+        rollups_refresh()
+        return
+    lead = leads[op[1] % len(leads)]
+    if not Lead.objects.filter(pk=lead.pk).exists():
+        return
+    events = list(StageEvent.objects.filter(lead=lead).order_by("occurred_at", "pk"))
+    if kind == "move":
+        last = events[-1].to_stage if events else ""
+        if last != op[2]:
+            StageEvent.objects.create(
+                lead=lead, from_stage=last, to_stage=op[2],
+                occurred_at=START + timedelta(hours=op[3]),
+            )  # fmt: skip
+    elif kind == "revert" and events:
+        target = events[op[2] % len(events)]
+        reverted = StageEvent.objects.filter(reverts=target).exists()
+        if target.source != StageEvent.Source.REVERT and target.from_stage and not reverted:
+            StageEvent.objects.create(
+                lead=lead, from_stage=target.to_stage, to_stage=target.from_stage,
+                occurred_at=target.occurred_at + timedelta(hours=1),
+                source=StageEvent.Source.REVERT, reverts=target,
+            )  # fmt: skip
+    elif kind == "territory":
+        Lead.objects.filter(pk=lead.pk).update(territory_id=territories[op[2]])
+    elif kind == "merge":
+        other = leads[op[2] % len(leads)]
+        if other.pk != lead.pk and Lead.objects.filter(pk=other.pk).exists():
+            StageEvent.objects.filter(lead=other).update(lead=lead)  # what a merge does
+    elif kind == "delete_event" and events:
+        StageEvent.objects.filter(reverts=events[op[2] % len(events)]).delete()
+        events[op[2] % len(events)].delete()
+    elif kind == "delete_lead":
+        lead.delete()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=st.lists(step, min_size=1, max_size=40))
+def test_rollups_kept_as_the_work_happens_equal_a_rebuild(active_agreement, history):
+    with transaction.atomic():
+        territories = [None, TerritoryFactory(code="north").pk, TerritoryFactory(code="south").pk]
+        leads = [LeadFactory(territory_id=territories[n % 3]) for n in range(6)]
+        rollups_rebuild()
+        for op in history:
+            _apply(op, leads, territories)
+        rollups_refresh()
+        kept = _table()
+        assert not RollupDirty.objects.exists()
+        rollups_rebuild()
+        assert kept == _table()
+        transaction.set_rollback(True)
+
+
+def _history(seed: int) -> list[int]:
+    """Leads walking the funnel over half a year, some rejected and qualified again (a
+    stage entered twice), one move reverted, in three territories and none."""
+    rng = random.Random(seed)
+    territories = [TerritoryFactory(code=f"r{seed}-{n}").pk for n in range(3)]
+    path = [StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON]
+    for n in range(80):
+        lead = LeadFactory(territory_id=rng.choice([*territories, None]))
+        at = START + timedelta(days=rng.randint(0, 150), hours=rng.randint(0, 23))
+        stage = StageKey.INQUIRY
+        StageEvent.objects.create(lead=lead, to_stage=stage, occurred_at=at)
+        for target in path[: rng.randint(0, 5)]:
+            at += timedelta(days=rng.randint(0, 9), hours=rng.randint(1, 30))
+            if target == StageKey.SAL and rng.random() < 0.25:
+                StageEvent.objects.create(lead=lead, from_stage=stage,
+                                          to_stage=StageKey.RECYCLED, occurred_at=at)  # fmt: skip
+                at += timedelta(days=rng.randint(1, 40))
+                StageEvent.objects.create(lead=lead, from_stage=StageKey.RECYCLED,
+                                          to_stage=StageKey.MQL, occurred_at=at)  # fmt: skip
+            event = StageEvent.objects.create(
+                lead=lead, from_stage=stage, to_stage=target, occurred_at=at
+            )
+            stage = target
+        if n % 17 == 0 and stage != StageKey.INQUIRY:
+            StageEvent.objects.create(
+                lead=lead, from_stage=stage, to_stage=event.from_stage,
+                occurred_at=at + timedelta(hours=2), source=StageEvent.Source.REVERT,
+                reverts=event,
+            )  # fmt: skip
+    return territories
+
+
+def _both_paths(f: MetricFilter) -> tuple[dict, dict]:
+    rollups_refresh()
+    assert RollupState.objects.exists() and not RollupDirty.objects.exists()
+    from_rollups = metric_values(f=f)
+    state = list(RollupState.objects.all())
+    RollupState.objects.all().delete()  # no rollups built: the records are read
+    from_events = metric_values(f=f)
+    RollupState.objects.bulk_create(state)
+    return from_rollups, from_events
+
+
+@pytest.mark.parametrize("seed", [3, 11, 2026])
+def test_every_metric_from_the_rollups_equals_its_definition(active_agreement, seed, settings):
+    settings.TIME_ZONE = "Europe/Warsaw"  # days are the deployment's, not UTC's
+    territories = _history(seed)
+    for start, end in [(date(2026, 2, 2), date(2026, 2, 9)), (date(2026, 1, 1), date(2026, 7, 1)),
+                       (date(2026, 3, 1), date(2026, 3, 29))]:  # fmt: skip
+        for territory in [None, *territories]:
+            f = MetricFilter(start=start, end=end, territory=territory)
+            from_rollups, from_events = _both_paths(f)
+            assert from_rollups == from_events, (start, end, territory)
+    assert set(from_rollups) == set(METRIC_NAMES)
+
+
+def test_the_plans_from_the_rollups_equal_the_plans_from_the_events(active_agreement):
+    territories = _history(5)
+    f = MetricFilter(start=date(2026, 6, 1), end=date(2026, 6, 8))
+    rollups_refresh()
+    from_rollups = plans_compute(f=f, territories=territories)
+    RollupState.objects.all().delete()
+    assert plans_compute(f=f, territories=territories) == from_rollups
+    assert any(plan.rates.get("mql→sal") for plan in from_rollups.values())
+
+
+def test_a_reader_refreshes_a_few_waiting_changes_and_reads_the_events_past_that(
+    active_agreement, monkeypatch
+):
+    _history(9)
+    rollups_refresh()
+    lead = LeadFactory()
+    StageEvent.objects.create(lead=lead, to_stage=StageKey.MQL, occurred_at=START)
+    f = MetricFilter(start=date(2026, 1, 1), end=date(2026, 1, 2))
+    with_one = metric_values(f=f, names=["mqls"])["mqls"]
+    assert not RollupDirty.objects.exists()  # the reader refreshed the one change
+    monkeypatch.setattr("metrics.rollups.REFRESH_AT_READ", 0)
+    StageEvent.objects.create(lead=LeadFactory(), to_stage=StageKey.MQL, occurred_at=START)
+    assert metric_values(f=f, names=["mqls"])["mqls"] == with_one + 1  # from the events
+    assert RollupDirty.objects.count() == 1  # left for the worker
+    assert REFRESH_AT_READ > 0
+
+
+def test_the_triggers_see_writes_made_past_the_orm(active_agreement):
+    lead = LeadFactory()
+    rollups_refresh()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO leads_stageevent (lead_id, from_stage, to_stage, occurred_at, "
+            "reason_code, reason, source, actor_team, override) "
+            "VALUES (%s, '', 'mql', %s, '', '', 'import', '', %s)",
+            [lead.pk, START, False],
+        )
+    assert RollupDirty.objects.filter(lead_id=lead.pk).exists()
+    rollups_refresh()
+    assert StageDayRollup.objects.get(stage="mql").entries == 1
+
+
+def test_the_command_and_the_task_rebuild_and_refresh(active_agreement):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from metrics.tasks import refresh_rollups
+
+    _history(4)
+    assert refresh_rollups() is True and not RollupDirty.objects.exists()
+    kept = _table()
+    out = StringIO()
+    call_command("rollups_rebuild", stdout=out)
+    assert "rollup rows written" in out.getvalue()
+    assert _table() == kept and kept
