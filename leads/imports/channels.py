@@ -13,11 +13,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from leads.models import ChannelAlias, SourceChannel
@@ -37,6 +39,12 @@ def _underscored(key: str) -> str:
 
 def _channels() -> dict[str, str]:
     """Each SourceChannel value and label (lower case, also underscored) → its value."""
+    return _channels_in(get_language())
+
+
+@lru_cache(maxsize=16)
+def _channels_in(language: str | None) -> dict[str, str]:
+    # Once per language (the labels are the reader's), not once per imported row.
     known: dict[str, str] = {}
     for value, label in SourceChannel.choices:
         for name in (value, channel_text_normalise(str(label))):

@@ -383,3 +383,17 @@ def test_the_import_filter_of_an_unknown_run_lists_nothing(marketer):
     LeadFactory()
     listed = _client(marketer).get("/leads/?import_run=999999")
     assert listed.status_code == 200 and list(listed.context["page"].object_list) == []
+
+
+def test_the_channel_names_are_read_once_per_language_not_once_per_row(marketer):
+    from django.utils import translation
+
+    from leads.imports.channels import _channels_in
+
+    _channels_in.cache_clear()
+    rows = [{"email": f"c{n}@example.com", "source": "Paid search"} for n in range(30)]
+    assert lead_import(rows=rows, user=marketer).created == 30
+    with translation.override("pl"):
+        lead_import(rows=[{"email": "pl@example.com", "source": "webinar"}], user=marketer)
+    assert _channels_in.cache_info().misses == 2  # English, then Polish
+    assert set(Lead.objects.values_list("source", flat=True)) >= {"paid_search"}
