@@ -300,18 +300,31 @@ class StageDayRollup(models.Model):
 
 
 class RollupDirty(models.Model):
-    """A lead whose stage events or territory changed since the rollups were last kept:
-    written by database triggers (migration 0005) on every path, ORM or not."""
+    """One change the rollups have not taken in yet: a stage event added or removed (an
+    update is both), or a lead's territory changed, with the values before. Written by
+    database triggers (migration metrics 0005) on every path, ORM or not."""
 
+    class Kind(models.TextChoices):
+        ADDED = "added", _("event added")
+        REMOVED = "removed", _("event removed")
+        TERRITORY = "territory", _("territory changed")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
     lead_id = models.BigIntegerField()
-    occurred_at = models.DateTimeField(null=True, blank=True)  # the changed event's moment, if any
+    event_id = models.BigIntegerField(null=True, blank=True)
+    to_stage = models.CharField(max_length=20, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=20, blank=True)
+    reverts_id = models.BigIntegerField(null=True, blank=True)
+    # The lead's territory when the change was made (for a territory change: before it).
+    territory_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("rollup change")
         verbose_name_plural = _("rollup changes")
 
     def __str__(self) -> str:
-        return f"lead {self.lead_id} at {self.occurred_at}"
+        return f"{self.kind} lead {self.lead_id} event {self.event_id}"
 
 
 class RollupState(models.Model):

@@ -64,114 +64,102 @@ def _local_day(moment: datetime) -> date:
     return timezone.localtime(moment, deployment_tz()).date()
 
 
-def _moves(leads: Iterable[int] | None = None, *, start: datetime | None = None,
-           end: datetime | None = None) -> list[tuple[int, int, str, datetime]]:  # fmt: skip
-    """(id, lead id, stage entered, moment) of the moves (metrics.definitions `_moves`)."""
-    events = StageEvent.objects.all()
-    if leads is not None:
-        events = events.filter(lead_id__in=list(leads))
-    if start is not None:
-        events = events.filter(occurred_at__gte=start)
-    if end is not None:
-        events = events.filter(occurred_at__lt=end)
-    reverted = set(
-        StageEvent.objects.filter(
-            reverts__isnull=False, **({"lead_id__in": list(leads)} if leads is not None else {})
-        ).values_list("reverts_id", flat=True)
+# An event as the rollups read it: (id, stage entered, moment, source, id it reverts).
+Event = tuple[int, str, datetime, str, int | None]
+Key = tuple[date, str, int | None, date | None]  # day, stage, territory, previous day
+
+
+def _lead_counts(
+    events: Iterable[Event], territory_id: int | None, *, days: set[date] | None = None,
+    sign: int = 1, counts: dict[Key, Counter] | None = None,
+) -> dict[Key, Counter]:  # fmt: skip
+    """One lead's part of the rollups (on `days` only, when given): its moves, each on the
+    row of its day with the day of its previous move into the same stage, and whether it
+    moved into each later stage at or after it. `sign` -1 subtracts it."""
+    counts = counts if counts is not None else defaultdict(Counter)
+    events = list(events)
+    reverted = {reverts for _pk, _stage, _at, source, reverts in events if reverts}
+    moves = sorted(
+        (at, pk, stage)
+        for pk, stage, at, source, _reverts in events
+        if source != StageEvent.Source.REVERT and pk not in reverted
     )
-    rows = (
-        events.exclude(source=StageEvent.Source.REVERT)
-        .order_by()
-        .values_list("pk", "lead_id", "to_stage", "occurred_at")
-    )
-    return [row for row in rows if row[0] not in reverted]
-
-
-def _days_rows(days: set[date]) -> list[StageDayRollup]:
-    """The rollup rows of `days`, computed from the stage events."""
-    if not days:
-        return []
-    ordered = sorted(days)
-    leads: set[int] = set()
-    for start_day, end_day in _ranges(ordered):
-        after = day_start(end_day + timedelta(days=1)) if end_day < date.max else None
-        for _pk, lead_id, _stage, _at in _moves(start=day_start(start_day), end=after):
-            leads.add(lead_id)
-    counts: dict[tuple, Counter] = defaultdict(Counter)
-    lead_list = sorted(leads)
-    for offset in range(0, len(lead_list), 5000):
-        batch = lead_list[offset : offset + 5000]
-        territory = dict(Lead.objects.filter(pk__in=batch).values_list("pk", "territory_id"))
-        history: dict[int, list[tuple[datetime, int, str]]] = defaultdict(list)
-        for pk, lead_id, stage, at in _moves(batch):
-            history[lead_id].append((at, pk, stage))
-        for lead_id, moves in history.items():
-            _lead_rows(moves, territory.get(lead_id), days, counts)
-    rows = []
-    for (day, stage, territory_id, prev_day), counter in counts.items():
-        rows.append(
-            StageDayRollup(
-                day=day,
-                stage=stage,
-                territory_id=territory_id,
-                prev_day=prev_day,
-                entries=counter["entries"],
-                **{f"reached_{target}": counter[target] for target in REACHED},
-            )
-        )
-    return rows
-
-
-def _lead_rows(
-    moves: list[tuple[datetime, int, str]],
-    territory_id: int | None,
-    days: set[date],
-    counts: dict[tuple, Counter],
-) -> None:
-    moves.sort()
     latest: dict[str, datetime] = {}
     for at, _pk, stage in moves:
         latest[stage] = at  # the last move into each stage
     previous: dict[str, date] = {}
     for at, _pk, stage in moves:
         day = _local_day(at)
-        if day in days:
+        if days is None or day in days:
             counter = counts[(day, stage, territory_id, previous.get(stage))]
-            counter["entries"] += 1
+            counter["entries"] += sign
             for target in REACHED:
                 if target in latest and latest[target] >= at:
-                    counter[target] += 1
+                    counter[target] += sign
         previous[stage] = day
+    return counts
+
+
+def _events_of(leads: list[int]) -> dict[int, list[Event]]:
+    found: dict[int, list[Event]] = defaultdict(list)
+    rows = (
+        StageEvent.objects.filter(lead_id__in=leads)
+        .order_by()
+        .values_list("lead_id", "pk", "to_stage", "occurred_at", "source", "reverts_id")
+    )
+    for lead_id, *event in rows:
+        found[lead_id].append(tuple(event))  # type: ignore[arg-type]
+    return found
+
+
+def _row(key: Key, counter: Counter) -> StageDayRollup:
+    day, stage, territory_id, prev_day = key
+    return StageDayRollup(
+        day=day, stage=stage, territory_id=territory_id, prev_day=prev_day,
+        entries=counter["entries"],
+        **{f"reached_{target}": counter[target] for target in REACHED},
+    )  # fmt: skip
+
+
+def _days_rows(days: set[date]) -> list[StageDayRollup]:
+    """The rollup rows of `days`, computed from the stage events."""
+    leads: set[int] = set()
+    for start_day, end_day in _ranges(sorted(days)):
+        after = day_start(end_day + timedelta(days=1)) if end_day < date.max else None
+        events = StageEvent.objects.filter(occurred_at__gte=day_start(start_day))
+        if after is not None:
+            events = events.filter(occurred_at__lt=after)
+        leads.update(events.order_by().values_list("lead_id", flat=True).distinct())
+    counts: dict[Key, Counter] = defaultdict(Counter)
+    for batch in _chunks(sorted(leads), 5000):
+        territory = dict(Lead.objects.filter(pk__in=batch).values_list("pk", "territory_id"))
+        for lead_id, events in _events_of(batch).items():
+            _lead_counts(events, territory.get(lead_id), days=days, counts=counts)
+    return [_row(key, counter) for key, counter in counts.items() if counter["entries"]]
 
 
 def _ranges(days: list[date]) -> list[tuple[date, date]]:
     """Sorted days as runs of consecutive days, at most CHUNK_DAYS long."""
     runs: list[tuple[date, date]] = []
     for day in days:
-        if (
-            runs
-            and day - runs[-1][1] == timedelta(days=1)
-            and (day - runs[-1][0]).days < CHUNK_DAYS
-        ):
+        follows = runs and day - runs[-1][1] == timedelta(days=1)
+        if follows and (day - runs[-1][0]).days < CHUNK_DAYS:
             runs[-1] = (runs[-1][0], day)
         else:
             runs.append((day, day))
     return runs
 
 
-def _days_replace(days: set[date]) -> None:
-    rows = _days_rows(days)
-    for start_day, end_day in _ranges(sorted(days)):
-        StageDayRollup.objects.filter(day__gte=start_day, day__lte=end_day).delete()
-    StageDayRollup.objects.bulk_create(rows, batch_size=2000)
-
-
-def _lock(*, wait: bool = True) -> bool:
-    """One refresh at a time (PostgreSQL; SQLite has one writer anyway). A reader does
-    not wait for the worker's (a rebuild can take minutes): it reads the events."""
+def _begin(*, wait: bool, outer: bool) -> bool:
+    """Start a refresh: one at a time (PostgreSQL's advisory lock; SQLite has one writer
+    anyway), and on PostgreSQL one snapshot for the change log and the events, so that a
+    change committed meanwhile is seen with its log row or not at all. A reader does not
+    wait for the worker (a rebuild can take a minute): it reads the events instead."""
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
+        if not outer:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
             return True
@@ -187,8 +175,9 @@ def rollups_rebuild() -> int:
     """Recompute every day from the stage events (the `rollups_rebuild` command, and the
     worker when no rollups are built or the deployment's time zone changed). Returns the
     number of rows written."""
+    outer = connection.in_atomic_block
     with transaction.atomic():
-        _lock()
+        _begin(wait=True, outer=outer)
         seen = list(RollupDirty.objects.values_list("pk", flat=True))
         StageDayRollup.objects.all().delete()
         bounds = StageEvent.objects.order_by().aggregate(
@@ -203,16 +192,18 @@ def rollups_rebuild() -> int:
                 StageDayRollup.objects.bulk_create(rows, batch_size=2000)
                 written += len(rows)
                 day += timedelta(days=CHUNK_DAYS)
-        RollupDirty.objects.filter(pk__in=seen).delete()
+        for pk_chunk in _chunks(seen, 5000):
+            RollupDirty.objects.filter(pk__in=pk_chunk).delete()
         RollupState.objects.all().delete()
         RollupState.objects.create(time_zone=settings.TIME_ZONE, rebuilt_at=timezone.now())
     return written
 
 
 def rollups_refresh(*, limit: int | None = None) -> bool:
-    """Recompute the days the waiting changes touch; True when the rollups are exact
-    now. With more than `limit` changes waiting, or no rollups built, nothing is done
-    and False returned (the worker, with no limit, rebuilds)."""
+    """Apply the logged changes; True when the rollups are exact now. With more than
+    `limit` changes waiting, no rollups built, or another refresh running, a reader's
+    call (`limit`) does nothing and says False; the worker's (no limit) waits its turn,
+    and rebuilds when none are built or a bulk load left too many changes."""
     state = _state()
     if state is None or state.time_zone != settings.TIME_ZONE:
         if limit is not None:
@@ -227,25 +218,74 @@ def rollups_refresh(*, limit: int | None = None) -> bool:
     if limit is None and waiting[: REBUILD_PAST + 1].count() > REBUILD_PAST:
         rollups_rebuild()  # a bulk load: day by day from the events costs less
         return True
+    outer = connection.in_atomic_block
     with transaction.atomic():
-        if not _lock(wait=limit is None):
+        if not _begin(wait=limit is None, outer=outer):
             return False
-        found = list(waiting.values_list("pk", "lead_id", "occurred_at"))
-        if not found:
-            return True
-        days = {_local_day(at) for _pk, _lead, at in found if at is not None}
-        leads = {lead for _pk, lead, _at in found}
-        for lead_chunk in _chunks(sorted(leads), 5000):
-            days |= {
-                _local_day(at)
-                for at in StageEvent.objects.filter(lead_id__in=lead_chunk).values_list(
-                    "occurred_at", flat=True
-                )
-            }
-        _days_replace(days)
-        for pk_chunk in _chunks([pk for pk, _lead, _at in found], 5000):
-            RollupDirty.objects.filter(pk__in=pk_chunk).delete()
+        log = list(
+            RollupDirty.objects.order_by("pk").values_list(
+                "pk", "kind", "lead_id", "event_id", "to_stage", "occurred_at", "source",
+                "reverts_id", "territory_id",
+            )
+        )  # fmt: skip
+        if log:
+            _apply(log)
+            for pk_chunk in _chunks([entry[0] for entry in log], 5000):
+                RollupDirty.objects.filter(pk__in=pk_chunk).delete()
     return True
+
+
+def _apply(log: list[tuple]) -> None:
+    """Each changed lead's part of the rollups, before the logged changes and now: the
+    difference goes on the rows (the changes undone, newest first, give the before)."""
+    by_lead: dict[int, list[tuple]] = defaultdict(list)
+    for entry in log:
+        by_lead[entry[2]].append(entry)
+    delta: dict[Key, Counter] = defaultdict(Counter)
+    for batch in _chunks(sorted(by_lead), 5000):
+        now_events = _events_of(batch)
+        territory = dict(Lead.objects.filter(pk__in=batch).values_list("pk", "territory_id"))
+        for lead_id in batch:
+            entries = by_lead[lead_id]
+            current = now_events.get(lead_id, [])
+            before = {event[0]: event for event in current}
+            for _pk, kind, _lead, event_id, stage, at, source, reverts, _terr in reversed(entries):
+                if kind == RollupDirty.Kind.ADDED:
+                    before.pop(event_id, None)
+                elif kind == RollupDirty.Kind.REMOVED:
+                    before[event_id] = (event_id, stage, at, source, reverts)
+            territory_before = entries[0][8]  # the territory when the first change was made
+            _lead_counts(before.values(), territory_before, sign=-1, counts=delta)
+            _lead_counts(current, territory.get(lead_id), counts=delta)
+    _rows_add(delta)
+
+
+def _rows_add(delta: dict[Key, Counter]) -> None:
+    """Add `delta` to the rows (read, changed, written: one refresh runs at a time)."""
+    delta = {key: c for key, c in delta.items() if any(c.values())}
+    if not delta:
+        return
+    days = {key[0] for key in delta}
+    stages = {key[1] for key in delta}
+    existing: dict[Key, StageDayRollup] = {}
+    for day_chunk in _chunks(sorted(days), 500):
+        for row in StageDayRollup.objects.filter(day__in=day_chunk, stage__in=stages):
+            existing[(row.day, row.stage, row.territory_id, row.prev_day)] = row
+    fields = ["entries", *(f"reached_{t}" for t in REACHED)]
+    changed, created, emptied = [], [], []
+    for key, counter in delta.items():
+        row = existing.get(key)
+        if row is None:
+            created.append(_row(key, counter))
+            continue
+        row.entries += counter["entries"]
+        for target in REACHED:
+            setattr(row, f"reached_{target}", getattr(row, f"reached_{target}") + counter[target])
+        (emptied if row.entries == 0 else changed).append(row)
+    StageDayRollup.objects.bulk_create(created, batch_size=2000)
+    StageDayRollup.objects.bulk_update(changed, fields, batch_size=2000)
+    for pk_chunk in _chunks([row.pk for row in emptied], 5000):
+        StageDayRollup.objects.filter(pk__in=pk_chunk).delete()
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

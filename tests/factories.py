@@ -623,11 +623,13 @@ class StageDayRollupFactory(factory.django.DjangoModelFactory):
 
 
 class RollupDirtyFactory(factory.django.DjangoModelFactory):
+    """A territory change the rollups have not taken in yet."""
+
     class Meta:
         model = RollupDirty
 
+    kind = RollupDirty.Kind.TERRITORY
     lead_id = factory.LazyAttribute(lambda _o: LeadFactory().pk)
-    occurred_at = factory.LazyFunction(timezone.now)
 
 
 class RollupStateFactory(factory.django.DjangoModelFactory):

@@ -10,13 +10,19 @@ PG = [
     """
     CREATE FUNCTION metrics_rollup_dirty_event() RETURNS trigger AS $$
     BEGIN
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            INSERT INTO metrics_rollupdirty (lead_id, occurred_at)
-            VALUES (NEW.lead_id, NEW.occurred_at);
-        END IF;
         IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            INSERT INTO metrics_rollupdirty (lead_id, occurred_at)
-            VALUES (OLD.lead_id, OLD.occurred_at);
+            INSERT INTO metrics_rollupdirty (kind, lead_id, event_id, to_stage, occurred_at,
+                                             source, reverts_id, territory_id)
+            VALUES ('removed', OLD.lead_id, OLD.id, OLD.to_stage, OLD.occurred_at, OLD.source,
+                    OLD.reverts_id,
+                    (SELECT territory_id FROM leads_lead WHERE id = OLD.lead_id));
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO metrics_rollupdirty (kind, lead_id, event_id, to_stage, occurred_at,
+                                             source, reverts_id, territory_id)
+            VALUES ('added', NEW.lead_id, NEW.id, NEW.to_stage, NEW.occurred_at, NEW.source,
+                    NEW.reverts_id,
+                    (SELECT territory_id FROM leads_lead WHERE id = NEW.lead_id));
         END IF;
         RETURN NULL;
     END $$ LANGUAGE plpgsql
@@ -28,7 +34,8 @@ PG = [
     """
     CREATE FUNCTION metrics_rollup_dirty_lead() RETURNS trigger AS $$
     BEGIN
-        INSERT INTO metrics_rollupdirty (lead_id, occurred_at) VALUES (NEW.id, NULL);
+        INSERT INTO metrics_rollupdirty (kind, lead_id, to_stage, source, territory_id)
+        VALUES ('territory', NEW.id, '', '', OLD.territory_id);
         RETURN NULL;
     END $$ LANGUAGE plpgsql
     """,
@@ -44,29 +51,30 @@ PG_DROP = [
     "DROP FUNCTION IF EXISTS metrics_rollup_dirty_event()",
     "DROP FUNCTION IF EXISTS metrics_rollup_dirty_lead()",
 ]
+_ADDED = """
+        INSERT INTO metrics_rollupdirty (kind, lead_id, event_id, to_stage, occurred_at,
+                                         source, reverts_id, territory_id)
+        VALUES ('added', NEW.lead_id, NEW.id, NEW.to_stage, NEW.occurred_at, NEW.source,
+                NEW.reverts_id, (SELECT territory_id FROM leads_lead WHERE id = NEW.lead_id));
+"""
+_REMOVED = """
+        INSERT INTO metrics_rollupdirty (kind, lead_id, event_id, to_stage, occurred_at,
+                                         source, reverts_id, territory_id)
+        VALUES ('removed', OLD.lead_id, OLD.id, OLD.to_stage, OLD.occurred_at, OLD.source,
+                OLD.reverts_id, (SELECT territory_id FROM leads_lead WHERE id = OLD.lead_id));
+"""
 SQLITE = [
-    """
-    CREATE TRIGGER metrics_rollup_event_insert AFTER INSERT ON leads_stageevent BEGIN
-        INSERT INTO metrics_rollupdirty (lead_id, occurred_at)
-        VALUES (NEW.lead_id, NEW.occurred_at);
-    END
-    """,
-    """
-    CREATE TRIGGER metrics_rollup_event_update AFTER UPDATE ON leads_stageevent BEGIN
-        INSERT INTO metrics_rollupdirty (lead_id, occurred_at)
-        VALUES (NEW.lead_id, NEW.occurred_at), (OLD.lead_id, OLD.occurred_at);
-    END
-    """,
-    """
-    CREATE TRIGGER metrics_rollup_event_delete AFTER DELETE ON leads_stageevent BEGIN
-        INSERT INTO metrics_rollupdirty (lead_id, occurred_at)
-        VALUES (OLD.lead_id, OLD.occurred_at);
-    END
-    """,
+    "CREATE TRIGGER metrics_rollup_event_insert AFTER INSERT ON leads_stageevent BEGIN"
+    + _ADDED + "END",
+    "CREATE TRIGGER metrics_rollup_event_update AFTER UPDATE ON leads_stageevent BEGIN"
+    + _REMOVED + _ADDED + "END",
+    "CREATE TRIGGER metrics_rollup_event_delete AFTER DELETE ON leads_stageevent BEGIN"
+    + _REMOVED + "END",
     """
     CREATE TRIGGER metrics_rollup_lead AFTER UPDATE OF territory_id ON leads_lead
     WHEN OLD.territory_id IS NOT NEW.territory_id BEGIN
-        INSERT INTO metrics_rollupdirty (lead_id, occurred_at) VALUES (NEW.id, NULL);
+        INSERT INTO metrics_rollupdirty (kind, lead_id, to_stage, source, territory_id)
+        VALUES ('territory', NEW.id, '', '', OLD.territory_id);
     END
     """,
 ]
@@ -110,8 +118,14 @@ class Migration(migrations.Migration):
             name='RollupDirty',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('added', 'event added'), ('removed', 'event removed'), ('territory', 'territory changed')], max_length=10)),
                 ('lead_id', models.BigIntegerField()),
+                ('event_id', models.BigIntegerField(blank=True, null=True)),
+                ('to_stage', models.CharField(blank=True, max_length=20)),
                 ('occurred_at', models.DateTimeField(blank=True, null=True)),
+                ('source', models.CharField(blank=True, max_length=20)),
+                ('reverts_id', models.BigIntegerField(blank=True, null=True)),
+                ('territory_id', models.BigIntegerField(blank=True, null=True)),
             ],
             options={
                 'verbose_name': 'rollup change',
