@@ -48,3 +48,12 @@ class LeadCreate(_Api):
             headers={**self.headers(), "Idempotency-Key": key},
             name="lead create",
         )
+
+
+class Ceiling(_Api):
+    """The machine's ceiling: the lightest request through the same gunicorn and
+    middleware (the health check: one SELECT 1), beside which the API's figures read."""
+
+    @task
+    def health(self) -> None:
+        self.client.get("/healthz", name="healthz")

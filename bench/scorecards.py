@@ -169,6 +169,6 @@ def rollups(dataset: Dataset) -> list[Measurement]:
             name="rollups refresh after 200 moves",
             seconds=refresh,
             rows=len(leads),
-            notes="the days those leads have events on, recomputed",
+            notes="each changed lead's difference added to the rows",
         ),
     ]

@@ -200,6 +200,8 @@ def api_load(dataset: Dataset) -> list[Measurement]:
                            seconds=seconds, env=env, out=out)  # fmt: skip
             create = _locust(base=base, user_class="LeadCreate", clients=CREATE_CLIENTS,
                              seconds=seconds, env=env, out=out)  # fmt: skip
+            ceiling = _locust(base=base, user_class="Ceiling", clients=LIST_CLIENTS,
+                              seconds=seconds, env=env, out=out)  # fmt: skip
     results.append(
         _load_measurement("lead list API page 1", page1, LIST_CLIENTS, "p95 < 100 ms, >= 300/s")
     )
@@ -211,6 +213,18 @@ def api_load(dataset: Dataset) -> list[Measurement]:
     deep_m.extra["ratio_to_page_1"] = ratio
     results.append(deep_m)
     results.append(_load_measurement("lead create API", create, CREATE_CLIENTS, ">= 300/s"))
+    top = _load_measurement(
+        "machine ceiling (/healthz)", ceiling, LIST_CLIENTS, "the most this machine serves"
+    )
+    shares = {
+        name: figures["rps"] / ceiling["rps"] if ceiling["rps"] else None
+        for name, figures in (("list", page1), ("create", create))
+    }
+    top.notes += "; " + ", ".join(
+        f"{name} at {share:.0%} of it" for name, share in shares.items() if share is not None
+    )
+    top.extra["share_of_ceiling"] = shares
+    results.append(top)
     return results
 
 
