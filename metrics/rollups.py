@@ -150,21 +150,48 @@ def _ranges(days: list[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def _begin(*, wait: bool, outer: bool) -> bool:
-    """Start a refresh: one at a time (PostgreSQL's advisory lock; SQLite has one writer
-    anyway), and on PostgreSQL one snapshot for the change log and the events, so that a
-    change committed meanwhile is seen with its log row or not at all. A reader does not
-    wait for the worker (a rebuild can take a minute): it reads the events instead."""
+@contextmanager
+def _exclusive(*, wait: bool) -> Iterator[bool]:
+    """A transaction in which to change the rollups, yielding whether it may.
+
+    One at a time: PostgreSQL's advisory lock (SQLite has one writer anyway), taken
+    before the transaction starts, so that its snapshot is taken after the previous
+    holder committed; the snapshot is REPEATABLE READ, so that the change log and the
+    events are read as of one moment (a change committed meanwhile is seen with its log
+    row or not at all). A reader does not wait for another refresh (a rebuild can take
+    a minute): it is told no, and reads the events. Inside a transaction already (a
+    test, a caller's atomic block) the lock is the transaction's and the snapshot its.
+    """
     if connection.vendor != "postgresql":
-        return True
+        with transaction.atomic():
+            yield True
+        return
+    if connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)"
+                if wait
+                else "SELECT pg_try_advisory_xact_lock(%s)",
+                [LOCK_KEY],
+            )
+            yield wait or bool(cursor.fetchone()[0])
+        return
     with connection.cursor() as cursor:
-        if not outer:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-            return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK_KEY])
-        return bool(cursor.fetchone()[0])
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                yield False
+                return
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield True
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
 
 
 def _state() -> RollupState | None:
@@ -175,9 +202,7 @@ def rollups_rebuild() -> int:
     """Recompute every day from the stage events (the `rollups_rebuild` command, and the
     worker when no rollups are built or the deployment's time zone changed). Returns the
     number of rows written."""
-    outer = connection.in_atomic_block
-    with transaction.atomic():
-        _begin(wait=True, outer=outer)
+    with _exclusive(wait=True):
         seen = list(RollupDirty.objects.values_list("pk", flat=True))
         StageDayRollup.objects.all().delete()
         bounds = StageEvent.objects.order_by().aggregate(
@@ -218,9 +243,8 @@ def rollups_refresh(*, limit: int | None = None) -> bool:
     if limit is None and waiting[: REBUILD_PAST + 1].count() > REBUILD_PAST:
         rollups_rebuild()  # a bulk load: day by day from the events costs less
         return True
-    outer = connection.in_atomic_block
-    with transaction.atomic():
-        if not _begin(wait=limit is None, outer=outer):
+    with _exclusive(wait=limit is None) as allowed:
+        if not allowed:
             return False
         log = list(
             RollupDirty.objects.order_by("pk").values_list(
