@@ -316,7 +316,8 @@ class RollupDirty(models.Model):
     occurred_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=20, blank=True)
     reverts_id = models.BigIntegerField(null=True, blank=True)
-    # The lead's territory when the change was made (for a territory change: before it).
+    # For a territory change: the territory before it. For an event: the lead's territory
+    # when the event was written (a refresh uses it for a lead deleted since).
     territory_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:

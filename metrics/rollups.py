@@ -33,6 +33,7 @@ forget to keep them.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
@@ -50,6 +51,8 @@ from alignment.models import StageKey
 from config.dates import day_start, deployment_tz
 from leads.models import Lead, StageEvent
 from metrics.models import RollupDirty, RollupState, StageDayRollup
+
+logger = logging.getLogger(__name__)
 
 REACHED = (StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON)
 # A reader refreshes the rollups itself when at most this many changes wait.
@@ -224,7 +227,31 @@ def rollups_rebuild() -> int:
     return written
 
 
+class RollupsDrifted(Exception):
+    """A difference would take a row below zero: the rollups no longer match the events
+    (a change the log missed). They are rebuilt; until then the events are read."""
+
+
 def rollups_refresh(*, limit: int | None = None) -> bool:
+    """Apply the logged changes (see _refresh); on drift or a database error, a reader is
+    told no and reads the events, and the rollups are marked for a rebuild on drift."""
+    try:
+        return _refresh(limit=limit)
+    except RollupsDrifted:
+        logger.error("Rollups drifted from the events; rebuilding them.", exc_info=True)
+        if limit is None:
+            rollups_rebuild()
+            return True
+        RollupState.objects.all().delete()  # readers read the events; the worker rebuilds
+        return False
+    except DatabaseError:
+        if limit is None or connection.in_atomic_block:
+            raise
+        logger.warning("Rollups not refreshed; reading the events.", exc_info=True)
+        return False
+
+
+def _refresh(*, limit: int | None = None) -> bool:
     """Apply the logged changes; True when the rollups are exact now. With more than
     `limit` changes waiting, no rollups built, or another refresh running, a reader's
     call (`limit`) does nothing and says False; the worker's (no limit) waits its turn,
@@ -240,6 +267,10 @@ def rollups_refresh(*, limit: int | None = None) -> bool:
         return False
     if not waiting.exists():
         return True
+    if limit is not None and connection.vendor == "postgresql" and connection.in_atomic_block:
+        # Inside a caller's transaction there is no one snapshot for the log and the
+        # events (READ COMMITTED): a reader reads the events and leaves it to the worker.
+        return False
     if limit is None and waiting[: REBUILD_PAST + 1].count() > REBUILD_PAST:
         rollups_rebuild()  # a bulk load: day by day from the events costs less
         return True
@@ -278,7 +309,18 @@ def _apply(log: list[tuple]) -> None:
                     before.pop(event_id, None)
                 elif kind == RollupDirty.Kind.REMOVED:
                     before[event_id] = (event_id, stage, at, source, reverts)
-            territory_before = entries[0][8]  # the territory when the first change was made
+            # The territory before the changes: the first territory change's old value, or
+            # the lead's territory now (an event's own log row says what the territory was
+            # when it was written, which a territory change committed meanwhile outdates).
+            # A deleted lead has no territory now: its events' log rows, written as they
+            # were deleted (before the lead), say where it was.
+            moved = [e for e in entries if e[1] == RollupDirty.Kind.TERRITORY]
+            if moved:
+                territory_before = moved[0][8]
+            elif lead_id in territory:
+                territory_before = territory[lead_id]
+            else:
+                territory_before = entries[-1][8]
             _lead_counts(before.values(), territory_before, sign=-1, counts=delta)
             _lead_counts(current, territory.get(lead_id), counts=delta)
     _rows_add(delta)
@@ -300,11 +342,15 @@ def _rows_add(delta: dict[Key, Counter]) -> None:
     for key, counter in delta.items():
         row = existing.get(key)
         if row is None:
+            if any(value < 0 for value in counter.values()):
+                raise RollupsDrifted(key)
             created.append(_row(key, counter))
             continue
         row.entries += counter["entries"]
         for target in REACHED:
             setattr(row, f"reached_{target}", getattr(row, f"reached_{target}") + counter[target])
+        if row.entries < 0 or any(getattr(row, f"reached_{t}") < 0 for t in REACHED):
+            raise RollupsDrifted(key)
         (emptied if row.entries == 0 else changed).append(row)
     StageDayRollup.objects.bulk_create(created, batch_size=2000)
     StageDayRollup.objects.bulk_update(changed, fields, batch_size=2000)

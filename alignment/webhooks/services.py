@@ -48,7 +48,7 @@ from alignment.notifications.services import notification_send
 from alignment.webhooks.events import WebhookDeliveriesRecorded
 from alignment.webhooks.http import webhook_post, webhook_url_check
 from config.events import publish
-from config.generations import memo
+from config.generations import generation_bump, memo
 
 logger = logging.getLogger(__name__)
 
@@ -396,6 +396,7 @@ def _disable(*, subscription: WebhookSubscription, error: str) -> None:
     )
     if not changed:
         return
+    generation_bump(WEBHOOK_GENERATION)  # an UPDATE sends no signal: the cache forgets it here
     # Its other pending deliveries will not be attempted any more.
     WebhookDelivery.objects.filter(
         subscription_id=subscription.pk, status=WebhookDelivery.Status.PENDING

@@ -324,6 +324,8 @@ def lead_create(
         raise LeadConflict(_("A lead with this external id already exists."), lead_id=existing.pk)
     fields = {k: v for k, v in data.items() if k in EDITABLE_FIELDS}
     fields["email"] = email
+    if "external_id" in fields:
+        fields["external_id"] = external_id or None  # blank is no id (the index is unique)
     if fields.get("country"):
         fields["country"] = country_code_clean(fields["country"])
     if not fields.get("campaign"):

@@ -172,6 +172,7 @@ def test_the_plans_from_the_rollups_equal_the_plans_from_the_events(active_agree
     assert any(plan.rates.get("mql→sal") for plan in from_rollups.values())
 
 
+@pytest.mark.django_db(transaction=True)  # a reader as in production: not in a transaction
 def test_a_reader_refreshes_a_few_waiting_changes_and_reads_the_events_past_that(
     active_agreement, monkeypatch
 ):
@@ -306,5 +307,46 @@ def test_refreshes_running_at_once_outside_a_transaction_keep_the_rollups_exact(
     rollups_refresh()
     kept = _table()
     assert not RollupDirty.objects.exists()
+    rollups_rebuild()
+    assert kept == _table()
+
+
+def test_an_event_logged_before_a_territory_change_committed_counts_where_the_lead_is_now(
+    active_agreement,
+):
+    """Two writers at once: an import inserts an event (its log row reads territory A)
+    while a manager moves the lead to B; the move is refreshed first. The lead's part
+    must leave B, not A."""
+    north, south = TerritoryFactory(code="north").pk, TerritoryFactory(code="south").pk
+    lead = LeadFactory(territory_id=north)
+    StageEvent.objects.create(lead=lead, to_stage=StageKey.MQL, occurred_at=START)
+    rollups_rebuild()
+    Lead.objects.filter(pk=lead.pk).update(territory_id=south)
+    rollups_refresh()
+    StageEvent.objects.create(lead=lead, from_stage=StageKey.MQL, to_stage=StageKey.SAL,
+                              occurred_at=START + timedelta(days=1))  # fmt: skip
+    RollupDirty.objects.update(territory_id=north)  # written before the move was visible
+    rebuilt_at = RollupState.objects.get().rebuilt_at
+    assert rollups_refresh() is True
+    assert RollupState.objects.get().rebuilt_at == rebuilt_at  # kept by differences
+    kept = _table()
+    rollups_rebuild()
+    assert kept == _table()
+    assert {row[2] for row in kept} == {south}
+
+
+@pytest.mark.django_db(transaction=True)  # a reader as in production: not in a transaction
+def test_rollups_that_drifted_are_read_around_then_rebuilt(active_agreement):
+    _history(8)
+    rollups_refresh()
+    StageDayRollup.objects.filter(stage="mql").update(entries=0, reached_sal=0)  # corrupted
+    lead = Lead.objects.filter(stage_events__to_stage="mql").first()
+    StageEvent.objects.filter(lead=lead).delete()
+    f = MetricFilter(start=date(2026, 1, 1), end=date(2026, 7, 1))
+    from_events = metric_values(f=f, names=["mqls"])  # the reader meets the drift
+    assert not RollupState.objects.exists()  # marked for a rebuild; the events were read
+    assert rollups_refresh() is True  # the worker rebuilds
+    assert metric_values(f=f, names=["mqls"]) == from_events
+    kept = _table()
     rollups_rebuild()
     assert kept == _table()

@@ -90,3 +90,24 @@ def test_a_new_webhook_subscription_hears_the_next_create(active_agreement, mark
     WebhookSubscriptionFactory()
     assert _create(client, 1).status_code == 201
     assert WebhookDelivery.objects.filter(event="lead.created").count() == 1
+
+
+def test_a_subscription_the_worker_disables_hears_nothing_more(
+    active_agreement, marketer, api_client
+):
+    from alignment.webhooks.services import _disable
+
+    client = api_client(marketer, token=True)
+    subscription = WebhookSubscriptionFactory()
+    assert _create(client, 0).status_code == 201  # cached: one subscriber
+    _disable(subscription=subscription, error="410 Gone")  # an UPDATE, no signal
+    assert _create(client, 1).status_code == 201
+    assert WebhookDelivery.objects.filter(event="lead.created").count() == 1
+
+
+def test_a_blank_external_id_is_no_id(active_agreement, marketer, api_client):
+    client = api_client(marketer, token=True)
+    for n in (0, 1):
+        response = _create(client, n, external_id="")
+        assert response.status_code == 201, response.content
+        assert response.json()["external_id"] is None
