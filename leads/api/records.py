@@ -214,6 +214,31 @@ class LeadDetailSerializer(LeadSerializer):
         ]
 
 
+# The list's columns: LeadSerializer's readable fields (foreign keys as their ids).
+LIST_COLUMNS = [
+    "id", "email", "external_id", "first_name", "last_name", "company", "title", "phone",
+    "country", "industry", "company_size", "source", "campaign_id", "owner_id",
+    "territory_id", "stage", "score", "custom_fields", "created_at", "updated_at",
+]  # fmt: skip
+_MOMENT = serializers.DateTimeField()
+
+
+def lead_list_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One lead of the list as LeadSerializer represents it, from its values()."""
+    return {
+        **{name: row[name] for name in LIST_COLUMNS[:11]},
+        "source": row["source"],
+        "campaign": row["campaign_id"],
+        "owner": row["owner_id"],
+        "territory": row["territory_id"],
+        "stage": row["stage"],
+        "score": row["score"],
+        "custom_fields": row["custom_fields"],
+        "created_at": _MOMENT.to_representation(row["created_at"]),
+        "updated_at": _MOMENT.to_representation(row["updated_at"]),
+    }
+
+
 # --- views --------------------------------------------------------------------------------
 
 
@@ -235,6 +260,15 @@ class LeadListCreate(generics.ListCreateAPIView):
     )  # fmt: skip
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The page's rows as values, each made into LeadSerializer's representation by
+        # lead_list_row: no model instances, no serializer per lead (half of a list
+        # request's time at 50 leads); tests hold the two to the same output.
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset.values(*LIST_COLUMNS))
+        rows = [lead_list_row(row) for row in page or []]
+        return self.get_paginated_response(rows)
 
     @extend_schema(
         summary="Create a lead (or update it with ?upsert=true)",

@@ -230,3 +230,26 @@ def test_delete_is_refused_for_a_lead_with_stage_history_even_without_deals(
     response = api_client(admin_user).delete(f"/api/v1/leads/{lead.pk}/")
     assert response.status_code == 409 and "cannot be deleted" in response.json()["detail"]
     assert Lead.objects.filter(pk=lead.pk).exists()
+
+
+def test_the_list_answers_what_the_lead_serializer_gives(active_agreement, marketer, api_client):
+    """The list is built from values() (leads.api.records.lead_list_row), not serializer
+    instances: for every field, the same output, in the reader's time zone too."""
+    from django.utils import timezone as tz
+
+    from leads.api.records import LeadSerializer
+
+    territory = TerritoryFactory(code="cee")
+    campaign = CampaignFactory()
+    LeadFactory(email="full@acme.io", company="Acme", territory=territory, campaign=campaign,
+                score=42, company_size=120, custom_fields={"plan": "pro", "seats": 3},
+                external_id="crm-1", country="PL")  # fmt: skip
+    LeadFactory(email="bare@acme.io", company_size=None, external_id=None)
+    body = api_client(marketer).get("/api/v1/leads/").json()["results"]
+    expected = LeadSerializer(Lead.objects.order_by("-id"), many=True).data
+    assert body == [dict(row) for row in expected]
+    with tz.override("Asia/Jakarta"):  # as a reader's chosen zone is (the middleware)
+        expected = LeadSerializer(Lead.objects.order_by("-id"), many=True).data
+        body = api_client(marketer).get("/api/v1/leads/").json()["results"]
+    assert body == [dict(row) for row in expected]
+    assert body[0]["created_at"].endswith("+07:00")
