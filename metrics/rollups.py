@@ -48,7 +48,7 @@ from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from alignment.models import StageKey
-from config.dates import day_start, deployment_tz
+from config.dates import day_start, deployment_date
 from leads.models import Lead, StageEvent
 from metrics.models import RollupDirty, RollupState, StageDayRollup
 
@@ -61,10 +61,6 @@ REFRESH_AT_READ = 2000
 REBUILD_PAST = 200_000
 CHUNK_DAYS = 31
 LOCK_KEY = 0x6D52_4F4C  # pg_advisory_xact_lock: one refresh at a time
-
-
-def _local_day(moment: datetime) -> date:
-    return timezone.localtime(moment, deployment_tz()).date()
 
 
 # An event as the rollups read it: (id, stage entered, moment, source, id it reverts).
@@ -92,7 +88,7 @@ def _lead_counts(
         latest[stage] = at  # the last move into each stage
     previous: dict[str, date] = {}
     for at, _pk, stage in moves:
-        day = _local_day(at)
+        day = deployment_date(at)
         if days is None or day in days:
             counter = counts[(day, stage, territory_id, previous.get(stage))]
             counter["entries"] += sign
@@ -124,33 +120,19 @@ def _row(key: Key, counter: Counter) -> StageDayRollup:
     )  # fmt: skip
 
 
-def _days_rows(days: set[date]) -> list[StageDayRollup]:
-    """The rollup rows of `days`, computed from the stage events."""
-    leads: set[int] = set()
-    for start_day, end_day in _ranges(sorted(days)):
-        after = day_start(end_day + timedelta(days=1)) if end_day < date.max else None
-        events = StageEvent.objects.filter(occurred_at__gte=day_start(start_day))
-        if after is not None:
-            events = events.filter(occurred_at__lt=after)
-        leads.update(events.order_by().values_list("lead_id", flat=True).distinct())
+def _days_rows(first: date, last: date) -> list[StageDayRollup]:
+    """The rollup rows of the days first to last, computed from the stage events."""
+    events = StageEvent.objects.filter(occurred_at__gte=day_start(first))
+    if last < date.max:
+        events = events.filter(occurred_at__lt=day_start(last + timedelta(days=1)))
+    leads = sorted(set(events.order_by().values_list("lead_id", flat=True)))
+    days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
     counts: dict[Key, Counter] = defaultdict(Counter)
-    for batch in _chunks(sorted(leads), 5000):
+    for batch in _chunks(leads, 5000):
         territory = dict(Lead.objects.filter(pk__in=batch).values_list("pk", "territory_id"))
-        for lead_id, events in _events_of(batch).items():
-            _lead_counts(events, territory.get(lead_id), days=days, counts=counts)
+        for lead_id, lead_events in _events_of(batch).items():
+            _lead_counts(lead_events, territory.get(lead_id), days=days, counts=counts)
     return [_row(key, counter) for key, counter in counts.items() if counter["entries"]]
-
-
-def _ranges(days: list[date]) -> list[tuple[date, date]]:
-    """Sorted days as runs of consecutive days, at most CHUNK_DAYS long."""
-    runs: list[tuple[date, date]] = []
-    for day in days:
-        follows = runs and day - runs[-1][1] == timedelta(days=1)
-        if follows and (day - runs[-1][0]).days < CHUNK_DAYS:
-            runs[-1] = (runs[-1][0], day)
-        else:
-            runs.append((day, day))
-    return runs
 
 
 @contextmanager
@@ -213,13 +195,13 @@ def rollups_rebuild() -> int:
         )
         written = 0
         if bounds["first"] is not None:
-            day, last = _local_day(bounds["first"]), _local_day(bounds["last"])
+            day, last = deployment_date(bounds["first"]), deployment_date(bounds["last"])
             while day <= last:
-                chunk = {day + timedelta(days=n) for n in range(CHUNK_DAYS)}
-                rows = _days_rows({d for d in chunk if d <= last})
+                run_end = min(day + timedelta(days=CHUNK_DAYS - 1), last)
+                rows = _days_rows(day, run_end)
                 StageDayRollup.objects.bulk_create(rows, batch_size=2000)
                 written += len(rows)
-                day += timedelta(days=CHUNK_DAYS)
+                day = run_end + timedelta(days=1)
         for pk_chunk in _chunks(seen, 5000):
             RollupDirty.objects.filter(pk__in=pk_chunk).delete()
         RollupState.objects.all().delete()
@@ -262,18 +244,19 @@ def _refresh(*, limit: int | None = None) -> bool:
             return False
         rollups_rebuild()
         return True
-    waiting = RollupDirty.objects.order_by()
-    if limit is not None and waiting[: limit + 1].count() > limit:
-        return False
-    if not waiting.exists():
+    bound = limit if limit is not None else REBUILD_PAST
+    waiting = RollupDirty.objects.order_by()[: bound + 1].count()  # counted up to the bound
+    if waiting == 0:
+        return True
+    if waiting > bound:
+        if limit is not None:
+            return False
+        rollups_rebuild()  # a bulk load: day by day from the events costs less
         return True
     if limit is not None and connection.vendor == "postgresql" and connection.in_atomic_block:
         # Inside a caller's transaction there is no one snapshot for the log and the
         # events (READ COMMITTED): a reader reads the events and leaves it to the worker.
         return False
-    if limit is None and waiting[: REBUILD_PAST + 1].count() > REBUILD_PAST:
-        rollups_rebuild()  # a bulk load: day by day from the events costs less
-        return True
     with _exclusive(wait=limit is None) as allowed:
         if not allowed:
             return False
