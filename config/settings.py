@@ -192,6 +192,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            # Not Django's 300: past it every write culls a third of the entries at random,
+            # cached generations (config.generations) and rate-limit counts with them.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
     # kombu's filesystem transport: a real broker shared by web, worker and beat, no server.
