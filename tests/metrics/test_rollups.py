@@ -82,6 +82,7 @@ def _apply(op: tuple, leads: list[Lead], territories: list[int | None]) -> None:
         StageEvent.objects.filter(reverts=events[op[2] % len(events)]).delete()
         events[op[2] % len(events)].delete()
     elif kind == "delete_lead":
+        StageEvent.objects.filter(lead=lead, reverts__isnull=False).delete()  # PROTECTed links
         lead.delete()
 
 
