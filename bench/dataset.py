@@ -398,7 +398,7 @@ def dataset_build(*, scale: str) -> Dataset:
             "TRUNCATE campaigns_touch, leads_stageevent, leads_followup, leads_slabreach, "
             "leads_deal, leads_lead, leads_leadimport, campaigns_campaign, "
             "campaigns_spendentry, metrics_territory, metrics_target, metrics_scorecard, "
-            "metrics_stagedayrollup, metrics_rollupdirty, "
+            "metrics_stagedayrollup, metrics_leaddayrollup, metrics_rollupdirty, "
             "alignment_notification RESTART IDENTITY CASCADE"
         )
     reps = _reps_and_territories()
@@ -422,15 +422,16 @@ def dataset_build(*, scale: str) -> Dataset:
 
 @contextmanager
 def _rollup_triggers_off(cursor):
-    """Bulk generation without the rollups' change log (metrics 0005's triggers): the
-    rollups are rebuilt from the events once at the end instead."""
-    cursor.execute("ALTER TABLE leads_stageevent DISABLE TRIGGER metrics_rollup_event")
-    cursor.execute("ALTER TABLE leads_lead DISABLE TRIGGER metrics_rollup_lead")
+    """Bulk generation without the rollups' change log (the triggers of metrics 0005 and
+    0006, the only user triggers on these tables; foreign keys' stay on): the rollups are
+    rebuilt from the records once at the end instead."""
+    cursor.execute("ALTER TABLE leads_stageevent DISABLE TRIGGER USER")
+    cursor.execute("ALTER TABLE leads_lead DISABLE TRIGGER USER")
     try:
         yield
     finally:
-        cursor.execute("ALTER TABLE leads_stageevent ENABLE TRIGGER metrics_rollup_event")
-        cursor.execute("ALTER TABLE leads_lead ENABLE TRIGGER metrics_rollup_lead")
+        cursor.execute("ALTER TABLE leads_stageevent ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE leads_lead ENABLE TRIGGER USER")
 
 
 def _rollups_rebuild() -> float:

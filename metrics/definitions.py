@@ -37,7 +37,6 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Lower, NullIf, Trim
 from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -55,9 +54,12 @@ from leads.models import (
     SlaBreach,
     SourceChannel,
     StageEvent,
+    account_key,
 )
 from metrics.models import Target, Territory
 from metrics.rollups import (
+    leads_created_by,
+    leads_created_count,
     rollups_reading,
     rollups_ready,
     stage_entries,
@@ -556,12 +558,7 @@ def deals_won_attributed(f: MetricFilter) -> QuerySet:
     return deals_won(f).filter(lead__campaign__isnull=False)
 
 
-# A company is its lower-cased, trimmed name; a lead without one is its own account.
-ACCOUNT = Coalesce(
-    NullIf(Lower(Trim("lead__company")), Value("")),
-    Lower("lead__email"),
-    output_field=models.CharField(),
-)
+ACCOUNT = account_key("lead__")
 
 
 def deals_first_won(f: MetricFilter) -> QuerySet:
@@ -691,9 +688,12 @@ class Metric:
     combine: Callable[[Any, Any], Any] | None = None
     # Which records the drill-down shows; the count shown beside it.
     count_key: str = "value"
-    # The value from the day rollups (metrics.rollups), for a period narrowed by
-    # territory at most; None: the metric always reads its records.
+    # The value from the day rollups (metrics.rollups), for a period narrowed by the
+    # filters in `rollup_keeps` at most; None: the metric always reads its records.
     rollup: Callable[[MetricFilter], Any] | None = None
+    rollup_keeps: tuple[str, ...] = ("territory",)
+    # The values grouped by one of `rollup_keeps` from the rollups ({key: value}).
+    rollup_grouped: Callable[[MetricFilter, str], dict[Any, Any]] | None = None
 
     @property
     def is_rate(self) -> bool:
@@ -703,7 +703,7 @@ class Metric:
         if self.parts:
             numerator, denominator = (REGISTRY[p].value(f) for p in self.parts)
             return self.combine(numerator, denominator)  # type: ignore[misc]
-        if self.rollup is not None and _rollup_fits(f) and rollups_ready():
+        if self.rollup is not None and self._rollup_fits(f) and rollups_ready():
             return self.rollup(f)
         row = self.records(f).aggregate(**self.aggregates())
         return self.finish(row)
@@ -722,6 +722,13 @@ class Metric:
                 )
                 for key in keys
             }
+        if (
+            self.rollup_grouped is not None
+            and by in self.rollup_keeps
+            and self._rollup_fits(f)
+            and rollups_ready()
+        ):
+            return self.rollup_grouped(f, by)
         path = _PATHS[self.base][by]
         rows = (
             self.records(f)
@@ -732,14 +739,28 @@ class Metric:
         )
         return {row["group"]: self.finish(row) for row in rows}
 
+    def _rollup_fits(self, f: MetricFilter) -> bool:
+        """Whether the rollups keep every dimension `f` narrows by (owner: never)."""
+        narrowed = [name for name in ("territory", "campaign", "owner", "source")
+                    if getattr(f, name) not in (None, "")]  # fmt: skip
+        return all(name in self.rollup_keeps for name in narrowed)
+
     def drill_base(self) -> Metric:
         """The metric whose records a composite's drill-down lists (its denominator)."""
         return REGISTRY[self.parts[1]].drill_base() if self.parts else self
 
 
-def _rollup_fits(f: MetricFilter) -> bool:
-    """The rollups keep the lead's territory only: other narrowing reads the records."""
-    return f.campaign is None and f.owner is None and f.source in (None, "")
+def _rollup_created(f: MetricFilter) -> int:
+    return leads_created_count(
+        start=f.start, end=f.end, territory=f.territory, campaign=f.campaign, source=f.source
+    )
+
+
+def _rollup_created_by(f: MetricFilter, by: str) -> dict[Any, int]:
+    return leads_created_by(
+        by=by, start=f.start, end=f.end, territory=f.territory, campaign=f.campaign,
+        source=f.source,
+    )  # fmt: skip
 
 
 def _rollup_entered(stage: str) -> Callable[[MetricFilter], int]:
@@ -749,12 +770,30 @@ def _rollup_entered(stage: str) -> Callable[[MetricFilter], int]:
     return value
 
 
+def _rollup_entered_by(stage: str) -> Callable[[MetricFilter, str], dict[Any, int]]:
+    def grouped(f: MetricFilter, by: str) -> dict[Any, int]:
+        found = stage_entries_by_territory(stage=stage, start=f.start, end=f.end)
+        return {key: e.entered for key, e in found.items() if e.entered}
+
+    return grouped
+
+
 def _rollup_conversion(from_stage: str, to_stage: str) -> Callable[[MetricFilter], float | None]:
     def value(f: MetricFilter) -> float | None:
         found = stage_entries(stage=from_stage, start=f.start, end=f.end, territory=f.territory)
         return _rate(found.reached[to_stage], found.entered)
 
     return value
+
+
+def _rollup_conversion_by(
+    from_stage: str, to_stage: str
+) -> Callable[[MetricFilter, str], dict[Any, float | None]]:
+    def grouped(f: MetricFilter, by: str) -> dict[Any, float | None]:
+        found = stage_entries_by_territory(stage=from_stage, start=f.start, end=f.end)
+        return {key: _rate(e.reached[to_stage], e.entered) for key, e in found.items() if e.entered}
+
+    return grouped
 
 
 def _ratio_money(numerator: Any, denominator: Any) -> Decimal | None:
@@ -786,6 +825,9 @@ def _build() -> dict[str, Metric]:
             "lead",
             leads_created,
             description=_lazy("Leads created in the period."),
+            rollup=_rollup_created,
+            rollup_keeps=("territory", "campaign", "source"),
+            rollup_grouped=_rollup_created_by,
         ),
         Metric(
             "mqls",
@@ -795,6 +837,7 @@ def _build() -> dict[str, Metric]:
             leads_entered(StageKey.MQL),
             description=_lazy("Leads that entered MQL in the period."),
             rollup=_rollup_entered(StageKey.MQL),
+            rollup_grouped=_rollup_entered_by(StageKey.MQL),
         ),
     ]
     for stage in FUNNEL_STAGES:
@@ -807,6 +850,7 @@ def _build() -> dict[str, Metric]:
                 leads_entered(stage),
                 description=_lazy("Leads that entered the stage in the period."),
                 rollup=_rollup_entered(stage),
+                rollup_grouped=_rollup_entered_by(stage),
             )
         )
     metrics += [
@@ -900,6 +944,7 @@ def _build() -> dict[str, Metric]:
                 ),
                 count_key="den",
                 rollup=_rollup_conversion(from_stage, to_stage),
+                rollup_grouped=_rollup_conversion_by(from_stage, to_stage),
             )
         )
     metrics += [
@@ -1241,17 +1286,19 @@ def plan_compute(
     f: MetricFilter,
     revenue_target: Decimal | None = None,
     rates: dict[str, float | None] | None = None,
+    deal_size: tuple[Decimal | None] | None = None,
 ) -> Plan:
     """Derive the MQLs, SALs, SQLs and opportunities the period's target needs.
 
     Rates and deal size come from the PLAN_TRAILING_DAYS before the period, with the
     same territory/campaign/owner/source narrowing. A missing rate leaves the stages
-    above it unknown (None). `rates`: the trailing rates when the caller has them
-    (plans_compute reads every territory's at once).
+    above it unknown (None). `rates` and `deal_size` (the average, in a 1-tuple: it may be
+    None): the trailing figures when the caller has them (plans_compute reads every
+    territory's at once).
     """
     target = revenue_target if revenue_target is not None else target_revenue(f)
     trailing = _plan_trailing(f)
-    avg = REGISTRY["avg_deal_size"].value(trailing)
+    (avg,) = deal_size if deal_size is not None else (REGISTRY["avg_deal_size"].value(trailing),)
     if rates is None:
         rates = {
             f"{a}→{b}": REGISTRY[f"stage_conversion[{a}→{b}]"].value(trailing)
@@ -1314,8 +1361,15 @@ def _plans(*, f: MetricFilter, territories: Iterable[int]) -> dict[int | None, P
         for key in keys:
             num, den = total if key is None else counts.get(key, (0, 0))
             rates[key][f"{a}→{b}"] = _rate(num, den)
+    deal_size = REGISTRY["avg_deal_size"]
+    sizes = deal_size.values_grouped(trailing, by="territory")
+    sizes[None] = deal_size.value(trailing)
     return {
-        key: plan_compute(f=f if key is None else replace(f, territory=key), rates=rates[key])
+        key: plan_compute(
+            f=f if key is None else replace(f, territory=key),
+            rates=rates[key],
+            deal_size=(sizes.get(key, metric_empty_value("avg_deal_size")),),
+        )
         for key in keys
     }
 
@@ -1387,6 +1441,46 @@ def _metric_values(*, f: MetricFilter, wanted: list[str], plan: Plan | None) -> 
     return {name: values[name] for name in wanted}
 
 
+def metric_values_by_territory(
+    *, f: MetricFilter, territories: Iterable[int], plans: Mapping[int | None, Plan]
+) -> dict[int | None, dict[str, Any]]:
+    """Every metric of `f` (not narrowed) overall and for each of `territories`, exactly
+    as metric_values gives each (a week's scorecards): a metric whose territory narrowing
+    is a grouping by one path is read once for all, grouped by territory (from the
+    rollups where they serve); field intel, narrowed by its lead's or its deal's
+    territory, once per territory. `plans`: each key's plan (plans_compute)."""
+    ids = list(territories)
+    values: dict[int | None, dict[str, Any]] = {key: {} for key in [None, *ids]}
+    with rollups_reading():
+        for name, metric in REGISTRY.items():
+            if metric.parts:
+                continue
+            values[None][name] = metric.value(f)
+            if metric.base == "intel":
+                for territory in ids:
+                    values[territory][name] = metric.value(replace(f, territory=territory))
+                continue
+            grouped = metric.values_grouped(f, by="territory")
+            for territory in ids:
+                values[territory][name] = grouped.get(territory, metric_empty_value(name))
+    for key, known in values.items():
+        for name in REGISTRY:
+            _combined(name, known)
+        narrowed = f if key is None else replace(f, territory=key)
+        for name in TARGET_METRICS:
+            known[name] = targets_value(name, narrowed, known=known, plan=plans[key])
+    return {key: {name: known[name] for name in METRIC_NAMES} for key, known in values.items()}
+
+
+def _combined(name: str, known: dict[str, Any]) -> Any:
+    """A metric's value from `known` values, a composite's from its parts' (kept there)."""
+    if name not in known:
+        metric = REGISTRY[name]
+        numerator, denominator = metric.parts or ("", "")
+        known[name] = metric.combine(_combined(numerator, known), _combined(denominator, known))  # type: ignore[misc]
+    return known[name]
+
+
 def metric_values_grouped(
     *, f: MetricFilter, by: str, names: Iterable[str]
 ) -> dict[Any, dict[str, Any]]:
@@ -1397,7 +1491,8 @@ def metric_values_grouped(
     metric's rows gets that metric's empty value (0, Decimal 0.00 or None).
     """
     names = list(names)
-    per_metric = {name: _metric(name).values_grouped(f, by=by) for name in names}
+    with rollups_reading():
+        per_metric = {name: _metric(name).values_grouped(f, by=by) for name in names}
     keys = sorted(
         {key for rows in per_metric.values() for key in rows}, key=lambda k: (k is None, str(k))
     )

@@ -299,15 +299,41 @@ class StageDayRollup(models.Model):
         return f"{self.day} {self.stage} ×{self.entries}"
 
 
+class LeadDayRollup(models.Model):
+    """Leads created on one day (the deployment's time zone), by their territory,
+    campaign and source now. Kept by metrics.rollups from the change log; never edited
+    by hand."""
+
+    day = models.DateField()
+    # Plain ids: a deleted territory's or campaign's leads move to none (a change logged).
+    territory_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, blank=True)
+    leads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("lead day rollup")
+        verbose_name_plural = _("lead day rollups")
+        indexes = [models.Index(fields=["day"], name="lead_day_rollup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} ×{self.leads}"
+
+
 class RollupDirty(models.Model):
     """One change the rollups have not taken in yet: a stage event added or removed (an
-    update is both), or a lead's territory changed, with the values before. Written by
-    database triggers (migration metrics 0005) on every path, ORM or not."""
+    update is both), a lead's territory changed, with the values before; or a lead
+    counted in or out of LeadDayRollup (a lead created or deleted; a change to its
+    creation time, territory, campaign or source is out with the old values, in with the
+    new). Written by database triggers (migrations metrics 0005, 0006) on every path, ORM
+    or not."""
 
     class Kind(models.TextChoices):
         ADDED = "added", _("event added")
         REMOVED = "removed", _("event removed")
         TERRITORY = "territory", _("territory changed")
+        LEAD_IN = "lead_in", _("lead counted")
+        LEAD_OUT = "lead_out", _("lead no longer counted")
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     lead_id = models.BigIntegerField()
@@ -317,8 +343,11 @@ class RollupDirty(models.Model):
     source = models.CharField(max_length=20, blank=True)
     reverts_id = models.BigIntegerField(null=True, blank=True)
     # For a territory change: the territory before it. For an event: the lead's territory
-    # when the event was written (a refresh uses it for a lead deleted since).
+    # when the event was written (a refresh uses it for a lead deleted since). For a lead
+    # counted in or out: its territory, as `occurred_at` is its creation time, `source` its
+    # source and `campaign_id` its campaign.
     territory_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("rollup change")

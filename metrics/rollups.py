@@ -13,9 +13,15 @@ cohorts over any period of whole days [s, e), overall or for one territory:
   the same rows' `reached_Y` (a lead reached Y after its first entry in the period iff
   it did after that entry).
 
-How it is kept: database triggers (migration metrics 0005) write a RollupDirty row for
-every change to a stage event and every lead that changes territory, on every path
-(services, admin, bulk SQL). Keeping the rollups exact is then `rollups_refresh`: the
+Beside them, LeadDayRollup: the leads created on each day, by territory, campaign and
+source (new leads, narrowed or grouped by those, and cost per lead).
+
+How it is kept: database triggers (migrations metrics 0005, 0006) write a RollupDirty row
+for every change to a stage event, every lead that changes territory, and every lead
+counted in or out of LeadDayRollup (created, deleted, or its creation time, territory,
+campaign or source changed: out with the old values, in with the new), on every path
+(services, admin, bulk SQL). A lead's count moves with its own row alone, so those log
+rows go straight onto LeadDayRollup. Keeping the rollups exact is then `rollups_refresh`: the
 days those rows touch (the changed event's day, and every day the lead has events on,
 whose previous-entry days and reached counts may move) are recomputed from the events,
 under a lock, and the rows consumed. The worker runs it every few seconds
@@ -44,13 +50,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from alignment.models import StageKey
-from config.dates import day_start, deployment_date
+from config.dates import day_start, deployment_date, deployment_tz
 from leads.models import Lead, StageEvent
-from metrics.models import RollupDirty, RollupState, StageDayRollup
+from metrics.models import LeadDayRollup, RollupDirty, RollupState, StageDayRollup
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +73,9 @@ LOCK_KEY = 0x6D52_4F4C  # pg_advisory_xact_lock: one refresh at a time
 # An event as the rollups read it: (id, stage entered, moment, source, id it reverts).
 Event = tuple[int, str, datetime, str, int | None]
 Key = tuple[date, str, int | None, date | None]  # day, stage, territory, previous day
+LeadKey = tuple[date, int | None, int | None, str]  # day, territory, campaign, source
+# A lead counted into LeadDayRollup (+1) or out of it (-1), on its logged values' row.
+LEAD_SIGNS = {RollupDirty.Kind.LEAD_IN: 1, RollupDirty.Kind.LEAD_OUT: -1}
 
 
 def _lead_counts(
@@ -202,10 +212,31 @@ def rollups_rebuild() -> int:
                 StageDayRollup.objects.bulk_create(rows, batch_size=2000)
                 written += len(rows)
                 day = run_end + timedelta(days=1)
+        written += _lead_rows_rebuild()
         for pk_chunk in _chunks(seen, 5000):
             RollupDirty.objects.filter(pk__in=pk_chunk).delete()
         RollupState.objects.all().delete()
         RollupState.objects.create(time_zone=settings.TIME_ZONE, rebuilt_at=timezone.now())
+    return written
+
+
+def _lead_rows_rebuild() -> int:
+    """LeadDayRollup from the leads: one grouped read (the day in the deployment's time
+    zone, by the database), written in batches."""
+    LeadDayRollup.objects.all().delete()
+    rows = (
+        Lead.objects.order_by()
+        .values("territory_id", "campaign_id", "source",
+                day=TruncDate("created_at", tzinfo=deployment_tz()))
+        .annotate(leads=Count("pk"))
+    )  # fmt: skip
+    written, batch = 0, []
+    for row in rows.iterator(chunk_size=5000):
+        batch.append(LeadDayRollup(**row))
+        if len(batch) == 2000:
+            written += len(LeadDayRollup.objects.bulk_create(batch))
+            batch = []
+    written += len(LeadDayRollup.objects.bulk_create(batch))
     return written
 
 
@@ -263,7 +294,7 @@ def _refresh(*, limit: int | None = None) -> bool:
         log = list(
             RollupDirty.objects.order_by("pk").values_list(
                 "pk", "kind", "lead_id", "event_id", "to_stage", "occurred_at", "source",
-                "reverts_id", "territory_id",
+                "reverts_id", "territory_id", "campaign_id",
             )
         )  # fmt: skip
         if log:
@@ -274,8 +305,48 @@ def _refresh(*, limit: int | None = None) -> bool:
 
 
 def _apply(log: list[tuple]) -> None:
-    """Each changed lead's part of the rollups, before the logged changes and now: the
-    difference goes on the rows (the changes undone, newest first, give the before)."""
+    """The logged changes onto the rows: a lead counted in or out adds or takes one on its
+    LeadDayRollup row; the stage rollups take each changed lead's difference (_apply_moves)."""
+    leads: Counter = Counter()
+    for _pk, kind, _lead, _event, _stage, at, source, _reverts, territory, campaign in log:
+        if kind in LEAD_SIGNS:
+            leads[(deployment_date(at), territory, campaign, source)] += LEAD_SIGNS[kind]
+    _lead_rows_add(leads)
+    _apply_moves([entry for entry in log if entry[1] not in LEAD_SIGNS])
+
+
+def _lead_rows_add(delta: Counter) -> None:
+    delta = Counter({key: n for key, n in delta.items() if n})
+    if not delta:
+        return
+    existing: dict[LeadKey, LeadDayRollup] = {}
+    for day_chunk in _chunks(sorted({key[0] for key in delta}), 500):
+        for row in LeadDayRollup.objects.filter(day__in=day_chunk):
+            existing[(row.day, row.territory_id, row.campaign_id, row.source)] = row
+    changed, created, emptied = [], [], []
+    for key, n in delta.items():
+        row = existing.get(key)
+        if row is None:
+            day, territory_id, campaign_id, source = key
+            row = LeadDayRollup(
+                day=day, territory_id=territory_id, campaign_id=campaign_id, source=source,
+                leads=0,
+            )  # fmt: skip
+            created.append(row)
+        row.leads += n
+        if row.leads < 0:
+            raise RollupsDrifted(key)
+        if row.pk is not None:
+            (emptied if row.leads == 0 else changed).append(row)
+    LeadDayRollup.objects.bulk_create([row for row in created if row.leads], batch_size=2000)
+    LeadDayRollup.objects.bulk_update(changed, ["leads"], batch_size=2000)
+    for pk_chunk in _chunks([row.pk for row in emptied], 5000):
+        LeadDayRollup.objects.filter(pk__in=pk_chunk).delete()
+
+
+def _apply_moves(log: list[tuple]) -> None:
+    """Each changed lead's part of the stage rollups, before the logged changes and now:
+    the difference goes on the rows (the changes undone, newest first, give the before)."""
     by_lead: dict[int, list[tuple]] = defaultdict(list)
     for entry in log:
         by_lead[entry[2]].append(entry)
@@ -287,7 +358,7 @@ def _apply(log: list[tuple]) -> None:
             entries = by_lead[lead_id]
             current = now_events.get(lead_id, [])
             before = {event[0]: event for event in current}
-            for _pk, kind, _lead, event_id, stage, at, source, reverts, _terr in reversed(entries):
+            for _pk, kind, _lead, event_id, stage, at, source, reverts, *_rest in reversed(entries):
                 if kind == RollupDirty.Kind.ADDED:
                     before.pop(event_id, None)
                 elif kind == RollupDirty.Kind.REMOVED:
@@ -411,3 +482,40 @@ def stage_entries_by_territory(*, stage: str, start: date, end: date) -> dict[in
     """The same for every territory at once ({territory id or None: entries})."""
     rows = _period_rows(stage, start, end).order_by().values("territory_id").annotate(**_SUMS)
     return {row["territory_id"]: _entries(row) for row in rows}
+
+
+LEAD_GROUPS = {"territory": "territory_id", "campaign": "campaign_id", "source": "source"}
+
+
+def _lead_period_rows(
+    start: date, end: date, *, territory: int | None, campaign: int | None, source: str | None
+) -> Any:
+    rows = LeadDayRollup.objects.filter(day__gte=start, day__lt=end)
+    if territory is not None:
+        rows = rows.filter(territory_id=territory)
+    if campaign is not None:
+        rows = rows.filter(campaign_id=campaign)
+    if source:
+        rows = rows.filter(source=source)
+    return rows
+
+
+def leads_created_count(
+    *, start: date, end: date, territory: int | None = None, campaign: int | None = None,
+    source: str | None = None,
+) -> int:  # fmt: skip
+    """Leads created in [start, end), narrowed by their territory, campaign and source."""
+    rows = _lead_period_rows(start, end, territory=territory, campaign=campaign, source=source)
+    return rows.aggregate(n=Sum("leads"))["n"] or 0
+
+
+def leads_created_by(
+    *, by: str, start: date, end: date, territory: int | None = None,
+    campaign: int | None = None, source: str | None = None,
+) -> dict[Any, int]:  # fmt: skip
+    """The same grouped by territory, campaign or source ({id or source: leads}; groups
+    without a lead left out)."""
+    column = LEAD_GROUPS[by]
+    rows = _lead_period_rows(start, end, territory=territory, campaign=campaign, source=source)
+    grouped = rows.order_by().values(column).annotate(n=Sum("leads"))
+    return {row[column]: row["n"] for row in grouped if row["n"]}

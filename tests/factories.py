@@ -73,6 +73,7 @@ from leads.models import (
     StageEvent,
 )
 from metrics.models import (
+    LeadDayRollup,
     RollupDirty,
     RollupState,
     Scorecard,
@@ -620,6 +621,17 @@ class StageDayRollupFactory(factory.django.DjangoModelFactory):
     stage = "mql"
     entries = 2
     reached_sal = 1
+
+
+class LeadDayRollupFactory(factory.django.DjangoModelFactory):
+    """Three leads created on 5 January 2026 (metrics.rollups builds the real ones)."""
+
+    class Meta:
+        model = LeadDayRollup
+
+    day = factory.LazyFunction(lambda: date(2026, 1, 5))
+    source = "email"
+    leads = 3
 
 
 class RollupDirtyFactory(factory.django.DjangoModelFactory):

@@ -37,6 +37,7 @@ from metrics.definitions import (
     MetricFilter,
     Plan,
     metric_values,
+    metric_values_by_territory,
     plan_compute,
     plans_compute,
 )
@@ -187,17 +188,19 @@ def scorecard_build(
     territory: int | None,
     agreement: Agreement | None = None,
     plan: Plan | None = None,
+    values: dict[str, Any] | None = None,
 ) -> ScorecardData:
     """Every metric of the week, the alignment components and the score (nothing saved).
 
     `agreement`: the week's (scorecard_agreement), when the caller has looked it up;
-    `plan`: the week's plan for this territory, when the caller has computed it.
+    `plan`: the week's plan for this territory, and `values` its metrics (with that plan),
+    when the caller has computed them (scorecards_compute: every territory at once).
     """
     week_start = week_start_of(week)
     f = _week_filter(week_start, territory)
     with rollups_reading():
         plan = plan if plan is not None else plan_compute(f=f)
-        values = metric_values(f=f, plan=plan)
+        values = values if values is not None else metric_values(f=f, plan=plan)
     agreement = agreement if agreement is not None else scorecard_agreement(week=week_start)
     weights = agreement.weights() if agreement is not None else dict(DEFAULT_WEIGHTS)
     components = alignment_components(
@@ -229,6 +232,7 @@ def scorecard_compute(
     agreement: Agreement | None = None,
     now: datetime | None = None,
     plan: Plan | None = None,
+    values: dict[str, Any] | None = None,
 ) -> ScorecardResult:
     """Compute and upsert the scorecard of the ISO week holding `week` for one territory.
 
@@ -237,7 +241,9 @@ def scorecard_compute(
     """
     week_start = week_start_of(week)
     territory_id = territory.pk if isinstance(territory, Territory) else territory
-    built = scorecard_build(week=week_start, territory=territory_id, agreement=agreement, plan=plan)
+    built = scorecard_build(
+        week=week_start, territory=territory_id, agreement=agreement, plan=plan, values=values
+    )
     agreement, metrics, components, score = (
         built.agreement,
         built.metrics,
@@ -355,8 +361,11 @@ def scorecards_compute(
     pause = settings.SCORECARD_STEP_DELAY_MS / 1000
     for week_start in scorecard_weeks(week=week, trailing=trailing):
         agreement = scorecard_agreement(week=week_start)
-        # The week's plans read the trailing half-year's cohorts once for every territory.
-        plans = plans_compute(f=_week_filter(week_start), territories=territory_ids)
+        # The week's plans and metrics read each figure once for every territory.
+        f = _week_filter(week_start)
+        with rollups_reading():
+            plans = plans_compute(f=f, territories=territory_ids)
+            values = metric_values_by_territory(f=f, territories=territory_ids, plans=plans)
         for territory_id in [None, *territory_ids]:
             if pause:
                 time.sleep(pause)
@@ -367,6 +376,7 @@ def scorecards_compute(
                     agreement=agreement,
                     now=now,
                     plan=plans[territory_id],
+                    values=values[territory_id],
                 )
             )
     return results

@@ -92,8 +92,10 @@ def test_the_trailing_cohorts_are_read_once_for_every_territory(active_agreement
         plans_compute(f=f, territories=territories[:1])
     with CaptureQueriesContext(connection) as three:
         plans_compute(f=f, territories=territories)
-    # The cohort queries do not grow with the territories; deal size and target do.
+    # The cohort and deal-size queries do not grow with the territories; the target does.
     for ctx in (one, three):
         cohorts = [q for q in ctx.captured_queries if '"metrics_stagedayrollup"' in q["sql"]]
         assert len(cohorts) == 5  # one per conversion step, every territory in it
-    assert len(three) - len(one) == 2 * 2
+        sizes = [q for q in ctx.captured_queries if 'AVG("leads_deal"."amount")' in q["sql"]]
+        assert len(sizes) == 2  # overall, and grouped by territory
+    assert len(three) - len(one) == 2 * 1  # each territory's revenue target

@@ -5,20 +5,28 @@ metrics read from the events (golden test, both code paths)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alignment.models import StageKey
-from leads.models import Lead, StageEvent
-from metrics.definitions import METRIC_NAMES, MetricFilter, metric_values, plans_compute
-from metrics.models import RollupDirty, RollupState, StageDayRollup
+from leads.models import Lead, SourceChannel, StageEvent
+from metrics.definitions import (
+    METRIC_NAMES,
+    MetricFilter,
+    metric_values,
+    metric_values_grouped,
+    plans_compute,
+)
+from metrics.models import LeadDayRollup, RollupDirty, RollupState, StageDayRollup
 from metrics.rollups import REFRESH_AT_READ, rollups_rebuild, rollups_refresh
 from tests.conftest import need
-from tests.factories import LeadFactory, TerritoryFactory
+from tests.factories import CampaignFactory, LeadFactory, TerritoryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +40,14 @@ def _table() -> list[tuple]:
         "day", "stage", "territory_id", "prev_day", "entries", "reached_mql", "reached_sal",
         "reached_sql", "reached_opportunity", "reached_won",
     )  # fmt: skip
-    return sorted((r for r in rows if r[4]), key=lambda r: [(v is None, str(v)) for v in r])
+    stages = sorted((r for r in rows if r[4]), key=lambda r: [(v is None, str(v)) for v in r])
+    leads = LeadDayRollup.objects.values_list(
+        "day", "territory_id", "campaign_id", "source", "leads"
+    )
+    return stages + sorted(leads, key=lambda r: [(v is None, str(v)) for v in r])
+
+
+SOURCES = [SourceChannel.EMAIL, SourceChannel.PAID_SEARCH, SourceChannel.EVENT]
 
 
 # One step of a history: what any write path can do to the events a rollup reads.
@@ -43,14 +58,23 @@ step = st.one_of(
     st.tuples(st.just("merge"), st.integers(0, 5), st.integers(0, 5)),
     st.tuples(st.just("delete_event"), st.integers(0, 5), st.integers(0, 30)),
     st.tuples(st.just("delete_lead"), st.integers(0, 5)),
+    st.tuples(st.just("new_lead"), st.integers(0, 2), st.integers(0, 2), st.integers(0, 90 * 24)),
+    st.tuples(st.just("campaign"), st.integers(0, 5), st.integers(0, 2)),
+    st.tuples(st.just("source"), st.integers(0, 5), st.integers(0, 2)),
+    st.tuples(st.just("created"), st.integers(0, 5), st.integers(0, 90 * 24)),
     st.just(("refresh",)),
 )
 
 
-def _apply(op: tuple, leads: list[Lead], territories: list[int | None]) -> None:
+def _apply(op: tuple, leads: list[Lead], territories: list[int | None],
+           campaigns: list[int | None]) -> None:  # fmt: skip
     kind = op[0]
     if kind == "refresh":
         rollups_refresh()
+        return
+    if kind == "new_lead":  # counted on its creation day, in its territory and campaign
+        leads.append(LeadFactory(territory_id=territories[op[1]], campaign_id=campaigns[op[2]],
+                                 created_at=START + timedelta(hours=op[3])))  # fmt: skip
         return
     lead = leads[op[1] % len(leads)]
     if not Lead.objects.filter(pk=lead.pk).exists():
@@ -74,6 +98,12 @@ def _apply(op: tuple, leads: list[Lead], territories: list[int | None]) -> None:
             )  # fmt: skip
     elif kind == "territory":
         Lead.objects.filter(pk=lead.pk).update(territory_id=territories[op[2]])
+    elif kind == "campaign":
+        Lead.objects.filter(pk=lead.pk).update(campaign_id=campaigns[op[2]])
+    elif kind == "source":
+        Lead.objects.filter(pk=lead.pk).update(source=SOURCES[op[2]])
+    elif kind == "created":
+        Lead.objects.filter(pk=lead.pk).update(created_at=START + timedelta(hours=op[2]))
     elif kind == "merge":
         other = leads[op[2] % len(leads)]
         if other.pk != lead.pk and Lead.objects.filter(pk=other.pk).exists():
@@ -95,10 +125,11 @@ def _apply(op: tuple, leads: list[Lead], territories: list[int | None]) -> None:
 def test_rollups_kept_as_the_work_happens_equal_a_rebuild(active_agreement, history):
     with transaction.atomic():
         territories = [None, TerritoryFactory(code="north").pk, TerritoryFactory(code="south").pk]
+        campaigns = [None, CampaignFactory().pk, CampaignFactory().pk]
         leads = [LeadFactory(territory_id=territories[n % 3]) for n in range(6)]
         rollups_rebuild()
         for op in history:
-            _apply(op, leads, territories)
+            _apply(op, leads, territories, campaigns)
         rollups_refresh()
         kept = _table()
         assert not RollupDirty.objects.exists()
@@ -112,10 +143,14 @@ def _history(seed: int) -> list[int]:
     stage entered twice), one move reverted, in three territories and none."""
     rng = random.Random(seed)
     territories = [TerritoryFactory(code=f"r{seed}-{n}").pk for n in range(3)]
+    campaigns = [CampaignFactory().pk for _n in range(2)]
     path = [StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON]
     for n in range(80):
-        lead = LeadFactory(territory_id=rng.choice([*territories, None]))
         at = START + timedelta(days=rng.randint(0, 150), hours=rng.randint(0, 23))
+        lead = LeadFactory(
+            territory_id=rng.choice([*territories, None]), created_at=at,
+            campaign_id=rng.choice([*campaigns, None]), source=rng.choice(SOURCES),
+        )  # fmt: skip
         stage = StageKey.INQUIRY
         StageEvent.objects.create(lead=lead, to_stage=stage, occurred_at=at)
         for target in path[: rng.randint(0, 5)]:
@@ -163,6 +198,46 @@ def test_every_metric_from_the_rollups_equals_its_definition(active_agreement, s
     assert set(from_rollups) == set(METRIC_NAMES)
 
 
+def test_new_leads_narrowed_and_grouped_from_the_rollups_equal_their_records(
+    active_agreement, settings
+):
+    """New leads (and cost per lead, which divides by them) narrowed by campaign or source,
+    and grouped by campaign, source or territory as the campaign table groups them, read
+    the lead rollups; the records give the same."""
+    settings.TIME_ZONE = "America/New_York"
+    territories = _history(23)
+    campaign = Lead.objects.exclude(campaign=None).values_list("campaign_id", flat=True)[0]
+    names = ["new_leads", "cost_per_lead", "mqls"]
+    for start, end in [(date(2026, 1, 1), date(2026, 7, 1)), (date(2026, 2, 2), date(2026, 3, 2))]:
+        filters = [
+            MetricFilter(start=start, end=end, campaign=campaign),
+            MetricFilter(start=start, end=end, source=SourceChannel.EVENT),
+            MetricFilter(start=start, end=end, territory=territories[0], campaign=campaign),
+        ]
+        for f in filters:
+            from_rollups, from_events = _both_paths(f)
+            assert from_rollups == from_events, f
+        f = MetricFilter(start=start, end=end)
+        for by in ("campaign", "source", "territory", "channel"):
+            rollups_refresh()
+            grouped = metric_values_grouped(f=f, by=by, names=names)
+            state = list(RollupState.objects.all())
+            RollupState.objects.all().delete()
+            assert metric_values_grouped(f=f, by=by, names=names) == grouped, (f, by)
+            RollupState.objects.bulk_create(state)
+    year = MetricFilter(start=date(2026, 1, 1), end=date(2027, 1, 1))
+    rollups_refresh()
+    with CaptureQueriesContext(connection) as read:
+        metric_values(f=replace(year, campaign=campaign), names=["new_leads"])
+        metric_values_grouped(f=year, by="campaign", names=["new_leads"])
+    assert read.captured_queries and not [
+        q for q in read.captured_queries if "leads_lead" in q["sql"]
+    ]  # the rollups, not the leads
+    by_source = metric_values_grouped(f=year, by="source", names=["new_leads"])
+    assert sum(v["new_leads"] for v in by_source.values()) == Lead.objects.count() == 80
+    assert LeadDayRollup.objects.exists()
+
+
 def test_the_plans_from_the_rollups_equal_the_plans_from_the_events(active_agreement):
     territories = _history(5)
     f = MetricFilter(start=date(2026, 6, 1), end=date(2026, 6, 8))
@@ -187,7 +262,7 @@ def test_a_reader_refreshes_a_few_waiting_changes_and_reads_the_events_past_that
     monkeypatch.setattr("metrics.rollups.REFRESH_AT_READ", 0)
     StageEvent.objects.create(lead=LeadFactory(), to_stage=StageKey.MQL, occurred_at=START)
     assert metric_values(f=f, names=["mqls"])["mqls"] == with_one + 1  # from the events
-    assert RollupDirty.objects.count() == 1  # left for the worker
+    assert RollupDirty.objects.count() == 2  # the lead counted in and its move: the worker's
     assert REFRESH_AT_READ > 0
 
 
@@ -333,7 +408,8 @@ def test_an_event_logged_before_a_territory_change_committed_counts_where_the_le
     kept = _table()
     rollups_rebuild()
     assert kept == _table()
-    assert {row[2] for row in kept} == {south}
+    assert {row[2] for row in kept if len(row) == 10} == {south}  # the stage rows
+    assert {row[1] for row in kept if len(row) == 5} == {south}  # the lead's LeadDayRollup
 
 
 @pytest.mark.django_db(transaction=True)  # a reader as in production: not in a transaction
