@@ -173,6 +173,14 @@ class Lead(models.Model):
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_idx"),
             models.Index(fields=["sla_due_at"], name="lead_sla_due_idx"),
             models.Index(account_key(), name="lead_account_idx"),
+            # A lead's dimensions by id (PostgreSQL: INCLUDE): metrics over deals, stage
+            # events and follow-ups grouped or narrowed by the lead's territory, campaign
+            # or source join here without reading the lead rows (index-only).
+            models.Index(
+                fields=["id"],
+                include=["territory", "campaign", "source"],
+                name="lead_dimensions_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -63,6 +63,7 @@ from metrics.rollups import (
     rollups_reading,
     rollups_ready,
     stage_entries,
+    stage_entries_by,
     stage_entries_by_territory,
 )
 
@@ -765,14 +766,19 @@ def _rollup_created_by(f: MetricFilter, by: str) -> dict[Any, int]:
 
 def _rollup_entered(stage: str) -> Callable[[MetricFilter], int]:
     def value(f: MetricFilter) -> int:
-        return stage_entries(stage=stage, start=f.start, end=f.end, territory=f.territory).entered
+        return stage_entries(
+            stage=stage, start=f.start, end=f.end, territory=f.territory, campaign=f.campaign
+        ).entered
 
     return value
 
 
 def _rollup_entered_by(stage: str) -> Callable[[MetricFilter, str], dict[Any, int]]:
     def grouped(f: MetricFilter, by: str) -> dict[Any, int]:
-        found = stage_entries_by_territory(stage=stage, start=f.start, end=f.end)
+        found = stage_entries_by(
+            by=by, stage=stage, start=f.start, end=f.end, territory=f.territory,
+            campaign=f.campaign,
+        )  # fmt: skip
         return {key: e.entered for key, e in found.items() if e.entered}
 
     return grouped
@@ -780,7 +786,10 @@ def _rollup_entered_by(stage: str) -> Callable[[MetricFilter, str], dict[Any, in
 
 def _rollup_conversion(from_stage: str, to_stage: str) -> Callable[[MetricFilter], float | None]:
     def value(f: MetricFilter) -> float | None:
-        found = stage_entries(stage=from_stage, start=f.start, end=f.end, territory=f.territory)
+        found = stage_entries(
+            stage=from_stage, start=f.start, end=f.end, territory=f.territory,
+            campaign=f.campaign,
+        )  # fmt: skip
         return _rate(found.reached[to_stage], found.entered)
 
     return value
@@ -790,7 +799,10 @@ def _rollup_conversion_by(
     from_stage: str, to_stage: str
 ) -> Callable[[MetricFilter, str], dict[Any, float | None]]:
     def grouped(f: MetricFilter, by: str) -> dict[Any, float | None]:
-        found = stage_entries_by_territory(stage=from_stage, start=f.start, end=f.end)
+        found = stage_entries_by(
+            by=by, stage=from_stage, start=f.start, end=f.end, territory=f.territory,
+            campaign=f.campaign,
+        )  # fmt: skip
         return {key: _rate(e.reached[to_stage], e.entered) for key, e in found.items() if e.entered}
 
     return grouped
@@ -837,6 +849,7 @@ def _build() -> dict[str, Metric]:
             leads_entered(StageKey.MQL),
             description=_lazy("Leads that entered MQL in the period."),
             rollup=_rollup_entered(StageKey.MQL),
+            rollup_keeps=("territory", "campaign"),
             rollup_grouped=_rollup_entered_by(StageKey.MQL),
         ),
     ]
@@ -850,6 +863,7 @@ def _build() -> dict[str, Metric]:
                 leads_entered(stage),
                 description=_lazy("Leads that entered the stage in the period."),
                 rollup=_rollup_entered(stage),
+                rollup_keeps=("territory", "campaign"),
                 rollup_grouped=_rollup_entered_by(stage),
             )
         )
@@ -944,6 +958,7 @@ def _build() -> dict[str, Metric]:
                 ),
                 count_key="den",
                 rollup=_rollup_conversion(from_stage, to_stage),
+                rollup_keeps=("territory", "campaign"),
                 rollup_grouped=_rollup_conversion_by(from_stage, to_stage),
             )
         )

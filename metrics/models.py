@@ -271,7 +271,7 @@ class Scorecard(models.Model):
 
 class StageDayRollup(models.Model):
     """Moves into a stage on one day (the deployment's time zone), by the lead's
-    territory and the day of the lead's previous entry into the same stage.
+    territory and campaign and the day of the lead's previous entry into the same stage.
 
     `reached_<stage>`: of those entries, how many the lead followed with a move into that
     stage at or after it (at any time since). Rebuilt from the stage events by
@@ -280,8 +280,10 @@ class StageDayRollup(models.Model):
 
     day = models.DateField()
     stage = models.CharField(max_length=20)
-    # The lead's territory now (a plain id: a deleted territory's leads move to none).
+    # The lead's territory and campaign now (plain ids: a deleted territory's or
+    # campaign's leads move to none).
     territory_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
     prev_day = models.DateField(null=True, blank=True)
     entries = models.PositiveIntegerField(default=0)
     reached_mql = models.PositiveIntegerField(default=0)

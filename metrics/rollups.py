@@ -72,15 +72,18 @@ LOCK_KEY = 0x6D52_4F4C  # pg_advisory_xact_lock: one refresh at a time
 
 # An event as the rollups read it: (id, stage entered, moment, source, id it reverts).
 Event = tuple[int, str, datetime, str, int | None]
-Key = tuple[date, str, int | None, date | None]  # day, stage, territory, previous day
+# day, stage, territory, campaign, previous day
+Key = tuple[date, str, int | None, int | None, date | None]
 LeadKey = tuple[date, int | None, int | None, str]  # day, territory, campaign, source
 # A lead counted into LeadDayRollup (+1) or out of it (-1), on its logged values' row.
 LEAD_SIGNS = {RollupDirty.Kind.LEAD_IN: 1, RollupDirty.Kind.LEAD_OUT: -1}
+# The columns a rollup is grouped by (the stage rollups: territory and campaign).
+LEAD_GROUPS = {"territory": "territory_id", "campaign": "campaign_id", "source": "source"}
 
 
 def _lead_counts(
-    events: Iterable[Event], territory_id: int | None, *, days: set[date] | None = None,
-    sign: int = 1, counts: dict[Key, Counter] | None = None,
+    events: Iterable[Event], territory_id: int | None, campaign_id: int | None, *,
+    days: set[date] | None = None, sign: int = 1, counts: dict[Key, Counter] | None = None,
 ) -> dict[Key, Counter]:  # fmt: skip
     """One lead's part of the rollups (on `days` only, when given): its moves, each on the
     row of its day with the day of its previous move into the same stage, and whether it
@@ -100,7 +103,7 @@ def _lead_counts(
     for at, _pk, stage in moves:
         day = deployment_date(at)
         if days is None or day in days:
-            counter = counts[(day, stage, territory_id, previous.get(stage))]
+            counter = counts[(day, stage, territory_id, campaign_id, previous.get(stage))]
             counter["entries"] += sign
             for target in REACHED:
                 if target in latest and latest[target] >= at:
@@ -121,10 +124,17 @@ def _events_of(leads: list[int]) -> dict[int, list[Event]]:
     return found
 
 
+def _dimensions(leads: list[int]) -> dict[int, tuple[int | None, int | None]]:
+    """{lead id: (territory id, campaign id)} now."""
+    rows = Lead.objects.filter(pk__in=leads).values_list("pk", "territory_id", "campaign_id")
+    return {pk: (territory_id, campaign_id) for pk, territory_id, campaign_id in rows}
+
+
 def _row(key: Key, counter: Counter) -> StageDayRollup:
-    day, stage, territory_id, prev_day = key
+    day, stage, territory_id, campaign_id, prev_day = key
     return StageDayRollup(
-        day=day, stage=stage, territory_id=territory_id, prev_day=prev_day,
+        day=day, stage=stage, territory_id=territory_id, campaign_id=campaign_id,
+        prev_day=prev_day,
         entries=counter["entries"],
         **{f"reached_{target}": counter[target] for target in REACHED},
     )  # fmt: skip
@@ -139,9 +149,9 @@ def _days_rows(first: date, last: date) -> list[StageDayRollup]:
     days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
     counts: dict[Key, Counter] = defaultdict(Counter)
     for batch in _chunks(leads, 5000):
-        territory = dict(Lead.objects.filter(pk__in=batch).values_list("pk", "territory_id"))
+        dims = _dimensions(batch)
         for lead_id, lead_events in _events_of(batch).items():
-            _lead_counts(lead_events, territory.get(lead_id), days=days, counts=counts)
+            _lead_counts(lead_events, *dims.get(lead_id, (None, None)), days=days, counts=counts)
     return [_row(key, counter) for key, counter in counts.items() if counter["entries"]]
 
 
@@ -312,7 +322,7 @@ def _apply(log: list[tuple]) -> None:
         if kind in LEAD_SIGNS:
             leads[(deployment_date(at), territory, campaign, source)] += LEAD_SIGNS[kind]
     _lead_rows_add(leads)
-    _apply_moves([entry for entry in log if entry[1] not in LEAD_SIGNS])
+    _apply_moves(log)
 
 
 def _lead_rows_add(delta: Counter) -> None:
@@ -346,14 +356,16 @@ def _lead_rows_add(delta: Counter) -> None:
 
 def _apply_moves(log: list[tuple]) -> None:
     """Each changed lead's part of the stage rollups, before the logged changes and now:
-    the difference goes on the rows (the changes undone, newest first, give the before)."""
+    the difference goes on the rows (the changes undone, newest first, give the before).
+    A lead counted out (LEAD_OUT: deleted, or its territory, campaign, source or creation
+    time changed) says which campaign it was in before."""
     by_lead: dict[int, list[tuple]] = defaultdict(list)
     for entry in log:
         by_lead[entry[2]].append(entry)
     delta: dict[Key, Counter] = defaultdict(Counter)
     for batch in _chunks(sorted(by_lead), 5000):
         now_events = _events_of(batch)
-        territory = dict(Lead.objects.filter(pk__in=batch).values_list("pk", "territory_id"))
+        dims = _dimensions(batch)
         for lead_id in batch:
             entries = by_lead[lead_id]
             current = now_events.get(lead_id, [])
@@ -368,15 +380,18 @@ def _apply_moves(log: list[tuple]) -> None:
             # when it was written, which a territory change committed meanwhile outdates).
             # A deleted lead has no territory now: its events' log rows, written as they
             # were deleted (before the lead), say where it was.
+            territory_now, campaign_now = dims.get(lead_id, (None, None))
             moved = [e for e in entries if e[1] == RollupDirty.Kind.TERRITORY]
             if moved:
                 territory_before = moved[0][8]
-            elif lead_id in territory:
-                territory_before = territory[lead_id]
+            elif lead_id in dims:
+                territory_before = territory_now
             else:
                 territory_before = entries[-1][8]
-            _lead_counts(before.values(), territory_before, sign=-1, counts=delta)
-            _lead_counts(current, territory.get(lead_id), counts=delta)
+            counted_out = [e for e in entries if e[1] == RollupDirty.Kind.LEAD_OUT]
+            campaign_before = counted_out[0][9] if counted_out else campaign_now
+            _lead_counts(before.values(), territory_before, campaign_before, sign=-1, counts=delta)
+            _lead_counts(current, territory_now, campaign_now, counts=delta)
     _rows_add(delta)
 
 
@@ -390,7 +405,7 @@ def _rows_add(delta: dict[Key, Counter]) -> None:
     existing: dict[Key, StageDayRollup] = {}
     for day_chunk in _chunks(sorted(days), 500):
         for row in StageDayRollup.objects.filter(day__in=day_chunk, stage__in=stages):
-            existing[(row.day, row.stage, row.territory_id, row.prev_day)] = row
+            existing[(row.day, row.stage, row.territory_id, row.campaign_id, row.prev_day)] = row
     fields = ["entries", *(f"reached_{t}" for t in REACHED)]
     changed, created, emptied = [], [], []
     for key, counter in delta.items():
@@ -470,21 +485,36 @@ def _entries(row: dict[str, Any]) -> Entries:
     return Entries(entered=row["entries"] or 0, reached={t: row[t] or 0 for t in REACHED})
 
 
-def stage_entries(*, stage: str, start: date, end: date, territory: int | None) -> Entries:
-    """Leads that entered `stage` in [start, end) (of `territory`, or all)."""
+def stage_entries(
+    *, stage: str, start: date, end: date, territory: int | None, campaign: int | None = None
+) -> Entries:
+    """Leads that entered `stage` in [start, end) (of `territory` and `campaign`, or all)."""
     rows = _period_rows(stage, start, end)
     if territory is not None:
         rows = rows.filter(territory_id=territory)
+    if campaign is not None:
+        rows = rows.filter(campaign_id=campaign)
     return _entries(rows.aggregate(**_SUMS))
 
 
+def stage_entries_by(
+    *, by: str, stage: str, start: date, end: date, territory: int | None = None,
+    campaign: int | None = None,
+) -> dict[int | None, Entries]:  # fmt: skip
+    """The same grouped by territory or campaign ({id or None: entries})."""
+    column = LEAD_GROUPS[by]
+    rows = _period_rows(stage, start, end)
+    if territory is not None:
+        rows = rows.filter(territory_id=territory)
+    if campaign is not None:
+        rows = rows.filter(campaign_id=campaign)
+    grouped = rows.order_by().values(column).annotate(**_SUMS)
+    return {row[column]: _entries(row) for row in grouped}
+
+
 def stage_entries_by_territory(*, stage: str, start: date, end: date) -> dict[int | None, Entries]:
-    """The same for every territory at once ({territory id or None: entries})."""
-    rows = _period_rows(stage, start, end).order_by().values("territory_id").annotate(**_SUMS)
-    return {row["territory_id"]: _entries(row) for row in rows}
-
-
-LEAD_GROUPS = {"territory": "territory_id", "campaign": "campaign_id", "source": "source"}
+    """Every territory's at once ({territory id or None: entries})."""
+    return stage_entries_by(by="territory", stage=stage, start=start, end=end)
 
 
 def _lead_period_rows(

@@ -37,10 +37,10 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _table() -> list[tuple]:
     rows = StageDayRollup.objects.values_list(
-        "day", "stage", "territory_id", "prev_day", "entries", "reached_mql", "reached_sal",
-        "reached_sql", "reached_opportunity", "reached_won",
+        "day", "stage", "territory_id", "campaign_id", "prev_day", "entries", "reached_mql",
+        "reached_sal", "reached_sql", "reached_opportunity", "reached_won",
     )  # fmt: skip
-    stages = sorted((r for r in rows if r[4]), key=lambda r: [(v is None, str(v)) for v in r])
+    stages = sorted((r for r in rows if r[5]), key=lambda r: [(v is None, str(v)) for v in r])
     leads = LeadDayRollup.objects.values_list(
         "day", "territory_id", "campaign_id", "source", "leads"
     )
@@ -202,8 +202,8 @@ def test_new_leads_narrowed_and_grouped_from_the_rollups_equal_their_records(
     active_agreement, settings
 ):
     """New leads (and cost per lead, which divides by them) narrowed by campaign or source,
-    and grouped by campaign, source or territory as the campaign table groups them, read
-    the lead rollups; the records give the same."""
+    and MQLs narrowed by campaign, grouped by campaign, source or territory as the campaign
+    table groups them, read the rollups; the records give the same."""
     settings.TIME_ZONE = "America/New_York"
     territories = _history(23)
     campaign = Lead.objects.exclude(campaign=None).values_list("campaign_id", flat=True)[0]
@@ -228,8 +228,8 @@ def test_new_leads_narrowed_and_grouped_from_the_rollups_equal_their_records(
     year = MetricFilter(start=date(2026, 1, 1), end=date(2027, 1, 1))
     rollups_refresh()
     with CaptureQueriesContext(connection) as read:
-        metric_values(f=replace(year, campaign=campaign), names=["new_leads"])
-        metric_values_grouped(f=year, by="campaign", names=["new_leads"])
+        metric_values(f=replace(year, campaign=campaign), names=["new_leads", "mqls"])
+        metric_values_grouped(f=year, by="campaign", names=["new_leads", "mqls"])
     assert read.captured_queries and not [
         q for q in read.captured_queries if "leads_lead" in q["sql"]
     ]  # the rollups, not the leads
@@ -408,7 +408,7 @@ def test_an_event_logged_before_a_territory_change_committed_counts_where_the_le
     kept = _table()
     rollups_rebuild()
     assert kept == _table()
-    assert {row[2] for row in kept if len(row) == 10} == {south}  # the stage rows
+    assert {row[2] for row in kept if len(row) == 11} == {south}  # the stage rows
     assert {row[1] for row in kept if len(row) == 5} == {south}  # the lead's LeadDayRollup
 
 
