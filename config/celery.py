@@ -1,17 +1,45 @@
-"""The Celery app and the whole beat schedule, in one place."""
+"""The Celery app, the queue of each kind of work and the whole beat schedule, in one place."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("accord")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The queue of each kind of work (settings.CELERY_TASK_QUEUES): imports, the metrics'
+# heavy work (scorecards, rollups, rescoring) and webhook deliveries (remote receivers can
+# be slow) each have their own, so none of them delays what people wait for: every other
+# task (notifications, SLA checks, hand-off reminders, digests, housekeeping) is
+# `interactive`. By task name, the name on the wire.
+QUEUE_OF = {
+    "leads.tasks.import_leads_file": "imports",
+    "metrics.tasks.compute_weekly_scorecards": "metrics",
+    "metrics.tasks.refresh_rollups": "metrics",
+    "alignment.tasks.rescore_all_leads": "metrics",
+    "alignment.tasks.promote_qualifying_leads": "metrics",
+    "alignment.tasks.apply_score_decay": "metrics",
+    "alignment.tasks.deliver_webhook": "webhooks",
+    "alignment.tasks.deliver_webhooks": "webhooks",
+    "alignment.tasks.sweep_webhook_deliveries": "webhooks",
+}
+
+
+def task_route(
+    name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any
+) -> dict:
+    """Celery's router (settings.CELERY_TASK_ROUTES): a task's queue by its kind of work.
+    A queue given to apply_async wins (the fault tests' private queues)."""
+    return {"queue": settings.CELERY_QUEUE_PREFIX + QUEUE_OF.get(name, "interactive")}
+
 
 app.conf.beat_schedule = {
     "compute-weekly-scorecards": {

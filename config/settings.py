@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Exchange, Queue
 
 from config.env import env_bool, env_int, env_list, env_str, env_time_zone, env_url
 
@@ -233,6 +234,21 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Queues per kind of work (config.celery.task_route; docs/scaling.md): a long import,
+# a scorecard run or a slow webhook receiver never delays a notification. A worker
+# started without -Q (make run, the tests) takes every queue; docker-compose runs one
+# worker per group. The prefix keeps parallel test runs sharing one Redis apart.
+CELERY_QUEUE_PREFIX = os.environ.get("CELERY_QUEUE_PREFIX", "")
+ACCORD_QUEUES = ("interactive", "imports", "metrics", "webhooks")
+CELERY_TASK_DEFAULT_QUEUE = CELERY_QUEUE_PREFIX + "interactive"
+# Each queue its own direct exchange and routing key: queues left to Celery's defaults
+# would all bind the default queue's key, and a message would land in every one of them.
+CELERY_TASK_QUEUES = [
+    Queue(CELERY_QUEUE_PREFIX + name, Exchange(CELERY_QUEUE_PREFIX + name),
+          routing_key=CELERY_QUEUE_PREFIX + name)
+    for name in ACCORD_QUEUES
+]  # fmt: skip
+CELERY_TASK_ROUTES = ("config.celery.task_route",)
 # Fault tests only: a pause between two scorecards, so a worker can be killed mid-run.
 SCORECARD_STEP_DELAY_MS = env_int("SCORECARD_STEP_DELAY_MS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -96,7 +96,9 @@ def test_an_action_that_enqueues_answers_503_with_a_message_while_the_broker_is_
         up = client.post(url, {"week": "2026-11-16"}, follow=True)
         assert up.status_code == 200
         assert "are being computed" in up.content.decode()
-        queued = redis.Redis(port=private_redis.port).lrange("celery", 0, -1)
+        queued = redis.Redis(port=private_redis.port).lrange(
+            "metrics", 0, -1
+        )  # scorecards: the metrics queue
         assert len(queued) == 1 and b"compute_weekly_scorecards" in queued[0]
     finally:
         _point_celery_at(live.CELERY_BROKER_URL)
@@ -196,12 +198,12 @@ def test_two_beat_processes_enqueue_each_job_once(private_redis, tmp_path):
     client = redis.Redis.from_url(private_redis.url)
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and client.llen("celery") < 2:
+        while time.monotonic() < deadline and client.llen("interactive") < 2:
             time.sleep(0.2)
-        assert client.llen("celery") >= 2, "beat did not start sending the heartbeat"
-        start_count, started = client.llen("celery"), time.monotonic()
+        assert client.llen("interactive") >= 2, "beat did not start sending the heartbeat"
+        start_count, started = client.llen("interactive"), time.monotonic()
         time.sleep(8)
-        sent = client.llen("celery") - start_count
+        sent = client.llen("interactive") - start_count
         elapsed = time.monotonic() - started
         assert all(beat.poll() is None for beat in beats), "a beat process died"
         # One beat sends about one heartbeat a second; two unlocked beats would send two.
