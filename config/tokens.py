@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
@@ -58,21 +60,35 @@ def tokens_revoke_on_password_change(
 
 # Who a token is, with the user's permissions, cached (config.generations) until a token,
 # user, group or permission changes: the token's row is read once per minute at most, not
-# on every request, nor twice in one.
+# on every request, nor twice in one. What is cached holds no secret: not the token (its
+# key, which the request brings), nor the user's password hash (a deferred field: read
+# from the database if ever asked for, and never written back by a save).
 
 
-def _token_load(key: str) -> tuple[AbstractBaseUser, Token] | None:
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None:
+def _token_load(key: str) -> tuple[AbstractBaseUser, datetime] | None:
+    user = (
+        get_user_model()
+        .objects.defer("password")
+        .annotate(token_created=F("auth_token__created"))
+        .filter(auth_token__key=key)
+        .first()
+    )
+    if user is None:
         return None
-    token.user.get_all_permissions()  # fills the user's permission caches, kept with it
-    return token.user, token
+    user.get_all_permissions()  # fills the user's permission caches, kept with it
+    return user, user.token_created
 
 
 def token_lookup(key: str) -> tuple[AbstractBaseUser, Token] | None:
     """The user and token row of `key` (None when no token has it), from the cache."""
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return shared(AUTH_GENERATION, f"token:{digest}", lambda: _token_load(key))
+    found = shared(AUTH_GENERATION, f"token-user:{digest}", lambda: _token_load(key))
+    if found is None:
+        return None
+    user, created = found
+    token = Token(key=key, user=user, created=created)
+    token._state.adding, token._state.db = False, "default"  # the stored row, as loaded
+    return user, token
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):

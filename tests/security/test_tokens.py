@@ -132,3 +132,25 @@ def test_an_expired_token_cannot_use_an_idempotency_key(marketer):
     )
     assert response.status_code == 401
     assert response.json()["detail"].startswith("Token expired")
+
+
+def test_the_cached_identity_holds_neither_the_token_nor_the_password_hash(marketer):
+    """A token's user is cached (config.tokens) in the shared cache (Redis in production):
+    what is stored there must not hand a reader of the cache a token or a password hash."""
+    import pickle
+
+    from config.tokens import _token_load, token_lookup
+
+    key = _get_token(marketer.username)["token"]
+    password_hash = get_user_model().objects.get(pk=marketer.pk).password
+    cached = pickle.dumps(_token_load(key))
+    assert key.encode() not in cached and password_hash.encode() not in cached
+
+    user, token = token_lookup(key)
+    assert (user.pk, token.key, token.user_id) == (marketer.pk, key, marketer.pk)
+    user.first_name = "Renamed"
+    user.save()  # a save of the cached user writes what it holds, never an empty password
+    stored = get_user_model().objects.get(pk=marketer.pk)
+    assert stored.first_name == "Renamed" and stored.password == password_hash
+    assert user.check_password(PASSWORD)  # the hash is read from the database when asked
+    assert _status(key)[0] == 200
