@@ -191,15 +191,21 @@ class ChannelAliasForm(forms.Form):
 
 
 def _alias_create(request: HttpRequest, form: ChannelAliasForm) -> ChannelAlias | None:
-    """Create the alias the bound form names; its errors land on the form."""
+    """Create the alias the bound form names, saying so; its errors land on the form."""
     if not form.is_valid():
         return None
     try:
-        return channel_alias_create(
+        alias = channel_alias_create(
             alias=form.cleaned_data["alias"],
             channel=form.cleaned_data["channel"],
             user=request.user,
         )
+        messages.success(
+            request,
+            _("“%(alias)s” now imports as %(channel)s.")
+            % {"alias": alias.alias, "channel": alias.get_channel_display()},
+        )
+        return alias
     except ValidationError as exc:
         for name, errors in exc.message_dict.items():
             form.add_error(name if name in form.fields else None, errors)
@@ -241,14 +247,7 @@ def lead_import_map_view(request: HttpRequest, token: str) -> HttpResponse:
         mapping = form.mapping()
         if request.POST.get("action") == "alias":  # the dry run's quick map, then again
             alias_form = ChannelAliasForm(request.POST, prefix="map")
-            alias = _alias_create(request, alias_form)
-            if alias is not None:
-                messages.success(
-                    request,
-                    _("“%(alias)s” now imports as %(channel)s.")
-                    % {"alias": alias.alias, "channel": alias.get_channel_display()},
-                )
-            else:
+            if _alias_create(request, alias_form) is None:
                 errors = [str(e) for errs in alias_form.errors.values() for e in errs]
                 messages.error(
                     request,
@@ -372,13 +371,7 @@ def channel_alias_list_view(request: HttpRequest) -> HttpResponse:
             messages.error(request, channel_alias_refusal(user=request.user) or "")
             return redirect("leads:import-aliases")
         form = ChannelAliasForm(request.POST)
-        alias = _alias_create(request, form)
-        if alias is not None:
-            messages.success(
-                request,
-                _("“%(alias)s” now imports as %(channel)s.")
-                % {"alias": alias.alias, "channel": alias.get_channel_display()},
-            )
+        if _alias_create(request, form) is not None:
             return redirect(_safe_next(request))
     return render(
         request,

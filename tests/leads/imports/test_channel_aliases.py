@@ -267,6 +267,7 @@ def test_the_alias_page_lists_adds_and_deletes_for_marketing(marketer):
     response = client.post("/leads/import/aliases/", {"alias": "Pigeon", "channel": "other"})
     assert response.status_code == 302 and response["Location"] == "/leads/import/aliases/"
     alias = ChannelAlias.objects.get(alias="pigeon")
+    assert "“pigeon” now imports as Other" in client.get("/leads/import/aliases/").content.decode()
     # An outside `next` is ignored.
     response = client.post(
         "/leads/import/aliases/", {"alias": "dove", "channel": "other", "next": "https://x.test/"}
