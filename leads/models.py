@@ -167,8 +167,19 @@ class Lead(models.Model):
             models.Index(fields=["owner", "next_follow_up_at"], name="lead_agenda_idx"),
             models.Index(fields=["stage", "territory"], name="lead_stage_territory_idx"),
             models.Index(fields=["created_at", "id"], name="lead_created_idx"),
-            models.Index(fields=["mql_at"], name="lead_mql_at_idx"),
-            models.Index(fields=["assigned_at"], name="lead_assigned_at_idx"),  # response time
+            # The hand-off figures over a period's MQLs and assignments (SLA compliance, the
+            # median response time), overall or narrowed, read these alone (PostgreSQL:
+            # index-only, once vacuum has marked the pages visible).
+            models.Index(
+                fields=["mql_at"],
+                include=["id", "first_follow_up_at", "territory", "campaign", "source"],
+                name="lead_mql_at_idx",
+            ),
+            models.Index(
+                fields=["assigned_at"],
+                include=["id", "first_follow_up_at", "territory", "campaign", "source"],
+                name="lead_assigned_at_idx",
+            ),
             models.Index(fields=["won_at"], name="lead_won_at_idx"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_idx"),
             models.Index(fields=["sla_due_at"], name="lead_sla_due_idx"),
@@ -262,11 +273,17 @@ class StageEvent(models.Model):
             # whether each reached the next stage.
             models.Index(
                 fields=["to_stage", "occurred_at"],
-                include=["lead", "source"],
+                include=["lead", "source", "id", "from_stage", "actor_team", "override"],
                 name="stage_event_to_lead_idx",
             ),
             models.Index(fields=["lead", "to_stage", "occurred_at"], name="stage_event_reach_idx"),
-            models.Index(fields=["from_stage", "occurred_at"], name="stage_event_from_idx"),
+            # The hand-off's decisions (from MQL, by whom) by period, from the index alone:
+            # stage events are never updated, so their pages stay marked visible.
+            models.Index(
+                fields=["from_stage", "occurred_at"],
+                include=["id", "to_stage", "source", "actor_team"],
+                name="stage_event_from_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -310,9 +327,13 @@ class FollowUp(models.Model):
             models.Index(fields=["lead", "occurred_at"], name="follow_up_lead_idx"),
             models.Index(fields=["author", "occurred_at"], name="follow_up_author_idx"),
             models.Index(fields=["author", "next_follow_up_at"], name="follow_up_agenda_idx"),
-            # The ledger's credits: follow-ups that stopped an SLA clock, by period.
+            # The ledger's credits: follow-ups that stopped an SLA clock, by period, counted
+            # overall or by rep from the index alone (PostgreSQL: INCLUDE).
             models.Index(
-                fields=["occurred_at"], condition=Q(within_sla=True), name="follow_up_credit_idx"
+                fields=["occurred_at"],
+                include=["id", "author"],
+                condition=Q(within_sla=True),
+                name="follow_up_credit_idx",
             ),
         ]
 
