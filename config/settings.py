@@ -238,7 +238,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # a scorecard run or a slow webhook receiver never delays a notification. A worker
 # started without -Q (make run, the tests) takes every queue; docker-compose runs one
 # worker per group. The prefix keeps parallel test runs sharing one Redis apart.
-CELERY_QUEUE_PREFIX = os.environ.get("CELERY_QUEUE_PREFIX", "")
+CELERY_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
 ACCORD_QUEUES = ("interactive", "imports", "metrics", "webhooks")
 CELERY_TASK_DEFAULT_QUEUE = CELERY_QUEUE_PREFIX + "interactive"
 # Each queue its own direct exchange and routing key: queues left to Celery's defaults

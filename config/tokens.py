@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import router
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -86,8 +87,10 @@ def token_lookup(key: str) -> tuple[AbstractBaseUser, Token] | None:
     if found is None:
         return None
     user, created = found
-    token = Token(key=key, user=user, created=created)
-    token._state.adding, token._state.db = False, "default"  # the stored row, as loaded
+    token = Token.from_db(
+        router.db_for_read(Token), ["key", "user_id", "created"], [key, user.pk, created]
+    )
+    token.user = user
     return user, token
 
 

@@ -64,7 +64,6 @@ from metrics.rollups import (
     rollups_ready,
     stage_entries,
     stage_entries_by,
-    stage_entries_by_territory,
 )
 
 if TYPE_CHECKING:
@@ -197,6 +196,10 @@ def _round(value: Any, places: int = 2) -> float | None:
 # week_start_of) defines them once; they are re-exported here for the metric pages.
 
 
+# What a metric filter may narrow by, besides its period.
+NARROWING = ("territory", "campaign", "owner", "source")
+
+
 @dataclass(frozen=True)
 class MetricFilter:
     """A period [start, end) of whole days, optionally narrowed. Ids, not objects."""
@@ -220,15 +223,17 @@ class MetricFilter:
     def days(self) -> int:
         return (self.end - self.start).days
 
+    def narrowed_by(self) -> list[str]:
+        """The dimensions this filter narrows by (NARROWING order)."""
+        return [name for name in NARROWING if getattr(self, name) not in (None, "")]
+
     def shifted(self, *, start: date, end: date) -> MetricFilter:
         return replace(self, start=start, end=end)
 
     def as_params(self) -> dict[str, str]:
         params = {"start": self.start.isoformat(), "end": self.end.isoformat()}
-        for name in ("territory", "campaign", "owner", "source"):
-            value = getattr(self, name)
-            if value not in (None, ""):
-                params[name] = str(value)
+        for name in self.narrowed_by():
+            params[name] = str(getattr(self, name))
         return params
 
 
@@ -381,10 +386,8 @@ GROUPINGS = ("campaign", "channel", "source", "territory", "owner")
 
 def _narrow(qs: QuerySet, base: str, f: MetricFilter) -> QuerySet:
     paths = _PATHS[base]
-    for name in ("territory", "campaign", "owner", "source"):
+    for name in f.narrowed_by():
         value = getattr(f, name)
-        if value in (None, ""):
-            continue
         path = paths[name]
         if base == "intel" and name == "campaign":
             qs = qs.filter(Q(campaign_id=value) | Q(lead__campaign_id=value))
@@ -742,9 +745,7 @@ class Metric:
 
     def _rollup_fits(self, f: MetricFilter) -> bool:
         """Whether the rollups keep every dimension `f` narrows by (owner: never)."""
-        narrowed = [name for name in ("territory", "campaign", "owner", "source")
-                    if getattr(f, name) not in (None, "")]  # fmt: skip
-        return all(name in self.rollup_keeps for name in narrowed)
+        return all(name in self.rollup_keeps for name in f.narrowed_by())
 
     def drill_base(self) -> Metric:
         """The metric whose records a composite's drill-down lists (its denominator)."""
@@ -1345,9 +1346,7 @@ def plans_compute(*, f: MetricFilter, territories: Iterable[int]) -> dict[int | 
     plan_compute gives each, with the trailing conversion cohorts read once for all:
     one query per step grouped by the lead's territory, the overall rate from the sum of
     the groups' counts (every lead is in one group)."""
-    if any(
-        getattr(f, name) not in (None, "") for name in ("territory", "campaign", "owner", "source")
-    ):
+    if f.narrowed_by():
         raise ValueError("plans_compute takes a period without narrowing")
     with rollups_reading():
         return _plans(f=f, territories=territories)
@@ -1361,7 +1360,9 @@ def _plans(*, f: MetricFilter, territories: Iterable[int]) -> dict[int | None, P
     from_rollups = rollups_ready()
     for a, b in PLAN_CONVERSIONS:
         if from_rollups:
-            found = stage_entries_by_territory(stage=a, start=trailing.start, end=trailing.end)
+            found = stage_entries_by(
+                by="territory", stage=a, start=trailing.start, end=trailing.end
+            )
             counts = {key: (e.reached[b], e.entered) for key, e in found.items()}
         else:
             metric = REGISTRY[f"stage_conversion[{a}→{b}]"]
@@ -1399,7 +1400,7 @@ def targets_value(
     """A target metric; `plan` is the period's plan when the caller has computed it."""
     known = known or {}
     if name == "target_attainment":
-        goal = target_revenue(f)
+        goal = plan.revenue_target if plan is not None else target_revenue(f)
         revenue = known.get("revenue", None)
         if revenue is None:
             revenue = REGISTRY["revenue"].value(f)

@@ -21,10 +21,10 @@ for every change to a stage event, every lead that changes territory, and every 
 counted in or out of LeadDayRollup (created, deleted, or its creation time, territory,
 campaign or source changed: out with the old values, in with the new), on every path
 (services, admin, bulk SQL). A lead's count moves with its own row alone, so those log
-rows go straight onto LeadDayRollup. Keeping the rollups exact is then `rollups_refresh`: the
-days those rows touch (the changed event's day, and every day the lead has events on,
-whose previous-entry days and reached counts may move) are recomputed from the events,
-under a lock, and the rows consumed. The worker runs it every few seconds
+rows go straight onto LeadDayRollup. Keeping the rollups exact is then `rollups_refresh`:
+under a lock and in one snapshot, each changed lead's part of the stage rollups before
+the logged changes (the changes undone) and now, read from its events, and the
+difference added to the rows; the log rows consumed. The worker runs it every few seconds
 (`metrics.tasks.refresh_rollups`); a reader runs it too before reading, when a few
 changes wait (at most REFRESH_AT_READ), so what it reads is exact at that moment. With
 more waiting (a bulk import, a rebuild pending) or no rollups built yet, the metrics
@@ -32,9 +32,10 @@ read the stage events themselves (metrics.definitions): slower, never wrong.
 
 Why triggers and a refresh rather than counters bumped by each service: the figures
 depend on each lead's whole history (its previous entry, its later moves, its current
-territory, reverts), which one event does not know; recomputing a day from the events
-is the definition itself, so the rollups cannot drift from it, and no write path can
-forget to keep them.
+territory, reverts), which one event does not know; a lead's part is computed from its
+events by the definition itself, and no write path can forget to log a change. Should
+the rows ever disagree with the events (a row would go below zero), the readers read
+the records and the worker rebuilds them (RollupsDrifted).
 """
 
 from __future__ import annotations
@@ -418,7 +419,9 @@ def _rows_add(delta: dict[Key, Counter]) -> None:
         row.entries += counter["entries"]
         for target in REACHED:
             setattr(row, f"reached_{target}", getattr(row, f"reached_{target}") + counter[target])
-        if row.entries < 0 or any(getattr(row, f"reached_{t}") < 0 for t in REACHED):
+        # Of a row's entries, at most all reached a later stage: past that, or below
+        # zero, the rows no longer match the events.
+        if any(not 0 <= getattr(row, f"reached_{t}") <= row.entries for t in REACHED):
             raise RollupsDrifted(key)
         (emptied if row.entries == 0 else changed).append(row)
     StageDayRollup.objects.bulk_create(created, batch_size=2000)
@@ -478,6 +481,17 @@ def _period_rows(stage: str, start: date, end: date) -> Any:
     )
 
 
+def _narrowed(
+    rows: Any, *, territory: int | None, campaign: int | None, source: str | None = None
+) -> Any:
+    """Rollup rows of one territory, campaign and source (each when given)."""
+    for column, value in (("territory_id", territory), ("campaign_id", campaign),
+                          ("source", source)):  # fmt: skip
+        if value not in (None, ""):
+            rows = rows.filter(**{column: value})
+    return rows
+
+
 _SUMS = {"entries": Sum("entries"), **{t: Sum(f"reached_{t}") for t in REACHED}}
 
 
@@ -489,11 +503,7 @@ def stage_entries(
     *, stage: str, start: date, end: date, territory: int | None, campaign: int | None = None
 ) -> Entries:
     """Leads that entered `stage` in [start, end) (of `territory` and `campaign`, or all)."""
-    rows = _period_rows(stage, start, end)
-    if territory is not None:
-        rows = rows.filter(territory_id=territory)
-    if campaign is not None:
-        rows = rows.filter(campaign_id=campaign)
+    rows = _narrowed(_period_rows(stage, start, end), territory=territory, campaign=campaign)
     return _entries(rows.aggregate(**_SUMS))
 
 
@@ -503,31 +513,9 @@ def stage_entries_by(
 ) -> dict[int | None, Entries]:  # fmt: skip
     """The same grouped by territory or campaign ({id or None: entries})."""
     column = LEAD_GROUPS[by]
-    rows = _period_rows(stage, start, end)
-    if territory is not None:
-        rows = rows.filter(territory_id=territory)
-    if campaign is not None:
-        rows = rows.filter(campaign_id=campaign)
+    rows = _narrowed(_period_rows(stage, start, end), territory=territory, campaign=campaign)
     grouped = rows.order_by().values(column).annotate(**_SUMS)
     return {row[column]: _entries(row) for row in grouped}
-
-
-def stage_entries_by_territory(*, stage: str, start: date, end: date) -> dict[int | None, Entries]:
-    """Every territory's at once ({territory id or None: entries})."""
-    return stage_entries_by(by="territory", stage=stage, start=start, end=end)
-
-
-def _lead_period_rows(
-    start: date, end: date, *, territory: int | None, campaign: int | None, source: str | None
-) -> Any:
-    rows = LeadDayRollup.objects.filter(day__gte=start, day__lt=end)
-    if territory is not None:
-        rows = rows.filter(territory_id=territory)
-    if campaign is not None:
-        rows = rows.filter(campaign_id=campaign)
-    if source:
-        rows = rows.filter(source=source)
-    return rows
 
 
 def leads_created_count(
@@ -535,7 +523,8 @@ def leads_created_count(
     source: str | None = None,
 ) -> int:  # fmt: skip
     """Leads created in [start, end), narrowed by their territory, campaign and source."""
-    rows = _lead_period_rows(start, end, territory=territory, campaign=campaign, source=source)
+    rows = LeadDayRollup.objects.filter(day__gte=start, day__lt=end)
+    rows = _narrowed(rows, territory=territory, campaign=campaign, source=source)
     return rows.aggregate(n=Sum("leads"))["n"] or 0
 
 
@@ -546,6 +535,7 @@ def leads_created_by(
     """The same grouped by territory, campaign or source ({id or source: leads}; groups
     without a lead left out)."""
     column = LEAD_GROUPS[by]
-    rows = _lead_period_rows(start, end, territory=territory, campaign=campaign, source=source)
+    rows = LeadDayRollup.objects.filter(day__gte=start, day__lt=end)
+    rows = _narrowed(rows, territory=territory, campaign=campaign, source=source)
     grouped = rows.order_by().values(column).annotate(n=Sum("leads"))
     return {row[column]: row["n"] for row in grouped if row["n"]}

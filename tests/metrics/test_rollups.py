@@ -427,3 +427,17 @@ def test_rollups_that_drifted_are_read_around_then_rebuilt(active_agreement):
     kept = _table()
     rollups_rebuild()
     assert kept == _table()
+
+
+def test_a_row_left_with_more_reached_than_entries_is_drift_not_an_empty_row():
+    """Of a row's entries at most all reach a later stage: a difference that leaves a row
+    with no entries but a reached count means the rows no longer match the events."""
+    from collections import Counter
+
+    from metrics.rollups import RollupsDrifted, _rows_add
+
+    key = (date(2026, 1, 5), "mql", None, None, None)
+    StageDayRollup.objects.create(day=key[0], stage="mql", entries=1, reached_sal=1)
+    with pytest.raises(RollupsDrifted):
+        _rows_add({key: Counter(entries=-1)})
+    assert StageDayRollup.objects.get().entries == 1  # nothing written
