@@ -24,6 +24,7 @@ MODULES = [
     "bench.sales",
     "bench.search",
     "bench.web",
+    "bench.replicas",
     "bench.importing",
     "bench.scorecards",
 ]

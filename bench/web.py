@@ -21,11 +21,11 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -233,9 +233,12 @@ def _api_client(token: str) -> Client:
 
 
 def _count(client: Client, method: str, path: str, **kwargs) -> tuple[int, int]:
-    with CaptureQueriesContext(connection) as ctx:
+    """The request's queries on every database (the primary and any replica) and its status."""
+    with ExitStack() as stack:
+        captured = [stack.enter_context(CaptureQueriesContext(connections[alias]))
+                    for alias in connections]  # fmt: skip
         response = getattr(client, method)(path, **kwargs)
-    return len(ctx.captured_queries), response.status_code
+    return sum(len(c.captured_queries) for c in captured), response.status_code
 
 
 @benchmark("api_queries", order=41)

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After a signed-in user's write, their reads stay on the primary for a while.
+    "config.replicas.ReadYourWritesMiddleware",
     # Right after authentication, before CSRF or any view reads the body: a body past its
     # limit (smaller without a signed-in user or API token) is a 413, never spooled.
     "config.upload_limits.RequestBodyLimitMiddleware",
@@ -153,6 +155,47 @@ else:
             },
         }
     }
+# Read replicas (docs/scaling.md): DATABASE_REPLICA_URLS, comma-separated PostgreSQL URLs of
+# streaming replicas of DATABASE_URL. Each is an alias `replica_N`; config.replicas routes
+# the read-only work there (and everything else to the primary). In tests each is a mirror
+# of the test database (never created); tests/foundation/test_replicas.py points it at the
+# real replica.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+DATABASE_REPLICAS: list[str] = []
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL.")
+    if _url.split("://", 1)[0] not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS: replica {_number} is not a postgres:// URL "
+            f"({_url.split('@')[-1]!r})."
+        )
+    _replica = dj_database_url.parse(
+        _url,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 600, minimum=0),
+        conn_health_checks=True,
+    )
+    _replica["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        # A replica that is down must cost a page a moment, not the OS's connect timeout.
+        "connect_timeout": env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2, minimum=1),
+        **_replica.get("OPTIONS", {}),
+    }
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica_{_number}")
+DATABASE_ROUTERS = ["config.replicas.ReplicaRouter"] if DATABASE_REPLICAS else []
+# Off: the replicas stay configured but every read goes to the primary (the test suite).
+DATABASE_REPLICA_READS = env_bool("DATABASE_REPLICA_READS", True)
+# After a user's write, their reads stay on the primary this long (the replica may lag).
+DATABASE_REPLICA_READ_YOUR_WRITES_SECONDS = env_int(
+    "DATABASE_REPLICA_READ_YOUR_WRITES_SECONDS", 10, minimum=0
+)
+# A replica further behind than this is left aside as if down.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 30, minimum=1)
+# How often each process checks a replica's health (a failure in a page checks at once).
+DATABASE_REPLICA_HEALTH_SECONDS = env_int("DATABASE_REPLICA_HEALTH_SECONDS", 5, minimum=1)
+
 DATABASE_VENDOR = (
     "postgresql" if DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
 )
@@ -311,7 +354,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
-MEDIA_ROOT = VAR_DIR / "media"
+# With MEDIA_STORAGE=local, a folder every web and worker container mounts (docker-compose's
+# `media` volume); several machines use MEDIA_STORAGE=s3 instead (docs/scaling.md).
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Uploads (collateral, lead imports) are written and read through Django's storage API
 # only, never served from MEDIA_URL (collateral goes through a permission-checked download
 # view): MEDIA_STORAGE=local keeps them under MEDIA_ROOT, MEDIA_STORAGE=s3 in an

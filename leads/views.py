@@ -43,6 +43,7 @@ from config.errors import NotConfigured
 from config.exports import csv_response
 from config.formats import lead_name, person_name
 from config.pagination import CappedPaginator
+from config.replicas import replica_page
 from config.widgets import Confirmation
 from leads.filters import SORTS, LeadFilter, lead_sort
 from leads.forms import (
@@ -217,6 +218,7 @@ def _export_rows(leads: Iterable[Lead]) -> Iterator[list[object]]:
 
 
 @require_GET
+@replica_page
 def lead_list_export_view(request: HttpRequest) -> HttpResponse:
     """The lead list as CSV, with the filters and sort of the page it came from."""
     lead_filter, leads, _sort = _filtered_leads(request)

@@ -12,6 +12,10 @@ from alignment.agreement.services import agreement_create_default
 from tests.factories import UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Every read on the primary (with DATABASE_REPLICA_URLS set, as in .ci/run), here and in the
+# servers and workers tests start: a test's rows are on the primary's test database, and a
+# replica is only a mirror of it. tests/foundation/test_replicas.py turns the replica on.
+os.environ["DATABASE_REPLICA_READS"] = "false"
 
 
 def need(condition: bool, reason: str) -> None:
@@ -93,6 +97,11 @@ def _fresh_generations():
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: pytest.FixtureRequest) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _primary_reads(settings: pytest.FixtureRequest) -> None:
+    settings.DATABASE_REPLICA_READS = False
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 
 from alignment.search.selectors import search
 from config.api import FIELD_ERRORS
+from config.replicas import replica_page
 
 
 class HitSerializer(serializers.Serializer):
@@ -44,6 +46,7 @@ class SearchView(APIView):
         parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True)],
         responses={200: SearchResultSerializer, 400: FIELD_ERRORS},
     )
+    @method_decorator(replica_page)
     def get(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
         if not query:

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from alignment.search.selectors import PER_KIND, search
+from config.replicas import replica_page
 
 KIND_LABELS = {
     "leads": _("Leads"),
@@ -17,6 +18,7 @@ KIND_LABELS = {
 }
 
 
+@replica_page
 def search_view(request: HttpRequest) -> HttpResponse:
     results = search(user=request.user, query=request.GET.get("q", ""))
     groups = [(kind, KIND_LABELS[kind], hits) for kind, hits in results.groups.items()]

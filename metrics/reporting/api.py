@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import path
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -27,6 +28,7 @@ from rest_framework.views import APIView
 
 from config.api import FIELD_ERRORS
 from config.dates import period_param_parse, week_start_of
+from config.replicas import replica_page
 from leads.models import SourceChannel
 from metrics.definitions import (
     METRIC_NAMES,
@@ -110,6 +112,7 @@ class MetricsView(APIView):
             **ERRORS,
         },
     )
+    @method_decorator(replica_page)
     def get(self, request: Request) -> Response:
         f = metric_filter_read(request.query_params)
         names = request.query_params.getlist("metric") or None
@@ -192,6 +195,7 @@ class ScorecardListView(generics.ListAPIView):
         ],
         responses={200: ScorecardSerializer(many=True), **ERRORS},
     )
+    @method_decorator(replica_page)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

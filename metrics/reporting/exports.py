@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from alignment.agreement.selectors import COMPONENT_LABELS, SCORE_COMPONENTS
 from config.exports import csv_response
 from config.formats import lead_label, person_name
+from config.replicas import replica_page
 from config.stored_text import stored_text_display
 from metrics.definitions import METRIC_NAMES, metric_filter_read, metric_label, metric_values
 from metrics.models import Scorecard
@@ -96,6 +97,7 @@ def _scorecard_rows(
         yield row
 
 
+@replica_page
 def scorecards_csv_view(request: HttpRequest) -> HttpResponse:
     """The dashboard's scorecard weeks (the 12 up to its period's end), per week and
     territory: the chosen territory's, or with none chosen the overall cards and every
@@ -190,6 +192,7 @@ def _pack_rows(data: dict[str, Any], values: dict[str, Any]) -> Iterator[list[An
                     detail=data["floor"])  # fmt: skip
 
 
+@replica_page
 def pack_csv_view(request: HttpRequest) -> HttpResponse:
     """The pack page's week and territory, its figures and lists, one line per item."""
     params = {"week": request.GET.get("week") or last_complete_week().isoformat(),

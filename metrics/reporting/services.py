@@ -31,6 +31,7 @@ from alignment.models import Agreement
 from alignment.notifications.services import notification_send
 from alignment.webhooks.services import webhook_emit
 from config.dates import day_start, deployment_tz, planned_date_check, week_start_of
+from config.replicas import primary_position, replica_reads
 from leads.models import Lead
 from metrics.definitions import (
     METRIC_NAMES,
@@ -363,7 +364,8 @@ def scorecards_compute(
         agreement = scorecard_agreement(week=week_start)
         # The week's plans and metrics read each figure once for every territory.
         f = _week_filter(week_start)
-        with rollups_reading():
+        # Read on a replica (when there is one) that has replayed the rollups' refresh.
+        with rollups_reading(), replica_reads(after=primary_position()):
             plans = plans_compute(f=f, territories=territory_ids)
             values = metric_values_by_territory(f=f, territories=territory_ids, plans=plans)
         for territory_id in [None, *territory_ids]:

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from alignment.agreement.selectors import COMPONENT_LABELS
 from config.dates import WEEK, PeriodDateField, deployment_date, planned_date_validator
 from config.exports import csv_response
+from config.replicas import replica_page
 from metrics.definitions import (
     METRIC_NAMES,
     REGISTRY,
@@ -70,6 +71,7 @@ def _filter_context(f: MetricFilter, errors: dict) -> dict[str, Any]:
     }
 
 
+@replica_page
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     f, errors = _filters(request)
     data = selectors.dashboard_build(f=f)
@@ -146,6 +148,7 @@ def _alias(name: str) -> str:
     return alias(name)
 
 
+@replica_page
 def records_view(request: HttpRequest) -> HttpResponse:
     """The records a figure counts, as many rows as the figure says; CSV from here."""
     f, errors = _filters(request)
@@ -186,6 +189,7 @@ def _description(name: str) -> str:
     return str(metric.description) if metric else ""
 
 
+@replica_page
 def records_csv_view(request: HttpRequest) -> HttpResponse:
     name = request.GET.get("metric", "")
     if not metric_is_known(_drill_name(name)):
@@ -292,6 +296,7 @@ def targets_view(request: HttpRequest) -> HttpResponse:
 # --- the weekly meeting pack ----------------------------------------------------------------
 
 
+@replica_page
 def pack_view(request: HttpRequest) -> HttpResponse:
     errors: dict = {}
     params = {"week": request.GET.get("week") or last_complete_week().isoformat(),
