@@ -58,12 +58,13 @@ def replica_share(dataset: Dataset) -> list[Measurement]:
     from leads.models import Lead
     from metrics.reporting.services import last_complete_week, scorecards_compute
 
-    if not settings.DATABASE_REPLICAS:
+    if not settings.DATABASE_REPLICAS or not settings.DATABASE_REPLICA_READS:
         return [
             Measurement(
                 "replica share of query time",
                 0.0,
-                notes="no DATABASE_REPLICA_URLS: every query runs on the primary",
+                notes="no DATABASE_REPLICA_URLS (or DATABASE_REPLICA_READS=false): every "
+                "query runs on the primary",
             )
         ]
     alias = settings.DATABASE_REPLICAS[0]

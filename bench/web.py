@@ -25,7 +25,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from django.db import connection, connections
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -234,9 +235,12 @@ def _api_client(token: str) -> Client:
 
 def _count(client: Client, method: str, path: str, **kwargs) -> tuple[int, int]:
     """The request's queries on every database (the primary and any replica) and its status."""
+    aliases = [DEFAULT_DB_ALIAS]
+    if settings.DATABASE_REPLICA_READS:
+        aliases += settings.DATABASE_REPLICAS
     with ExitStack() as stack:
         captured = [stack.enter_context(CaptureQueriesContext(connections[alias]))
-                    for alias in connections]  # fmt: skip
+                    for alias in aliases]  # fmt: skip
         response = getattr(client, method)(path, **kwargs)
     return sum(len(c.captured_queries) for c in captured), response.status_code
 

@@ -22,6 +22,7 @@ from campaigns.models import Campaign
 from campaigns.views import LIST_DEFAULT_DAYS
 from config.exports import csv_response
 from config.formats import person_name
+from config.replicas import replica_page
 from metrics.definitions import MetricFilter
 
 KPI_COLUMNS = (
@@ -59,6 +60,7 @@ def _rows(table: Any, campaigns: list[Campaign]) -> Iterator[list[Any]]:
     yield [_("All campaigns"), "", "", "", *(table.totals[name] for name in KPI_COLUMNS)]
 
 
+@replica_page
 def campaign_list_csv_view(request: HttpRequest) -> HttpResponse:
     """The list page's period (`start`, `end`, `model`); a bad period goes back to the page,
     which says what is wrong."""

@@ -35,6 +35,7 @@ from campaigns.forms import (
 from campaigns.models import Campaign, Channel, Collateral, SpendCorrection, SpendEntry
 from config.confirm import confirmation_page
 from config.formats import date_text, money_format
+from config.replicas import replica_page
 from leads.models import Lead
 from metrics.definitions import MetricFilter
 
@@ -82,6 +83,7 @@ def _show_period(form: PeriodForm, *, start, end, model: str) -> None:
 # --- list --------------------------------------------------------------------------------
 
 
+@replica_page
 def campaign_list_view(request: HttpRequest) -> HttpResponse:
     """Every campaign with its KPIs for a period, and the same KPIs per channel."""
     today = timezone.localdate()

@@ -11,10 +11,12 @@ from django.utils.translation import gettext as _
 
 from alignment.accounts.roles import user_in_sales, user_sees_team
 from config.exports import csv_response
+from config.replicas import replica_page
 from leads.selectors import sla_ledger, team_reps
 from leads.views import LEDGER_WEEKS, week_param
 
 
+@replica_page
 def ledger_csv_view(request: HttpRequest) -> HttpResponse:
     """The same reps (a rep's own, a manager's team) and weeks (`?week=`) as the page."""
     user = request.user

@@ -782,6 +782,7 @@ class _RowWithLinks:
         return getattr(self._row, name)
 
 
+@replica_page
 def team_view(request: HttpRequest) -> HttpResponse:
     """A manager's week: what each rep did, who is behind."""
     if not user_sees_team(request.user):
@@ -812,6 +813,7 @@ def team_view(request: HttpRequest) -> HttpResponse:
 LEDGER_WEEKS = 8
 
 
+@replica_page
 def ledger_view(request: HttpRequest) -> HttpResponse:
     """SLA credits and breaches per rep and week: a rep's own, a manager's team."""
     user = request.user

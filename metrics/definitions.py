@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -1297,24 +1298,30 @@ def _plan_trailing(f: MetricFilter) -> MetricFilter:
     return f.shifted(start=f.start - timedelta(days=PLAN_TRAILING_DAYS), end=f.start)
 
 
+class _Unread(Enum):
+    """A figure the caller did not give: plan_compute reads it itself."""
+
+    UNREAD = "unread"
+
+
 def plan_compute(
     *,
     f: MetricFilter,
     revenue_target: Decimal | None = None,
     rates: dict[str, float | None] | None = None,
-    deal_size: tuple[Decimal | None] | None = None,
+    deal_size: Decimal | _Unread | None = _Unread.UNREAD,
 ) -> Plan:
     """Derive the MQLs, SALs, SQLs and opportunities the period's target needs.
 
     Rates and deal size come from the PLAN_TRAILING_DAYS before the period, with the
     same territory/campaign/owner/source narrowing. A missing rate leaves the stages
-    above it unknown (None). `rates` and `deal_size` (the average, in a 1-tuple: it may be
-    None): the trailing figures when the caller has them (plans_compute reads every
+    above it unknown (None). `rates` and `deal_size` (the average, None when there was no
+    won deal): the trailing figures when the caller has them (plans_compute reads every
     territory's at once).
     """
     target = revenue_target if revenue_target is not None else target_revenue(f)
     trailing = _plan_trailing(f)
-    (avg,) = deal_size if deal_size is not None else (REGISTRY["avg_deal_size"].value(trailing),)
+    avg = REGISTRY["avg_deal_size"].value(trailing) if isinstance(deal_size, _Unread) else deal_size
     if rates is None:
         rates = {
             f"{a}→{b}": REGISTRY[f"stage_conversion[{a}→{b}]"].value(trailing)
@@ -1384,7 +1391,7 @@ def _plans(*, f: MetricFilter, territories: Iterable[int]) -> dict[int | None, P
         key: plan_compute(
             f=f if key is None else replace(f, territory=key),
             rates=rates[key],
-            deal_size=(sizes.get(key, metric_empty_value("avg_deal_size")),),
+            deal_size=sizes.get(key, metric_empty_value("avg_deal_size")),
         )
         for key in keys
     }

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -326,14 +326,15 @@ def _apply(log: list[tuple]) -> None:
     _apply_moves(log)
 
 
-def _lead_rows_add(delta: Counter) -> None:
+def _lead_rows_add(delta: Counter[LeadKey]) -> None:
     delta = Counter({key: n for key, n in delta.items() if n})
     if not delta:
         return
-    existing: dict[LeadKey, LeadDayRollup] = {}
-    for day_chunk in _chunks(sorted({key[0] for key in delta}), 500):
-        for row in LeadDayRollup.objects.filter(day__in=day_chunk):
-            existing[(row.day, row.territory_id, row.campaign_id, row.source)] = row
+    existing = _rows_of_days(
+        LeadDayRollup.objects.all(),
+        {key[0] for key in delta},
+        lambda row: (row.day, row.territory_id, row.campaign_id, row.source),
+    )
     changed, created, emptied = [], [], []
     for key, n in delta.items():
         row = existing.get(key)
@@ -349,10 +350,7 @@ def _lead_rows_add(delta: Counter) -> None:
             raise RollupsDrifted(key)
         if row.pk is not None:
             (emptied if row.leads == 0 else changed).append(row)
-    LeadDayRollup.objects.bulk_create([row for row in created if row.leads], batch_size=2000)
-    LeadDayRollup.objects.bulk_update(changed, ["leads"], batch_size=2000)
-    for pk_chunk in _chunks([row.pk for row in emptied], 5000):
-        LeadDayRollup.objects.filter(pk__in=pk_chunk).delete()
+    _rows_write(LeadDayRollup, [row for row in created if row.leads], changed, emptied, ["leads"])
 
 
 def _apply_moves(log: list[tuple]) -> None:
@@ -401,12 +399,11 @@ def _rows_add(delta: dict[Key, Counter]) -> None:
     delta = {key: c for key, c in delta.items() if any(c.values())}
     if not delta:
         return
-    days = {key[0] for key in delta}
-    stages = {key[1] for key in delta}
-    existing: dict[Key, StageDayRollup] = {}
-    for day_chunk in _chunks(sorted(days), 500):
-        for row in StageDayRollup.objects.filter(day__in=day_chunk, stage__in=stages):
-            existing[(row.day, row.stage, row.territory_id, row.campaign_id, row.prev_day)] = row
+    existing = _rows_of_days(
+        StageDayRollup.objects.filter(stage__in={key[1] for key in delta}),
+        {key[0] for key in delta},
+        lambda row: (row.day, row.stage, row.territory_id, row.campaign_id, row.prev_day),
+    )
     fields = ["entries", *(f"reached_{t}" for t in REACHED)]
     changed, created, emptied = [], [], []
     for key, counter in delta.items():
@@ -424,10 +421,24 @@ def _rows_add(delta: dict[Key, Counter]) -> None:
         if any(not 0 <= getattr(row, f"reached_{t}") <= row.entries for t in REACHED):
             raise RollupsDrifted(key)
         (emptied if row.entries == 0 else changed).append(row)
-    StageDayRollup.objects.bulk_create(created, batch_size=2000)
-    StageDayRollup.objects.bulk_update(changed, fields, batch_size=2000)
+    _rows_write(StageDayRollup, created, changed, emptied, fields)
+
+
+def _rows_of_days(rows: Any, days: set[date], key_of: Callable[[Any], tuple]) -> dict[tuple, Any]:
+    """The rollup rows of these days (of `rows`, a queryset), by their key."""
+    existing = {}
+    for day_chunk in _chunks(sorted(days), 500):
+        for row in rows.filter(day__in=day_chunk):
+            existing[key_of(row)] = row
+    return existing
+
+
+def _rows_write(model: Any, created: list, changed: list, emptied: list, fields: list[str]) -> None:
+    """New rows inserted, changed rows' counts updated, rows left with nothing deleted."""
+    model.objects.bulk_create(created, batch_size=2000)
+    model.objects.bulk_update(changed, fields, batch_size=2000)
     for pk_chunk in _chunks([row.pk for row in emptied], 5000):
-        StageDayRollup.objects.filter(pk__in=pk_chunk).delete()
+        model.objects.filter(pk__in=pk_chunk).delete()
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Replace
 from django.urls import reverse
@@ -126,7 +126,6 @@ def _contains_all(fields: tuple[str, ...], words: list[str]) -> Q:
     return matches
 
 
-@transaction.atomic
 def search(*, user: User | AnonymousUser, query: str, per_kind: int = PER_KIND) -> Results:
     """What `query` finds, grouped by kind (leads, campaigns, deals, battlecards, intel),
     each kind only if the user's role may read it; at most `per_kind` of each.
@@ -134,11 +133,19 @@ def search(*, user: User | AnonymousUser, query: str, per_kind: int = PER_KIND) 
     On PostgreSQL a word most leads share ("gmail", "company") would make the GIN index
     gather hundreds of thousands of matches: `gin_fuzzy_search_limit` (for this
     transaction only) caps what one index scan returns, so such a search answers as fast
-    as any other, with a sample of its matches (the lead list has them all).
+    as any other, with a sample of its matches (the lead list has them all). The
+    transaction is the reads' own database's: a replica's when the page reads on one
+    (config.replicas).
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL gin_fuzzy_search_limit = %s", [GIN_SCAN_LIMIT])
+    alias = router.db_for_read(Lead)
+    with transaction.atomic(using=alias):
+        if connections[alias].vendor == "postgresql":
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SET LOCAL gin_fuzzy_search_limit = %s", [GIN_SCAN_LIMIT])
+        return _search(user=user, query=query, per_kind=per_kind)
+
+
+def _search(*, user: User | AnonymousUser, query: str, per_kind: int) -> Results:
     query = (query or "").strip()[:200]
     results = Results(query=query)
     words = _words(query)

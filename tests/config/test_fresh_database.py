@@ -104,7 +104,15 @@ def test_migrate_alone_leaves_a_usable_installation_in_the_deployments_language(
     environ = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "ACCORD_TEST_DB"}
+        if key
+        not in {
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URLS",
+            "REDIS_URL",
+            "DEBUG",
+            "SECRET_KEY",
+            "ACCORD_TEST_DB",
+        }
     }
     environ |= {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",

@@ -190,6 +190,41 @@ def test_the_dashboard_and_the_metric_api_read_from_the_replica(executive_client
     assert response.json()["metrics"]["new_leads"] == 3
 
 
+# Every read-only page, download and API answer that reads on a replica, as its reader.
+REPLICA_PAGES = [
+    (Role.EXECUTIVE, "/metrics/records/?metric=mqls"),
+    (Role.EXECUTIVE, "/metrics/records.csv?metric=new_leads"),
+    (Role.EXECUTIVE, "/metrics/pack/"),
+    (Role.EXECUTIVE, "/metrics/pack.csv"),
+    (Role.EXECUTIVE, "/metrics/scorecards.csv"),
+    (Role.EXECUTIVE, "/campaigns/"),
+    (Role.EXECUTIVE, "/campaigns/campaigns.csv"),
+    (Role.EXECUTIVE, "/api/v1/scorecards/"),
+    (Role.SALES_MANAGER, "/search/?q=lead"),
+    (Role.SALES_MANAGER, "/api/v1/search/?q=lead"),
+    (Role.SALES_MANAGER, "/leads/export.csv"),
+    (Role.SALES_MANAGER, "/leads/team/"),
+    (Role.SALES_MANAGER, "/leads/ledger/"),
+    (Role.SALES_MANAGER, "/leads/ledger.csv"),
+]
+
+
+@REPLICA_TESTS
+@pytest.mark.parametrize(("role", "url"), REPLICA_PAGES)
+def test_each_read_only_page_reads_from_the_replica(replica, client, role, url):
+    from alignment.agreement.services import agreement_create_default
+
+    agreement_create_default()
+    client.force_login(UserFactory(username=f"reader-{role}", role=role))
+    LeadFactory.create_batch(2, first_name="Lead")
+    _caught_up(replica)
+    with _on(replica) as on_replica:
+        response = client.get(url)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert response.status_code == 200, (url, body[:500])
+    assert _data_queries(on_replica), f"{url} read nothing from the replica"
+
+
 @REPLICA_TESTS
 def test_writes_go_to_the_primary_and_the_writer_reads_them_there(
     executive_client, replica, settings, api_client, marketer

@@ -98,3 +98,63 @@ def test_migrations_are_complete():
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def _settings_json(expression: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+    environ.update(env, DJANGO_SETTINGS_MODULE="config.settings")
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({expression}, default=str))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environ, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+def test_each_replica_url_is_an_alias_the_router_reads_from():
+    import json
+
+    done = _settings_json(
+        "[settings.DATABASE_REPLICAS, settings.DATABASE_ROUTERS, "
+        "{a: settings.DATABASES[a] for a in settings.DATABASE_REPLICAS}]",
+        DATABASE_URL="postgres://accord@db.example.com:5432/accord",
+        DATABASE_REPLICA_URLS="postgres://accord@r1.example.com:5432/accord, "
+        "postgres://accord@r2.example.com:6432/accord",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    aliases, routers, databases = json.loads(done.stdout.strip().splitlines()[-1])
+    assert aliases == ["replica_1", "replica_2"]
+    assert routers == ["config.replicas.ReplicaRouter"]
+    assert databases["replica_2"]["HOST"] == "r2.example.com"
+    assert databases["replica_2"]["PORT"] == 6432
+    assert databases["replica_1"]["TEST"]["MIRROR"] == "default"  # never created in tests
+    assert databases["replica_1"]["OPTIONS"]["connect_timeout"] == 2
+    assert databases["replica_1"]["OPTIONS"]["options"] == "-c jit=off"  # as the primary
+
+
+def test_without_replica_urls_there_is_no_router():
+    done = _settings_json("[settings.DATABASE_REPLICAS, settings.DATABASE_ROUTERS]")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[[], []]"
+
+
+@pytest.mark.parametrize(
+    ("primary", "replica", "message"),
+    [
+        ("", "postgres://accord@r1.example.com/accord", "needs a PostgreSQL DATABASE_URL"),
+        (
+            "postgres://accord@db.example.com/accord",
+            "mysql://accord@r1.example.com/accord",
+            "replica 1 is not a postgres:// URL",
+        ),
+    ],
+)
+def test_bad_replica_urls_stop_accord_with_a_message(primary, replica, message):
+    env = {"DATABASE_REPLICA_URLS": replica}
+    if primary:
+        env["DATABASE_URL"] = primary
+    done = _settings_json("settings.DATABASE_REPLICAS", **env)
+    assert done.returncode != 0
+    assert message in done.stderr
