@@ -64,10 +64,7 @@ class ReplicaRouter:
     (and every write, migration and relation) is the primary's."""
 
     def db_for_read(self, model: Any, **hints: Any) -> str:
-        alias = _REPLICA.get()
-        if alias is None or connections[DEFAULT_DB_ALIAS].in_atomic_block:
-            return DEFAULT_DB_ALIAS
-        return alias
+        return replica_current() or DEFAULT_DB_ALIAS
 
     def db_for_write(self, model: Any, **hints: Any) -> str:
         if _REPLICA.get() is not None:
