@@ -36,7 +36,7 @@ from alignment.agreement.api import FIELD_ERRORS, NOT_ALLOWED, NOT_FOUND
 from campaigns import selectors, services
 from campaigns.attribution import DEFAULT_MODEL, AttributionModel
 from campaigns.models import Campaign, Channel, SpendCorrection, SpendEntry, Touch, TouchKind
-from config.api import LargeCursorPagination, RoleModelPermissions
+from config.api import FieldsOnceMixin, LargeCursorPagination, RoleModelPermissions
 from config.dates import history_moment_validator, planned_date_validator
 from config.filters import UtcIsoDateTimeFilter
 from leads.models import Lead
@@ -57,7 +57,7 @@ def _call(fn, **kwargs):
 # --- campaigns ---------------------------------------------------------------------------
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
         required=False,
@@ -384,7 +384,7 @@ class CampaignKpiView(generics.GenericAPIView):
 # --- spend -------------------------------------------------------------------------------
 
 
-class SpendSerializer(serializers.ModelSerializer):
+class SpendSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = SpendEntry
         fields = ["id", "campaign", "date", "amount", "note", "created_at"]
@@ -593,7 +593,7 @@ class JsonObjectField(serializers.JSONField):
         return value
 
 
-class TouchSerializer(serializers.ModelSerializer):
+class TouchSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     lead = LeadRefField(help_text="The lead's id or email.")
     campaign = serializers.PrimaryKeyRelatedField(
         queryset=Campaign.objects.all(), required=False, allow_null=True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,25 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from config.errors import Conflict, NotConfigured
 from config.pagination import CheckedCursorPagination
 from config.schema import FIELD_ERRORS_SCHEMA
+
+
+class FieldsOnceMixin:
+    """Serializer fields built once per class, then copied for each instance.
+
+    DRF builds a ModelSerializer's fields from the model for every instance (each model
+    field's kwargs, validators and choices): a third of a lead create's Python. Where the
+    fields depend on nothing but the class (no ``get_fields`` override, no per-request
+    fields), the built set is kept on the class and deep-copied, as DRF itself copies the
+    declared fields.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        built = cls.__dict__.get("_fields_once")
+        if built is None:
+            built = super().get_fields()  # type: ignore[misc]
+            cls._fields_once = built  # type: ignore[attr-defined]
+        return copy.deepcopy(built)
 
 
 class FieldErrorsSerializer(serializers.Serializer):

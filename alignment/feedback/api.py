@@ -46,7 +46,7 @@ from alignment.models import (
     Team,
 )
 from campaigns.models import Campaign
-from config.api import FIELD_ERRORS, ErrorSerializer, RoleModelPermissions
+from config.api import FIELD_ERRORS, ErrorSerializer, FieldsOnceMixin, RoleModelPermissions
 from config.filters import IdFilter, UtcIsoDateTimeFilter
 from leads.models import Deal, Lead
 
@@ -69,7 +69,7 @@ def _forbidden(exc: DjangoPermissionDenied) -> PermissionDenied:
 # --- field intelligence ---------------------------------------------------------------------
 
 
-class IntelSerializer(serializers.ModelSerializer):
+class IntelSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     competitor_name = serializers.CharField(
         source="competitor.name", read_only=True, allow_null=True, default=None
     )

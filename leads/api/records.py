@@ -34,6 +34,7 @@ from alignment.accounts.roles import lead_import_refusal, lead_merge_refusal
 from config.api import (
     FIELD_ERRORS,
     ErrorSerializer,
+    FieldsOnceMixin,
     LargeCursorPagination,
     RoleModelPermissions,
     StandardPagination,
@@ -112,7 +113,7 @@ class EmailText(serializers.CharField):
         return value
 
 
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     email = EmailText()
     utm_source = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=100
@@ -163,7 +164,7 @@ class LeadSerializer(serializers.ModelSerializer):
         extra_kwargs = {"external_id": {"validators": []}}
 
 
-class StageEventSerializer(serializers.ModelSerializer):
+class StageEventSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = StageEvent
         fields = [

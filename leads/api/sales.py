@@ -21,7 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import FIELD_ERRORS, ErrorSerializer, LargeCursorPagination, RoleModelPermissions
+from config.api import (
+    FIELD_ERRORS,
+    ErrorSerializer,
+    FieldsOnceMixin,
+    LargeCursorPagination,
+    RoleModelPermissions,
+)
 from config.dates import history_moment_validator, planned_date_validator
 from config.filters import IdFilter
 from leads.models import (
@@ -53,7 +59,7 @@ CLAIM_CONFLICT = OpenApiResponse(
 # --- follow-ups ---------------------------------------------------------------------------
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=FollowUpKind.choices)
     outcome = serializers.ChoiceField(choices=FollowUpOutcome.choices)
     occurred_at = serializers.DateTimeField(
@@ -197,7 +203,7 @@ class LeadReassign(APIView):
 # --- deals ----------------------------------------------------------------------------------
 
 
-class DealSerializer(serializers.ModelSerializer):
+class DealSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = Deal
         fields = [
