@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -53,3 +55,23 @@ class IdFilter(django_filters.NumberFilter):
         if value is not None and not ID_MIN <= value <= ID_MAX:
             return qs if self.exclude else qs.none()
         return super().filter(qs, value)
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, without building the filter set when the request names
+    none of its filters.
+
+    A filter set copies its filters and builds a form on every request: a quarter of an
+    unfiltered 50-lead list's Python (integrations mostly page through everything). With
+    none of its parameters given every filter is a no-op (django-filter skips empty
+    values), so the queryset is the answer as it is. A parameter is the filter's name or
+    starts with it (a range's `_after`, `_min` suffixes).
+    """
+
+    def filter_queryset(self, request: Any, queryset: Any, view: Any) -> Any:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            names = tuple(filterset_class.base_filters)
+            if not any(param.startswith(names) for param in request.query_params):
+                return queryset
+        return super().filter_queryset(request, queryset, view)

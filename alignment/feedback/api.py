@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -47,7 +46,7 @@ from alignment.models import (
 )
 from campaigns.models import Campaign
 from config.api import FIELD_ERRORS, ErrorSerializer, FieldsOnceMixin, RoleModelPermissions
-from config.filters import IdFilter, UtcIsoDateTimeFilter
+from config.filters import FilterBackend, IdFilter, UtcIsoDateTimeFilter
 from leads.models import Deal, Lead
 
 UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description=_("No or bad credentials."))
@@ -158,7 +157,7 @@ class IntelListView(generics.ListAPIView):
 
     serializer_class = IntelSerializer
     permission_classes = [IsAuthenticated, RoleModelPermissions]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = IntelFilter
     queryset = _intel_queryset()
 
@@ -347,7 +346,7 @@ class DisputeListView(generics.ListAPIView):
 
     serializer_class = DisputeSerializer
     permission_classes = [IsAuthenticated, RoleModelPermissions]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = DisputeFilter
     queryset = _dispute_queryset()
 

@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -39,7 +38,7 @@ from config.api import (
     RoleModelPermissions,
     StandardPagination,
 )
-from config.filters import IdFilter
+from config.filters import FilterBackend, IdFilter
 from config.parsers import DepthLimitedJSONParser
 from leads.filters import LeadFilter
 from leads.imports.importer import (
@@ -251,7 +250,7 @@ class LeadListCreate(generics.ListCreateAPIView):
     serializer_class = LeadSerializer
     permission_classes = [RoleModelPermissions]
     pagination_class = LargeCursorPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = LeadApiFilter
 
     @extend_schema(
