@@ -26,8 +26,7 @@ from alignment.agreement.services import agreement_create_default
 from tests.conftest import FACTORY_PASSWORD, need
 from tests.factories import UserFactory
 from tests.foundation.test_infrastructure import _database_url_for_subprocess
-from tests.processes import process_stop
-from tests.reliability.conftest import free_port
+from tests.processes import gunicorn_start, process_stop
 from tests.reliability.test_load import _wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +35,6 @@ _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 def _start(tmp_path: Path, name: str, media: Path) -> tuple[str, subprocess.Popen, Path]:
-    port = free_port()
     var = tmp_path / name
     var.mkdir()
     env = {
@@ -49,13 +47,8 @@ def _start(tmp_path: Path, name: str, media: Path) -> tuple[str, subprocess.Pope
         "PYTHONUNBUFFERED": "1",
     }
     log = tmp_path / f"{name}.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "config.wsgi", "--workers", "1", "--bind",
-             f"127.0.0.1:{port}", "--timeout", "60", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    return f"http://127.0.0.1:{port}", server, log
+    base, server = gunicorn_start(env, log=log, workers=1)
+    return base, server, log
 
 
 @pytest.mark.django_db(transaction=True)

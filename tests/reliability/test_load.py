@@ -22,8 +22,7 @@ from django.db import connection
 from leads.models import Lead
 from tests.conftest import need
 from tests.foundation.test_infrastructure import _database_url_for_subprocess
-from tests.processes import process_stop
-from tests.reliability.conftest import free_port
+from tests.processes import gunicorn_start, process_stop
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -103,27 +102,20 @@ def test_twenty_users_for_a_minute_of_mixed_reads_and_writes_get_no_errors(tmp_p
     leads_before = Lead.objects.count()
     env["LOAD_AUTH"] = json.dumps(_credentials("marketer", "salesmgr", "rep"))
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "gunicorn.log"
-    with log.open("w") as log_file:
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "config.wsgi", "--workers", "2", "--bind",
-             f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    base, server = gunicorn_start(env, log=log, workers=2, timeout=120)
+    try:
+        _wait_healthy(base, server, log)
+        prefix = tmp_path / "load"
+        run = subprocess.run(
+            [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile_mixed.py"),
+             "--headless", "-u", str(USERS), "-r", "10", "-t", f"{SECONDS}s", "-H", base,
+             "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
+             "--stop-timeout", "10"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=SECONDS + 120,
         )  # fmt: skip
-        try:
-            _wait_healthy(base, server, log)
-            prefix = tmp_path / "load"
-            run = subprocess.run(
-                [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile_mixed.py"),
-                 "--headless", "-u", str(USERS), "-r", "10", "-t", f"{SECONDS}s", "-H", base,
-                 "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
-                 "--stop-timeout", "10"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=SECONDS + 120,
-            )  # fmt: skip
-        finally:
-            process_stop(server)
+    finally:
+        process_stop(server)
 
     table, rows = _table(Path(f"{prefix}_stats.csv"))
     print(f"\nload: {USERS} users, {SECONDS} s, gunicorn 2 workers\n{table}")
