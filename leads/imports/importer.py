@@ -969,10 +969,14 @@ def lead_import(
 
     def flush(batch: list[tuple[int, dict[str, Any]]]) -> None:
         committed = (result.counts(), len(result.results), len(report))
+        # Parsed before the transaction: SQLite has one writer, and a batch that held the
+        # write lock while it parsed left a reminder or a rep's follow-up waiting past
+        # its busy timeout until the whole import was done.
+        parsed, refused = _parse_batch(batch, mapping=mapping, lookups=lookups)
         try:
             with transaction.atomic():
-                _run_batch(batch, user=user, dry_run=dry_run, mapping=mapping,
-                           lookups=lookups, emit=emit)  # fmt: skip
+                _write_batch(batch, parsed, refused, user=user, dry_run=dry_run,
+                             lookups=lookups, emit=emit)  # fmt: skip
                 # A lead twice in a run keeps its first verdict (created over updated).
                 ImportedLead.objects.bulk_create(
                     written, batch_size=BATCH_SIZE, ignore_conflicts=True
@@ -1071,23 +1075,37 @@ class _DryRunRollback(Exception):
     pass
 
 
-def _run_batch(
+def _parse_batch(
     batch: list[tuple[int, dict[str, Any]]],
     *,
-    user: AbstractBaseUser | None,
-    dry_run: bool,
     mapping: dict[str, str] | None,
     lookups: _Lookups,
-    emit: Callable[[RowResult], None],
-) -> None:
+) -> tuple[list[ParsedRow], dict[int, RowResult]]:
+    """The batch's rows parsed and validated (nothing written): the good ones, and the
+    refused ones' results by row number."""
     parsed: list[ParsedRow] = []
-    decided: dict[int, RowResult] = {}
+    refused: dict[int, RowResult] = {}
     for number, raw in batch:
         outcome = row_parse(number=number, raw=raw, mapping=mapping, lookups=lookups)
         if isinstance(outcome, ParsedRow):
             parsed.append(outcome)
         else:
-            decided[number] = RowResult(row=number, status="error", errors=outcome)
+            refused[number] = RowResult(row=number, status="error", errors=outcome)
+    return parsed, refused
+
+
+def _write_batch(
+    batch: list[tuple[int, dict[str, Any]]],
+    parsed: list[ParsedRow],
+    refused: dict[int, RowResult],
+    *,
+    user: AbstractBaseUser | None,
+    dry_run: bool,
+    lookups: _Lookups,
+    emit: Callable[[RowResult], None],
+) -> None:
+    """Write the parsed rows and report every row of the batch, in order."""
+    decided = dict(refused)
     try:
         with transaction.atomic():
             decided.update(_write(parsed, user=user, lookups=lookups))

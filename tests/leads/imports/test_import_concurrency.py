@@ -88,3 +88,25 @@ def test_two_imports_at_once_on_a_sqlite_url_both_finish(tmp_path):
     ]  # fmt: skip
     created = sorted(LeadImport.objects.values_list("created_count", flat=True))
     assert sum(created) == 2 * (ROWS - 200) + 200  # each shared lead created once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_parsed_before_its_transaction_takes_the_write_lock(monkeypatch, marketer):
+    """SQLite has one writer (IMMEDIATE: the lock at BEGIN). A batch that parsed inside its
+    transaction held the lock almost the whole import, and a reminder or a rep's follow-up
+    waited past its busy timeout; the parse now runs outside it, the write inside."""
+    from leads.imports import importer
+
+    agreement_create_default()
+    seen: list[bool] = []
+    real = importer.row_parse
+
+    def parse(**kwargs):
+        seen.append(connection.in_atomic_block)
+        return real(**kwargs)
+
+    monkeypatch.setattr(importer, "row_parse", parse)
+    rows = [{"email": f"p{n}@example.com"} for n in range(5)]
+    result = importer.lead_import(rows=rows, user=marketer, batch_size=2)
+    assert result.created == 5
+    assert seen == [False] * 5
