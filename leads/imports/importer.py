@@ -2,7 +2,7 @@
 
 Rows stream through in batches, so memory stays flat however long the file. Each
 batch matches existing leads in two queries (external id, then email in any case),
-creates the new ones with `bulk_create` (leads, their stage history, deals) and
+creates the new ones in bulk (leads, their stage history, deals: COPY on PostgreSQL) and
 updates the changed ones through the lead services. A bad row is reported with its
 row number, field and message and never stops the others. Importing the same file
 again changes nothing: every row then matches a lead whose fields already agree.
@@ -31,6 +31,7 @@ from __future__ import annotations
 import codecs
 import collections
 import csv
+import functools
 import io
 import itertools
 import json
@@ -39,6 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import IO, Any
 
 from django.conf import settings
@@ -52,9 +54,11 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from alignment.agreement.selectors import agreement_active, funnel_for
+from alignment.agreement.scoring import score_compute
+from alignment.agreement.selectors import Funnel, NoActiveAgreement, funnel_active
 from alignment.models import StageKey
 from campaigns.models import Campaign
+from config.bulk import rows_insert
 from config.countries import country_code_clean
 from config.dates import history_moment_check
 from config.events import publish
@@ -82,7 +86,7 @@ from leads.services import (
     lead_upsert,
     territory_for_lead,
 )
-from leads.services.rescoring import leads_rescore_sql, qualifying_lead_ids
+from leads.services.rescoring import qualifying_lead_ids
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +127,7 @@ HISTORY_COLUMNS = [
     "deal_amount",
 ]
 COLUMNS = [*LEAD_COLUMNS, *HISTORY_COLUMNS]
+_STAGES = frozenset(StageKey.values)
 CUSTOM_PREFIX = "custom:"
 # A row's status. "warning": a new lead was created from the row, with something in it
 # put right (its warnings say what); such rows count as created and as warnings.
@@ -352,6 +357,12 @@ def column_mapping_default(headers: Iterable[str]) -> dict[str, str]:
         elif key.startswith(CUSTOM_PREFIX) and custom_field_slug(key[len(CUSTOM_PREFIX) :]):
             mapping[header] = CUSTOM_PREFIX + custom_field_slug(key[len(CUSTOM_PREFIX) :])
     return mapping
+
+
+@functools.lru_cache(maxsize=64)
+def _mapping_by_name(headers: tuple[str, ...]) -> dict[str, str]:
+    """column_mapping_default for a row's keys: a file's rows share them, so once per file."""
+    return column_mapping_default(headers)
 
 
 def _text_stream(stream: IO[bytes] | IO[str]) -> IO[str]:
@@ -650,6 +661,31 @@ def _cell_problem(value: Any) -> str:
     return ""
 
 
+def _lead_fields_check(fields: dict[str, Any]) -> dict[str, list[str]]:
+    """The row's lead columns checked by their model fields, as `Lead.full_clean` checks
+    them (each field's own validators and length; a blank field that may be blank is
+    skipped), without building a Lead: messages by field, in the model's field order."""
+    errors: dict[str, list[str]] = {}
+    for model_field in _lead_text_fields():
+        if model_field.attname not in fields:
+            continue
+        value = fields[model_field.attname]
+        if model_field.blank and value in model_field.empty_values:
+            continue
+        try:
+            model_field.clean(value, None)
+        except ValidationError as exc:
+            errors[model_field.name] = exc.messages
+    return errors
+
+
+@functools.cache
+def _lead_text_fields() -> list[Any]:
+    """The Lead fields a row's text columns fill, checked by _lead_fields_check."""
+    names = set(LEAD_COLUMNS) - {"company_size", "source"}
+    return [field for field in Lead._meta.concrete_fields if field.name in names]
+
+
 def history_put_in_order(
     *, created_at: datetime | None, history: list[tuple[str, datetime]]
 ) -> tuple[list[tuple[str, datetime]], list[dict[str, str]]]:
@@ -712,7 +748,8 @@ def row_parse(
             return [{"field": str(column).replace("\x00", "")[:100], "message": problem}]
     data: dict[str, Any] = {}
     custom: dict[str, Any] = {}
-    mapping = mapping if mapping is not None else column_mapping_default(raw.keys())
+    if mapping is None:
+        mapping = _mapping_by_name(tuple(raw))
     for column, target in mapping.items():
         if column not in raw or not target:
             continue
@@ -761,18 +798,9 @@ def row_parse(
     if not fields["email"]:
         _error(errors, "email", _("An email is required."))
     else:
-        candidate = Lead(**{k: v for k, v in fields.items() if k != "company_size"})
-        try:
-            candidate.full_clean(
-                exclude=["owner", "territory", "campaign", "qualified_under", "created_by",
-                         "company_size", "source"],
-                validate_unique=False,
-                validate_constraints=False,
-            )  # fmt: skip
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                for message in messages:
-                    _error(errors, name, message)
+        for name, messages in _lead_fields_check(fields).items():
+            for message in messages:
+                _error(errors, name, message)
 
     times: dict[str, datetime | None] = {}
     now = timezone.now()
@@ -788,7 +816,7 @@ def row_parse(
                 _error(errors, name, message)
             times[name] = None
     stage = _text(data.get("stage")).lower()
-    if stage and stage not in StageKey.values:
+    if stage and stage not in _STAGES:
         _error(
             errors,
             "stage",
@@ -802,7 +830,7 @@ def row_parse(
     created_at = times.get("created_at") or (history[0][1] if history else None)
     history, warnings = history_put_in_order(created_at=created_at, history=history)
     previous = history[-1][1] if history else created_at
-    if stage and stage in StageKey.values and history:
+    if stage and stage in _STAGES and history:
         last = history[-1][0]
         order = [s for s, _column in HISTORY_STAGES]
         if stage in order and stage not in [s for s, _at in history]:
@@ -820,7 +848,7 @@ def row_parse(
                 _("The stage is not the latest of the stage times given."),
             )
     listed = any(s == stage for s, _at in history)
-    if stage in StageKey.values and stage != StageKey.INQUIRY and not listed:
+    if stage in _STAGES and stage != StageKey.INQUIRY and not listed:
         history.append((stage, previous or now))
     final_stage = history[-1][0] if history else StageKey.INQUIRY
     if stage == StageKey.INQUIRY and history:
@@ -1204,66 +1232,56 @@ def _errors_of(exc: ValidationError) -> list[dict[str, str]]:
 def _create(
     rows: list[ParsedRow], *, user: AbstractBaseUser | None, lookups: _Lookups
 ) -> dict[int, RowResult]:
-    """The fast path: every new lead of the batch, its history and deals, in a few INSERTs."""
+    """The fast path: every new lead of the batch, its history and deals, in a few inserts
+    (COPY on PostgreSQL, config.bulk)."""
     if not rows:
         return {}
     now = timezone.now()
     actor_id = user.pk if user is not None and user.pk else None
-    leads: list[Lead] = []
+    leads: list[dict[str, Any]] = []
     for row in rows:
         created_at = row.created_at or now
-        lead = Lead(
+        lead = {
             **{k: v for k, v in row.fields.items() if k != "campaign"},
-            campaign_id=row.campaign_id,
-            custom_fields=row.custom,
-            created_by_id=actor_id,
-            created_at=created_at,
-            inquiry_at=created_at,
-            stage=row.stage,
-            stage_entered_at=row.history[-1][1] if row.history else created_at,
-            owner_id=row.owner_id,
-            territory_id=lookups.territory(row.fields.get("country", ""), row.owner_id),
-        )
+            "campaign_id": row.campaign_id,
+            "custom_fields": row.custom,
+            "created_by_id": actor_id,
+            "created_at": created_at,
+            "inquiry_at": created_at,
+            "stage": row.stage,
+            "stage_entered_at": row.history[-1][1] if row.history else created_at,
+            "owner_id": row.owner_id,
+            "territory_id": lookups.territory(row.fields.get("country", ""), row.owner_id),
+        }
         for stage, at in row.history:
-            setattr(lead, f"{stage}_at", at)
+            lead[f"{stage}_at"] = at
         if row.owner_id:
-            lead.assigned_at = lead.mql_at or created_at
+            lead["assigned_at"] = lead.get("mql_at") or created_at
         leads.append(lead)
-    Lead.objects.bulk_create(leads, batch_size=BATCH_SIZE)
-    events: list[StageEvent] = []
-    deals: list[Deal] = []
-    for row, lead in zip(rows, leads, strict=True):
+    funnel = _funnel()
+    scored = _score(leads, funnel=funnel)
+    new_ids = rows_insert(Lead, leads, with_ids=True)
+    events: list[dict[str, Any]] = []
+    deals: list[dict[str, Any]] = []
+    for row, lead, pk in zip(rows, leads, new_ids, strict=True):
+        lead["id"] = pk
         previous = StageKey.INQUIRY
-        events.append(
-            StageEvent(
-                lead=lead,
-                to_stage=StageKey.INQUIRY,
-                occurred_at=lead.created_at,
-                actor_id=actor_id,
-                source=StageEvent.Source.IMPORT,
-            )
-        )
+        event = {"lead_id": pk, "actor_id": actor_id, "source": StageEvent.Source.IMPORT}
+        events.append({**event, "to_stage": StageKey.INQUIRY, "occurred_at": lead["created_at"]})
         for stage, at in row.history:
+            reason = row.lost_reason if stage == StageKey.LOST else ""
             events.append(
-                StageEvent(
-                    lead=lead,
-                    from_stage=previous,
-                    to_stage=stage,
-                    occurred_at=at,
-                    actor_id=actor_id,
-                    source=StageEvent.Source.IMPORT,
-                    reason=row.lost_reason if stage == StageKey.LOST else "",
-                )
-            )
+                {**event, "from_stage": previous, "to_stage": stage, "occurred_at": at,
+                 "reason": reason}
+            )  # fmt: skip
             previous = stage
         if row.deal_amount is not None:
             deals.append(_deal(row, lead=lead))
-    StageEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
-    if deals:
-        Deal.objects.bulk_create(deals, batch_size=BATCH_SIZE)
-    new_ids = [lead.pk for lead in leads]
-    _score_new(lead_ids=[lead.pk for lead in leads if lead.stage == StageKey.INQUIRY])
-    _emit_created(leads)
+    rows_insert(StageEvent, events)
+    rows_insert(Deal, deals)
+    _promote_qualifying(lead_ids=[lead["id"] for lead in scored], funnel=funnel)
+    if new_ids:
+        publish(LeadsImported(lead_ids=tuple(new_ids)))
     return {
         row.row: RowResult(
             row=row.row, status="warning" if row.warnings else "created", id=pk,
@@ -1273,43 +1291,55 @@ def _create(
     }  # fmt: skip
 
 
-def _deal(row: ParsedRow, *, lead: Lead) -> Deal:
-    if lead.stage == StageKey.WON:
-        outcome, closed_at = DealOutcome.WON, lead.won_at
-    elif lead.stage == StageKey.LOST:
-        outcome, closed_at = DealOutcome.LOST, lead.lost_at
+def _deal(row: ParsedRow, *, lead: dict[str, Any]) -> dict[str, Any]:
+    if lead["stage"] == StageKey.WON:
+        outcome, closed_at = DealOutcome.WON, lead["won_at"]
+    elif lead["stage"] == StageKey.LOST:
+        outcome, closed_at = DealOutcome.LOST, lead["lost_at"]
     else:
         outcome, closed_at = DealOutcome.OPEN, None
-    return Deal(
-        lead=lead,
-        owner_id=lead.owner_id,
-        amount=row.deal_amount,
-        outcome=outcome,
-        closed_at=closed_at,
-        lost_reason=(row.lost_reason or _("Imported")) if outcome == DealOutcome.LOST else "",
-        created_at=lead.opportunity_at or lead.created_at,
-    )
+    return {
+        "lead_id": lead["id"],
+        "owner_id": lead["owner_id"],
+        "amount": row.deal_amount,
+        "outcome": outcome,
+        "closed_at": closed_at,
+        "lost_reason": (row.lost_reason or _("Imported")) if outcome == DealOutcome.LOST else "",
+        "created_at": lead.get("opportunity_at") or lead["created_at"],
+    }
 
 
-def _score_new(*, lead_ids: list[int]) -> None:
-    """Score new inquiry leads in one statement; those that qualify become MQLs."""
-    if not lead_ids:
+def _score(leads: list[dict[str, Any]], *, funnel: Funnel | None) -> list[dict[str, Any]]:
+    """Score the new inquiry leads before they are written (alignment's score_compute:
+    a new lead has no touches, so its fit rules alone), so a batch is written once;
+    returns them, for _promote_qualifying once they have ids."""
+    if funnel is None:
+        return []
+    now = timezone.now()
+    scored = [lead for lead in leads if lead["stage"] == StageKey.INQUIRY]
+    for lead in scored:
+        result = score_compute(lead=SimpleNamespace(**lead), rules=funnel.rules, touches=(),
+                               now=now)  # fmt: skip
+        lead.update(score=result.score, score_breakdown=result.breakdown, scored_at=now)
+    return scored
+
+
+def _promote_qualifying(*, lead_ids: list[int], funnel: Funnel | None) -> None:
+    """New inquiry leads whose score and must rules pass become MQLs (the stage service)."""
+    if funnel is None or not lead_ids:
         return
-    agreement = agreement_active()
-    if agreement is None:
-        return
-    leads_rescore_sql(agreement=agreement, now=timezone.now(), lead_ids=lead_ids)
-    qualifying = qualifying_lead_ids(agreement=agreement, lead_ids=lead_ids)
+    qualifying = qualifying_lead_ids(agreement=funnel.agreement, lead_ids=lead_ids)
     if not qualifying:
         return
-    funnel = funnel_for(agreement=agreement)
     for lead in Lead.objects.filter(pk__in=qualifying, stage=StageKey.INQUIRY):
         lead_promote_if_qualified(lead=lead, funnel=funnel)
 
 
-def _emit_created(leads: list[Lead]) -> None:
-    if leads:
-        publish(LeadsImported(lead_ids=tuple(lead.pk for lead in leads)))
+def _funnel() -> Funnel | None:
+    try:
+        return funnel_active()
+    except NoActiveAgreement:
+        return None
 
 
 def _write_slowly(
