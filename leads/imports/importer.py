@@ -47,7 +47,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -977,12 +977,12 @@ def lead_import(
     lookups = _Lookups()
     report: list[dict[str, Any]] = []
 
-    written: list[ImportedLead] = []  # the batch's leads, recorded with it (not in a dry run)
+    written: list[tuple[int, bool]] = []  # the batch's leads, recorded with it (not in a dry run)
 
     def emit(row_result: RowResult) -> None:
         if not dry_run and row_result.id is not None and row_result.status in WRITTEN_STATUSES:
             created = row_result.status != "updated"
-            written.append(ImportedLead(run=record, lead_id=row_result.id, created=created))
+            written.append((row_result.id, created))
         result.count(row_result)
         if keep_results:
             result.results.append(row_result)
@@ -1006,9 +1006,7 @@ def lead_import(
                 _write_batch(batch, parsed, refused, user=user, dry_run=dry_run,
                              lookups=lookups, emit=emit)  # fmt: skip
                 # A lead twice in a run keeps its first verdict (created over updated).
-                ImportedLead.objects.bulk_create(
-                    written, batch_size=BATCH_SIZE, ignore_conflicts=True
-                )
+                _imported_record(run=record, written=written)
                 written.clear()
                 _progress(record, result, beat=True)
         except BaseException:
@@ -1052,6 +1050,28 @@ def lead_import(
     if on_progress:
         on_progress(result)
     return result
+
+
+def _imported_record(*, run: LeadImport, written: list[tuple[int, bool]]) -> None:
+    """Record the batch's leads on the run (lead id, created); a lead already recorded in
+    this run keeps its first verdict. On PostgreSQL one statement over two arrays."""
+    if not written:
+        return
+    if connection.vendor != "postgresql":
+        ImportedLead.objects.bulk_create(
+            [ImportedLead(run=run, lead_id=pk, created=created) for pk, created in written],
+            batch_size=BATCH_SIZE,
+            ignore_conflicts=True,
+        )
+        return
+    ids, created = zip(*written, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ImportedLead._meta.db_table} (run_id, lead_id, created) "
+            "SELECT %s, lead_id, created FROM unnest(%s::bigint[], %s::boolean[]) "
+            "AS batch(lead_id, created) ON CONFLICT DO NOTHING",
+            [run.pk, list(ids), list(created)],
+        )
 
 
 class ImportAbandoned(Exception):
