@@ -7,6 +7,8 @@ importer) and a territory's countries (territory_update)."""
 
 from __future__ import annotations
 
+import functools
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django_countries import countries
@@ -20,7 +22,7 @@ def country_code_clean(value: str, *, field: str = "country") -> str:
     code = (value or "").strip().upper()
     if not code:
         return ""
-    if len(code) != 2 or code not in countries:
+    if len(code) != 2 or code not in _codes():
         raise ValidationError(
             {
                 field: [
@@ -30,6 +32,13 @@ def country_code_clean(value: str, *, field: str = "country") -> str:
             }
         )
     return code
+
+
+@functools.cache
+def _codes() -> frozenset[str]:
+    """The codes django-countries knows (its `in` looks the code up through the active
+    language's names on every call: an importer checks a country per row)."""
+    return frozenset(countries.countries)
 
 
 def country_name(code: str) -> str:

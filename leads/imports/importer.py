@@ -47,6 +47,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -666,12 +667,14 @@ def _lead_fields_check(fields: dict[str, Any]) -> dict[str, list[str]]:
     them (each field's own validators and length; a blank field that may be blank is
     skipped), without building a Lead: messages by field, in the model's field order."""
     errors: dict[str, list[str]] = {}
-    for model_field in _lead_text_fields():
+    for model_field, plain in _lead_text_fields():
         if model_field.attname not in fields:
             continue
         value = fields[model_field.attname]
         if model_field.blank and value in model_field.empty_values:
             continue
+        if plain and isinstance(value, str) and len(value) <= model_field.max_length:
+            continue  # the one thing such a field checks, passed (the common case)
         try:
             model_field.clean(value, None)
         except ValidationError as exc:
@@ -680,10 +683,16 @@ def _lead_fields_check(fields: dict[str, Any]) -> dict[str, list[str]]:
 
 
 @functools.cache
-def _lead_text_fields() -> list[Any]:
-    """The Lead fields a row's text columns fill, checked by _lead_fields_check."""
+def _lead_text_fields() -> list[tuple[Any, bool]]:
+    """The Lead fields a row's text columns fill, checked by _lead_fields_check, each with
+    whether its only check is its length (no choices, no validator but MaxLength)."""
     names = set(LEAD_COLUMNS) - {"company_size", "source"}
-    return [field for field in Lead._meta.concrete_fields if field.name in names]
+    return [
+        (field, field.choices is None
+         and all(isinstance(v, MaxLengthValidator) for v in field.validators))
+        for field in Lead._meta.concrete_fields
+        if field.name in names
+    ]  # fmt: skip
 
 
 def history_put_in_order(
