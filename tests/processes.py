@@ -24,14 +24,19 @@ def process_stop(process: subprocess.Popen, *, timeout: float = 30) -> None:
         process.wait(timeout=10)
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on at this moment."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def gunicorn_start(
     env: dict[str, str], *, log: Path, workers: int, timeout: int = 60
 ) -> tuple[str, subprocess.Popen]:
     """gunicorn serving config.wsgi on a free loopback port, its output in `log`: the base
     URL and the process (wait for it with tests.reliability.test_load._wait_healthy)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with log.open("w") as out:
         server = subprocess.Popen(
             [str(BIN / "gunicorn"), "config.wsgi", "--workers", str(workers), "--bind",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -43,6 +42,7 @@ from leads.models import Lead
 from metrics.models import RollupState
 from tests.conftest import need
 from tests.factories import LeadFactory, UserFactory
+from tests.processes import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REPLICA_TESTS = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -303,12 +303,6 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PrivateReplica:
     """A streaming replica of the test run's primary (pg_basebackup -R), on a port of
     its own, that a test can stop and start."""
@@ -318,7 +312,7 @@ class PrivateReplica:
         self.workdir = Path(tempfile.mkdtemp(prefix="accord-replica-"))
         self.workdir.chmod(0o777)
         self.data = self.workdir / "data"
-        self.port = _free_port()
+        self.port = free_port()
 
     def settings_dict(self) -> dict:
         return {**self.primary, "HOST": "127.0.0.1", "PORT": str(self.port)}

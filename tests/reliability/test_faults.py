@@ -119,7 +119,7 @@ def test_the_app_recovers_when_postgresql_drops_its_connections(tmp_path):
     """
     need(connection.vendor == "postgresql", "the PostgreSQL fault test needs DATABASE_URL")
     from tests.foundation.test_infrastructure import _database_url_for_subprocess
-    from tests.reliability.conftest import free_port
+    from tests.processes import free_port
 
     port = free_port()
     env = {

@@ -29,8 +29,7 @@ from leads.models import Lead, LeadImport
 from tests.conftest import need
 from tests.factories import CampaignFactory
 from tests.foundation.test_infrastructure import _database_url_for_subprocess
-from tests.processes import process_stop
-from tests.reliability.conftest import free_port
+from tests.processes import free_port, process_stop
 
 pytestmark = pytest.mark.django_db
 
