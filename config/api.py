@@ -31,8 +31,10 @@ class FieldsOnceMixin:
     DRF builds a ModelSerializer's fields from the model for every instance (each model
     field's kwargs, validators and choices): a third of a lead create's Python. Where the
     fields depend on nothing but the class (no ``get_fields`` override, no per-request
-    fields), the built set is kept on the class and deep-copied, as DRF itself copies the
-    declared fields.
+    fields), the built set is kept on the class and copied for each instance: a plain
+    field shallowly (binding sets its name and parent on the copy; its options, validators
+    and messages are never changed after it is built), a nested serializer or a field with
+    a child field (bound to its parent when built) deeply, as DRF copies declared fields.
     """
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -41,7 +43,17 @@ class FieldsOnceMixin:
         if built is None:
             built = super().get_fields()  # type: ignore[misc]
             cls._fields_once = built  # type: ignore[attr-defined]
-        return copy.deepcopy(built)
+        return {name: _field_copy(field) for name, field in built.items()}
+
+
+def _field_copy(field: serializers.Field) -> serializers.Field:
+    if (
+        isinstance(field, serializers.BaseSerializer)
+        or hasattr(field, "child")
+        or hasattr(field, "child_relation")
+    ):
+        return copy.deepcopy(field)
+    return copy.copy(field)
 
 
 class FieldErrorsSerializer(serializers.Serializer):

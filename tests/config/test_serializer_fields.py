@@ -42,3 +42,26 @@ def test_the_copied_fields_validate_as_built_ones(db, active_agreement):
     assert not serializer.is_valid()
     assert "email" in serializer.errors
     assert LeadSerializer(data={"email": "ok@example.com"}).is_valid()
+
+
+def test_a_plain_field_is_copied_shallowly_and_a_field_with_a_child_deeply(monkeypatch):
+    """Binding sets a field's name and parent on the copy only; a plain field's options are
+    shared (no re-construction per instance, the cost the mixin removes), while a field
+    whose child is bound to it is copied whole, so the child's parent is the copy."""
+    deep_copies = []
+    real = serializers.Field.__deepcopy__
+
+    def counting(self, memo):
+        deep_copies.append(type(self).__name__)
+        return real(self, memo)
+
+    LeadSerializer()  # built
+    monkeypatch.setattr(serializers.Field, "__deepcopy__", counting)
+    first, second = LeadSerializer(), LeadSerializer()
+    assert first.fields["email"] is not second.fields["email"]
+    assert first.fields["email"].validators is second.fields["email"].validators  # shared
+    assert first.fields["email"].field_name == "email" and first.fields["email"].parent is first
+    assert not [name for name in deep_copies if name in ("EmailField", "CharField")]
+    detail = LeadDetailSerializer()
+    history = detail.fields["stage_history"]
+    assert history.child.parent is history and history.parent is detail
