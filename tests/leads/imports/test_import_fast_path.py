@@ -13,6 +13,7 @@ from django.utils import timezone
 from alignment.agreement.scoring import score_compute
 from alignment.agreement.selectors import funnel_active
 from alignment.models import StageKey
+from leads.imports import importer
 from leads.imports.importer import _lead_fields_check, lead_import
 from leads.models import Lead, StageEvent
 from leads.services.rescoring import leads_rescore_sql
@@ -99,3 +100,33 @@ def test_text_columns_are_checked_as_full_clean_checks_them(fields):
     except ValidationError as exc:
         expected = exc.message_dict
     assert _lead_fields_check(fields) == expected
+
+
+def test_the_search_index_takes_a_larger_pending_list(db_vendor):
+    need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'lead_search_idx'")
+        assert cursor.fetchone()[0] == ["gin_pending_list_limit=32768"]
+
+
+def test_an_import_merges_the_search_index_pending_list_once_at_the_end(
+    active_agreement, marketer, db_vendor
+):
+    need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    with CaptureQueriesContext(connection) as queries:
+        lead_import(rows=ROWS, user=marketer, batch_size=2)
+    merges = [q["sql"] for q in queries if "gin_clean_pending_list" in q["sql"]]
+    assert len(merges) == 1  # once per run, not per batch
+    with CaptureQueriesContext(connection) as queries:
+        lead_import(rows=[{"email": "dry@example.com"}], user=marketer, dry_run=True)
+    assert not [q for q in queries if "gin_clean_pending_list" in q["sql"]]
+
+
+def test_an_import_is_done_even_when_the_pending_list_cannot_be_merged(
+    active_agreement, marketer, db_vendor, monkeypatch
+):
+    need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    monkeypatch.setattr(importer, "SEARCH_INDEX", "no_such_index")  # as a role not its owner
+    result = lead_import(rows=ROWS[1:3], user=marketer)
+    assert result.created == 2 and result.record.status == "done"
+    assert Lead.objects.count() == 2  # the failed merge rolled back nothing else
