@@ -65,8 +65,12 @@ logger = logging.getLogger(__name__)
 REACHED = (StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON)
 # A reader refreshes the rollups itself when at most this many changes wait.
 REFRESH_AT_READ = 2000
-# Past this many waiting changes the worker rebuilds every day instead.
-REBUILD_PAST = 200_000
+# Past this many waiting changes the worker rebuilds every day instead (at 1M leads the
+# rebuild reads ~3M events in about a minute; the refresh takes ~25 us per change).
+REBUILD_PAST = 2_000_000
+# A backlog past this many changes (an import) is taken in steps of about as many, a
+# range of leads at a time, each step its own transaction: memory stays flat.
+CATCH_UP_ROWS = 100_000
 CHUNK_DAYS = 31
 LOCK_KEY = 0x6D52_4F4C  # pg_advisory_xact_lock: one refresh at a time
 
@@ -299,20 +303,47 @@ def _refresh(*, limit: int | None = None) -> bool:
         # Inside a caller's transaction there is no one snapshot for the log and the
         # events (READ COMMITTED): a reader reads the events and leaves it to the worker.
         return False
+    if limit is None and waiting > CATCH_UP_ROWS:
+        _catch_up()
+        return True
     with _exclusive(wait=limit is None) as allowed:
         if not allowed:
             return False
-        log = list(
-            RollupDirty.objects.order_by("pk").values_list(
-                "pk", "kind", "lead_id", "event_id", "to_stage", "occurred_at", "source",
-                "reverts_id", "territory_id", "campaign_id",
-            )
-        )  # fmt: skip
-        if log:
-            _apply(log)
-            for pk_chunk in _chunks([entry[0] for entry in log], 5000):
-                RollupDirty.objects.filter(pk__in=pk_chunk).delete()
+        _take(RollupDirty.objects.all())
     return True
+
+
+LOG_FIELDS = ("pk", "kind", "lead_id", "event_id", "to_stage", "occurred_at", "source",
+              "reverts_id", "territory_id", "campaign_id")  # fmt: skip
+
+
+def _take(rows: Any) -> None:
+    """Apply these log rows (a queryset) and consume them."""
+    log = list(rows.order_by("pk").values_list(*LOG_FIELDS))
+    if log:
+        _apply(log)
+        for pk_chunk in _chunks([entry[0] for entry in log], 5000):
+            RollupDirty.objects.filter(pk__in=pk_chunk).delete()
+
+
+def _catch_up() -> None:
+    """A large backlog (an import of 100k leads logs 200k changes) in steps: each takes
+    every log row of a range of leads, about CATCH_UP_ROWS in all, in a transaction and
+    snapshot of its own. A lead's part of the rollups depends on its own events and log
+    rows alone, so taking all of a lead's rows at once keeps each step exact; rows logged
+    meanwhile for leads already taken wait for the next refresh."""
+    after: int | None = None
+    while True:
+        with _exclusive(wait=True):
+            rows = RollupDirty.objects.order_by()
+            if after is not None:
+                rows = rows.filter(lead_id__gt=after)
+            ends = rows.order_by("lead_id").values_list("lead_id", flat=True)
+            end = next(iter(ends[CATCH_UP_ROWS : CATCH_UP_ROWS + 1]), None)
+            _take(rows if end is None else rows.filter(lead_id__lte=end))
+        if end is None:
+            return
+        after = end
 
 
 def _apply(log: list[tuple]) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from alignment.models import StageKey
 from leads.models import Lead, SourceChannel, StageEvent
+from metrics import rollups as rollups_module
 from metrics.definitions import (
     METRIC_NAMES,
     MetricFilter,
@@ -47,6 +48,7 @@ def _table() -> list[tuple]:
     return stages + sorted(leads, key=lambda r: [(v is None, str(v)) for v in r])
 
 
+_TAKE = rollups_module._take  # the real one, before any test wraps it
 SOURCES = [SourceChannel.EMAIL, SourceChannel.PAID_SEARCH, SourceChannel.EVENT]
 
 
@@ -441,3 +443,40 @@ def test_a_row_left_with_more_reached_than_entries_is_drift_not_an_empty_row():
     with pytest.raises(RollupsDrifted):
         _rows_add({key: Counter(entries=-1)})
     assert StageDayRollup.objects.get().entries == 1  # nothing written
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(history=st.lists(step.filter(lambda op: op[0] != "refresh"), min_size=1, max_size=30),
+       rows=st.integers(1, 6))  # fmt: skip
+def test_a_backlog_taken_in_steps_of_leads_equals_a_rebuild(
+    active_agreement, history, rows, monkeypatch
+):
+    """The worker's catch-up after an import: every change of a range of leads per step."""
+    monkeypatch.setattr(rollups_module, "CATCH_UP_ROWS", rows)
+    taken: list[int] = []
+
+    def counting(queryset):
+        taken.append(queryset.count())
+        _TAKE(queryset)
+
+    monkeypatch.setattr(rollups_module, "_take", counting)
+    with transaction.atomic():
+        territories = [None, TerritoryFactory(code="north").pk, TerritoryFactory(code="south").pk]
+        campaigns = [None, CampaignFactory().pk, CampaignFactory().pk]
+        leads = [LeadFactory(territory_id=territories[n % 3]) for n in range(6)]
+        rollups_rebuild()
+        for op in history:
+            _apply(op, leads, territories, campaigns)
+        waiting = RollupDirty.objects.count()
+        rollups_refresh()
+        assert not RollupDirty.objects.exists()
+        if waiting > rows:  # taken in more than one step, none much over the step's size
+            assert len(taken) > 1 and sum(taken) == waiting
+        kept = _table()
+        rollups_rebuild()
+        assert kept == _table()
+        transaction.set_rollback(True)
