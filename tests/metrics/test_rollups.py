@@ -126,18 +126,27 @@ def _apply(op: tuple, leads: list[Lead], territories: list[int | None],
 @given(history=st.lists(step, min_size=1, max_size=40))
 def test_rollups_kept_as_the_work_happens_equal_a_rebuild(active_agreement, history):
     with transaction.atomic():
-        territories = [None, TerritoryFactory(code="north").pk, TerritoryFactory(code="south").pk]
-        campaigns = [None, CampaignFactory().pk, CampaignFactory().pk]
-        leads = [LeadFactory(territory_id=territories[n % 3]) for n in range(6)]
-        rollups_rebuild()
-        for op in history:
-            _apply(op, leads, territories, campaigns)
+        _played(history)
         rollups_refresh()
-        kept = _table()
-        assert not RollupDirty.objects.exists()
-        rollups_rebuild()
-        assert kept == _table()
+        _kept_equals_a_rebuild()
         transaction.set_rollback(True)
+
+
+def _played(history: list[tuple]) -> None:
+    """Six leads in three territories, the rollups built, then `history` played on them."""
+    territories = [None, TerritoryFactory(code="north").pk, TerritoryFactory(code="south").pk]
+    campaigns = [None, CampaignFactory().pk, CampaignFactory().pk]
+    leads = [LeadFactory(territory_id=territories[n % 3]) for n in range(6)]
+    rollups_rebuild()
+    for op in history:
+        _apply(op, leads, territories, campaigns)
+
+
+def _kept_equals_a_rebuild() -> None:
+    kept = _table()
+    assert not RollupDirty.objects.exists()
+    rollups_rebuild()
+    assert kept == _table()
 
 
 def _history(seed: int) -> list[int]:
@@ -465,18 +474,10 @@ def test_a_backlog_taken_in_steps_of_leads_equals_a_rebuild(
 
     monkeypatch.setattr(rollups_module, "_take", counting)
     with transaction.atomic():
-        territories = [None, TerritoryFactory(code="north").pk, TerritoryFactory(code="south").pk]
-        campaigns = [None, CampaignFactory().pk, CampaignFactory().pk]
-        leads = [LeadFactory(territory_id=territories[n % 3]) for n in range(6)]
-        rollups_rebuild()
-        for op in history:
-            _apply(op, leads, territories, campaigns)
+        _played(history)
         waiting = RollupDirty.objects.count()
         rollups_refresh()
-        assert not RollupDirty.objects.exists()
-        if waiting > rows:  # taken in more than one step, none much over the step's size
+        if waiting > rows:  # taken in more than one step, all of them in the end
             assert len(taken) > 1 and sum(taken) == waiting
-        kept = _table()
-        rollups_rebuild()
-        assert kept == _table()
+        _kept_equals_a_rebuild()
         transaction.set_rollback(True)
