@@ -1055,7 +1055,7 @@ def lead_import(
             logger.exception("Import %s failed and could not be recorded as failed", record.pk)
         raise
     _progress(record, result, status=LeadImport.Status.DONE, report=report)
-    if result.created and not dry_run:
+    if result.created >= SETTLE_AFTER and not dry_run:
         _search_index_settle()
     result.unmapped_sources = lookups.channels.unmapped_values()
     if on_progress:
@@ -1086,6 +1086,10 @@ def _imported_record(*, run: LeadImport, written: list[tuple[int, bool]]) -> Non
 
 
 SEARCH_INDEX = "lead_search_idx"  # leads/migrations 0014 and 0020
+# A run that created at least this many leads merges the pending list itself; a smaller
+# one (a form's few rows, an integration's batch) would pay for entries others left there,
+# up to the whole list, so it leaves them to autovacuum as single creates do.
+SETTLE_AFTER = BATCH_SIZE
 
 
 def _search_index_settle() -> None:

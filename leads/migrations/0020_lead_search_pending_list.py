@@ -5,7 +5,7 @@ list and merges it into the index when the list outgrows `gin_pending_list_limit
 session whose insert crosses the limit does the merge. With the default 4 MB that is every
 ~20k new leads, and it made a 10k-lead COPY cost 0.6-1.0 s instead of 0.4 s (measured at
 1M leads). A larger list is merged less often and in bigger, cheaper sorted runs, by
-autovacuum or the importer at the end of a run (leads.imports.importer), at the price of
+autovacuum or the importer at the end of a large run (leads.imports.importer), at the price of
 a search scanning the list until then (a few ms per 10k waiting leads). SQLite has no GIN
 index: nothing to do there. Instant: ALTER INDEX ... SET changes no data."""
 

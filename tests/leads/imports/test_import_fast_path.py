@@ -110,9 +110,10 @@ def test_the_search_index_takes_a_larger_pending_list(db_vendor):
 
 
 def test_an_import_merges_the_search_index_pending_list_once_at_the_end(
-    active_agreement, marketer, db_vendor
+    active_agreement, marketer, db_vendor, monkeypatch
 ):
     need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    monkeypatch.setattr(importer, "SETTLE_AFTER", len(ROWS))  # a bulk run, in four rows
     with CaptureQueriesContext(connection) as queries:
         lead_import(rows=ROWS, user=marketer, batch_size=2)
     merges = [q["sql"] for q in queries if "gin_clean_pending_list" in q["sql"]]
@@ -127,6 +128,17 @@ def test_an_import_is_done_even_when_the_pending_list_cannot_be_merged(
 ):
     need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
     monkeypatch.setattr(importer, "SEARCH_INDEX", "no_such_index")  # as a role not its owner
+    monkeypatch.setattr(importer, "SETTLE_AFTER", 1)
     result = lead_import(rows=ROWS[1:3], user=marketer)
     assert result.created == 2 and result.record.status == "done"
     assert Lead.objects.count() == 2  # the failed merge rolled back nothing else
+
+
+def test_a_small_import_leaves_the_pending_list_to_autovacuum(
+    active_agreement, marketer, db_vendor
+):
+    need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    with CaptureQueriesContext(connection) as queries:
+        result = lead_import(rows=ROWS, user=marketer)
+    assert result.created == len(ROWS) < importer.SETTLE_AFTER
+    assert not [q for q in queries if "gin_clean_pending_list" in q["sql"]]
