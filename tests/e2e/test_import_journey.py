@@ -49,3 +49,29 @@ def test_a_marketer_imports_a_csv_in_a_browser(page, tmp_path, settings, logged_
     with page.expect_download() as download:
         page.click("text=Download the per-row report (CSV)")
     assert download.value.suggested_filename == f"import-{run.pk}-report.csv"
+
+
+def test_the_report_of_a_long_problem_fits_a_phone(
+    browser, live_server, tmp_path, settings, logged_in
+):
+    """The report's problems are cards on a phone (each cell labelled): a long message, such
+    as the source channels an unknown source lists, no longer pushes the page sideways."""
+    settings.MEDIA_ROOT = tmp_path
+    demo_seed(lead_count=5, scorecard_weeks=1)
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    logged_in(phone, "mktmgr")
+    upload = tmp_path / "untidy.csv"
+    upload.write_text("email,source\nann@example.com,web\n")  # "web" is no channel
+    phone.goto("/leads/import/")
+    phone.set_input_files("input[type=file]", str(upload))
+    phone.click("text=Upload and map columns")
+    phone.wait_for_url("**/leads/import/*/")
+    phone.click("button[value=import]")
+    phone.wait_for_url("**/leads/import/runs/*/")
+    phone.wait_for_selector("table.problems")
+    assert "not a source channel" in phone.inner_text("table.problems")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert phone.locator("table.problems td[data-label='Problem']").count() == 1
+    screenshot(phone, "import-problem-phone")
+    context.close()
