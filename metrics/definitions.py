@@ -55,7 +55,6 @@ from leads.models import (
     SlaBreach,
     SourceChannel,
     StageEvent,
-    account_key,
 )
 from metrics.models import Target, Territory
 from metrics.rollups import (
@@ -315,12 +314,12 @@ _PATHS: dict[str, dict[str, str]] = {
         "source": "lead__source",
         "channel": "lead__campaign__channel",
     },
-    "deal": {
+    "deal": {  # the lead's campaign and creation time are kept on the deal (Deal.lead_*)
         "territory": "lead__territory_id",
-        "campaign": "lead__campaign_id",
+        "campaign": "lead_campaign_id",
         "owner": "owner_id",
         "source": "lead__source",
-        "channel": "lead__campaign__channel",
+        "channel": "lead_campaign__channel",
     },
     "spend": {
         "territory": "campaign__target_territories",
@@ -560,24 +559,20 @@ def deals_won(f: MetricFilter) -> QuerySet:
 
 
 def deals_won_attributed(f: MetricFilter) -> QuerySet:
-    return deals_won(f).filter(lead__campaign__isnull=False)
-
-
-ACCOUNT = account_key("lead__")
+    return deals_won(f).filter(lead_campaign__isnull=False)  # the lead's, kept on the deal
 
 
 def deals_first_won(f: MetricFilter) -> QuerySet:
-    """The first won deal of each account, for accounts whose first win fell in the period."""
-    earlier = (
-        won_deals()
-        .annotate(account=ACCOUNT)
-        .filter(account=OuterRef("account"))
-        .filter(
-            Q(closed_at__lt=OuterRef("closed_at"))
-            | Q(closed_at=OuterRef("closed_at"), pk__lt=OuterRef("pk"))
-        )
+    """The first won deal of each account, for accounts whose first win fell in the period.
+
+    A deal's account is its lead's (leads.models.account_key), kept on the deal by the
+    database (Deal.account): the probe reads the deal table's own index."""
+    earlier = won_deals().filter(
+        Q(closed_at__lt=OuterRef("closed_at"))
+        | Q(closed_at=OuterRef("closed_at"), pk__lt=OuterRef("pk")),
+        account=OuterRef("account"),
     )
-    return deals_won(f).annotate(account=ACCOUNT).filter(~Exists(earlier))
+    return deals_won(f).filter(~Exists(earlier))
 
 
 def deals_created(f: MetricFilter) -> QuerySet:
@@ -1024,7 +1019,7 @@ def _build() -> dict[str, Metric]:
             "deal",
             deals_won,
             lambda: {
-                "value": Median(HoursBetween(F("closed_at"), F("lead__created_at"))),
+                "value": Median(HoursBetween(F("closed_at"), F("lead_created_at"))),
                 "den": Count("pk"),
             },
             lambda row: None if row.get("value") is None else round(row["value"] / 24, 2),
@@ -1446,10 +1441,39 @@ def metric_values(
         return _metric_values(f=f, wanted=wanted, plan=plan)
 
 
-def _metric_values(*, f: MetricFilter, wanted: list[str], plan: Plan | None) -> dict[str, Any]:
+def _read_together(f: MetricFilter, names: Iterable[str]) -> dict[str, Any]:
+    """The values of the named metrics that aggregate the same records (revenue, deal size
+    and the sales cycle: the deals won), each group in one query: the metrics' own
+    aggregations side by side, each finished by its own metric."""
+    groups: dict[Callable[[MetricFilter], QuerySet], list[Metric]] = {}
+    for name in names:
+        metric = REGISTRY.get(name)
+        if metric is None or metric.parts:
+            continue
+        if metric.rollup is not None and metric._rollup_fits(f) and rollups_ready():
+            continue
+        groups.setdefault(metric.records, []).append(metric)
     values: dict[str, Any] = {}
+    for records, metrics in groups.items():
+        if len(metrics) < 2:
+            continue
+        aggregates = {
+            f"m{index}_{key}": aggregate
+            for index, metric in enumerate(metrics)
+            for key, aggregate in metric.aggregates().items()
+        }
+        row = records(f).aggregate(**aggregates)
+        for index, metric in enumerate(metrics):
+            prefix = f"m{index}_"
+            own = {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)}
+            values[metric.name] = metric.finish(own)
+    return values
+
+
+def _metric_values(*, f: MetricFilter, wanted: list[str], plan: Plan | None) -> dict[str, Any]:
+    values: dict[str, Any] = _read_together(f, wanted)
     for name in wanted:
-        if name in REGISTRY:
+        if name in REGISTRY and name not in values:
             metric = REGISTRY[name]
             if metric.parts:
                 parts = [

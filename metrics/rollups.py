@@ -489,6 +489,11 @@ class Entries:
 
 
 _READY: ContextVar[bool | None] = ContextVar("rollups_ready", default=None)
+# Inside `rollups_reading`: every stage's entries of a period (and territory, campaign)
+# once read, for the figures after it (a page reads each stage's for several metrics).
+_ENTRIES: ContextVar[dict[tuple, dict[str, Entries]] | None] = ContextVar(
+    "rollups_entries", default=None
+)
 
 
 def rollups_ready() -> bool:
@@ -508,19 +513,19 @@ def rollups_reading() -> Iterator[None]:
         yield
         return
     token = _READY.set(rollups_refresh(limit=REFRESH_AT_READ))
+    memo = _ENTRIES.set({})
     try:
         yield
     finally:
+        _ENTRIES.reset(memo)
         _READY.reset(token)
 
 
-def _period_rows(stage: str, start: date, end: date) -> Any:
-    return StageDayRollup.objects.filter(
-        Q(prev_day__isnull=True) | Q(prev_day__lt=start),
-        stage=stage,
-        day__gte=start,
-        day__lt=end,
+def _period_rows(stage: str | None, start: date, end: date) -> Any:
+    rows = StageDayRollup.objects.filter(
+        Q(prev_day__isnull=True) | Q(prev_day__lt=start), day__gte=start, day__lt=end
     )
+    return rows if stage is None else rows.filter(stage=stage)
 
 
 def _narrowed(
@@ -544,9 +549,21 @@ def _entries(row: dict[str, Any]) -> Entries:
 def stage_entries(
     *, stage: str, start: date, end: date, territory: int | None, campaign: int | None = None
 ) -> Entries:
-    """Leads that entered `stage` in [start, end) (of `territory` and `campaign`, or all)."""
-    rows = _narrowed(_period_rows(stage, start, end), territory=territory, campaign=campaign)
-    return _entries(rows.aggregate(**_SUMS))
+    """Leads that entered `stage` in [start, end) (of `territory` and `campaign`, or all).
+
+    Inside `rollups_reading` every stage's are read at once, in one query, and kept for
+    the rest of the reading."""
+    memo = _ENTRIES.get()
+    if memo is None:
+        rows = _narrowed(_period_rows(stage, start, end), territory=territory, campaign=campaign)
+        return _entries(rows.aggregate(**_SUMS))
+    key = (start, end, territory, campaign)
+    if key not in memo:
+        rows = _narrowed(_period_rows(None, start, end), territory=territory, campaign=campaign)
+        memo[key] = {
+            row["stage"]: _entries(row) for row in rows.order_by().values("stage").annotate(**_SUMS)
+        }
+    return memo[key].get(stage) or Entries(entered=0, reached=dict.fromkeys(REACHED, 0))
 
 
 def stage_entries_by(

@@ -270,3 +270,29 @@ def test_disputes_and_intel_at_a_periods_end_read_the_timestamps_not_todays_stat
     assert intel not in intel_waiting_at_end(before)
     north = MetricFilter(start=WEEK.start, end=WEEK.end, territory=week_data.north.pk)
     assert dispute in disputes_open_at_end(north)  # l1 is in North
+
+
+def _reads(table: str, names: list[str]) -> tuple[dict, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as seen:
+        values = metric_values(f=WEEK, names=names)
+    return values, sum(f'FROM "{table}"' in query["sql"] for query in seen)
+
+
+def test_metrics_of_the_same_records_are_read_in_one_query_each_its_own_value(week_data):
+    names = ["revenue", "avg_deal_size", "sales_cycle_days_median"]  # all over the deals won
+    values, deal_reads = _reads("leads_deal", names)
+    assert values == {name: EXPECTED[name] for name in names}
+    assert deal_reads == 1  # three without reading them together
+
+
+def test_a_reading_takes_every_stages_entries_of_a_period_from_the_rollups_at_once(week_data):
+    from metrics.rollups import rollups_rebuild
+
+    rollups_rebuild()
+    names = [n for n in METRIC_NAMES if n == "mqls" or n.startswith(("stage_entries", "stage_co"))]
+    values, rollup_reads = _reads("metrics_stagedayrollup", names)
+    assert values == {name: EXPECTED[name] for name in names}
+    assert len(names) == 11 and rollup_reads == 1  # one per stage and step without it
