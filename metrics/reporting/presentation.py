@@ -9,11 +9,12 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.translation import gettext as _
 
 from config.formats import (
@@ -74,8 +75,27 @@ def delta_display(value: Any, unit: str) -> str:
     return signed_number_format(number)
 
 
+@lru_cache(maxsize=8)
+def _records_path(prefix: str) -> str:
+    """The drill-down's path under a script prefix (`reverse` adds the prefix itself)."""
+    return reverse("metrics:records")
+
+
+@lru_cache(maxsize=256)
+def _filter_query(f: MetricFilter) -> tuple[str, frozenset[str]]:
+    params = f.as_params()
+    return urlencode(params), frozenset(params)
+
+
 def records_url(name: str, f: MetricFilter, **extra: Any) -> str:
-    return reverse("metrics:records") + "?" + urlencode({"metric": name, **f.as_params(), **extra})
+    """The drill-down of metric `name` under `f` (and `extra` narrowing). The dashboard
+    links some 350 figures and rows: the path and the filter's part are built once."""
+    query, keys = _filter_query(f)
+    if keys.intersection(extra):  # an extra narrowing replaces the filter's own
+        query = urlencode({**f.as_params(), **extra})
+    elif extra:
+        query += "&" + urlencode(extra)
+    return f"{_records_path(get_script_prefix())}?{urlencode({'metric': name})}&{query}"
 
 
 @dataclass(frozen=True)
