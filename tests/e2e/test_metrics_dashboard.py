@@ -48,3 +48,34 @@ def test_a_manager_reads_the_dashboard_and_drills_into_a_figure(page, logged_in)
     page.goto("/metrics/pack/")
     expect(page.get_by_role("heading", name=re.compile("Alignment meeting"))).to_be_visible()
     screenshot(page, "metrics-pack")
+
+
+# Words of an element broken across lines: a word whose range has two line boxes.
+_BROKEN_WORDS = """(element) => {
+  const broken = [];
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const match of node.textContent.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      if (tops.size > 1) broken.push(match[0]);
+    }
+  }
+  return broken;
+}"""
+
+
+def test_on_a_phone_the_funnel_fits_with_every_word_whole(browser, live_server, logged_in):
+    demo_seed(lead_count=60, scorecard_weeks=2)
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    logged_in(page, "mktmgr")
+    page.goto("/metrics/")
+    table = page.locator(".funnel-table")
+    expect(table.get_by_text("Opportunity")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert table.evaluate(_BROKEN_WORDS) == []  # was ["Entered", "Opportunity"]
+    screenshot(page, "metrics-dashboard-phone")
+    context.close()
