@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from alignment.models import StageKey
-from config.dates import week_start_of
+from config.dates import day_start, week_start_of
 from leads.services.follow_ups import follow_up_log
 from leads.services.sla import sla_breaches_check
 from tests.exports import HOSTILE, column, safe_rows
@@ -26,11 +26,15 @@ def ledger(team):
     other.save()
     ok = make_lead(email="ok@acme.pl", stage=StageKey.MQL, owner=rep)
     follow_up_log(lead=ok, author=rep, kind="call", outcome="connected")
+    # Overdue by up to 6 hours, but due this week even early on a Monday (the ledger
+    # counts a breach in the week it fell due): 24 hours of SLA, then late by a little.
+    now = timezone.now()
+    late_by = min(timedelta(hours=6), (now - day_start(week_start_of(now))) / 2)
     make_lead(
         email="late@acme.pl",
         stage=StageKey.MQL,
         owner=other,
-        at=timezone.now() - timedelta(hours=30),
+        at=now - timedelta(hours=24) - late_by,
     )
     sla_breaches_check()
     return rep, other
