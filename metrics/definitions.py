@@ -703,8 +703,8 @@ class Metric:
         if self.parts:
             numerator, denominator = (REGISTRY[p].value(f) for p in self.parts)
             return self.combine(numerator, denominator)  # type: ignore[misc]
-        if self.rollup is not None and self._rollup_fits(f) and rollups_ready():
-            return self.rollup(f)
+        if self.reads_rollups(f):
+            return self.rollup(f)  # type: ignore[misc]
         row = self.records(f).aggregate(**self.aggregates())
         return self.finish(row)
 
@@ -738,6 +738,10 @@ class Metric:
             .order_by("group")
         )
         return {row["group"]: self.finish(row) for row in rows}
+
+    def reads_rollups(self, f: MetricFilter) -> bool:
+        """Whether the value of `f` comes from the rollups (else from the records)."""
+        return self.rollup is not None and self._rollup_fits(f) and rollups_ready()
 
     def _rollup_fits(self, f: MetricFilter) -> bool:
         """Whether the rollups keep every dimension `f` narrows by (owner: never)."""
@@ -1450,7 +1454,7 @@ def _read_together(f: MetricFilter, names: Iterable[str]) -> dict[str, Any]:
         metric = REGISTRY.get(name)
         if metric is None or metric.parts:
             continue
-        if metric.rollup is not None and metric._rollup_fits(f) and rollups_ready():
+        if metric.reads_rollups(f):
             continue
         groups.setdefault(metric.records, []).append(metric)
     values: dict[str, Any] = {}
