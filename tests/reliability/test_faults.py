@@ -206,8 +206,9 @@ def test_two_beat_processes_enqueue_each_job_once(private_redis, tmp_path):
         sent = client.llen("interactive") - start_count
         elapsed = time.monotonic() - started
         assert all(beat.poll() is None for beat in beats), "a beat process died"
-        # One beat sends about one heartbeat a second; two unlocked beats would send two.
-        assert sent <= elapsed + 2, (sent, elapsed)
+        # One beat sends about one heartbeat a second (a late tick catches up in a burst:
+        # 11 in 8 s seen under CI load); two unlocked beats would send two a second.
+        assert sent <= elapsed * 1.5, (sent, elapsed)
         assert sent >= elapsed / 2 - 1, (sent, elapsed)
     finally:
         for beat in beats:
