@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from alignment.agreement.scoring import score_compute
@@ -13,6 +14,7 @@ from alignment.models import QualificationRule, RuleKind, StageKey
 from campaigns.models import Touch
 from leads.models import Lead, StageEvent
 from leads.services.rescoring import agreement_rescore_all, leads_rescore_sql, scores_decay_apply
+from tests.conftest import need
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -234,3 +236,37 @@ def test_the_decay_task_rescores_under_the_active_version(agreement):
     LeadFactory.create_batch(3)
     assert apply_score_decay() == 3
     assert apply_score_decay() == 3  # safe to run twice
+
+
+def _work_mem() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        return cursor.fetchone()[0]
+
+
+def test_a_whole_table_rescore_hashes_in_memory_and_gives_the_memory_back(agreement):
+    """Every lead's rescore gets RESCORE_WORK_MEM for its one statement (at 1M leads its
+    two hashes spill to disk at the default, 37 s instead of 27 s); the connection's
+    setting is back afterwards, and a few leads' rescore keeps the default."""
+    from leads.services.rescoring import RESCORE_WORK_MEM
+
+    need(connection.vendor == "postgresql", "work_mem is PostgreSQL's")
+    leads = LeadFactory.create_batch(2)
+    before = _work_mem()
+    assert before != RESCORE_WORK_MEM
+    seen: list[str] = []
+
+    def spy(execute, sql, params, many, context):
+        if sql.startswith("UPDATE"):
+            seen.append(_work_mem_in(context["cursor"]))
+        return execute(sql, params, many, context)
+
+    def _work_mem_in(cursor) -> str:
+        cursor.execute("SHOW work_mem")
+        return cursor.fetchone()[0]
+
+    with connection.execute_wrapper(spy):
+        assert leads_rescore_sql(agreement=agreement, now=timezone.now()) == 2
+        leads_rescore_sql(agreement=agreement, now=timezone.now(), lead_ids=[leads[0].pk])
+    assert seen == [RESCORE_WORK_MEM, before]
+    assert _work_mem() == before
