@@ -277,6 +277,15 @@ class StageEvent(models.Model):
                 name="stage_event_to_lead_idx",
             ),
             models.Index(fields=["lead", "to_stage", "occurred_at"], name="stage_event_reach_idx"),
+            # Overrides (a manager's hand move past the entry criterion) are rare: the MQL
+            # overrides of a period from this small index, not by filtering every move
+            # into MQL of the period (48k rows in 28 days at 1M leads: 7-14 ms -> 0.1 ms).
+            models.Index(
+                fields=["to_stage", "occurred_at"],
+                include=["lead", "id"],
+                condition=models.Q(override=True),
+                name="stage_event_override_idx",
+            ),
             # The hand-off's decisions (from MQL, by whom) by period, from the index alone:
             # stage events are never updated, so their pages stay marked visible.
             models.Index(

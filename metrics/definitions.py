@@ -451,6 +451,20 @@ def mql_decisions(f: MetricFilter) -> QuerySet:
     )
 
 
+@dataclass(frozen=True)
+class Subset:
+    """The records of `of` that match `where`: a metric's records when they are part of
+    another metric's (the MQLs accepted, of sales' MQL decisions). Its value is read in
+    the same query as the wider records' metrics (`_read_together`), counted with
+    `where` as the aggregate's filter."""
+
+    of: Callable[[MetricFilter], QuerySet]
+    where: Q
+
+    def __call__(self, f: MetricFilter) -> QuerySet:
+        return self.of(f).filter(self.where)
+
+
 def rejections_upheld(f: MetricFilter) -> QuerySet:
     """Sales' rejections of MQLs in the period (as `mql_decisions` counts them) that an
     executive upheld on dispute: the rejections the arbiter agreed with, a measure of the
@@ -874,7 +888,7 @@ def _build() -> dict[str, Metric]:
             _lazy("MQLs accepted"),
             "count",
             "event",
-            lambda f: mql_decisions(f).filter(to_stage=StageKey.SAL),
+            Subset(mql_decisions, Q(to_stage=StageKey.SAL)),
             description=_lazy("MQLs accepted by sales in the period."),
         ),
         Metric(
@@ -882,7 +896,7 @@ def _build() -> dict[str, Metric]:
             _lazy("MQLs rejected"),
             "count",
             "event",
-            lambda f: mql_decisions(f).filter(to_stage__in=REJECTED_STAGES),
+            Subset(mql_decisions, Q(to_stage__in=REJECTED_STAGES)),
             description=_lazy("MQLs sent back or disqualified by sales in the period."),
         ),
         Metric(
@@ -1456,13 +1470,14 @@ def _read_together(f: MetricFilter, names: Iterable[str]) -> dict[str, Any]:
             continue
         if metric.reads_rollups(f):
             continue
-        groups.setdefault(metric.records, []).append(metric)
+        records = metric.records
+        groups.setdefault(records.of if isinstance(records, Subset) else records, []).append(metric)
     values: dict[str, Any] = {}
     for records, metrics in groups.items():
         if len(metrics) < 2:
             continue
         aggregates = {
-            f"m{index}_{key}": aggregate
+            f"m{index}_{key}": _within(aggregate, metric.records)
             for index, metric in enumerate(metrics)
             for key, aggregate in metric.aggregates().items()
         }
@@ -1472,6 +1487,17 @@ def _read_together(f: MetricFilter, names: Iterable[str]) -> dict[str, Any]:
             own = {k.removeprefix(prefix): v for k, v in row.items() if k.startswith(prefix)}
             values[metric.name] = metric.finish(own)
     return values
+
+
+def _within(aggregate: Aggregate, records: Callable[[MetricFilter], QuerySet]) -> Aggregate:
+    """`aggregate` over `records` when read over the wider records of a Subset."""
+    if not isinstance(records, Subset):
+        return aggregate
+    if aggregate.filter is not None:
+        raise ValueError("A Subset metric's aggregates carry no filter of their own")
+    narrowed = aggregate.copy()
+    narrowed.filter = records.where
+    return narrowed
 
 
 def _metric_values(*, f: MetricFilter, wanted: list[str], plan: Plan | None) -> dict[str, Any]:

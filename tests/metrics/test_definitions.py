@@ -288,6 +288,17 @@ def test_metrics_of_the_same_records_are_read_in_one_query_each_its_own_value(we
     assert deal_reads == 1  # three without reading them together
 
 
+def test_the_mqls_accepted_and_rejected_are_read_with_the_acceptance_rate(week_data):
+    """Counts of a part of other metrics' records (a Subset) are filtered aggregates in
+    their query; each drill-down still lists its own part."""
+    names = ["mqls_accepted", "mqls_rejected", "acceptance_rate"]
+    values, event_reads = _reads("leads_stageevent", names)
+    assert values == {name: EXPECTED[name] for name in names}
+    assert event_reads == 1  # three without reading them together
+    for name in ("mqls_accepted", "mqls_rejected"):
+        assert metric_records(name=name, f=WEEK).count() == EXPECTED[name]
+
+
 def test_a_reading_takes_every_stages_entries_of_a_period_from_the_rollups_at_once(week_data):
     from metrics.rollups import rollups_rebuild
 
@@ -296,3 +307,20 @@ def test_a_reading_takes_every_stages_entries_of_a_period_from_the_rollups_at_on
     values, rollup_reads = _reads("metrics_stagedayrollup", names)
     assert values == {name: EXPECTED[name] for name in names}
     assert len(names) == 11 and rollup_reads == 1  # one per stage and step without it
+
+
+def test_on_postgresql_the_mql_overrides_of_a_period_come_from_their_own_small_index(week_data):
+    from django.db import connection
+
+    from tests.conftest import need
+
+    need(connection.vendor == "postgresql", "the plan is PostgreSQL's")
+    # Not every move into MQL of the period filtered for the flag: the partial index
+    # holds the overrides alone, so any plan but a table scan reads it.
+    sql, params = metric_records(name="mql_overrides", f=WEEK).order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "stage_event_override_idx" in plan, plan
+    assert metric_records(name="mql_overrides", f=WEEK).count() == EXPECTED["mql_overrides"]
