@@ -42,11 +42,12 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from alignment.agreement.selectors import agreement_in_force
+from alignment.agreement.selectors import AGREEMENT_GENERATION, agreement_in_force
 from alignment.models import Dispute, DisputeEffect, FieldIntel, FollowUpKind, StageKey, Team
 from campaigns.models import Campaign, SpendEntry
 from config.dates import WEEK, day_start, deployment_date, period_params_parse, week_start_of
 from config.dates import deployment_tz as deployment_tz  # re-exported for bench/
+from config.generations import memo
 from leads.models import (
     Deal,
     DealOutcome,
@@ -493,7 +494,15 @@ def leads_assigned_followed_up(f: MetricFilter) -> QuerySet:
 
 
 def response_sla_hours(*, at: datetime) -> int:
-    """The MQL stage's SLA of the agreement in force at `at` (a period's end)."""
+    """The MQL stage's SLA of the agreement in force at `at` (a period's end).
+
+    Cached in the process until an agreement or a stage changes (config.generations):
+    finding the version in force reads it with its whole funnel, six queries per page.
+    """
+    return memo(AGREEMENT_GENERATION, ("response_sla_hours", at), lambda: _sla_in_force(at))
+
+
+def _sla_in_force(at: datetime) -> int:
     agreement = agreement_in_force(at=at)
     if agreement is not None:
         for stage in agreement.stages.all():

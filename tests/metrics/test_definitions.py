@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from metrics.definitions import (
     METRIC_NAMES,
@@ -324,3 +325,19 @@ def test_on_postgresql_the_mql_overrides_of_a_period_come_from_their_own_small_i
         plan = " ".join(row[0] for row in cursor.fetchall())
     assert "stage_event_override_idx" in plan, plan
     assert metric_records(name="mql_overrides", f=WEEK).count() == EXPECTED["mql_overrides"]
+
+
+def test_the_response_sla_in_force_is_read_once_until_the_agreement_changes(
+    active_agreement, django_assert_num_queries
+):
+    from alignment.models import FunnelStage
+    from metrics.definitions import response_sla_hours
+
+    at = timezone.now()
+    first = response_sla_hours(at=at)
+    with django_assert_num_queries(0):  # six without the cache: the version and its funnel
+        assert response_sla_hours(at=at) == first
+    stage = FunnelStage.objects.get(agreement=active_agreement, key="mql")
+    stage.sla_hours = first + 5  # the admin's edit: a plain save
+    stage.save()
+    assert response_sla_hours(at=at) == first + 5
