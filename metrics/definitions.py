@@ -588,14 +588,11 @@ def deals_won_attributed(f: MetricFilter) -> QuerySet:
 def deals_first_won(f: MetricFilter) -> QuerySet:
     """The first won deal of each account, for accounts whose first win fell in the period.
 
-    A deal's account is its lead's (leads.models.account_key), kept on the deal by the
-    database (Deal.account): the probe reads the deal table's own index."""
-    earlier = won_deals().filter(
-        Q(closed_at__lt=OuterRef("closed_at"))
-        | Q(closed_at=OuterRef("closed_at"), pk__lt=OuterRef("pk")),
-        account=OuterRef("account"),
-    )
-    return deals_won(f).filter(~Exists(earlier))
+    A deal's account is its lead's (leads.models.account_key); the account's first win is
+    its earliest won deal by closing time, then id (a deal without an account is its own
+    account's). Both are kept on the deal by the database (Deal.account, Deal.first_win),
+    so a period's new accounts are read from the first wins' own index."""
+    return deals_won(f).filter(first_win=True)
 
 
 def deals_created(f: MetricFilter) -> QuerySet:
