@@ -490,9 +490,10 @@ class Deal(models.Model):
     # Whether this is its account's first win (the earliest won deal by closing time,
     # then id; a deal without an account is its own), kept by the database on every write
     # path (leads 0023: a trigger on the deals sets the flags of an account whose wins
-    # changed). New accounts count these deals, never probing every earlier win.
+    # changed; a row written past the ORM starts false, the database's default, and the
+    # trigger sets it). New accounts count these deals, never probing every earlier win.
     first_win = models.BooleanField(
-        _("first win of its account"), default=False, editable=False,
+        _("first win of its account"), default=False, db_default=False, editable=False,
         help_text=_("The account's earliest won deal: a new account won."),
     )  # fmt: skip
 

@@ -157,7 +157,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='deal',
             name='first_win',
-            field=models.BooleanField(default=False, editable=False, help_text="The account's earliest won deal: a new account won.", verbose_name='first win of its account'),
+            field=models.BooleanField(db_default=False, default=False, editable=False, help_text="The account's earliest won deal: a new account won.", verbose_name='first win of its account'),
         ),
         migrations.AddIndex(
             model_name='deal',
