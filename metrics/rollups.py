@@ -232,7 +232,21 @@ def rollups_rebuild() -> int:
             RollupDirty.objects.filter(pk__in=pk_chunk).delete()
         RollupState.objects.all().delete()
         RollupState.objects.create(time_zone=settings.TIME_ZONE, rebuilt_at=timezone.now())
+    _settle()
     return written
+
+
+def _settle() -> None:
+    """Leave the rebuilt tables as readers want them (PostgreSQL, outside a transaction):
+    every row is new, so until a vacuum marks their pages visible and an analyze counts
+    them, reads visit the row versions and plan from the old table's statistics (which
+    may count no row at all: a first rebuild). Autovacuum would get there within
+    minutes; the rebuild does not leave it to chance."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in (StageDayRollup, LeadDayRollup):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def _lead_rows_rebuild() -> int:

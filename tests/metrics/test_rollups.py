@@ -481,3 +481,31 @@ def test_a_backlog_taken_in_steps_of_leads_equals_a_rebuild(
             assert len(taken) > 1 and sum(taken) == waiting
         _kept_equals_a_rebuild()
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_leaves_its_tables_vacuumed_and_analyzed():
+    """Every row a rebuild writes is new: readers would plan from the old table's
+    statistics (here: none) until autovacuum came."""
+    need(connection.vendor == "postgresql", "VACUUM and the statistics are PostgreSQL's")
+    _history(7)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        started = cursor.fetchone()[0]
+    rollups_rebuild()
+    counts = {
+        "metrics_stagedayrollup": StageDayRollup.objects.count(),
+        "metrics_leaddayrollup": LeadDayRollup.objects.count(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT c.relname, c.reltuples, s.last_vacuum, s.last_analyze FROM pg_class c"
+            " JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = ANY(%s)",
+            [list(counts)],
+        )
+        tables = {name: rest for name, *rest in cursor.fetchall()}
+    assert set(tables) == set(counts) and all(counts.values())
+    for name, (tuples, vacuumed, analyzed) in tables.items():
+        assert tuples == counts[name], name  # the planner counts the new rows
+        assert vacuumed >= started and analyzed >= started, name
