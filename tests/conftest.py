@@ -27,6 +27,19 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def pg_plan(queryset, *, without: tuple[str, ...] = ("seqscan",)) -> str:
+    """PostgreSQL's plan for `queryset` (one line), with the scan kinds in `without`
+    switched off for it (a test table is tiny: a table scan would win on cost)."""
+    from django.db import connection, transaction
+
+    sql, params = queryset.query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for kind in without:
+            cursor.execute(f"SET LOCAL enable_{kind} = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return " ".join(row[0] for row in cursor.fetchall())
+
+
 def _compile_catalogs() -> None:
     """Build any missing or stale .mo next to its .po (Babel, pure Python), as `make test` does.
 

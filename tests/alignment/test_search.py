@@ -12,7 +12,7 @@ from django.urls import reverse
 from alignment.models import Battlecard, Competitor
 from alignment.search.selectors import leads_matching, search
 from leads.models import Deal
-from tests.conftest import need
+from tests.conftest import need, pg_plan
 from tests.factories import CampaignFactory, FieldIntelFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,12 +104,5 @@ def test_on_postgresql_the_lead_search_uses_the_gin_index(borealis):
     # The match alone (a lead list's order could be read from a btree and filtered, on a
     # table whose statistics say it is tiny), and no plan but a bitmap scan allowed: the
     # search expression must be the index's own for it to be usable at all.
-    sql, params = leads_matching("kowal").order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        cursor.execute("SET enable_indexscan = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = " ".join(row[0] for row in cursor.fetchall())
-        cursor.execute("RESET enable_seqscan")
-        cursor.execute("RESET enable_indexscan")
+    plan = pg_plan(leads_matching("kowal").order_by(), without=("seqscan", "indexscan"))
     assert "lead_search_idx" in plan, plan

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from config.bulk import rows_insert
 from leads.models import Deal, DealOutcome, Lead
 from metrics.definitions import MetricFilter, metric_records, metric_value
+from tests.conftest import need, pg_plan
 from tests.factories import DealFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,15 +100,9 @@ def test_new_accounts_are_the_first_wins_closed_in_the_period():
 
 
 def test_the_new_accounts_of_a_period_read_the_first_wins_index():
-    from tests.conftest import need
-
     need(connection.vendor == "postgresql", "the plan is PostgreSQL's")
     week = MetricFilter(start=T0.date(), end=(T0 + timedelta(days=7)).date())
-    sql, params = metric_records(name="new_accounts", f=week).order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = " ".join(row[0] for row in cursor.fetchall())
+    plan = pg_plan(metric_records(name="new_accounts", f=week).order_by())
     assert "deal_first_win_idx" in plan, plan
 
 

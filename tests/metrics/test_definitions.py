@@ -313,16 +313,12 @@ def test_a_reading_takes_every_stages_entries_of_a_period_from_the_rollups_at_on
 def test_on_postgresql_the_mql_overrides_of_a_period_come_from_their_own_small_index(week_data):
     from django.db import connection
 
-    from tests.conftest import need
+    from tests.conftest import need, pg_plan
 
     need(connection.vendor == "postgresql", "the plan is PostgreSQL's")
     # Not every move into MQL of the period filtered for the flag: the partial index
     # holds the overrides alone, so any plan but a table scan reads it.
-    sql, params = metric_records(name="mql_overrides", f=WEEK).order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + sql, params)
-        plan = " ".join(row[0] for row in cursor.fetchall())
+    plan = pg_plan(metric_records(name="mql_overrides", f=WEEK).order_by())
     assert "stage_event_override_idx" in plan, plan
     assert metric_records(name="mql_overrides", f=WEEK).count() == EXPECTED["mql_overrides"]
 
