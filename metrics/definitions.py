@@ -42,8 +42,16 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from alignment.agreement.selectors import AGREEMENT_GENERATION, agreement_in_force
-from alignment.models import Dispute, DisputeEffect, FieldIntel, FollowUpKind, StageKey, Team
+from alignment.agreement.selectors import AGREEMENT_GENERATION, agreement_in_force_id
+from alignment.models import (
+    Dispute,
+    DisputeEffect,
+    FieldIntel,
+    FollowUpKind,
+    FunnelStage,
+    StageKey,
+    Team,
+)
 from campaigns.models import Campaign, SpendEntry
 from config.dates import WEEK, day_start, deployment_date, period_params_parse, week_start_of
 from config.dates import deployment_tz as deployment_tz  # re-exported for bench/
@@ -496,19 +504,19 @@ def leads_assigned_followed_up(f: MetricFilter) -> QuerySet:
 def response_sla_hours(*, at: datetime) -> int:
     """The MQL stage's SLA of the agreement in force at `at` (a period's end).
 
-    Cached in the process until an agreement or a stage changes (config.generations):
-    finding the version in force reads it with its whole funnel, six queries per page.
+    Cached in the process per version until an agreement or a stage changes
+    (config.generations): reading the version in force with its whole funnel took six
+    queries per page.
     """
-    return memo(AGREEMENT_GENERATION, ("response_sla_hours", at), lambda: _sla_in_force(at))
+    pk = agreement_in_force_id(at=at)
+    if pk is None:
+        return DEFAULT_RESPONSE_SLA_HOURS
+    return memo(AGREEMENT_GENERATION, ("mql_sla_hours", pk), lambda: _mql_sla_hours(pk))
 
 
-def _sla_in_force(at: datetime) -> int:
-    agreement = agreement_in_force(at=at)
-    if agreement is not None:
-        for stage in agreement.stages.all():
-            if stage.key == StageKey.MQL and stage.sla_hours:
-                return stage.sla_hours
-    return DEFAULT_RESPONSE_SLA_HOURS
+def _mql_sla_hours(agreement_id: int) -> int:
+    stage = FunnelStage.objects.filter(agreement_id=agreement_id, key=StageKey.MQL).first()
+    return stage.sla_hours if stage is not None and stage.sla_hours else DEFAULT_RESPONSE_SLA_HOURS
 
 
 def leads_response_due(f: MetricFilter) -> QuerySet:

@@ -116,13 +116,26 @@ def agreement_in_force(*, at: datetime) -> Agreement | None:
     activated stands in (records imported from before the installation). None when no
     version has ever been active.
     """
+    pk = agreement_in_force_id(at=at)
+    return None if pk is None else _with_contents(Agreement.objects.filter(pk=pk)).first()
+
+
+def agreement_in_force_id(*, at: datetime) -> int | None:
+    """The id of agreement_in_force(at=at), from the versions' activations cached in the
+    process until an agreement changes: one list whatever the moments asked about."""
+    activations = memo(AGREEMENT_GENERATION, "activations", _activations)
+    if not activations:
+        return None
+    before = [row for row in activations if row[0] < at]
+    return (before[-1] if before else activations[0])[2]
+
+
+def _activations() -> list[tuple[datetime, int, int]]:
+    """Every version ever activated, (activated at, version, id), in activation order."""
     activated = Agreement.objects.filter(activated_at__isnull=False)
-    found = _with_contents(
-        activated.filter(activated_at__lt=at).order_by("-activated_at", "-version")
-    ).first()
-    if found is None:
-        found = _with_contents(activated.order_by("activated_at", "version")).first()
-    return found
+    return list(activated.order_by("activated_at", "version").values_list(
+        "activated_at", "version", "pk"
+    ))  # fmt: skip
 
 
 @dataclass(frozen=True)

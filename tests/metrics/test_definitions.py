@@ -337,3 +337,21 @@ def test_the_response_sla_in_force_is_read_once_until_the_agreement_changes(
     stage.sla_hours = first + 5  # the admin's edit: a plain save
     stage.save()
     assert response_sla_hours(at=at) == first + 5
+
+
+def test_the_cached_sla_is_one_entry_per_version_whatever_the_periods_asked_about(
+    active_agreement, django_assert_num_queries
+):
+    """An integration may ask for any period: the cache holds the versions' activations
+    and one SLA per version, not one entry per moment asked about."""
+    from datetime import timedelta
+
+    from config import generations
+    from metrics.definitions import response_sla_hours
+
+    now = timezone.now()
+    response_sla_hours(at=now)
+    size = len(generations._memo)
+    with django_assert_num_queries(0):
+        hours = {response_sla_hours(at=now - timedelta(days=n)) for n in range(200)}
+    assert len(hours) == 1 and len(generations._memo) == size
