@@ -126,11 +126,11 @@ def agreement_in_force_id(*, at: datetime) -> int | None:
     activations = memo(AGREEMENT_GENERATION, "activations", _activations)
     if not activations:
         return None
-    before = [row for row in activations if row[0] < at]
+    before = [row for row in activations if row[0] is not None and row[0] < at]
     return (before[-1] if before else activations[0])[2]
 
 
-def _activations() -> list[tuple[datetime, int, int]]:
+def _activations() -> list[tuple[datetime | None, int, int]]:
     """Every version ever activated, (activated at, version, id), in activation order."""
     activated = Agreement.objects.filter(activated_at__isnull=False)
     return list(activated.order_by("activated_at", "version").values_list(
