@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 from babel.core import Locale
@@ -28,7 +29,14 @@ EMPTY = "—"
 
 def active_locale() -> Locale:
     """The Babel locale of the active language."""
-    return Locale.parse(to_locale(get_language() or settings.LANGUAGE_CODE))
+    return _babel_locale(to_locale(get_language() or settings.LANGUAGE_CODE))
+
+
+@cache
+def _babel_locale(name: str) -> Locale:
+    # Parsed once per language: Babel builds a new Locale, with its identifier, on every
+    # parse of a name (a dashboard formats a few hundred figures), and none for a Locale.
+    return Locale.parse(name)
 
 
 def money_format(value, *, whole: bool = False) -> str:

@@ -47,6 +47,29 @@ def test_money_keeps_exact_decimals_and_can_drop_minor_units():
         assert rendered == "$12.50 $13"
 
 
+def test_each_languages_number_locale_is_parsed_once(monkeypatch):
+    """Babel builds a new Locale on every parse of a name; a dashboard formats hundreds of
+    figures, so the active language's is kept (config.formats.active_locale)."""
+    from babel.core import Locale
+
+    from config import formats
+
+    formats._babel_locale.cache_clear()
+    parsed: list[str] = []
+    real_parse = Locale.parse
+    monkeypatch.setattr(
+        formats.Locale, "parse", lambda name, *a, **k: parsed.append(name) or real_parse(name)
+    )
+    with translation.override("en"):
+        texts = [money_format(Decimal(n)) for n in (1, 2, 3)]
+        assert formats.active_locale() is formats.active_locale()
+    with translation.override("pl"):
+        polish = money_format(Decimal("1234.5"))
+    assert texts[0] == "$1.00" and polish.replace("\xa0", " ") == "1 234,50 USD"
+    # Babel parses a Locale it is given without a name: one parse per language.
+    assert [name for name in parsed if isinstance(name, str)] == ["en", "pl"]
+
+
 def test_the_browser_language_is_used_until_the_user_chooses(client: Client, rep):
     client.force_login(rep)
     page = client.get("/account/profile/", HTTP_ACCEPT_LANGUAGE="pl")
