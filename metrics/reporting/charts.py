@@ -4,11 +4,13 @@ inline style (their CSS is static/css/charts.css: config/charts.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import pygal
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from pygal.style import Style
 
@@ -63,7 +65,20 @@ def _funnel(rows: list[dict[str, Any]]) -> pygal.HorizontalBar:
     return chart
 
 
+# The same figures in the same language draw the same chart, so each drawing is kept for
+# the next page that shows them (pygal takes 5-12 ms a chart; the figures of a period
+# change far less often than the dashboard is read). The key is the whole input.
+DRAWINGS_KEPT = 64
+
+
 def funnel_chart(rows: list[dict[str, Any]]) -> SafeString:
+    stages = tuple((str(row["label"]), row["count"]) for row in rows)
+    return _funnel_drawing(get_language(), stages)
+
+
+@lru_cache(maxsize=DRAWINGS_KEPT)
+def _funnel_drawing(language: str | None, stages: tuple[tuple[str, Any], ...]) -> SafeString:
+    rows = [{"label": label, "count": count} for label, count in stages]
     return inline_svg(_funnel(rows), family="chart-funnel")
 
 
@@ -89,7 +104,12 @@ def _score(points: list[tuple[str, float | None]]) -> pygal.Line:
 
 def score_chart(points: list[tuple[str, float | None]]) -> SafeString:
     """The alignment score (0–100) over the weeks: one line, titled, without a legend."""
-    return inline_svg(_score(points), family="chart-score")
+    return _score_drawing(get_language(), tuple((str(week), score) for week, score in points))
+
+
+@lru_cache(maxsize=DRAWINGS_KEPT)
+def _score_drawing(language: str | None, points: tuple[tuple[str, Any], ...]) -> SafeString:
+    return inline_svg(_score(list(points)), family="chart-score")
 
 
 # A sparkline's drawing box; the SVG scales to its cell (static/css/metrics.css).

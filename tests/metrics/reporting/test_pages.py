@@ -238,6 +238,33 @@ def test_the_funnel_chart_reads_from_inquiry_on_top_to_won():
     assert 'class="legends"' not in svg
 
 
+def test_a_chart_is_drawn_once_for_the_same_figures_and_language(monkeypatch):
+    from django.utils import translation
+
+    from metrics.reporting import charts
+
+    charts._funnel_drawing.cache_clear()
+    charts._score_drawing.cache_clear()
+    drawn: list[str] = []
+    real_funnel, real_score = charts._funnel, charts._score
+    monkeypatch.setattr(charts, "_funnel", lambda rows: drawn.append("funnel") or real_funnel(rows))
+    monkeypatch.setattr(charts, "_score", lambda pts: drawn.append("score") or real_score(pts))
+    rows = [{"label": "Inquiry", "count": 1200}, {"label": "MQL", "count": 300}]
+    points = [("w1", 40.0), ("w2", 55.5)]
+
+    first = charts.funnel_chart(rows), charts.score_chart(points)
+    again = charts.funnel_chart([dict(row) for row in rows]), charts.score_chart(list(points))
+    assert again == first and drawn == ["funnel", "score"]
+
+    # Other figures, or another language (its title and number format), draw anew.
+    changed = charts.funnel_chart([{"label": "Inquiry", "count": 1201}, rows[1]])
+    assert "1,201" in changed and drawn == ["funnel", "score", "funnel"]
+    with translation.override("pl"):
+        polish = charts.funnel_chart(rows)
+    assert drawn[-1] == "funnel" and len(drawn) == 4
+    assert "1 200" in polish.replace("\xa0", " ") and polish != first[0]
+
+
 def _section(html: str, heading: str) -> str:
     """The pack or dashboard section whose heading holds `heading`."""
     for part in html.split("<section")[1:]:
