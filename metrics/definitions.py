@@ -69,6 +69,7 @@ from metrics.models import Target, Territory
 from metrics.rollups import (
     leads_created_by,
     leads_created_count,
+    mql_responses,
     rollups_reading,
     rollups_ready,
     stage_entries,
@@ -527,12 +528,59 @@ def leads_response_due(f: MetricFilter) -> QuerySet:
     The clock is calendar hours from the latest MQL entry (the SLA of the agreement in
     force at the period's end, so a past period keeps the SLA of its time).
     """
-    hours = timedelta(hours=response_sla_hours(at=f.end_at))
-    qs = Lead.objects.filter(mql_at__gte=f.start_at - hours, mql_at__lt=f.end_at - hours)
-    return _narrow(qs, "lead", f).annotate(
-        followed_in_time=Q(first_follow_up_at__isnull=False)
-        & Q(first_follow_up_at__lte=F("mql_at") + Value(hours))
+    hours, start, end = _response_window(f)
+    qs = Lead.objects.filter(mql_at__gte=start, mql_at__lt=end)
+    return _narrow(qs, "lead", f).annotate(followed_in_time=_followed_within(hours))
+
+
+def _response_window(f: MetricFilter) -> tuple[int, datetime, datetime]:
+    """The SLA's whole hours, and the MQL entries [start, end) whose deadline is in `f`."""
+    hours = response_sla_hours(at=f.end_at)
+    return hours, f.start_at - timedelta(hours=hours), f.end_at - timedelta(hours=hours)
+
+
+def _followed_within(hours: int) -> Q:
+    return Q(first_follow_up_at__isnull=False) & Q(
+        first_follow_up_at__lte=F("mql_at") + Value(timedelta(hours=hours))
     )
+
+
+def _rollup_sla_compliance(f: MetricFilter) -> float | None:
+    """SLA compliance as leads_response_due defines it: the whole days of its MQL entries
+    from ResponseDayRollup, and the parts of a day at either end of the window (an SLA
+    that is not whole days, a change of clocks) from the leads themselves."""
+    hours, start, end = _response_window(f)
+    within = total = 0
+    ends = Q(mql_at__gte=start, mql_at__lt=end)
+    days = _whole_days(start, end)
+    if days is not None:
+        first, last = days
+        within, total = mql_responses(
+            start=first, end=last, hours=hours, territory=f.territory, campaign=f.campaign,
+            source=f.source,
+        )  # fmt: skip
+        ends = Q(mql_at__gte=start, mql_at__lt=day_start(first)) | Q(
+            mql_at__gte=day_start(last), mql_at__lt=end
+        )
+        if day_start(first) == start and day_start(last) == end:
+            return _rate(within, total)
+    row = _narrow(Lead.objects.filter(ends), "lead", f).aggregate(
+        num=Count("pk", filter=_followed_within(hours)), den=Count("pk")
+    )
+    return _rate(within + row["num"], total + row["den"])
+
+
+def _whole_days(start: datetime, end: datetime) -> tuple[date, date] | None:
+    """The days [first, last) wholly inside [start, end) in the deployment's time zone;
+    None when there is none."""
+    try:
+        first = deployment_date(start)
+        if day_start(first) < start:
+            first += timedelta(days=1)
+        last = deployment_date(end)
+    except OverflowError:  # a window at the calendar's ends
+        return None
+    return (first, last) if first < last else None
 
 
 def conversion_cohort(from_stage: str, to_stage: str) -> Callable[[MetricFilter], QuerySet]:
@@ -967,6 +1015,8 @@ def _build() -> dict[str, Metric]:
                 "Of leads whose response deadline fell in the period, the share followed up by it."
             ),
             count_key="den",
+            rollup=_rollup_sla_compliance,
+            rollup_keeps=("territory", "campaign", "source"),
         ),
     ]
     for from_stage, to_stage in CONVERSION_STEPS:

@@ -322,13 +322,37 @@ class LeadDayRollup(models.Model):
         return f"{self.day} ×{self.leads}"
 
 
+class ResponseDayRollup(models.Model):
+    """Leads whose latest MQL entry fell on one day (the deployment's time zone), by their
+    territory, campaign and source now and by how many whole hours after that entry their
+    first follow-up came (rounded up; 0 for one at or before it; none: not followed up
+    yet). Enough for SLA compliance exactly, for any SLA of whole hours: a lead was
+    followed up within H hours iff its `response_hours` is at most H. Kept by
+    metrics.rollups from the change log; never edited by hand."""
+
+    day = models.DateField()
+    territory_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=20, blank=True)
+    response_hours = models.IntegerField(null=True, blank=True)
+    leads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("response day rollup")
+        verbose_name_plural = _("response day rollups")
+        indexes = [models.Index(fields=["day"], name="response_day_rollup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.response_hours}h ×{self.leads}"
+
+
 class RollupDirty(models.Model):
     """One change the rollups have not taken in yet: a stage event added or removed (an
     update is both), a lead's territory changed, with the values before; or a lead
-    counted in or out of LeadDayRollup (a lead created or deleted; a change to its
-    creation time, territory, campaign or source is out with the old values, in with the
-    new). Written by database triggers (migrations metrics 0005, 0006) on every path, ORM
-    or not."""
+    counted in or out of LeadDayRollup and ResponseDayRollup (a lead created or deleted;
+    a change to its creation time, territory, campaign, source, MQL entry or first
+    follow-up is out with the old values, in with the new). Written by database triggers
+    (migrations metrics 0005, 0006, 0008) on every path, ORM or not."""
 
     class Kind(models.TextChoices):
         ADDED = "added", _("event added")
@@ -350,6 +374,10 @@ class RollupDirty(models.Model):
     # source and `campaign_id` its campaign.
     territory_id = models.BigIntegerField(null=True, blank=True)
     campaign_id = models.BigIntegerField(null=True, blank=True)
+    # For a lead counted in or out: its latest MQL entry and first follow-up
+    # (ResponseDayRollup).
+    mql_at = models.DateTimeField(null=True, blank=True)
+    first_follow_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("rollup change")

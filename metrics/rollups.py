@@ -14,16 +14,20 @@ cohorts over any period of whole days [s, e), overall or for one territory:
   it did after that entry).
 
 Beside them, LeadDayRollup: the leads created on each day, by territory, campaign and
-source (new leads, narrowed or grouped by those, and cost per lead).
+source (new leads, narrowed or grouped by those, and cost per lead); and
+ResponseDayRollup: the leads whose latest MQL entry fell on each day, by territory,
+campaign, source and the whole hours (rounded up) their first follow-up took, none when
+it has not come (SLA compliance for any SLA of whole hours, `mql_responses`).
 
-How it is kept: database triggers (migrations metrics 0005, 0006) write a RollupDirty row
-for every change to a stage event, every lead that changes territory, and every lead
-counted in or out of LeadDayRollup (created, deleted, or its creation time, territory,
-campaign or source changed: out with the old values, in with the new), on every path
-(services, admin, bulk SQL). A lead's count moves with its own row alone, so those log
-rows go straight onto LeadDayRollup. Keeping the rollups exact is then `rollups_refresh`:
-under a lock and in one snapshot, each changed lead's part of the stage rollups before
-the logged changes (the changes undone) and now, read from its events, and the
+How it is kept: database triggers (migrations metrics 0005, 0006, 0008) write a
+RollupDirty row for every change to a stage event, every lead that changes territory, and
+every lead counted in or out of LeadDayRollup and ResponseDayRollup (created, deleted, or
+its creation time, territory, campaign, source, MQL entry or first follow-up changed: out
+with the old values, in with the new), on every path (services, admin, bulk SQL). A
+lead's count moves with its own row alone, so those log rows go straight onto
+LeadDayRollup and ResponseDayRollup. Keeping the rollups exact is then
+`rollups_refresh`: under a lock and in one snapshot, each changed lead's part of the
+stage rollups before the logged changes (the changes undone) and now, read from its events, and the
 difference added to the rows; the log rows consumed. The worker runs it every few seconds
 (`metrics.tasks.refresh_rollups`); a reader runs it too before reading, when a few
 changes wait (at most REFRESH_AT_READ), so what it reads is exact at that moment. With
@@ -58,7 +62,13 @@ from django.utils import timezone
 from alignment.models import StageKey
 from config.dates import day_start, deployment_date, deployment_tz
 from leads.models import Lead, StageEvent
-from metrics.models import LeadDayRollup, RollupDirty, RollupState, StageDayRollup
+from metrics.models import (
+    LeadDayRollup,
+    ResponseDayRollup,
+    RollupDirty,
+    RollupState,
+    StageDayRollup,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +90,8 @@ Event = tuple[int, str, datetime, str, int | None]
 # day, stage, territory, campaign, previous day
 Key = tuple[date, str, int | None, int | None, date | None]
 LeadKey = tuple[date, int | None, int | None, str]  # day, territory, campaign, source
+# day of the MQL entry, territory, campaign, source, hours to the first follow-up
+ResponseKey = tuple[date, int | None, int | None, str, int | None]
 # A lead counted into LeadDayRollup (+1) or out of it (-1), on its logged values' row.
 LEAD_SIGNS = {RollupDirty.Kind.LEAD_IN: 1, RollupDirty.Kind.LEAD_OUT: -1}
 # The columns a rollup is grouped by (the stage rollups: territory and campaign).
@@ -228,6 +240,7 @@ def rollups_rebuild() -> int:
                 written += len(rows)
                 day = run_end + timedelta(days=1)
         written += _lead_rows_rebuild()
+        written += _response_rows_rebuild()
         for pk_chunk in _chunks(seen, 5000):
             RollupDirty.objects.filter(pk__in=pk_chunk).delete()
         RollupState.objects.all().delete()
@@ -245,7 +258,7 @@ def _settle() -> None:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return
     with connection.cursor() as cursor:
-        for model in (StageDayRollup, LeadDayRollup):
+        for model in (StageDayRollup, LeadDayRollup, ResponseDayRollup):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
@@ -267,6 +280,48 @@ def _lead_rows_rebuild() -> int:
             batch = []
     written += len(LeadDayRollup.objects.bulk_create(batch))
     return written
+
+
+def response_hours(mql_at: datetime, first_follow_up_at: datetime | None) -> int | None:
+    """The whole hours from an MQL entry to the first follow-up, rounded up (0 at or
+    before it; None: no follow-up): the lead was followed up within H whole hours iff
+    this is at most H. Exact, in microseconds."""
+    if first_follow_up_at is None:
+        return None
+    micros = (first_follow_up_at - mql_at) // timedelta(microseconds=1)
+    return max(0, -(-micros // 3_600_000_000))
+
+
+def _response_rows_rebuild() -> int:
+    """ResponseDayRollup from the leads with an MQL entry: their columns read in chunks,
+    the hours computed by `response_hours` (the one rule, exact on every database)."""
+    ResponseDayRollup.objects.all().delete()
+    counts: Counter[ResponseKey] = Counter()
+    rows = (
+        Lead.objects.filter(mql_at__isnull=False)
+        .order_by()
+        .values_list("mql_at", "first_follow_up_at", "territory_id", "campaign_id", "source")
+    )
+    for mql_at, followed, territory, campaign, source in rows.iterator(chunk_size=10000):
+        counts[_response_key(mql_at, followed, territory, campaign, source)] += 1
+    created = [_response_row(key, n) for key, n in counts.items()]
+    ResponseDayRollup.objects.bulk_create(created, batch_size=2000)
+    return len(created)
+
+
+def _response_key(
+    mql_at: datetime, followed: datetime | None, territory: int | None, campaign: int | None,
+    source: str,
+) -> ResponseKey:  # fmt: skip
+    return (deployment_date(mql_at), territory, campaign, source, response_hours(mql_at, followed))
+
+
+def _response_row(key: ResponseKey, n: int) -> ResponseDayRollup:
+    day, territory_id, campaign_id, source, hours = key
+    return ResponseDayRollup(
+        day=day, territory_id=territory_id, campaign_id=campaign_id, source=source,
+        response_hours=hours, leads=n,
+    )  # fmt: skip
 
 
 class RollupsDrifted(Exception):
@@ -328,7 +383,8 @@ def _refresh(*, limit: int | None = None) -> bool:
 
 
 LOG_FIELDS = ("pk", "kind", "lead_id", "event_id", "to_stage", "occurred_at", "source",
-              "reverts_id", "territory_id", "campaign_id")  # fmt: skip
+              "reverts_id", "territory_id", "campaign_id", "mql_at",
+              "first_follow_up_at")  # fmt: skip
 
 
 def _take(rows: Any) -> None:
@@ -362,40 +418,49 @@ def _catch_up() -> None:
 
 def _apply(log: list[tuple]) -> None:
     """The logged changes onto the rows: a lead counted in or out adds or takes one on its
-    LeadDayRollup row; the stage rollups take each changed lead's difference (_apply_moves)."""
-    leads: Counter = Counter()
-    for _pk, kind, _lead, _event, _stage, at, source, _reverts, territory, campaign in log:
+    LeadDayRollup row, and on its ResponseDayRollup row when it has an MQL entry; the
+    stage rollups take each changed lead's difference (_apply_moves)."""
+    leads: Counter[LeadKey] = Counter()
+    responses: Counter[ResponseKey] = Counter()
+    for entry in log:
+        _pk, kind, _lead, _event, _stage, at, source, _reverts, territory, campaign = entry[:10]
         if kind in LEAD_SIGNS:
             leads[(deployment_date(at), territory, campaign, source)] += LEAD_SIGNS[kind]
-    _lead_rows_add(leads)
+            mql_at, followed = entry[10:12]
+            if mql_at is not None:
+                key = _response_key(mql_at, followed, territory, campaign, source)
+                responses[key] += LEAD_SIGNS[kind]
+    _count_rows_add(LeadDayRollup, ("day", "territory_id", "campaign_id", "source"), leads)
+    _count_rows_add(
+        ResponseDayRollup,
+        ("day", "territory_id", "campaign_id", "source", "response_hours"),
+        responses,
+    )
     _apply_moves(log)
 
 
-def _lead_rows_add(delta: Counter[LeadKey]) -> None:
+def _count_rows_add(model: Any, columns: tuple[str, ...], delta: Counter) -> None:
+    """Add `delta` ({values of `columns`: n}) to the `leads` of a count rollup's rows."""
     delta = Counter({key: n for key, n in delta.items() if n})
     if not delta:
         return
     existing = _rows_of_days(
-        LeadDayRollup.objects.all(),
+        model.objects.all(),
         {key[0] for key in delta},
-        lambda row: (row.day, row.territory_id, row.campaign_id, row.source),
+        lambda row: tuple(getattr(row, column) for column in columns),
     )
     changed, created, emptied = [], [], []
     for key, n in delta.items():
         row = existing.get(key)
         if row is None:
-            day, territory_id, campaign_id, source = key
-            row = LeadDayRollup(
-                day=day, territory_id=territory_id, campaign_id=campaign_id, source=source,
-                leads=0,
-            )  # fmt: skip
+            row = model(**dict(zip(columns, key, strict=True)), leads=0)
             created.append(row)
         row.leads += n
         if row.leads < 0:
             raise RollupsDrifted(key)
         if row.pk is not None:
             (emptied if row.leads == 0 else changed).append(row)
-    _rows_write(LeadDayRollup, [row for row in created if row.leads], changed, emptied, ["leads"])
+    _rows_write(model, [row for row in created if row.leads], changed, emptied, ["leads"])
 
 
 def _apply_moves(log: list[tuple]) -> None:
@@ -612,3 +677,18 @@ def leads_created_by(
     rows = _narrowed(rows, territory=territory, campaign=campaign, source=source)
     grouped = rows.order_by().values(column).annotate(n=Sum("leads"))
     return {row[column]: row["n"] for row in grouped if row["n"]}
+
+
+def mql_responses(
+    *, start: date, end: date, hours: int, territory: int | None = None,
+    campaign: int | None = None, source: str | None = None,
+) -> tuple[int, int]:  # fmt: skip
+    """Of the leads whose latest MQL entry fell on a day in [start, end) (narrowed by their
+    territory, campaign and source), how many were followed up within `hours` whole
+    hours of it, and how many there are: (within, all)."""
+    rows = ResponseDayRollup.objects.filter(day__gte=start, day__lt=end)
+    rows = _narrowed(rows, territory=territory, campaign=campaign, source=source)
+    found = rows.aggregate(
+        within=Sum("leads", filter=Q(response_hours__lte=hours)), all=Sum("leads")
+    )
+    return found["within"] or 0, found["all"] or 0

@@ -24,7 +24,13 @@ from metrics.definitions import (
     metric_values_grouped,
     plans_compute,
 )
-from metrics.models import LeadDayRollup, RollupDirty, RollupState, StageDayRollup
+from metrics.models import (
+    LeadDayRollup,
+    ResponseDayRollup,
+    RollupDirty,
+    RollupState,
+    StageDayRollup,
+)
 from metrics.rollups import REFRESH_AT_READ, rollups_rebuild, rollups_refresh
 from tests.conftest import need
 from tests.factories import CampaignFactory, LeadFactory, TerritoryFactory
@@ -45,7 +51,12 @@ def _table() -> list[tuple]:
     leads = LeadDayRollup.objects.values_list(
         "day", "territory_id", "campaign_id", "source", "leads"
     )
-    return stages + sorted(leads, key=lambda r: [(v is None, str(v)) for v in r])
+    responses = ResponseDayRollup.objects.values_list(
+        "day", "territory_id", "campaign_id", "source", "response_hours", "leads"
+    )
+    return stages + sorted(
+        [*leads, *responses], key=lambda r: [len(r), *((v is None, str(v)) for v in r)]
+    )
 
 
 _TAKE = rollups_module._take  # the real one, before any test wraps it
@@ -64,6 +75,11 @@ step = st.one_of(
     st.tuples(st.just("campaign"), st.integers(0, 5), st.integers(0, 2)),
     st.tuples(st.just("source"), st.integers(0, 5), st.integers(0, 2)),
     st.tuples(st.just("created"), st.integers(0, 5), st.integers(0, 90 * 24)),
+    # A lead's latest MQL entry set or cleared; its first follow-up, minutes after it
+    # (before it, at whole hours, a microsecond past them) or cleared.
+    st.tuples(st.just("mql_at"), st.integers(0, 5), st.none() | st.integers(0, 90 * 24)),
+    st.tuples(st.just("follow_up"), st.integers(0, 5),
+              st.none() | st.sampled_from([-90, 0, 1, 59, 60, 61, 24 * 60, 36 * 60 + 1])),
     st.just(("refresh",)),
 )
 
@@ -106,6 +122,13 @@ def _apply(op: tuple, leads: list[Lead], territories: list[int | None],
         Lead.objects.filter(pk=lead.pk).update(source=SOURCES[op[2]])
     elif kind == "created":
         Lead.objects.filter(pk=lead.pk).update(created_at=START + timedelta(hours=op[2]))
+    elif kind == "mql_at":
+        at = None if op[2] is None else START + timedelta(hours=op[2], microseconds=op[2])
+        Lead.objects.filter(pk=lead.pk).update(mql_at=at)
+    elif kind == "follow_up":
+        mql_at = Lead.objects.values_list("mql_at", flat=True).get(pk=lead.pk) or START
+        at = None if op[2] is None else mql_at + timedelta(minutes=op[2], microseconds=op[2] % 2)
+        Lead.objects.filter(pk=lead.pk).update(first_follow_up_at=at)
     elif kind == "merge":
         other = leads[op[2] % len(leads)]
         if other.pk != lead.pk and Lead.objects.filter(pk=other.pk).exists():
@@ -176,6 +199,17 @@ def _history(seed: int) -> list[int]:
                 lead=lead, from_stage=stage, to_stage=target, occurred_at=at
             )
             stage = target
+        mqls = StageEvent.objects.filter(lead=lead, to_stage=StageKey.MQL)
+        mql_at = mqls.order_by("-occurred_at").values_list("occurred_at", flat=True).first()
+        if mql_at is not None:  # followed up around the SLAs the tests use, or not yet
+            after = rng.choice([None, -3600, 0, 3599, 3600, 24 * 3600, 24 * 3600 + 1,
+                                36 * 3600, 36 * 3600 + 1, 5 * 86400])  # fmt: skip
+            Lead.objects.filter(pk=lead.pk).update(
+                mql_at=mql_at,
+                first_follow_up_at=None if after is None else mql_at + timedelta(
+                    seconds=after, microseconds=after % 2
+                ),
+            )
         if n % 17 == 0 and stage != StageKey.INQUIRY:
             StageEvent.objects.create(
                 lead=lead, from_stage=stage, to_stage=event.from_stage,
@@ -247,6 +281,42 @@ def test_new_leads_narrowed_and_grouped_from_the_rollups_equal_their_records(
     by_source = metric_values_grouped(f=year, by="source", names=["new_leads"])
     assert sum(v["new_leads"] for v in by_source.values()) == Lead.objects.count() == 80
     assert LeadDayRollup.objects.exists()
+
+
+@pytest.mark.parametrize("sla_hours", [24, 36, 5])
+def test_sla_compliance_from_the_rollups_equals_its_definition(
+    active_agreement, settings, sla_hours
+):
+    """Any SLA of whole hours: the window of MQL entries is shifted by it, its whole days
+    read ResponseDayRollup and its parts of a day (an SLA not in days, the change of
+    clocks on 29 March in Warsaw) the leads; follow-ups at the SLA to the microsecond."""
+    settings.TIME_ZONE = "Europe/Warsaw"
+    stage = active_agreement.stages.get(key=StageKey.MQL)
+    stage.sla_hours = sla_hours
+    stage.save()
+    territories = _history(7)
+    campaign = Lead.objects.exclude(campaign=None).values_list("campaign_id", flat=True)[0]
+    values = set()
+    for start, end in [(date(2026, 3, 23), date(2026, 4, 6)), (date(2026, 1, 1), date(2026, 7, 1)),
+                       (date(2026, 2, 2), date(2026, 2, 3))]:  # fmt: skip
+        for narrowing in [{}, {"territory": territories[1]}, {"campaign": campaign},
+                          {"source": SourceChannel.EMAIL, "territory": territories[0]}]:  # fmt: skip
+            f = MetricFilter(start=start, end=end, **narrowing)
+            rollups_refresh()
+            with CaptureQueriesContext(connection) as read:
+                kept = metric_values(f=f, names=["sla_compliance"])
+            read_sql = " ".join(q["sql"] for q in read.captured_queries)
+            # One day shifted by 5 or 36 hours holds no whole day: the leads alone.
+            assert ("metrics_responsedayrollup" in read_sql) == (f.days > 1 or sla_hours == 24)
+            state = list(RollupState.objects.all())
+            RollupState.objects.all().delete()
+            assert metric_values(f=f, names=["sla_compliance"]) == kept, (f, sla_hours)
+            RollupState.objects.bulk_create(state)
+            values.add(kept["sla_compliance"])
+    assert len(values - {None, 0.0, 1.0}) >= 3  # real shares, not empty periods
+    # Follow-ups at 24 and 36 hours to the microsecond, and a microsecond past them.
+    kept_hours = set(ResponseDayRollup.objects.values_list("response_hours", flat=True))
+    assert {0, 1, 24, 25, 36, 37, 120, None} <= kept_hours
 
 
 def test_the_plans_from_the_rollups_equal_the_plans_from_the_events(active_agreement):
