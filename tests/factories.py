@@ -74,6 +74,7 @@ from leads.models import (
 )
 from metrics.models import (
     LeadDayRollup,
+    ResponseDayRollup,
     RollupDirty,
     RollupState,
     Scorecard,
@@ -632,6 +633,19 @@ class LeadDayRollupFactory(factory.django.DjangoModelFactory):
     day = factory.LazyFunction(lambda: date(2026, 1, 5))
     source = "email"
     leads = 3
+
+
+class ResponseDayRollupFactory(factory.django.DjangoModelFactory):
+    """Two MQLs of 5 January 2026 followed up within 3 hours (metrics.rollups builds the
+    real ones)."""
+
+    class Meta:
+        model = ResponseDayRollup
+
+    day = factory.LazyFunction(lambda: date(2026, 1, 5))
+    source = "email"
+    response_hours = 3
+    leads = 2
 
 
 class RollupDirtyFactory(factory.django.DjangoModelFactory):
