@@ -70,6 +70,7 @@ from metrics.rollups import (
     leads_created_by,
     leads_created_count,
     mql_responses,
+    reading_memo,
     rollups_reading,
     rollups_ready,
     stage_entries,
@@ -772,6 +773,9 @@ class Metric:
     rollup_keeps: tuple[str, ...] = ("territory",)
     # The values grouped by one of `rollup_keeps` from the rollups ({key: value}).
     rollup_grouped: Callable[[MetricFilter, str], dict[Any, Any]] | None = None
+    # A count or sum of records each in one group of any grouping: its value is the sum
+    # of its values by group, which a reading that has them adds up (_from_groups).
+    additive: bool = False
 
     @property
     def is_rate(self) -> bool:
@@ -800,22 +804,29 @@ class Metric:
                 )
                 for key in keys
             }
+        memo = reading_memo()
+        kept = memo.setdefault(("grouped", self.name, f), {}) if memo is not None else {}
+        if by in kept:  # a part of two composites (spend, of ROI and cost per lead): once
+            return dict(kept[by])
         if (
             self.rollup_grouped is not None
             and by in self.rollup_keeps
             and self._rollup_fits(f)
             and rollups_ready()
         ):
-            return self.rollup_grouped(f, by)
-        path = _PATHS[self.base][by]
-        rows = (
-            self.records(f)
-            .order_by()
-            .values(group=F(path))
-            .annotate(**self.aggregates())
-            .order_by("group")
-        )
-        return {row["group"]: self.finish(row) for row in rows}
+            grouped = self.rollup_grouped(f, by)
+        else:
+            path = _PATHS[self.base][by]
+            rows = (
+                self.records(f)
+                .order_by()
+                .values(group=F(path))
+                .annotate(**self.aggregates())
+                .order_by("group")
+            )
+            grouped = {row["group"]: self.finish(row) for row in rows}
+        kept[by] = grouped
+        return dict(grouped)  # the caller's to change
 
     def reads_rollups(self, f: MetricFilter) -> bool:
         """Whether the value of `f` comes from the rollups (else from the records)."""
@@ -916,6 +927,7 @@ def _build() -> dict[str, Metric]:
             "lead",
             leads_created,
             description=_lazy("Leads created in the period."),
+            additive=True,
             rollup=_rollup_created,
             rollup_keeps=("territory", "campaign", "source"),
             rollup_grouped=_rollup_created_by,
@@ -927,6 +939,7 @@ def _build() -> dict[str, Metric]:
             "lead",
             leads_entered(StageKey.MQL),
             description=_lazy("Leads that entered MQL in the period."),
+            additive=True,
             rollup=_rollup_entered(StageKey.MQL),
             rollup_keeps=("territory", "campaign"),
             rollup_grouped=_rollup_entered_by(StageKey.MQL),
@@ -941,6 +954,7 @@ def _build() -> dict[str, Metric]:
                 "lead",
                 leads_entered(stage),
                 description=_lazy("Leads that entered the stage in the period."),
+                additive=True,
                 rollup=_rollup_entered(stage),
                 rollup_keeps=("territory", "campaign"),
                 rollup_grouped=_rollup_entered_by(stage),
@@ -1120,6 +1134,7 @@ def _build() -> dict[str, Metric]:
             lambda row: _money(row.get("value")),
             _lazy("Campaign spend dated in the period."),
             count_key="den",
+            additive=True,
         ),
         Metric(
             "attributed_revenue",
@@ -1131,6 +1146,7 @@ def _build() -> dict[str, Metric]:
             lambda row: _money(row.get("value")),
             _lazy("Won revenue closed in the period from leads with a first-touch campaign."),
             count_key="den",
+            additive=True,
         ),
         Metric(
             "cost_per_lead",
@@ -1245,6 +1261,7 @@ def _build() -> dict[str, Metric]:
             "breach",
             sla_breaches,
             description=_lazy("Leads that waited past their stage's SLA, deadline in the period."),
+            additive=True,
         ),
         Metric(
             "follow_ups_within_sla",
@@ -1253,6 +1270,7 @@ def _build() -> dict[str, Metric]:
             "followup",
             follow_ups_within_sla,
             description=_lazy("Follow-ups in the period that stopped an SLA clock in time."),
+            additive=True,
         ),
     ]
     return {m.name: m for m in metrics}
@@ -1577,11 +1595,22 @@ def _metric_values(*, f: MetricFilter, wanted: list[str], plan: Plan | None) -> 
                 ]
                 values[name] = metric.combine(*parts)  # type: ignore[misc]
             else:
-                values[name] = metric.value(f)
+                values[name] = _from_groups(metric, f)
     for name in wanted:
         if name in TARGET_METRICS:
             values[name] = targets_value(name, f, known=values, plan=plan)
     return {name: values[name] for name in wanted}
+
+
+def _from_groups(metric: Metric, f: MetricFilter) -> Any:
+    """A metric's value; an additive one's as the sum of its values by group when the
+    reading has read them for `f` (a page's campaign table and its totals: one read)."""
+    memo = reading_memo()
+    kept = memo.get(("grouped", metric.name, f)) if memo is not None else None
+    if not metric.additive or not kept:
+        return metric.value(f)
+    grouped = next(iter(kept.values()))
+    return sum(grouped.values(), start=metric_empty_value(metric.name))
 
 
 def metric_values_by_territory(

@@ -568,11 +568,15 @@ class Entries:
 
 
 _READY: ContextVar[bool | None] = ContextVar("rollups_ready", default=None)
-# Inside `rollups_reading`: every stage's entries of a period (and territory, campaign)
-# once read, for the figures after it (a page reads each stage's for several metrics).
-_ENTRIES: ContextVar[dict[tuple, dict[str, Entries]] | None] = ContextVar(
-    "rollups_entries", default=None
-)
+# Inside `rollups_reading`: figures once read, for the figures after it: every stage's
+# entries of a period (and territory, campaign), which a page reads for several metrics,
+# and a count's values by group, whose sum is its whole (metrics.definitions).
+_MEMO: ContextVar[dict[tuple, Any] | None] = ContextVar("rollups_memo", default=None)
+
+
+def reading_memo() -> dict[tuple, Any] | None:
+    """The figures kept for the rest of the reading (`rollups_reading`); None outside one."""
+    return _MEMO.get()
 
 
 def rollups_ready() -> bool:
@@ -592,11 +596,11 @@ def rollups_reading() -> Iterator[None]:
         yield
         return
     token = _READY.set(rollups_refresh(limit=REFRESH_AT_READ))
-    memo = _ENTRIES.set({})
+    memo = _MEMO.set({})
     try:
         yield
     finally:
-        _ENTRIES.reset(memo)
+        _MEMO.reset(memo)
         _READY.reset(token)
 
 
@@ -632,11 +636,11 @@ def stage_entries(
 
     Inside `rollups_reading` every stage's are read at once, in one query, and kept for
     the rest of the reading."""
-    memo = _ENTRIES.get()
+    memo = _MEMO.get()
     if memo is None:
         rows = _narrowed(_period_rows(stage, start, end), territory=territory, campaign=campaign)
         return _entries(rows.aggregate(**_SUMS))
-    key = (start, end, territory, campaign)
+    key = ("entries", start, end, territory, campaign)
     if key not in memo:
         rows = _narrowed(_period_rows(None, start, end), territory=territory, campaign=campaign)
         memo[key] = {

@@ -154,14 +154,18 @@ def dashboard_build(*, f: MetricFilter) -> Dashboard:
 
 
 def _dashboard(f: MetricFilter) -> Dashboard:
+    # The tables by campaign and by rep first: the totals of their counts and sums are
+    # the sums of their rows (metrics.definitions._from_groups), not read again.
+    campaigns = campaign_rows(f=f)
+    ledger = ledger_rows(f=f)
     values = metric_values(f=f)
     return Dashboard(
         filters=f,
         values=values,
         funnel=funnel_rows(values),
         revenue_target=target_revenue(f),
-        campaigns=campaign_rows(f=f),
-        ledger=ledger_rows(f=f),
+        campaigns=campaigns,
+        ledger=ledger,
         history=scorecard_history(territory=f.territory, until=f.end),
         health=feedback_health(),
     )

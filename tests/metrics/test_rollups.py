@@ -299,8 +299,9 @@ def test_sla_compliance_from_the_rollups_equals_its_definition(
     values = set()
     for start, end in [(date(2026, 3, 23), date(2026, 4, 6)), (date(2026, 1, 1), date(2026, 7, 1)),
                        (date(2026, 2, 2), date(2026, 2, 3))]:  # fmt: skip
-        for narrowing in [{}, {"territory": territories[1]}, {"campaign": campaign},
-                          {"source": SourceChannel.EMAIL, "territory": territories[0]}]:  # fmt: skip
+        narrowings = [{}, {"territory": territories[1]}, {"campaign": campaign},
+                      {"source": SourceChannel.EMAIL, "territory": territories[0]}]  # fmt: skip
+        for narrowing in narrowings:
             f = MetricFilter(start=start, end=end, **narrowing)
             rollups_refresh()
             with CaptureQueriesContext(connection) as read:
@@ -317,6 +318,27 @@ def test_sla_compliance_from_the_rollups_equals_its_definition(
     # Follow-ups at 24 and 36 hours to the microsecond, and a microsecond past them.
     kept_hours = set(ResponseDayRollup.objects.values_list("response_hours", flat=True))
     assert {0, 1, 24, 25, 36, 37, 120, None} <= kept_hours
+
+
+def test_an_additive_metric_is_the_sum_of_its_groups_in_every_grouping(active_agreement):
+    """What the `additive` flag promises (a reading adds a table's rows up for its total):
+    for each such metric and grouping, from the rollups and from the records."""
+    from metrics.definitions import GROUPINGS, REGISTRY, metric_empty_value
+
+    _history(13)
+    f = MetricFilter(start=date(2026, 1, 1), end=date(2026, 7, 1))
+    additive = [name for name, metric in REGISTRY.items() if metric.additive]
+    assert {"new_leads", "mqls", "spend", "follow_ups_within_sla"} <= set(additive)
+    for built in (True, False):
+        rollups_refresh()
+        if not built:
+            RollupState.objects.all().delete()
+        for name in additive:
+            whole = REGISTRY[name].value(f)
+            for by in GROUPINGS:
+                groups = REGISTRY[name].values_grouped(f, by=by)
+                assert sum(groups.values(), start=metric_empty_value(name)) == whole, (name, by)
+    assert metric_values(f=f, names=["new_leads"])["new_leads"] == 80
 
 
 def test_the_plans_from_the_rollups_equal_the_plans_from_the_events(active_agreement):

@@ -238,6 +238,23 @@ def test_the_funnel_chart_reads_from_inquiry_on_top_to_won():
     assert 'class="legends"' not in svg
 
 
+def test_the_dashboard_adds_up_its_tables_for_their_totals(week_data):
+    """The totals of the counts and sums the campaign and rep tables group are the sums of
+    their rows: the same values as read alone, the follow-ups and spend read once."""
+    from metrics.definitions import MetricFilter, metric_values
+    from metrics.reporting.selectors import dashboard_build
+
+    f = MetricFilter(start=date(2026, 3, 2), end=date(2026, 3, 9))
+    with CaptureQueriesContext(connection) as read:
+        data = dashboard_build(f=f)
+    assert data.values == metric_values(f=f)
+    assert data.values["follow_ups_within_sla"] == EXPECTED["follow_ups_within_sla"] > 0
+    assert data.values["spend"] == EXPECTED["spend"] > 0
+    for table in ("leads_followup", "campaigns_spendentry"):
+        reads = [q for q in read.captured_queries if f'FROM "{table}"' in q["sql"]]
+        assert len(reads) == 1, (table, [q["sql"] for q in reads])
+
+
 def test_a_chart_is_drawn_once_for_the_same_figures_and_language(monkeypatch):
     from django.utils import translation
 
