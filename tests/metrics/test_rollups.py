@@ -78,8 +78,11 @@ step = st.one_of(
     # A lead's latest MQL entry set or cleared; its first follow-up, minutes after it
     # (before it, at whole hours, a microsecond past them) or cleared.
     st.tuples(st.just("mql_at"), st.integers(0, 5), st.none() | st.integers(0, 90 * 24)),
-    st.tuples(st.just("follow_up"), st.integers(0, 5),
-              st.none() | st.sampled_from([-90, 0, 1, 59, 60, 61, 24 * 60, 36 * 60 + 1])),
+    st.tuples(
+        st.just("follow_up"),
+        st.integers(0, 5),
+        st.none() | st.sampled_from([-90, 0, 1, 59, 60, 61, 24 * 60, 36 * 60 + 1]),
+    ),
     st.just(("refresh",)),
 )
 
@@ -206,9 +209,9 @@ def _history(seed: int) -> list[int]:
                                 36 * 3600, 36 * 3600 + 1, 5 * 86400])  # fmt: skip
             Lead.objects.filter(pk=lead.pk).update(
                 mql_at=mql_at,
-                first_follow_up_at=None if after is None else mql_at + timedelta(
-                    seconds=after, microseconds=after % 2
-                ),
+                first_follow_up_at=None
+                if after is None
+                else mql_at + timedelta(seconds=after, microseconds=after % 2),
             )
         if n % 17 == 0 and stage != StageKey.INQUIRY:
             StageEvent.objects.create(
