@@ -355,3 +355,26 @@ def test_the_cached_sla_is_one_entry_per_version_whatever_the_periods_asked_abou
     with django_assert_num_queries(0):
         hours = {response_sla_hours(at=now - timedelta(days=n)) for n in range(200)}
     assert len(hours) == 1 and len(generations._memo) == size
+
+
+def test_the_tables_read_index_only_are_vacuumed_after_one_percent_changed(db_vendor):
+    """A period's recent rows are the ones being written; their pages are read index-only
+    only once a vacuum marks them all-visible again (leads 0024)."""
+    from django.db import connection
+
+    from tests.conftest import need
+
+    need(db_vendor == "postgresql", "autovacuum is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY(%s)",
+            [["leads_lead", "leads_stageevent", "leads_followup", "leads_deal"]],
+        )
+        found = dict(cursor.fetchall())
+    assert set(found) == {"leads_lead", "leads_stageevent", "leads_followup", "leads_deal"}
+    for table, options in found.items():
+        assert {
+            "autovacuum_vacuum_scale_factor=0.01",
+            "autovacuum_vacuum_insert_scale_factor=0.01",
+            "autovacuum_analyze_scale_factor=0.02",
+        } <= set(options or []), table
