@@ -13,7 +13,8 @@ A rate whose denominator is 0 is None; money is a Decimal with two places.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -898,6 +899,53 @@ def _rollup_conversion_by(
     return grouped
 
 
+def _decided(f: MetricFilter, stages: Iterable[str]) -> int:
+    return sum(
+        stage_entries(
+            stage=stage, start=f.start, end=f.end, territory=f.territory, campaign=f.campaign
+        ).decided
+        for stage in stages
+    )
+
+
+def _decided_by(f: MetricFilter, by: str, stages: Iterable[str]) -> Counter:
+    found: Counter = Counter()
+    for stage in stages:
+        entries = stage_entries_by(
+            by=by, stage=stage, start=f.start, end=f.end, territory=f.territory,
+            campaign=f.campaign,
+        )  # fmt: skip
+        for key, e in entries.items():
+            found[key] += e.decided
+    return found
+
+
+def _rollup_decisions(stages: Sequence[str]) -> Callable[[MetricFilter], int]:
+    return lambda f: _decided(f, stages)
+
+
+def _rollup_decisions_by(stages: Sequence[str]) -> Callable[[MetricFilter, str], dict[Any, int]]:
+    def grouped(f: MetricFilter, by: str) -> dict[Any, int]:
+        return {key: n for key, n in _decided_by(f, by, stages).items() if n}
+
+    return grouped
+
+
+def _rollup_acceptance(f: MetricFilter) -> float | None:
+    accepted = _decided(f, [StageKey.SAL])
+    return _rate(accepted, accepted + _decided(f, REJECTED_STAGES))
+
+
+def _rollup_acceptance_by(f: MetricFilter, by: str) -> dict[Any, float | None]:
+    accepted = _decided_by(f, by, [StageKey.SAL])
+    rejected = _decided_by(f, by, REJECTED_STAGES)
+    return {
+        key: _rate(accepted[key], accepted[key] + rejected[key])
+        for key in set(accepted) | set(rejected)
+        if accepted[key] + rejected[key]
+    }
+
+
 def _ratio_money(numerator: Any, denominator: Any) -> Decimal | None:
     if not denominator or numerator is None:
         return None
@@ -968,6 +1016,10 @@ def _build() -> dict[str, Metric]:
             "event",
             Subset(mql_decisions, Q(to_stage=StageKey.SAL)),
             description=_lazy("MQLs accepted by sales in the period."),
+            additive=True,
+            rollup=_rollup_decisions([StageKey.SAL]),
+            rollup_keeps=("territory", "campaign"),
+            rollup_grouped=_rollup_decisions_by([StageKey.SAL]),
         ),
         Metric(
             "mqls_rejected",
@@ -976,6 +1028,10 @@ def _build() -> dict[str, Metric]:
             "event",
             Subset(mql_decisions, Q(to_stage__in=REJECTED_STAGES)),
             description=_lazy("MQLs sent back or disqualified by sales in the period."),
+            additive=True,
+            rollup=_rollup_decisions(REJECTED_STAGES),
+            rollup_keeps=("territory", "campaign"),
+            rollup_grouped=_rollup_decisions_by(REJECTED_STAGES),
         ),
         Metric(
             "acceptance_rate",
@@ -989,6 +1045,9 @@ def _build() -> dict[str, Metric]:
                 "Accepted / (accepted + rejected), over sales' MQL decisions made in the period."
             ),
             count_key="den",
+            rollup=_rollup_acceptance,
+            rollup_keeps=("territory", "campaign"),
+            rollup_grouped=_rollup_acceptance_by,
         ),
         Metric(
             "mql_overrides",

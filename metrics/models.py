@@ -274,8 +274,10 @@ class StageDayRollup(models.Model):
     territory and campaign and the day of the lead's previous entry into the same stage.
 
     `reached_<stage>`: of those entries, how many the lead followed with a move into that
-    stage at or after it (at any time since). Rebuilt from the stage events by
-    metrics.rollups, day by day; never edited by hand.
+    stage at or after it (at any time since). `decided`: of those entries, how many were
+    sales' decisions on an MQL (a move out of MQL not made by marketing: into SAL an
+    acceptance, into recycled or disqualified a rejection). Rebuilt from the stage events
+    by metrics.rollups, day by day; never edited by hand.
     """
 
     day = models.DateField()
@@ -291,6 +293,7 @@ class StageDayRollup(models.Model):
     reached_sql = models.PositiveIntegerField(default=0)
     reached_opportunity = models.PositiveIntegerField(default=0)
     reached_won = models.PositiveIntegerField(default=0)
+    decided = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name = _("stage day rollup")
@@ -378,6 +381,11 @@ class RollupDirty(models.Model):
     # (ResponseDayRollup).
     mql_at = models.DateTimeField(null=True, blank=True)
     first_follow_up_at = models.DateTimeField(null=True, blank=True)
+    # For an event: the stage it left and its actor's team (sales' MQL decisions).
+    # (Nullable: the triggers that log leads write neither, and SQLite adds a nullable
+    # column in place, where a default would remake the table under those triggers.)
+    from_stage = models.CharField(max_length=20, null=True, blank=True)
+    actor_team = models.CharField(max_length=10, null=True, blank=True)
 
     class Meta:
         verbose_name = _("rollup change")

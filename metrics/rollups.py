@@ -59,7 +59,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from alignment.models import StageKey
+from alignment.models import StageKey, Team
 from config.dates import day_start, deployment_date, deployment_tz
 from leads.models import Lead, StageEvent
 from metrics.models import (
@@ -73,6 +73,8 @@ from metrics.models import (
 logger = logging.getLogger(__name__)
 
 REACHED = (StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON)
+# The stages a decision on an MQL moves it into: accepted, or rejected.
+DECISION_STAGES = (StageKey.SAL, StageKey.RECYCLED, StageKey.DISQUALIFIED)
 # A reader refreshes the rollups itself when at most this many changes wait.
 REFRESH_AT_READ = 2000
 # Past this many waiting changes the worker rebuilds every day instead (at 1M leads the
@@ -85,8 +87,9 @@ CHUNK_DAYS = 31
 LOCK_KEY = 0x6D52_4F4C  # pg_advisory_xact_lock: one refresh at a time
 
 
-# An event as the rollups read it: (id, stage entered, moment, source, id it reverts).
-Event = tuple[int, str, datetime, str, int | None]
+# An event as the rollups read it: (id, stage entered, moment, source, id it reverts,
+# stage left, actor's team).
+Event = tuple[int, str, datetime, str, int | None, str, str]
 # day, stage, territory, campaign, previous day
 Key = tuple[date, str, int | None, int | None, date | None]
 LeadKey = tuple[date, int | None, int | None, str]  # day, territory, campaign, source
@@ -107,17 +110,17 @@ def _lead_counts(
     moved into each later stage at or after it. `sign` -1 subtracts it."""
     counts = counts if counts is not None else defaultdict(Counter)
     events = list(events)
-    reverted = {reverts for _pk, _stage, _at, source, reverts in events if reverts}
+    reverted = {event[4] for event in events if event[4]}
     moves = sorted(
-        (at, pk, stage)
-        for pk, stage, at, source, _reverts in events
+        (at, pk, stage, left, team)
+        for pk, stage, at, source, _reverts, left, team in events
         if source != StageEvent.Source.REVERT and pk not in reverted
     )
     latest: dict[str, datetime] = {}
-    for at, _pk, stage in moves:
+    for at, _pk, stage, _left, _team in moves:
         latest[stage] = at  # the last move into each stage
     previous: dict[str, date] = {}
-    for at, _pk, stage in moves:
+    for at, _pk, stage, left, team in moves:
         day = deployment_date(at)
         if days is None or day in days:
             counter = counts[(day, stage, territory_id, campaign_id, previous.get(stage))]
@@ -125,8 +128,16 @@ def _lead_counts(
             for target in REACHED:
                 if target in latest and latest[target] >= at:
                     counter[target] += sign
+            if _decision(left, stage, team):
+                counter["decided"] += sign
         previous[stage] = day
     return counts
+
+
+def _decision(left: str, entered: str, team: str) -> bool:
+    """Whether a move is sales' decision on an MQL (metrics.definitions.mql_decisions: out
+    of MQL into SAL, recycled or disqualified, not by marketing)."""
+    return left == StageKey.MQL and entered in DECISION_STAGES and team != Team.MARKETING
 
 
 def _events_of(leads: list[int]) -> dict[int, list[Event]]:
@@ -134,7 +145,16 @@ def _events_of(leads: list[int]) -> dict[int, list[Event]]:
     rows = (
         StageEvent.objects.filter(lead_id__in=leads)
         .order_by()
-        .values_list("lead_id", "pk", "to_stage", "occurred_at", "source", "reverts_id")
+        .values_list(
+            "lead_id",
+            "pk",
+            "to_stage",
+            "occurred_at",
+            "source",
+            "reverts_id",
+            "from_stage",
+            "actor_team",
+        )
     )
     for lead_id, *event in rows:
         found[lead_id].append(tuple(event))  # type: ignore[arg-type]
@@ -154,6 +174,7 @@ def _row(key: Key, counter: Counter) -> StageDayRollup:
         prev_day=prev_day,
         entries=counter["entries"],
         **{f"reached_{target}": counter[target] for target in REACHED},
+        decided=counter["decided"],
     )  # fmt: skip
 
 
@@ -384,7 +405,7 @@ def _refresh(*, limit: int | None = None) -> bool:
 
 LOG_FIELDS = ("pk", "kind", "lead_id", "event_id", "to_stage", "occurred_at", "source",
               "reverts_id", "territory_id", "campaign_id", "mql_at",
-              "first_follow_up_at")  # fmt: skip
+              "first_follow_up_at", "from_stage", "actor_team")  # fmt: skip
 
 
 def _take(rows: Any) -> None:
@@ -479,11 +500,13 @@ def _apply_moves(log: list[tuple]) -> None:
             entries = by_lead[lead_id]
             current = now_events.get(lead_id, [])
             before = {event[0]: event for event in current}
-            for _pk, kind, _lead, event_id, stage, at, source, reverts, *_rest in reversed(entries):
+            for entry in reversed(entries):
+                _pk, kind, _lead, event_id, stage, at, source, reverts = entry[:8]
                 if kind == RollupDirty.Kind.ADDED:
                     before.pop(event_id, None)
                 elif kind == RollupDirty.Kind.REMOVED:
-                    before[event_id] = (event_id, stage, at, source, reverts)
+                    left, team = entry[12] or "", entry[13] or ""
+                    before[event_id] = (event_id, stage, at, source, reverts, left, team)
             # The territory before the changes: the first territory change's old value, or
             # the lead's territory now (an event's own log row says what the territory was
             # when it was written, which a territory change committed meanwhile outdates).
@@ -514,7 +537,7 @@ def _rows_add(delta: dict[Key, Counter]) -> None:
         {key[0] for key in delta},
         lambda row: (row.day, row.stage, row.territory_id, row.campaign_id, row.prev_day),
     )
-    fields = ["entries", *(f"reached_{t}" for t in REACHED)]
+    fields = ["entries", *(f"reached_{t}" for t in REACHED), "decided"]
     changed, created, emptied = [], [], []
     for key, counter in delta.items():
         row = existing.get(key)
@@ -526,9 +549,11 @@ def _rows_add(delta: dict[Key, Counter]) -> None:
         row.entries += counter["entries"]
         for target in REACHED:
             setattr(row, f"reached_{target}", getattr(row, f"reached_{target}") + counter[target])
-        # Of a row's entries, at most all reached a later stage: past that, or below
-        # zero, the rows no longer match the events.
-        if any(not 0 <= getattr(row, f"reached_{t}") <= row.entries for t in REACHED):
+        row.decided += counter["decided"]
+        # Of a row's entries, at most all reached a later stage or were decisions: past
+        # that, or below zero, the rows no longer match the events.
+        counts = [getattr(row, f"reached_{t}") for t in REACHED] + [row.decided]
+        if any(not 0 <= n <= row.entries for n in counts):
             raise RollupsDrifted(key)
         (emptied if row.entries == 0 else changed).append(row)
     _rows_write(StageDayRollup, created, changed, emptied, fields)
@@ -565,6 +590,9 @@ class Entries:
 
     entered: int
     reached: dict[str, int]
+    # Sales' decisions on MQLs among the period's moves into the stage (every move, not
+    # only each lead's first in the period).
+    decided: int = 0
 
 
 _READY: ContextVar[bool | None] = ContextVar("rollups_ready", default=None)
@@ -604,11 +632,29 @@ def rollups_reading() -> Iterator[None]:
         _READY.reset(token)
 
 
+def _first_in_period(start: date) -> Q:
+    """The rows of each lead's first move into their stage in a period from `start`."""
+    return Q(prev_day__isnull=True) | Q(prev_day__lt=start)
+
+
 def _period_rows(stage: str | None, start: date, end: date) -> Any:
+    # The rows of later moves in the period count only for their decisions: the others
+    # are left out before summing (a half year's read holds many re-entries).
     rows = StageDayRollup.objects.filter(
-        Q(prev_day__isnull=True) | Q(prev_day__lt=start), day__gte=start, day__lt=end
+        _first_in_period(start) | Q(decided__gt=0), day__gte=start, day__lt=end
     )
     return rows if stage is None else rows.filter(stage=stage)
+
+
+def _sums(start: date) -> dict[str, Sum]:
+    """The entries and their reach over each lead's first move in the period (the rows
+    whose previous entry was before `start`), the decisions over every move."""
+    first = _first_in_period(start)
+    return {
+        "entries": Sum("entries", filter=first),
+        **{t: Sum(f"reached_{t}", filter=first) for t in REACHED},
+        "decided": Sum("decided"),
+    }
 
 
 def _narrowed(
@@ -622,11 +668,12 @@ def _narrowed(
     return rows
 
 
-_SUMS = {"entries": Sum("entries"), **{t: Sum(f"reached_{t}") for t in REACHED}}
-
-
 def _entries(row: dict[str, Any]) -> Entries:
-    return Entries(entered=row["entries"] or 0, reached={t: row[t] or 0 for t in REACHED})
+    return Entries(
+        entered=row["entries"] or 0,
+        reached={t: row[t] or 0 for t in REACHED},
+        decided=row["decided"] or 0,
+    )
 
 
 def stage_entries(
@@ -639,12 +686,13 @@ def stage_entries(
     memo = _MEMO.get()
     if memo is None:
         rows = _narrowed(_period_rows(stage, start, end), territory=territory, campaign=campaign)
-        return _entries(rows.aggregate(**_SUMS))
+        return _entries(rows.aggregate(**_sums(start)))
     key = ("entries", start, end, territory, campaign)
     if key not in memo:
         rows = _narrowed(_period_rows(None, start, end), territory=territory, campaign=campaign)
         memo[key] = {
-            row["stage"]: _entries(row) for row in rows.order_by().values("stage").annotate(**_SUMS)
+            row["stage"]: _entries(row)
+            for row in rows.order_by().values("stage").annotate(**_sums(start))
         }
     return memo[key].get(stage) or Entries(entered=0, reached=dict.fromkeys(REACHED, 0))
 
@@ -656,7 +704,7 @@ def stage_entries_by(
     """The same grouped by territory or campaign ({id or None: entries})."""
     column = LEAD_GROUPS[by]
     rows = _narrowed(_period_rows(stage, start, end), territory=territory, campaign=campaign)
-    grouped = rows.order_by().values(column).annotate(**_SUMS)
+    grouped = rows.order_by().values(column).annotate(**_sums(start))
     return {row[column]: _entries(row) for row in grouped}
 
 

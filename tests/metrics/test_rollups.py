@@ -45,7 +45,7 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 def _table() -> list[tuple]:
     rows = StageDayRollup.objects.values_list(
         "day", "stage", "territory_id", "campaign_id", "prev_day", "entries", "reached_mql",
-        "reached_sal", "reached_sql", "reached_opportunity", "reached_won",
+        "reached_sal", "reached_sql", "reached_opportunity", "reached_won", "decided",
     )  # fmt: skip
     stages = sorted((r for r in rows if r[5]), key=lambda r: [(v is None, str(v)) for v in r])
     leads = LeadDayRollup.objects.values_list(
@@ -65,7 +65,14 @@ SOURCES = [SourceChannel.EMAIL, SourceChannel.PAID_SEARCH, SourceChannel.EVENT]
 
 # One step of a history: what any write path can do to the events a rollup reads.
 step = st.one_of(
-    st.tuples(st.just("move"), st.integers(0, 5), st.sampled_from(STAGES), st.integers(0, 90 * 24)),
+    # A move by the system, sales or marketing (a marketer's move out of MQL is no decision).
+    st.tuples(
+        st.just("move"),
+        st.integers(0, 5),
+        st.sampled_from(STAGES),
+        st.integers(0, 90 * 24),
+        st.sampled_from(["", "sales", "marketing"]),
+    ),
     st.tuples(st.just("revert"), st.integers(0, 5), st.integers(0, 30)),
     st.tuples(st.just("territory"), st.integers(0, 5), st.integers(0, 2)),
     st.tuples(st.just("merge"), st.integers(0, 5), st.integers(0, 5)),
@@ -106,7 +113,7 @@ def _apply(op: tuple, leads: list[Lead], territories: list[int | None],
         if last != op[2]:
             StageEvent.objects.create(
                 lead=lead, from_stage=last, to_stage=op[2],
-                occurred_at=START + timedelta(hours=op[3]),
+                occurred_at=START + timedelta(hours=op[3]), actor_team=op[4],
             )  # fmt: skip
     elif kind == "revert" and events:
         target = events[op[2] % len(events)]
@@ -193,8 +200,10 @@ def _history(seed: int) -> list[int]:
         for target in path[: rng.randint(0, 5)]:
             at += timedelta(days=rng.randint(0, 9), hours=rng.randint(1, 30))
             if target == StageKey.SAL and rng.random() < 0.25:
-                StageEvent.objects.create(lead=lead, from_stage=stage,
-                                          to_stage=StageKey.RECYCLED, occurred_at=at)  # fmt: skip
+                # Sent back, by sales or (no decision) by marketing.
+                StageEvent.objects.create(lead=lead, from_stage=stage, to_stage=StageKey.RECYCLED,
+                                          occurred_at=at, actor_team=rng.choice(
+                                              ["", "sales", "marketing"]))  # fmt: skip
                 at += timedelta(days=rng.randint(1, 40))
                 StageEvent.objects.create(lead=lead, from_stage=StageKey.RECYCLED,
                                           to_stage=StageKey.MQL, occurred_at=at)  # fmt: skip
@@ -321,6 +330,31 @@ def test_sla_compliance_from_the_rollups_equals_its_definition(
     # Follow-ups at 24 and 36 hours to the microsecond, and a microsecond past them.
     kept_hours = set(ResponseDayRollup.objects.values_list("response_hours", flat=True))
     assert {0, 1, 24, 25, 36, 37, 120, None} <= kept_hours
+
+
+def test_sales_decisions_on_mqls_from_the_rollups_equal_their_definition(active_agreement):
+    """The MQLs accepted and rejected and the acceptance rate read StageDayRollup.decided:
+    every move out of MQL into SAL, recycled or disqualified not made by marketing, none
+    reverted; whole, by territory and campaign, and grouped."""
+    territories = _history(17)
+    campaign = Lead.objects.exclude(campaign=None).values_list("campaign_id", flat=True)[0]
+    names = ["mqls_accepted", "mqls_rejected", "acceptance_rate"]
+    marketing = StageEvent.objects.filter(from_stage=StageKey.MQL, actor_team="marketing")
+    assert marketing.exists()  # moves that are no decision, in the history
+    for narrowing in [{}, {"territory": territories[2]}, {"campaign": campaign}]:
+        f = MetricFilter(start=date(2026, 1, 1), end=date(2026, 7, 1), **narrowing)
+        rollups_refresh()
+        with CaptureQueriesContext(connection) as read:
+            kept = metric_values(f=f, names=names)
+        assert not [q for q in read.captured_queries if "leads_stageevent" in q["sql"]]
+        grouped = metric_values_grouped(f=f, by="territory", names=names)
+        state = list(RollupState.objects.all())
+        RollupState.objects.all().delete()
+        assert metric_values(f=f, names=names) == kept, narrowing
+        assert metric_values_grouped(f=f, by="territory", names=names) == grouped, narrowing
+        RollupState.objects.bulk_create(state)
+    assert kept["mqls_accepted"] > 0 and kept["mqls_rejected"] > 0
+    assert StageDayRollup.objects.filter(decided__gt=0).exists()
 
 
 def test_an_additive_metric_is_the_sum_of_its_groups_in_every_grouping(active_agreement):
@@ -514,7 +548,7 @@ def test_an_event_logged_before_a_territory_change_committed_counts_where_the_le
     kept = _table()
     rollups_rebuild()
     assert kept == _table()
-    assert {row[2] for row in kept if len(row) == 11} == {south}  # the stage rows
+    assert {row[2] for row in kept if len(row) == 12} == {south}  # the stage rows
     assert {row[1] for row in kept if len(row) == 5} == {south}  # the lead's LeadDayRollup
 
 
