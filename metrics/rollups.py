@@ -2,8 +2,9 @@
 
 What is kept: for each day (the deployment's time zone), stage, territory of the lead
 and day of the lead's previous entry into the same stage, the number of moves into the
-stage (metrics.definitions `_moves`: no revert, nothing reverted), and how many of those
-the lead followed with a move into each later stage, at or after it.
+stage (metrics.definitions `_moves`: no revert, nothing reverted), how many of those
+the lead followed with a move into each later stage, at or after it, and how many were
+sales' decisions on an MQL (`decided`: out of MQL, not by marketing).
 
 That is enough for the exact figures of the stage-entry metrics and the conversion
 cohorts over any period of whole days [s, e), overall or for one territory:
@@ -11,7 +12,9 @@ cohorts over any period of whole days [s, e), overall or for one territory:
   into X was before s (or never): each lead's first entry in the period, counted once;
 - of those, the leads that reached Y at or after their first entry in the period =
   the same rows' `reached_Y` (a lead reached Y after its first entry in the period iff
-  it did after that entry).
+  it did after that entry);
+- sales' decisions on MQLs in the period = `decided` over every row of its days (every
+  move, not only each lead's first).
 
 Beside them, LeadDayRollup: the leads created on each day, by territory, campaign and
 source (new leads, narrowed or grouped by those, and cost per lead); and
@@ -19,7 +22,7 @@ ResponseDayRollup: the leads whose latest MQL entry fell on each day, by territo
 campaign, source and the whole hours (rounded up) their first follow-up took, none when
 it has not come (SLA compliance for any SLA of whole hours, `mql_responses`).
 
-How it is kept: database triggers (migrations metrics 0005, 0006, 0008) write a
+How it is kept: database triggers (migrations metrics 0005, 0006, 0008, 0009) write a
 RollupDirty row for every change to a stage event, every lead that changes territory, and
 every lead counted in or out of LeadDayRollup and ResponseDayRollup (created, deleted, or
 its creation time, territory, campaign, source, MQL entry or first follow-up changed: out
@@ -27,9 +30,9 @@ with the old values, in with the new), on every path (services, admin, bulk SQL)
 lead's count moves with its own row alone, so those log rows go straight onto
 LeadDayRollup and ResponseDayRollup. Keeping the rollups exact is then
 `rollups_refresh`: under a lock and in one snapshot, each changed lead's part of the
-stage rollups before the logged changes (the changes undone) and now, read from its events, and the
-difference added to the rows; the log rows consumed. The worker runs it every few seconds
-(`metrics.tasks.refresh_rollups`); a reader runs it too before reading, when a few
+stage rollups before the logged changes (the changes undone) and now, read from its
+events, and the difference added to the rows; the log rows consumed. The worker runs it
+every few seconds (`metrics.tasks.refresh_rollups`); a reader runs it too before reading, when a few
 changes wait (at most REFRESH_AT_READ), so what it reads is exact at that moment. With
 more waiting (a bulk import, a rebuild pending) or no rollups built yet, the metrics
 read the stage events themselves (metrics.definitions): slower, never wrong.
