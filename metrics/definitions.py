@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import reduce
+from operator import or_
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -371,6 +373,9 @@ _PATHS: dict[str, dict[str, str]] = {
         "channel": "lead__campaign__channel",
     },
 }
+# Groupings in which a record can be in several groups: a campaign targets several
+# territories, so its spend counts in each. Every other grouping puts a record in one group.
+_SEVERAL_GROUPS = {("spend", "territory")}
 
 
 def metric_filter_read(params: Mapping[str, Any], *, default_days: int = 28) -> MetricFilter:
@@ -553,7 +558,7 @@ def _rollup_sla_compliance(f: MetricFilter) -> float | None:
     that is not whole days, a change of clocks) from the leads themselves."""
     hours, start, end = _response_window(f)
     within = total = 0
-    ends = Q(mql_at__gte=start, mql_at__lt=end)
+    ends = [(start, end)]
     days = _whole_days(start, end)
     if days is not None:
         first, last = days
@@ -561,15 +566,14 @@ def _rollup_sla_compliance(f: MetricFilter) -> float | None:
             start=first, end=last, hours=hours, territory=f.territory, campaign=f.campaign,
             source=f.source,
         )  # fmt: skip
-        ends = Q(mql_at__gte=start, mql_at__lt=day_start(first)) | Q(
-            mql_at__gte=day_start(last), mql_at__lt=end
+        ends = [(start, day_start(first)), (day_start(last), end)]
+    ranges = [Q(mql_at__gte=a, mql_at__lt=b) for a, b in ends if a < b]
+    if ranges:
+        row = _narrow(Lead.objects.filter(reduce(or_, ranges)), "lead", f).aggregate(
+            num=Count("pk", filter=_followed_within(hours)), den=Count("pk")
         )
-        if day_start(first) == start and day_start(last) == end:
-            return _rate(within, total)
-    row = _narrow(Lead.objects.filter(ends), "lead", f).aggregate(
-        num=Count("pk", filter=_followed_within(hours)), den=Count("pk")
-    )
-    return _rate(within + row["num"], total + row["den"])
+        within, total = within + row["num"], total + row["den"]
+    return _rate(within, total)
 
 
 def _whole_days(start: datetime, end: datetime) -> tuple[date, date] | None:
@@ -774,8 +778,8 @@ class Metric:
     rollup_keeps: tuple[str, ...] = ("territory",)
     # The values grouped by one of `rollup_keeps` from the rollups ({key: value}).
     rollup_grouped: Callable[[MetricFilter, str], dict[Any, Any]] | None = None
-    # A count or sum of records each in one group of any grouping: its value is the sum
-    # of its values by group, which a reading that has them adds up (_from_groups).
+    # A count or sum of records: its value is the sum of its values by any grouping that
+    # puts each record in one group, which a reading that has them adds up (_groups_read).
     additive: bool = False
 
     @property
@@ -786,10 +790,25 @@ class Metric:
         if self.parts:
             numerator, denominator = (REGISTRY[p].value(f) for p in self.parts)
             return self.combine(numerator, denominator)  # type: ignore[misc]
+        groups = self._groups_read(f)
+        if groups is not None:  # additive: the sum of its groups, already read
+            return sum(groups.values(), start=metric_empty_value(self.name))
         if self.reads_rollups(f):
             return self.rollup(f)  # type: ignore[misc]
         row = self.records(f).aggregate(**self.aggregates())
         return self.finish(row)
+
+    def _groups_read(self, f: MetricFilter) -> dict[Any, Any] | None:
+        """An additive metric's values by some grouping of `f`, when the reading has read
+        them (a page's campaign table, a week's scorecards by territory)."""
+        memo = reading_memo()
+        if not self.additive or memo is None:
+            return None
+        kept = memo.get(("grouped", self.name, f), {})
+        return next(
+            (groups for by, groups in kept.items() if (self.base, by) not in _SEVERAL_GROUPS),
+            None,
+        )
 
     def values_grouped(self, f: MetricFilter, *, by: str) -> dict[Any, Any]:
         """{group key: value} in one query (a composite: one query per part)."""
@@ -1654,22 +1673,11 @@ def _metric_values(*, f: MetricFilter, wanted: list[str], plan: Plan | None) -> 
                 ]
                 values[name] = metric.combine(*parts)  # type: ignore[misc]
             else:
-                values[name] = _from_groups(metric, f)
+                values[name] = metric.value(f)
     for name in wanted:
         if name in TARGET_METRICS:
             values[name] = targets_value(name, f, known=values, plan=plan)
     return {name: values[name] for name in wanted}
-
-
-def _from_groups(metric: Metric, f: MetricFilter) -> Any:
-    """A metric's value; an additive one's as the sum of its values by group when the
-    reading has read them for `f` (a page's campaign table and its totals: one read)."""
-    memo = reading_memo()
-    kept = memo.get(("grouped", metric.name, f)) if memo is not None else None
-    if not metric.additive or not kept:
-        return metric.value(f)
-    grouped = next(iter(kept.values()))
-    return sum(grouped.values(), start=metric_empty_value(metric.name))
 
 
 def metric_values_by_territory(
@@ -1686,12 +1694,13 @@ def metric_values_by_territory(
         for name, metric in REGISTRY.items():
             if metric.parts:
                 continue
-            values[None][name] = metric.value(f)
             if metric.base == "intel":
+                values[None][name] = metric.value(f)
                 for territory in ids:
                     values[territory][name] = metric.value(replace(f, territory=territory))
                 continue
             grouped = metric.values_grouped(f, by="territory")
+            values[None][name] = metric.value(f)  # an additive one: the groups' sum
             for territory in ids:
                 values[territory][name] = grouped.get(territory, metric_empty_value(name))
     for key, known in values.items():

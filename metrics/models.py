@@ -304,10 +304,9 @@ class StageDayRollup(models.Model):
         return f"{self.day} {self.stage} ×{self.entries}"
 
 
-class LeadDayRollup(models.Model):
-    """Leads created on one day (the deployment's time zone), by their territory,
-    campaign and source now. Kept by metrics.rollups from the change log; never edited
-    by hand."""
+class LeadCountRollup(models.Model):
+    """Leads counted on a day (the deployment's time zone), by their territory, campaign
+    and source now: the columns LeadDayRollup and ResponseDayRollup share."""
 
     day = models.DateField()
     # Plain ids: a deleted territory's or campaign's leads move to none (a change logged).
@@ -315,6 +314,15 @@ class LeadDayRollup(models.Model):
     campaign_id = models.BigIntegerField(null=True, blank=True)
     source = models.CharField(max_length=20, blank=True)
     leads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class LeadDayRollup(LeadCountRollup):
+    """Leads created on one day (the deployment's time zone), by their territory,
+    campaign and source now. Kept by metrics.rollups from the change log; never edited
+    by hand."""
 
     class Meta:
         verbose_name = _("lead day rollup")
@@ -325,7 +333,7 @@ class LeadDayRollup(models.Model):
         return f"{self.day} ×{self.leads}"
 
 
-class ResponseDayRollup(models.Model):
+class ResponseDayRollup(LeadCountRollup):
     """Leads whose latest MQL entry fell on one day (the deployment's time zone), by their
     territory, campaign and source now and by how many whole hours after that entry their
     first follow-up came (rounded up; 0 for one at or before it; none: not followed up
@@ -333,12 +341,7 @@ class ResponseDayRollup(models.Model):
     followed up within H hours iff its `response_hours` is at most H. Kept by
     metrics.rollups from the change log; never edited by hand."""
 
-    day = models.DateField()
-    territory_id = models.BigIntegerField(null=True, blank=True)
-    campaign_id = models.BigIntegerField(null=True, blank=True)
-    source = models.CharField(max_length=20, blank=True)
     response_hours = models.IntegerField(null=True, blank=True)
-    leads = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("response day rollup")
@@ -355,7 +358,7 @@ class RollupDirty(models.Model):
     counted in or out of LeadDayRollup and ResponseDayRollup (a lead created or deleted;
     a change to its creation time, territory, campaign, source, MQL entry or first
     follow-up is out with the old values, in with the new). Written by database triggers
-    (migrations metrics 0005, 0006, 0008) on every path, ORM or not."""
+    (migrations metrics 0005, 0006, 0008, 0009) on every path, ORM or not."""
 
     class Kind(models.TextChoices):
         ADDED = "added", _("event added")

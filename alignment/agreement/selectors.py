@@ -126,16 +126,15 @@ def agreement_in_force_id(*, at: datetime) -> int | None:
     activations = memo(AGREEMENT_GENERATION, "activations", _activations)
     if not activations:
         return None
-    before = [row for row in activations if row[0] is not None and row[0] < at]
-    return (before[-1] if before else activations[0])[2]
+    before = [pk for activated_at, pk in activations if activated_at < at]
+    return before[-1] if before else activations[0][1]
 
 
-def _activations() -> list[tuple[datetime | None, int, int]]:
-    """Every version ever activated, (activated at, version, id), in activation order."""
+def _activations() -> list[tuple[datetime, int]]:
+    """Every version ever activated, (activated at, id), in activation order."""
     activated = Agreement.objects.filter(activated_at__isnull=False)
-    return list(activated.order_by("activated_at", "version").values_list(
-        "activated_at", "version", "pk"
-    ))  # fmt: skip
+    rows = activated.order_by("activated_at", "version").values_list("activated_at", "pk")
+    return [(activated_at, pk) for activated_at, pk in rows if activated_at is not None]
 
 
 @dataclass(frozen=True)

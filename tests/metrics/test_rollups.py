@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
@@ -31,7 +32,7 @@ from metrics.models import (
     RollupState,
     StageDayRollup,
 )
-from metrics.rollups import REFRESH_AT_READ, rollups_rebuild, rollups_refresh
+from metrics.rollups import REFRESH_AT_READ, rollups_reading, rollups_rebuild, rollups_refresh
 from tests.conftest import need
 from tests.factories import CampaignFactory, LeadFactory, TerritoryFactory
 
@@ -360,9 +361,15 @@ def test_sales_decisions_on_mqls_from_the_rollups_equal_their_definition(active_
 def test_an_additive_metric_is_the_sum_of_its_groups_in_every_grouping(active_agreement):
     """What the `additive` flag promises (a reading adds a table's rows up for its total):
     for each such metric and grouping, from the rollups and from the records."""
-    from metrics.definitions import GROUPINGS, REGISTRY, metric_empty_value
+    from metrics.definitions import _SEVERAL_GROUPS, GROUPINGS, REGISTRY, metric_empty_value
+    from tests.factories import SpendEntryFactory
 
-    _history(13)
+    territories = _history(13)
+    # A campaign aimed at two territories: its spend is in both territories' groups.
+    wide = CampaignFactory()
+    wide.target_territories.set(territories[:2])
+    SpendEntryFactory(campaign=wide, date=date(2026, 2, 2))
+    SpendEntryFactory(date=date(2026, 3, 2))
     f = MetricFilter(start=date(2026, 1, 1), end=date(2026, 7, 1))
     additive = [name for name, metric in REGISTRY.items() if metric.additive]
     assert {"new_leads", "mqls", "spend", "follow_ups_within_sla"} <= set(additive)
@@ -371,11 +378,19 @@ def test_an_additive_metric_is_the_sum_of_its_groups_in_every_grouping(active_ag
         if not built:
             RollupState.objects.all().delete()
         for name in additive:
-            whole = REGISTRY[name].value(f)
+            metric = REGISTRY[name]
+            whole = metric.value(f)
             for by in GROUPINGS:
-                groups = REGISTRY[name].values_grouped(f, by=by)
-                assert sum(groups.values(), start=metric_empty_value(name)) == whole, (name, by)
+                summed = sum(metric.values_grouped(f, by=by).values(),
+                             start=metric_empty_value(name))  # fmt: skip
+                if (metric.base, by) in _SEVERAL_GROUPS:
+                    assert summed > whole, (name, by)  # why it is never added up
+                else:
+                    assert summed == whole, (name, by)
     assert metric_values(f=f, names=["new_leads"])["new_leads"] == 80
+    with rollups_reading():  # a reading that has the spend by territory still reads the whole
+        REGISTRY["spend"].values_grouped(f, by="territory")
+        assert REGISTRY["spend"].value(f) == Decimal("500.00")
 
 
 def test_the_plans_from_the_rollups_equal_the_plans_from_the_events(active_agreement):
