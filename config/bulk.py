@@ -14,9 +14,7 @@ database's constraints and triggers apply to COPY as to INSERT.
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -24,6 +22,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router
 from django.utils import timezone
 
+_UNSEEN = object()
+_CHUNK_ROWS = 100  # rows per read of the COPY stream
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -42,10 +42,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_JSON = DjangoJSONEncoder()
+
+
 def _json_text(value: Any) -> str:
     if value is None:
         return "\\N"
-    return json.dumps(value, cls=DjangoJSONEncoder).translate(_COPY_ESCAPES)
+    return _JSON.encode(value).translate(_COPY_ESCAPES)
+
+
+class _Reader:
+    """A file to COPY from whose reads are the next chunk of rows, encoded on demand."""
+
+    def __init__(self, chunks: Iterator[str]) -> None:
+        self._chunks = chunks
+
+    def read(self, _size: int = -1) -> str:
+        return next(self._chunks, "")
 
 
 def _defaults(model: type[models.Model], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,9 +76,25 @@ def _defaults(model: type[models.Model], given: Mapping[str, Any]) -> dict[str, 
     return values
 
 
+def _json_encoder() -> Callable[[Any], str]:
+    """_json_text for one insert's rows, each object encoded once however many rows hold it
+    (the rows, alive until the insert ends, keep every id their own)."""
+    texts: dict[int, str] = {}
+
+    def encode(value: Any) -> str:
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = _json_text(value)
+        return text
+
+    return encode
+
+
 def _encoders(model: type[models.Model], names: Sequence[str]) -> list[Callable[[Any], str]]:
     fields = {field.attname: field for field in model._meta.concrete_fields}
-    return [_json_text if isinstance(fields[name], models.JSONField) else _text for name in names]
+    return [
+        _json_encoder() if isinstance(fields[name], models.JSONField) else _text for name in names
+    ]
 
 
 def ids_reserve(model: type[models.Model], count: int, *, using: str) -> list[int]:
@@ -103,21 +132,34 @@ def rows_insert(
     position = {name: index for index, name in enumerate(names)}
     encoders = _encoders(model, names)
     blank = [encode(defaults[name]) for name, encode in zip(names, encoders, strict=True)]
+    for row in rows:  # checked before the COPY starts, which a failed read would abort
+        if not row.keys() <= position.keys():
+            unknown = sorted(set(row) - set(position))
+            raise ValueError(f"{model.__name__} has no column {unknown} to copy into")
     ids = ids_reserve(model, len(rows), using=using) if with_ids else []
-    buffer = io.StringIO()
-    write = buffer.write
-    for index, row in enumerate(rows):
-        cells = blank.copy()  # each column's default, encoded once
-        for name, value in row.items():
-            at = position.get(name)
-            if at is None:
-                raise ValueError(f"{model.__name__} has no column {name!r} to copy into")
-            cells[at] = encoders[at](value)
-        if with_ids:
-            write(f"{ids[index]}\t")
-        write("\t".join(cells))
-        write("\n")
-    buffer.seek(0)
+
+    def lines() -> Iterator[str]:
+        chunk: list[str] = []
+        # Each column's last value and its text: a batch's rows share many values (the
+        # same moment, stage, blank, the same scored breakdown), encoded once each.
+        last: list[Any] = [_UNSEEN] * len(names)
+        last_text = blank.copy()
+        for index, row in enumerate(rows):
+            cells = blank.copy()  # each column's default, encoded once
+            for name, value in row.items():
+                at = position[name]
+                if value is not last[at]:
+                    last[at], last_text[at] = value, encoders[at](value)
+                cells[at] = last_text[at]
+            if with_ids:
+                cells.insert(0, str(ids[index]))
+            chunk.append("\t".join(cells))
+            if len(chunk) == _CHUNK_ROWS:
+                yield "\n".join(chunk) + "\n"
+                chunk = []
+        if chunk:
+            yield "\n".join(chunk) + "\n"
+
     by_name = {field.attname: str(field.column) for field in model._meta.concrete_fields}
     columns = [str(model._meta.pk.column)] if with_ids else []
     columns += [by_name[name] for name in names]
@@ -126,5 +168,7 @@ def rows_insert(
         quote(model._meta.db_table), ", ".join(quote(column) for column in columns)
     )
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(sql, buffer)  # the psycopg2 cursor under Django's wrapper
+        # The psycopg2 cursor under Django's wrapper. It reads the rows a chunk at a time as
+        # they are encoded, so the server writes one chunk while the next is encoded.
+        cursor.cursor.copy_expert(sql, _Reader(lines()))
     return ids

@@ -22,7 +22,8 @@ ResponseDayRollup: the leads whose latest MQL entry fell on each day, by territo
 campaign, source and the whole hours (rounded up) their first follow-up took, none when
 it has not come (SLA compliance for any SLA of whole hours, `mql_responses`).
 
-How it is kept: database triggers (migrations metrics 0005, 0006, 0008, 0009) write a
+How it is kept: database triggers (migrations metrics 0005, 0006, 0008, 0009; on
+PostgreSQL, inserts and deletes are logged once per statement, 0010) write a
 RollupDirty row for every change to a stage event, every lead that changes territory, and
 every lead counted in or out of LeadDayRollup and ResponseDayRollup (created, deleted, or
 its creation time, territory, campaign, source, MQL entry or first follow-up changed: out

@@ -49,6 +49,11 @@ class ScoreResult:
 
 
 def lead_field_value(lead: Any, name: str) -> Any:
+    """The value a rule tests: `name` of a lead, or of a dict of a new lead's fields."""
+    if isinstance(lead, dict):
+        if name.startswith("custom."):
+            return (lead.get("custom_fields") or {}).get(name.removeprefix("custom."))
+        return lead.get(name)
     if name.startswith("custom."):
         return (getattr(lead, "custom_fields", None) or {}).get(name.removeprefix("custom."))
     return getattr(lead, name, None)

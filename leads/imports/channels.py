@@ -88,10 +88,14 @@ class ChannelResolver:
     aliases: dict[str, str]
     unmapped: Counter[str] = field(default_factory=Counter)
     spelling: dict[str, str] = field(default_factory=dict)  # key → first spelling seen
+    resolved: dict[str, str | None] = field(default_factory=dict)  # value → its channel
 
     def resolve(self, value: str) -> str | None:
         """The channel `value` names, or None (counted as unmapped); blank is None too."""
-        channel = channel_resolve(value=value, aliases=self.aliases)
+        if value in self.resolved:  # a file repeats a few values over all its rows
+            channel = self.resolved[value]
+        else:
+            channel = self.resolved[value] = channel_resolve(value=value, aliases=self.aliases)
         if channel is None and (value or "").strip():
             key = channel_text_normalise(value)
             self.unmapped[key] += 1

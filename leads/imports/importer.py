@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
-from types import SimpleNamespace
 from typing import IO, Any
 
 from django.conf import settings
@@ -55,9 +54,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from alignment.agreement.scoring import score_compute
+from alignment.agreement.scoring import lead_field_value, score_compute
 from alignment.agreement.selectors import Funnel, NoActiveAgreement, funnel_active
-from alignment.models import StageKey
+from alignment.models import RuleKind, StageKey
 from campaigns.models import Campaign
 from config.bulk import rows_insert
 from config.countries import country_code_clean
@@ -605,11 +604,15 @@ class ParsedRow:
         return bool(self.history) or self.stage not in ("", StageKey.INQUIRY)
 
 
+SCORES_KEPT = 50_000  # distinct scored field values a run keeps (memory stays flat)
+
+
 class _Lookups:
     """Per-run caches: users by email, campaigns by name/UTM, territories by country+owner."""
 
     def __init__(self) -> None:
         self.channels = channel_resolver()  # counts the source values it cannot map
+        self.scores: dict[tuple, Any] = {}  # importer._score's results by what they read
         self.users: dict[str, int | None] = {}
         self.campaigns: dict[tuple[str, ...], int | None] = {}
         self.territories: dict[str, int | None] = {}
@@ -1312,7 +1315,7 @@ def _create(
             lead["assigned_at"] = lead.get("mql_at") or created_at
         leads.append(lead)
     funnel = _funnel()
-    scored = _score(leads, funnel=funnel)
+    scored = _score(leads, funnel=funnel, known=lookups.scores)
     new_ids = rows_insert(Lead, leads, with_ids=True)
     events: list[dict[str, Any]] = []
     deals: list[dict[str, Any]] = []
@@ -1362,7 +1365,9 @@ def _deal(row: ParsedRow, *, lead: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _score(leads: list[dict[str, Any]], *, funnel: Funnel | None) -> list[dict[str, Any]]:
+def _score(
+    leads: list[dict[str, Any]], *, funnel: Funnel | None, known: dict[tuple, Any]
+) -> list[dict[str, Any]]:
     """Score the new inquiry leads before they are written (alignment's score_compute:
     a new lead has no touches, so its fit rules alone), so a batch is written once;
     returns them, for _promote_qualifying once they have ids."""
@@ -1370,11 +1375,34 @@ def _score(leads: list[dict[str, Any]], *, funnel: Funnel | None) -> list[dict[s
         return []
     now = timezone.now()
     scored = [lead for lead in leads if lead["stage"] == StageKey.INQUIRY]
+    # Without touches a score is a function of the fields the rules read: leads alike in
+    # those share one computed result (the file's rows repeat titles, countries, sizes).
+    # (Must rules decide qualifying, read once the leads are written: not part of a score.)
+    # `known`: the run's results so far, by agreement version and those fields' values.
+    fields = sorted({rule.field for rule in funnel.rules if rule.kind == RuleKind.FIT})
+    if len(known) > SCORES_KEPT:
+        known.clear()
     for lead in scored:
-        result = score_compute(lead=SimpleNamespace(**lead), rules=funnel.rules, touches=(),
-                               now=now)  # fmt: skip
+        try:
+            key = (funnel.agreement.pk,
+                   *(_hashable(lead_field_value(lead, name)) for name in fields))  # fmt: skip
+            result = known.get(key)
+        except TypeError:  # a custom field holding a list or an object: scored alone
+            key, result = None, None
+        if result is None:
+            result = score_compute(lead=lead, rules=funnel.rules, touches=(), now=now)
+            if key is not None:
+                known[key] = result
         lead.update(score=result.score, score_breakdown=result.breakdown, scored_at=now)
     return scored
+
+
+def _hashable(value: Any) -> Any:
+    """`value` as a key part, for the plain types whose equal values read the same to every
+    rule (the type is kept: 1, "1" and True stay apart); TypeError for any other."""
+    if value is None or type(value) in (str, int, bool):
+        return (type(value), value)
+    raise TypeError(type(value))
 
 
 def _promote_qualifying(*, lead_ids: list[int], funnel: Funnel | None) -> None:

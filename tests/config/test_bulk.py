@@ -43,6 +43,30 @@ def test_rows_come_back_as_written_with_their_ids_in_order():
     assert second.created_at == AT and second.updated_at is not None
 
 
+def test_many_rows_stream_in_chunks_and_shared_values_are_written_to_every_row():
+    """Rows are encoded as the COPY reads them, a chunk at a time, and a value held by many
+    rows (the same moment, the same scored breakdown) is encoded once: every row still gets
+    its own values, whichever rows share them and in whatever order."""
+    shared = [{"rule": "Head of\tsales", "points": 15}]
+    other = [{"rule": "Director", "points": 15}]
+    rows = []
+    for n in range(257):  # more than two chunks, the last one short
+        breakdown = [shared, other, [dict(shared[0])]][n % 3]  # an equal copy, too
+        rows.append({"email": f"s{n}@example.com", "first_name": ["Ann", "Bo"][n % 2 == 0],
+                     "created_at": AT if n % 5 else AT.replace(day=2), "inquiry_at": AT,
+                     "score": n % 7, "score_breakdown": breakdown,
+                     "custom_fields": {"n": n} if n % 4 else {}})  # fmt: skip
+    ids = rows_insert(Lead, rows, with_ids=True)
+    stored = Lead.objects.in_bulk(ids)
+    for row, pk in zip(rows, ids, strict=True):
+        lead = stored[pk]
+        assert (lead.email, lead.first_name, lead.created_at, lead.score) == (
+            row["email"], row["first_name"], row["created_at"], row["score"]
+        )  # fmt: skip
+        assert lead.score_breakdown == row["score_breakdown"]
+        assert lead.custom_fields == row["custom_fields"]
+
+
 def test_the_next_row_created_elsewhere_gets_a_new_id():
     ids = rows_insert(Lead, [{"email": "c@example.com"}], with_ids=True)
     later = LeadFactory()

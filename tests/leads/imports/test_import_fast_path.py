@@ -4,6 +4,8 @@ PostgreSQL leads and their history written with COPY."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -12,7 +14,7 @@ from django.utils import timezone
 
 from alignment.agreement.scoring import score_compute
 from alignment.agreement.selectors import funnel_active
-from alignment.models import StageKey
+from alignment.models import QualificationRule, RuleKind, RuleOperator, StageKey
 from leads.imports import importer
 from leads.imports.importer import _lead_fields_check, lead_import
 from leads.models import Lead, StageEvent
@@ -59,6 +61,42 @@ def test_the_scores_equal_the_set_based_rescoring(active_agreement, marketer):
     before = sorted(Lead.objects.values_list("pk", "score", "score_breakdown"))
     leads_rescore_sql(agreement=active_agreement, now=timezone.now())
     assert sorted(Lead.objects.values_list("pk", "score", "score_breakdown")) == before
+
+
+def test_leads_alike_in_what_the_fit_rules_read_share_one_computed_score(
+    active_agreement, marketer, monkeypatch
+):
+    """Without touches a score depends on the fields the fit rules read: a run computes it
+    once per distinct values of those (across its batches), and every lead still gets the
+    agreement's score. The must rule's field (company) is not part of it."""
+    computed = []
+    real = importer.score_compute
+
+    def counted(**kwargs):
+        computed.append(kwargs["lead"]["email"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(importer, "score_compute", counted)
+    rows = [{"email": f"r{n}@example.com", "company": f"C{n}" if n % 2 else "",
+             "company_size": ["250", "3"][n % 2], "title": "Head of Sales", "source": "event"}
+            for n in range(12)]  # fmt: skip
+    result = lead_import(rows=rows, user=marketer, batch_size=5)
+    assert result.created == 12
+    assert computed == ["r0@example.com", "r1@example.com"]
+    rules = funnel_active().rules
+    for lead in Lead.objects.all():
+        expected = real(lead=lead, rules=rules, touches=[])
+        assert (lead.score, lead.score_breakdown) == (expected.score, expected.breakdown)
+
+
+def test_a_rule_on_a_custom_field_holding_a_list_scores_each_lead_alone():
+    rule = QualificationRule(kind=RuleKind.FIT, field="custom.tags", operator=RuleOperator.EXISTS,
+                             points=5, description="Has tags")  # fmt: skip
+    funnel = SimpleNamespace(agreement=SimpleNamespace(pk=0), rules=(rule,))
+    customs = [{"tags": ["a"]}, {"tags": []}, {}, {"tags": "a"}, {"tags": 1}]
+    leads = [{"stage": StageKey.INQUIRY, "custom_fields": custom} for custom in customs]
+    importer._score(leads, funnel=funnel, known={})
+    assert [lead["score"] for lead in leads] == [5, 0, 0, 5, 5]
 
 
 def test_a_new_lead_is_written_once(active_agreement, marketer):
