@@ -74,4 +74,9 @@ def test_the_report_of_a_long_problem_fits_a_phone(
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert phone.locator("table.problems td[data-label='Problem']").count() == 1
     screenshot(phone, "import-problem-phone")
+    # Back on the import page, the recent runs are cards too: nothing scrolls sideways.
+    phone.goto("/leads/import/")
+    assert phone.locator("table.runs td[data-label='Errors']").count() == 1
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "import-runs-phone")
     context.close()
