@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from config.demo import demo_seed
 from leads.models import Lead
 from tests.e2e.conftest import screenshot
+from tests.factories import FieldIntelFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +65,38 @@ def test_every_page_a_rep_uses_fits_a_phone(phone, logged_in, rep_lead):
     too_tall = {name: h for name, (_, h) in measured.items() if h > HEADER_MAX}
     assert too_wide == {}, f"sideways scroll at 390 px: {too_wide}"
     assert too_tall == {}, f"header taller than {HEADER_MAX} px: {too_tall}"
+
+
+# A card's labels each fit their cell: none reaches below the cell it labels.
+_LABELS_OVERFLOWING = """() => [...document.querySelectorAll('table.cards td')].filter(td => {
+    const label = getComputedStyle(td, '::before');
+    return label.display !== 'none' && parseFloat(label.height) > td.clientHeight + 1;
+}).map(td => td.dataset.label)"""
+
+
+def test_the_pages_managers_and_marketers_open_fit_a_phone(phone, logged_in, rep_lead):
+    """The team's week (eleven columns), targets and forecast, and field intel naming a
+    lead with a long e-mail: cards on a phone, no sideways scroll, no label running into
+    the next cell ("Missed follow-ups" takes two lines)."""
+    rep_lead.email = "rafael.wisniewska.594.second.address@demo-14.example"
+    rep_lead.save(update_fields=["email"])
+    intel = FieldIntelFactory(author=rep_lead.owner, lead=rep_lead)
+    pages = {"salesmgr": ["/leads/team/", "/metrics/targets/"],
+             "mktmgr": ["/metrics/targets/", f"/feedback/intel/{intel.pk}/"]}  # fmt: skip
+    measured, overlapping = {}, {}
+    for user, urls in pages.items():
+        logged_in(phone, user)
+        for url in urls:
+            phone.goto(url)
+            measured[(user, url)] = _fits(phone)[0]
+            overlapping[(user, url)] = phone.evaluate(_LABELS_OVERFLOWING)
+            screenshot(phone, f"phone-{user}-{url.strip('/').replace('/', '-')}")
+        phone.context.clear_cookies()
+    assert {page: w for page, w in measured.items() if w > PHONE["width"]} == {}
+    assert {page: labels for page, labels in overlapping.items() if labels} == {}
+    logged_in(phone, "salesmgr")
+    phone.goto("/leads/team/")
+    assert phone.locator("table.team-table td[data-label='Missed follow-ups']").count() >= 1
 
 
 def test_the_lead_page_puts_the_field_actions_on_the_first_screen(phone, logged_in, rep_lead):
