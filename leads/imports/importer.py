@@ -607,12 +607,21 @@ class ParsedRow:
 SCORES_KEPT = 50_000  # distinct scored field values a run keeps (memory stays flat)
 
 
+@dataclass
+class _Scores:
+    """A run's scores by the values the fit rules read, for the rules they were computed
+    with (a rule edited meanwhile makes a new funnel, whose rules start afresh)."""
+
+    rules: tuple | None = None
+    results: dict[tuple, Any] = field(default_factory=dict)
+
+
 class _Lookups:
     """Per-run caches: users by email, campaigns by name/UTM, territories by country+owner."""
 
     def __init__(self) -> None:
         self.channels = channel_resolver()  # counts the source values it cannot map
-        self.scores: dict[tuple, Any] = {}  # importer._score's results by what they read
+        self.scores = _Scores()  # importer._score's results by what they read
         self.users: dict[str, int | None] = {}
         self.campaigns: dict[tuple[str, ...], int | None] = {}
         self.territories: dict[str, int | None] = {}
@@ -1366,7 +1375,7 @@ def _deal(row: ParsedRow, *, lead: dict[str, Any]) -> dict[str, Any]:
 
 
 def _score(
-    leads: list[dict[str, Any]], *, funnel: Funnel | None, known: dict[tuple, Any]
+    leads: list[dict[str, Any]], *, funnel: Funnel | None, known: _Scores
 ) -> list[dict[str, Any]]:
     """Score the new inquiry leads before they are written (alignment's score_compute:
     a new lead has no touches, so its fit rules alone), so a batch is written once;
@@ -1378,21 +1387,20 @@ def _score(
     # Without touches a score is a function of the fields the rules read: leads alike in
     # those share one computed result (the file's rows repeat titles, countries, sizes).
     # (Must rules decide qualifying, read once the leads are written: not part of a score.)
-    # `known`: the run's results so far, by agreement version and those fields' values.
+    # `known`: the run's results so far, for these very rules.
     fields = sorted({rule.field for rule in funnel.rules if rule.kind == RuleKind.FIT})
-    if len(known) > SCORES_KEPT:
-        known.clear()
+    if known.rules is not funnel.rules or len(known.results) > SCORES_KEPT:
+        known.rules, known.results = funnel.rules, {}
     for lead in scored:
         try:
-            key = (funnel.agreement.pk,
-                   *(_hashable(lead_field_value(lead, name)) for name in fields))  # fmt: skip
-            result = known.get(key)
+            key = tuple(_hashable(lead_field_value(lead, name)) for name in fields)
+            result = known.results.get(key)
         except TypeError:  # a custom field holding a list or an object: scored alone
             key, result = None, None
         if result is None:
             result = score_compute(lead=lead, rules=funnel.rules, touches=(), now=now)
             if key is not None:
-                known[key] = result
+                known.results[key] = result
         lead.update(score=result.score, score_breakdown=result.breakdown, scored_at=now)
     return scored
 

@@ -89,13 +89,32 @@ def test_leads_alike_in_what_the_fit_rules_read_share_one_computed_score(
         assert (lead.score, lead.score_breakdown) == (expected.score, expected.breakdown)
 
 
+def test_a_rule_edited_during_a_run_scores_the_rows_after_it(active_agreement, marketer):
+    row = {"company": "Acme", "company_size": "250", "title": "Head of Sales and Director"}
+    rows = [{**row, "email": f"e{n}@example.com", "source": "event"} for n in range(6)]
+    edited = []
+
+    def edit_once(_result):
+        if not edited:  # after the first batch, as a manager would in the admin
+            rule = QualificationRule.objects.filter(
+                agreement=active_agreement, kind=RuleKind.FIT, field="title"
+            ).first()
+            rule.points += 5
+            rule.save()
+            edited.append(rule)
+
+    lead_import(rows=rows, user=marketer, batch_size=3, on_progress=edit_once)
+    scores = list(Lead.objects.order_by("pk").values_list("score", flat=True))
+    assert edited and scores[3:] == [scores[0] + 5] * 3 and scores[:3] == [scores[0]] * 3
+
+
 def test_a_rule_on_a_custom_field_holding_a_list_scores_each_lead_alone():
     rule = QualificationRule(kind=RuleKind.FIT, field="custom.tags", operator=RuleOperator.EXISTS,
                              points=5, description="Has tags")  # fmt: skip
     funnel = SimpleNamespace(agreement=SimpleNamespace(pk=0), rules=(rule,))
     customs = [{"tags": ["a"]}, {"tags": []}, {}, {"tags": "a"}, {"tags": 1}]
     leads = [{"stage": StageKey.INQUIRY, "custom_fields": custom} for custom in customs]
-    importer._score(leads, funnel=funnel, known={})
+    importer._score(leads, funnel=funnel, known=importer._Scores())
     assert [lead["score"] for lead in leads] == [5, 0, 0, 5, 5]
 
 
