@@ -99,6 +99,23 @@ def test_the_pages_managers_and_marketers_open_fit_a_phone(phone, logged_in, rep
     assert phone.locator("table.team-table td[data-label='Missed follow-ups']").count() >= 1
 
 
+@pytest.mark.parametrize("language", ["pl", "id"])
+def test_a_reps_lists_fit_a_phone_in_every_language(phone, live_server, logged_in, rep_lead,
+                                                     language):  # fmt: skip
+    """Stage names are longest in Polish ("Zakwalifikowany przez marketing (MQL)") and
+    Indonesian: they wrap inside their cards on every page that lists leads."""
+    phone.context.add_cookies([{"name": "django_language", "value": language,
+                                "url": live_server.url}])  # fmt: skip
+    logged_in(phone, "rep")
+    measured = {}
+    for url in ("/", "/leads/", "/leads/queue/"):
+        phone.goto(url)
+        assert phone.evaluate("document.documentElement.lang") == language
+        measured[url] = _fits(phone)[0]
+        screenshot(phone, f"phone-{language}-{url.strip('/').replace('/', '-') or 'home'}")
+    assert {url: w for url, w in measured.items() if w > PHONE["width"]} == {}
+
+
 def test_the_lead_page_puts_the_field_actions_on_the_first_screen(phone, logged_in, rep_lead):
     logged_in(phone, "rep")
     phone.goto(f"/leads/{rep_lead.pk}/")
