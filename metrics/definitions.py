@@ -70,6 +70,7 @@ from leads.models import (
 )
 from metrics.models import Target, Territory
 from metrics.rollups import (
+    DECISION_STAGES,
     leads_created_by,
     leads_created_count,
     mql_responses,
@@ -102,7 +103,7 @@ CONVERSION_STEPS: list[tuple[str, str]] = [
     (StageKey.MQL, StageKey.WON),
 ]
 FUNNEL_STAGES = [StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON]
-REJECTED_STAGES = [StageKey.RECYCLED, StageKey.DISQUALIFIED]
+REJECTED_STAGES = [stage for stage in DECISION_STAGES if stage != StageKey.SAL]
 
 
 # --- database helpers -------------------------------------------------------------------
@@ -461,7 +462,7 @@ def mql_decisions(f: MetricFilter) -> QuerySet:
         _moves()
         .filter(
             from_stage=StageKey.MQL,
-            to_stage__in=[StageKey.SAL, *REJECTED_STAGES],
+            to_stage__in=DECISION_STAGES,
             **_in("occurred_at", f),
         )
         .exclude(actor_team=Team.MARKETING),

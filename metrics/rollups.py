@@ -77,7 +77,8 @@ from metrics.models import (
 logger = logging.getLogger(__name__)
 
 REACHED = (StageKey.MQL, StageKey.SAL, StageKey.SQL, StageKey.OPPORTUNITY, StageKey.WON)
-# The stages a decision on an MQL moves it into: accepted, or rejected.
+# The stages a decision on an MQL moves it into: accepted, or rejected (the one list:
+# metrics.definitions.mql_decisions reads it too).
 DECISION_STAGES = (StageKey.SAL, StageKey.RECYCLED, StageKey.DISQUALIFIED)
 # A reader refreshes the rollups itself when at most this many changes wait.
 REFRESH_AT_READ = 2000

@@ -50,13 +50,13 @@ class ScoreResult:
 
 def lead_field_value(lead: Any, name: str) -> Any:
     """The value a rule tests: `name` of a lead, or of a dict of a new lead's fields."""
-    if isinstance(lead, dict):
-        if name.startswith("custom."):
-            return (lead.get("custom_fields") or {}).get(name.removeprefix("custom."))
-        return lead.get(name)
     if name.startswith("custom."):
-        return (getattr(lead, "custom_fields", None) or {}).get(name.removeprefix("custom."))
-    return getattr(lead, name, None)
+        return (_attribute(lead, "custom_fields") or {}).get(name.removeprefix("custom."))
+    return _attribute(lead, name)
+
+
+def _attribute(lead: Any, name: str) -> Any:
+    return lead.get(name) if isinstance(lead, dict) else getattr(lead, name, None)
 
 
 def _number(value: Any) -> Decimal | None:
