@@ -22,6 +22,7 @@ app.autodiscover_tasks()
 # `interactive`. By task name, the name on the wire.
 QUEUE_OF = {
     "leads.tasks.import_leads_file": "imports",
+    "leads.tasks.settle_search_index": "imports",
     "metrics.tasks.compute_weekly_scorecards": "metrics",
     "metrics.tasks.refresh_rollups": "metrics",
     "alignment.tasks.rescore_all_leads": "metrics",

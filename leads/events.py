@@ -75,6 +75,13 @@ class DealClosed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SearchIndexGrew(Event):
+    """An import run put many new leads in the search index's pending list, to merge."""
+
+    leads: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class LeadImportQueued(Event):
     """An import run too large to finish within the request waits for a worker."""
 

@@ -9,10 +9,11 @@ from kombu.exceptions import OperationalError
 
 from alignment.agreement.events import AgreementActivated
 from config.events import subscriber
-from leads.events import LeadImportQueued
+from leads.events import LeadImportQueued, SearchIndexGrew
+from leads.imports.importer import search_index_settle
 from leads.imports.services import lead_import_refused
 from leads.services.rescoring import agreement_rescore_active
-from leads.tasks import import_leads_file, rescore_all_leads
+from leads.tasks import import_leads_file, rescore_all_leads, settle_search_index
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +45,13 @@ def import_to_the_worker(event: LeadImportQueued) -> None:
         logger.warning("Broker unavailable: import %s was not queued", event.import_id)
         lead_import_refused(import_id=event.import_id, keep_upload=event.keep_upload)
         raise
+
+
+@subscriber(SearchIndexGrew, on_commit=True)
+def settle_the_search_index(event: SearchIndexGrew) -> None:
+    """Merge the pending list in the background; if the broker cannot take it, here."""
+    try:
+        settle_search_index.delay()
+    except Exception:
+        logger.warning("Could not enqueue the search index's merge; merging it now.")
+        search_index_settle()

@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from alignment.models import Agreement, AgreementStatus
+from leads.imports.importer import search_index_settle
 from leads.imports.services import import_uploads_purge, lead_import_run, lead_imports_fail_stalled
 from leads.services.reminders import agenda_digests_send
 from leads.services.rescoring import (
@@ -25,6 +26,12 @@ from leads.services.sla import sla_breaches_check
 def check_slas() -> int:
     """Every 5 minutes: record new SLA breaches and notify; safe to run twice or at once."""
     return sla_breaches_check().recorded
+
+
+@shared_task(name="leads.tasks.settle_search_index", acks_late=True)
+def settle_search_index() -> None:
+    """After a large import: merge the search index's pending list (safe to run twice)."""
+    search_index_settle()
 
 
 @shared_task(name="leads.tasks.send_agenda_digests", acks_late=True)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from alignment.agreement.scoring import lead_field_value, rule_test
 from alignment.agreement.selectors import Funnel
-from alignment.models import RuleKind, StageKey
+from alignment.models import Agreement, RuleKind, StageKey
 from leads.models import DealOutcome, Lead
 
 
@@ -30,6 +30,11 @@ class MqlCheck:
         return not self.problems
 
 
+def score_meets_threshold(*, score: int, agreement: Agreement) -> bool:
+    """The score part of the MQL criterion (a lead below it cannot qualify)."""
+    return score >= agreement.mql_threshold
+
+
 def mql_entry_check(
     *, lead: Lead, funnel: Funnel, at: datetime, score: int | None = None
 ) -> MqlCheck:
@@ -42,7 +47,7 @@ def mql_entry_check(
     agreement = funnel.agreement
     score = lead.score if score is None else score
     problems: list[str] = []
-    if score < agreement.mql_threshold:
+    if not score_meets_threshold(score=score, agreement=agreement):
         problems.append(
             _("Its score %(score)s is below the agreed threshold of %(threshold)s.")
             % {"score": score, "threshold": agreement.mql_threshold}

@@ -166,36 +166,90 @@ def test_the_search_index_takes_a_larger_pending_list(db_vendor):
         assert cursor.fetchone()[0] == ["gin_pending_list_limit=32768"]
 
 
-def test_an_import_merges_the_search_index_pending_list_once_at_the_end(
-    active_agreement, marketer, db_vendor, monkeypatch
+def test_an_import_has_the_worker_merge_the_search_index_pending_list_once_after_it(
+    active_agreement, marketer, db_vendor, monkeypatch, django_capture_on_commit_callbacks
 ):
     need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    from leads import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.settle_search_index, "delay", lambda: queued.append(1))
     monkeypatch.setattr(importer, "SETTLE_AFTER", len(ROWS))  # a bulk run, in four rows
-    with CaptureQueriesContext(connection) as queries:
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         lead_import(rows=ROWS, user=marketer, batch_size=2)
-    merges = [q["sql"] for q in queries if "gin_clean_pending_list" in q["sql"]]
-    assert len(merges) == 1  # once per run, not per batch
-    with CaptureQueriesContext(connection) as queries:
-        lead_import(rows=[{"email": "dry@example.com"}], user=marketer, dry_run=True)
+    # The run itself merges nothing: it hands the merge to the worker, once, not per batch.
     assert not [q for q in queries if "gin_clean_pending_list" in q["sql"]]
+    assert queued == [1]
+    with CaptureQueriesContext(connection) as queries:
+        tasks.settle_search_index()
+    assert len([q for q in queries if "gin_clean_pending_list" in q["sql"]]) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_import(rows=[{"email": "dry@example.com"}], user=marketer, dry_run=True)
+    assert queued == [1]  # a dry run writes nothing to merge
+
+
+def test_the_import_merges_the_pending_list_itself_when_the_broker_is_down(
+    active_agreement, marketer, db_vendor, monkeypatch, django_capture_on_commit_callbacks
+):
+    need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    from leads import tasks
+
+    def broker_down():
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.settle_search_index, "delay", broker_down)
+    monkeypatch.setattr(importer, "SETTLE_AFTER", len(ROWS))
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = lead_import(rows=ROWS, user=marketer)
+    assert result.record.status == "done"
+    assert len([q for q in queries if "gin_clean_pending_list" in q["sql"]]) == 1
 
 
 def test_an_import_is_done_even_when_the_pending_list_cannot_be_merged(
     active_agreement, marketer, db_vendor, monkeypatch
 ):
     need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
+    from leads import tasks
+
     monkeypatch.setattr(importer, "SEARCH_INDEX", "no_such_index")  # as a role not its owner
-    monkeypatch.setattr(importer, "SETTLE_AFTER", 1)
     result = lead_import(rows=ROWS[1:3], user=marketer)
+    tasks.settle_search_index()  # logs and leaves the merge to autovacuum
     assert result.created == 2 and result.record.status == "done"
     assert Lead.objects.count() == 2  # the failed merge rolled back nothing else
 
 
 def test_a_small_import_leaves_the_pending_list_to_autovacuum(
-    active_agreement, marketer, db_vendor
+    active_agreement, marketer, db_vendor, django_capture_on_commit_callbacks
 ):
     need(db_vendor == "postgresql", "the search index is PostgreSQL's GIN")
-    with CaptureQueriesContext(connection) as queries:
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         result = lead_import(rows=ROWS, user=marketer)
     assert result.created == len(ROWS) < importer.SETTLE_AFTER
     assert not [q for q in queries if "gin_clean_pending_list" in q["sql"]]
+
+
+def test_no_lead_is_looked_up_for_qualifying_when_no_score_reaches_the_threshold(
+    active_agreement, marketer
+):
+    low = [{"email": f"low{i}@example.com", "company_size": "3", "title": "Intern"}
+           for i in range(3)]  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        result = lead_import(rows=low, user=marketer)
+    assert result.created == 3
+    assert all(
+        s < active_agreement.mql_threshold for s in Lead.objects.values_list("score", flat=True)
+    )
+    assert not [q for q in queries if "l.score >=" in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        lead_import(rows=ROWS[:1], user=marketer)  # 60 points: looked up, and promoted
+    assert len([q for q in queries if "l.score >=" in q["sql"]]) == 1
+    assert Lead.objects.get(email="full@example.com").stage == StageKey.MQL
