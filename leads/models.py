@@ -160,16 +160,25 @@ class Lead(models.Model):
             ),
         ]
         indexes = [
-            # The rep queue: my open leads, most urgent first.
-            models.Index(fields=["owner", "sla_due_at", "id"], name="lead_queue_idx"),
+            # The rep queue: my open leads, most urgent first (a lead enters it when it
+            # gets an owner; the unassigned open ones are in lead_open_queue_idx).
+            models.Index(
+                fields=["owner", "sla_due_at", "id"],
+                condition=Q(owner__isnull=False),
+                name="lead_queue_idx",
+            ),
             # The queue proper: only open leads, in the queue's order (closed ones skipped).
             models.Index(
                 fields=["owner", "sla_due_at", "id"],
                 condition=Q(stage__in=["inquiry", "mql", "sal", "sql", "opportunity"]),
                 name="lead_open_queue_idx",
             ),
-            # The agenda: a rep's next follow-ups by date.
-            models.Index(fields=["owner", "next_follow_up_at"], name="lead_agenda_idx"),
+            # The agenda: a rep's next follow-ups by date (of the leads that have one).
+            models.Index(
+                fields=["owner", "next_follow_up_at"],
+                condition=Q(next_follow_up_at__isnull=False),
+                name="lead_agenda_idx",
+            ),
             models.Index(fields=["stage", "territory"], name="lead_stage_territory_idx"),
             models.Index(fields=["created_at", "id"], name="lead_created_idx"),
             # The hand-off figures over a period's MQLs and assignments (SLA compliance, the
@@ -659,7 +668,11 @@ class ImportedLead(models.Model):
     """
 
     run = models.ForeignKey(
-        LeadImport, verbose_name=_("import"), on_delete=models.CASCADE, related_name="leads"
+        LeadImport,
+        verbose_name=_("import"),
+        on_delete=models.CASCADE,
+        related_name="leads",
+        db_index=False,  # imported_lead_once_per_run leads with it
     )
     lead = models.ForeignKey(
         Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="imports"

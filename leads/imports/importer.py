@@ -1334,12 +1334,13 @@ def _create(
     now = timezone.now()
     actor_id = user.pk if user is not None and user.pk else None
     leads: list[dict[str, Any]] = []
+    no_custom: dict[str, Any] = {}  # shared by the leads without custom fields: encoded once
     for row in rows:
         created_at = row.created_at or now
         lead = {
             **{k: v for k, v in row.fields.items() if k != "campaign"},
             "campaign_id": row.campaign_id,
-            "custom_fields": row.custom,
+            "custom_fields": row.custom or no_custom,
             "created_by_id": actor_id,
             "created_at": created_at,
             "inquiry_at": created_at,
