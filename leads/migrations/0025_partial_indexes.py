@@ -12,22 +12,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
-def _own_index_dropped(
-    index: str, alter: migrations.AlterField
-) -> migrations.SeparateDatabaseAndState:
-    """A foreign key's `db_index` turned off by dropping its index by name: no table
-    remade on SQLite (the lead table's triggers would go with it)."""
-    table, column = f"leads_{alter.model_name}", f"{alter.name}_id"
-    return migrations.SeparateDatabaseAndState(
-        database_operations=[
-            migrations.RunSQL(
-                f'DROP INDEX IF EXISTS "{index}"',
-                reverse_sql=f'CREATE INDEX "{index}" ON "{table}" ("{column}")',
-            )
-        ],
-        state_operations=[alter],
-    )
+from leads.migrations._indexes import own_index_dropped
 
 
 class Migration(migrations.Migration):
@@ -56,7 +41,7 @@ class Migration(migrations.Migration):
             model_name="lead",
             name="lead_assigned_at_idx",
         ),
-        _own_index_dropped(
+        own_index_dropped(
             "leads_lead_campaign_id_5dd7a82a",
             migrations.AlterField(
                 model_name="lead",
@@ -72,7 +57,7 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
-        _own_index_dropped(
+        own_index_dropped(
             "leads_lead_created_by_id_bd2e8097",
             migrations.AlterField(
                 model_name="lead",
@@ -88,7 +73,7 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
-        _own_index_dropped(
+        own_index_dropped(
             "leads_lead_owner_id_1f4568d0",
             migrations.AlterField(
                 model_name="lead",
@@ -104,7 +89,7 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
-        _own_index_dropped(
+        own_index_dropped(
             "leads_lead_qualified_under_id_80372c2b",
             migrations.AlterField(
                 model_name="lead",
@@ -120,7 +105,7 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
-        _own_index_dropped(
+        own_index_dropped(
             "leads_stageevent_actor_id_9fd273b7",
             migrations.AlterField(
                 model_name="stageevent",
@@ -136,7 +121,7 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
-        _own_index_dropped(
+        own_index_dropped(
             "leads_stageevent_agreement_id_26e39fcf",
             migrations.AlterField(
                 model_name="stageevent",
@@ -152,7 +137,7 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
-        _own_index_dropped(
+        own_index_dropped(
             "leads_stageevent_lead_id_22207c35",
             migrations.AlterField(
                 model_name="stageevent",

@@ -6,6 +6,8 @@ index, which imported_lead_once_per_run leads with."""
 import django.db.models.deletion
 from django.db import migrations, models
 
+from leads.migrations._indexes import own_index_dropped
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -13,30 +15,19 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            # Dropped by name: no table remade on SQLite.
-            database_operations=[
-                migrations.RunSQL(
-                    'DROP INDEX IF EXISTS "leads_importedlead_run_id_e1e632a2"',
-                    reverse_sql=(
-                        'CREATE INDEX "leads_importedlead_run_id_e1e632a2" '
-                        'ON "leads_importedlead" ("run_id")'
-                    ),
-                )
-            ],
-            state_operations=[
-                migrations.AlterField(
-                    model_name="importedlead",
-                    name="run",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="leads",
-                        to="leads.leadimport",
-                        verbose_name="import",
-                    ),
+        own_index_dropped(
+            "leads_importedlead_run_id_e1e632a2",
+            migrations.AlterField(
+                model_name="importedlead",
+                name="run",
+                field=models.ForeignKey(
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="leads",
+                    to="leads.leadimport",
+                    verbose_name="import",
                 ),
-            ],
+            ),
         ),
         migrations.RemoveIndex(
             model_name="lead",
