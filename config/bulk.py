@@ -8,13 +8,18 @@ SQL to parse, which is most of what `bulk_create` costs the importer (issue 21).
 primary keys are reserved beforehand from the table's own sequence when the caller asks
 for them, so they come back in row order as `bulk_create`'s do.
 
+`copy_prepare` encodes a COPY without sending it, for a caller that sends it from another
+thread (the importer's pipeline). `texts_in` matches a text column against many values in one
+array parameter on PostgreSQL.
+
 Nothing here validates: callers insert rows their services already checked, and the
 database's constraints and triggers apply to COPY as to INSERT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +37,8 @@ def _text(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, str):
+        if "\\" not in value and value.isprintable():  # no tab, newline or return either
+            return value
         return value.translate(_COPY_ESCAPES)
     if value is True:
         return "t"
@@ -48,7 +55,7 @@ _JSON = DjangoJSONEncoder()
 def _json_text(value: Any) -> str:
     if value is None:
         return "\\N"
-    return _JSON.encode(value).translate(_COPY_ESCAPES)
+    return _text(_JSON.encode(value))
 
 
 class _Reader:
@@ -59,6 +66,37 @@ class _Reader:
 
     def read(self, _size: int = -1) -> str:
         return next(self._chunks, "")
+
+
+class AnyOf(models.Lookup):
+    """`column = ANY(%s)`: many texts in one array parameter (PostgreSQL), where `__in`
+    prepares each value and writes a placeholder for it (a 1,000-key batch spent more
+    time building its two look-ups than the database spent answering them). Text columns
+    only: a text needs no preparing (a number would, for its range)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self) -> list[Any]:
+        return list(self.rhs)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        # Typed even when empty; text, not the column's varchar(n), which would cut a
+        # longer value down to one that matches.
+        return f"{lhs} = ANY(%s::text[])", (*lhs_params, self.rhs)
+
+
+models.CharField.register_lookup(AnyOf)
+models.TextField.register_lookup(AnyOf)
+
+
+def texts_in(name: str, values: Iterable[str], *, using: str = "default") -> models.Q:
+    """Text column `name` is one of `values`: one array parameter on PostgreSQL, `__in`
+    elsewhere."""
+    if connections[using].vendor == "postgresql":
+        return models.Q(**{f"{name}__any_of": [str(value) for value in values]})
+    return models.Q(**{f"{name}__in": values})
 
 
 def _defaults(model: type[models.Model], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -110,6 +148,34 @@ def ids_reserve(model: type[models.Model], count: int, *, using: str) -> list[in
         return sorted(row[0] for row in cursor.fetchall())
 
 
+class Copy:
+    """A COPY statement and its rows' text, encoded beforehand (copy_prepare): `send` is
+    all C, the caller's thread free while the server writes."""
+
+    def __init__(self, using: str, sql: str, text: str) -> None:
+        self.using, self.sql, self.text = using, sql, text
+
+    def send(self) -> None:
+        connection = connections[self.using]
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            cursor.cursor.copy_expert(self.sql, io.StringIO(self.text), size=len(self.text) + 1)
+
+
+def copy_prepare(
+    model: type[models.Model], rows: Sequence[Mapping[str, Any]], *, with_ids: bool = False
+) -> tuple[list[int], Copy | None]:
+    """The COPY of `rows` made ready (PostgreSQL): their ids reserved (`with_ids`) and their
+    text encoded now, so that sending it is the database's time alone (the importer's
+    pipeline encodes a batch in one thread and sends it from another)."""
+    if not rows:
+        return [], None
+    using = router.db_for_write(model)
+    if connections[using].vendor != "postgresql":
+        raise ValueError("COPY is PostgreSQL's: elsewhere rows_insert inserts the rows")
+    ids, sql, lines = _copy(model, rows, with_ids=with_ids, using=using, chunk=len(rows))
+    return ids, Copy(using, sql, "".join(lines))
+
+
 def rows_insert(
     model: type[models.Model], rows: Sequence[Mapping[str, Any]], *, with_ids: bool = False
 ) -> list[int]:
@@ -127,6 +193,22 @@ def rows_insert(
         objects = [model(**row) for row in rows]
         model._default_manager.using(using).bulk_create(objects)
         return [obj.pk for obj in objects] if with_ids else []
+    ids, sql, lines = _copy(model, rows, with_ids=with_ids, using=using, chunk=_CHUNK_ROWS)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        # The psycopg2 cursor under Django's wrapper (its errors as Django's: a key taken
+        # meanwhile is an IntegrityError). It reads the rows a chunk at a time as they are
+        # encoded, so the server writes one chunk while the next is encoded.
+        cursor.cursor.copy_expert(sql, _Reader(lines))
+    return ids
+
+
+def _copy(
+    model: type[models.Model], rows: Sequence[Mapping[str, Any]], *, with_ids: bool,
+    using: str, chunk: int,
+) -> tuple[list[int], str, Iterator[str]]:  # fmt: skip
+    """The rows' COPY statement and text (in chunks of `chunk` rows, encoded as read), with
+    their reserved ids (`with_ids`)."""
+    connection = connections[using]
     defaults = _defaults(model, rows[0])
     names = list(defaults)
     position = {name: index for index, name in enumerate(names)}
@@ -138,7 +220,7 @@ def rows_insert(
             raise ValueError(f"{model.__name__} has no column {unknown} to copy into")
     ids = ids_reserve(model, len(rows), using=using) if with_ids else []
 
-    def lines() -> Iterator[str]:
+    def lines(size: int) -> Iterator[str]:
         chunk: list[str] = []
         # Each column's last value and its text: a batch's rows share many values (the
         # same moment, stage, blank, the same scored breakdown), encoded once each.
@@ -154,7 +236,7 @@ def rows_insert(
             if with_ids:
                 cells.insert(0, str(ids[index]))
             chunk.append("\t".join(cells))
-            if len(chunk) == _CHUNK_ROWS:
+            if len(chunk) == size:
                 yield "\n".join(chunk) + "\n"
                 chunk = []
         if chunk:
@@ -167,8 +249,4 @@ def rows_insert(
     sql = "COPY {} ({}) FROM STDIN".format(
         quote(model._meta.db_table), ", ".join(quote(column) for column in columns)
     )
-    with connection.cursor() as cursor:
-        # The psycopg2 cursor under Django's wrapper. It reads the rows a chunk at a time as
-        # they are encoded, so the server writes one chunk while the next is encoded.
-        cursor.cursor.copy_expert(sql, _Reader(lines()))
-    return ids
+    return ids, sql, lines(chunk)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from alignment.accounts.roles import Role, user_has_role
 from alignment.models import StageKey
+from config.bulk import texts_in
 from config.dates import WEEK, week_start_of
 from config.formats import money_format, person_name
 from leads.filters import LeadFilter
@@ -62,16 +63,18 @@ def leads_by_keys(
     by_external: dict[str, Lead] = {}
     by_email: dict[str, Lead] = {}
     if wanted_ids:
-        for lead in Lead.objects.filter(external_id__in=wanted_ids):
+        for lead in Lead.objects.filter(texts_in("external_id", wanted_ids)).order_by():
             by_external[str(lead.external_id)] = lead
     if wanted_emails:
-        found = Lead.objects.alias(email_lower=Lower("email")).filter(email_lower__in=wanted_emails)
-        for lead in found:
+        found = Lead.objects.alias(email_lower=Lower("email")).filter(
+            texts_in("email_lower", wanted_emails)
+        )
+        for lead in found.order_by():
             by_email[lead.email.lower()] = lead
     old_ids, old_emails = wanted_ids - by_external.keys(), wanted_emails - by_email.keys()
     if old_ids or old_emails:
         merges = LeadMerge.objects.annotate(email_lower=Lower("merged_email")).filter(
-            Q(merged_external_id__in=old_ids) | Q(email_lower__in=old_emails)
+            texts_in("merged_external_id", old_ids) | texts_in("email_lower", old_emails)
         )
         survivors: dict[int, Lead] = {}
         for merge in merges.select_related("survivor").order_by("-occurred_at"):

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from alignment.models import StageKey
-from config.bulk import rows_insert
+from config.bulk import copy_prepare, rows_insert, texts_in
 from leads.models import Deal, DealOutcome, Lead, StageEvent
 from tests.conftest import need
 from tests.factories import LeadFactory
@@ -108,3 +108,32 @@ def test_on_postgresql_the_rows_go_through_copy_not_insert(db_vendor):
     sql = [q["sql"] for q in queries]
     assert not any("INSERT" in s.upper() for s in sql), sql  # COPY is not a captured query
     assert any("nextval" in s for s in sql)
+
+
+def test_a_prepared_copy_writes_when_sent_and_a_taken_key_is_an_integrity_error(db_vendor):
+    """copy_prepare encodes now (ids reserved), Copy.send writes later, from any thread of
+    the importer's pipeline; a key taken meanwhile is Django's IntegrityError, which the
+    importer's batch catches to redo its rows one by one."""
+    if db_vendor != "postgresql":
+        with pytest.raises(ValueError, match="PostgreSQL"):
+            copy_prepare(Lead, [{"email": "x@example.com"}])
+        return
+    odd = "vertical\x0btab, line\u2028separator, escape\x1b, back\\slash"
+    ids, copy = copy_prepare(Lead, [{"email": "p@example.com", "first_name": odd}],
+                             with_ids=True)  # fmt: skip
+    assert not Lead.objects.filter(pk__in=ids).exists()  # nothing written yet
+    copy.send()
+    assert Lead.objects.get(pk=ids[0]).first_name == odd
+    _ids, again = copy_prepare(Lead, [{"email": "P@example.com"}], with_ids=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        again.send()
+
+
+def test_texts_in_matches_whole_values_only(db_vendor):
+    """One array parameter on PostgreSQL, compared as text: a value longer than the column
+    is not cut down to one that matches (varchar(254) would cut it)."""
+    longest = "x" * 248 + "@e.com"  # 254 characters, the column's length
+    lead = LeadFactory(email=longest)
+    assert list(Lead.objects.filter(texts_in("email", [longest + "zz"]))) == []
+    assert list(Lead.objects.filter(texts_in("email", [longest, "other@example.com"]))) == [lead]
+    assert list(Lead.objects.filter(texts_in("email", []))) == []

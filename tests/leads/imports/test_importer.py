@@ -441,3 +441,25 @@ def test_the_report_csv_escapes_formulas():
         )
     )
     assert "".join(lines).splitlines()[1] == "1,error,,email,'=cmd,,"
+
+
+def test_rows_of_one_batch_that_name_one_lead_are_written_as_a_row_at_a_time_would(
+    active_agreement, marketer
+):
+    """The first row moves a lead to a new e-mail, the second names that e-mail, the third
+    the old one. A row at a time: two updates of that lead, then a new lead with the old
+    e-mail. The batch once matched each row against the leads as they were before it: the
+    third row moved the lead back to its old e-mail and the second row became a new lead
+    (without the third row, a duplicate e-mail that failed the whole run on PostgreSQL)."""
+    lead = LeadFactory(email="old@example.com", external_id="X1", title="Engineer")
+    rows = [
+        {"external_id": "X1", "email": "new@example.com"},
+        {"email": "new@example.com", "title": "Director"},
+        {"email": "old@example.com", "title": "Analyst"},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in result.results] == ["updated", "updated", "created"]
+    lead.refresh_from_db()
+    assert (lead.email, lead.title) == ("new@example.com", "Director")
+    assert Lead.objects.get(email="old@example.com").title == "Analyst"
+    assert Lead.objects.count() == 2
