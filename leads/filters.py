@@ -3,7 +3,7 @@ from datetime import timedelta
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -12,7 +12,7 @@ from alignment.models import StageKey
 from campaigns.models import Campaign
 from config.dates import day_start, deployment_date
 from config.formats import person_name
-from leads.models import OPEN_STAGES, ImportedLead, Lead, SourceChannel
+from leads.models import OPEN_STAGES, ImportedLead, ImportedRange, Lead, SourceChannel
 from metrics.models import Territory
 
 
@@ -186,11 +186,19 @@ class LeadFilter(django_filters.FilterSet):
         if name == "import_result" and run:
             return queryset  # applied with import_run
         rows = ImportedLead.objects.filter(lead=OuterRef("pk"))
+        ranges = ImportedRange.objects.filter(first_id__lte=OuterRef("pk"))
         if run:
-            rows = rows.filter(run_id=int(run))
+            rows, ranges = rows.filter(run_id=int(run)), ranges.filter(run_id=int(run))
         if result:
             rows = rows.filter(created=result == "created")
-        return queryset.filter(Exists(rows))
+        if result == "updated":
+            return queryset.filter(Exists(rows))
+        # The range that would hold the lead is the one starting last at or before its id
+        # (ranges never overlap): one index probe (leads 0027).
+        last_id = ranges.order_by("-first_id").values("last_id")[:1]
+        return queryset.alias(import_range_end=Subquery(last_id)).filter(
+            Q(import_range_end__gte=F("pk")) | Exists(rows)
+        )
 
     def filter_search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         value = value.strip()

@@ -661,10 +661,12 @@ class LeadImport(models.Model):
 
 
 class ImportedLead(models.Model):
-    """A lead an import run created or updated: the result page's "N leads created" list.
+    """A lead an import run updated: the result page's "N leads updated" list.
 
     One row per (run, lead); a lead written twice by one run keeps its first verdict
-    (created wins over a later update). Written with the batch that wrote the lead.
+    (created wins over a later update). Written with the batch that wrote the lead. The
+    leads a run creates are ImportedRange rows since leads 0027 (runs before it recorded
+    them here, `created` true, and are read so still).
     """
 
     run = models.ForeignKey(
@@ -689,6 +691,45 @@ class ImportedLead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} → {self.lead_id}"
+
+
+class ImportedRange(models.Model):
+    """Leads an import run created: ids `first_id` to `last_id`, all the run's.
+
+    A batch's new leads take their ids from the table's sequence together, so a batch is
+    one range (more only when another writer took ids in between). One row per batch
+    instead of a row per lead with its two foreign-key checks: a tenth of the database's
+    time per imported lead (issue 21). The ranges of all runs never overlap (an id is
+    used once), so the range holding an id is the one starting last at or before it.
+    A lead deleted later (merged) simply is not found in its range.
+    """
+
+    run = models.ForeignKey(
+        LeadImport,
+        verbose_name=_("import"),
+        on_delete=models.CASCADE,
+        related_name="created_ranges",
+        db_index=False,  # imported_range_run_first leads with it
+    )
+    first_id = models.BigIntegerField(_("first lead id"))
+    last_id = models.BigIntegerField(_("last lead id"))
+
+    class Meta:
+        verbose_name = _("range of imported leads")
+        verbose_name_plural = _("ranges of imported leads")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(first_id__lte=models.F("last_id")),
+                name="imported_range_in_order",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["run", "first_id"], name="imported_range_run_first"),
+            models.Index(fields=["first_id"], name="imported_range_first"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} → {self.first_id}–{self.last_id}"
 
 
 class ChannelAlias(models.Model):

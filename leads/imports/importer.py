@@ -34,6 +34,7 @@ a quote never closed); the rows after it are read and imported all the same.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import collections
 import concurrent.futures
@@ -80,6 +81,7 @@ from leads.models import (
     Deal,
     DealOutcome,
     ImportedLead,
+    ImportedRange,
     Lead,
     LeadEdit,
     LeadImport,
@@ -1020,6 +1022,7 @@ def lead_import(
     report: list[dict[str, Any]] = []
 
     written: list[tuple[int, bool]] = []  # the batch's leads, recorded with it (not in a dry run)
+    created_ids = _CreatedIds()  # the run's, for a later update of one of them
 
     def emit(row_result: RowResult) -> None:
         if not dry_run and row_result.id is not None and row_result.status in WRITTEN_STATUSES:
@@ -1045,7 +1048,7 @@ def lead_import(
                 _write_batch(batch, parsed, refused, user=user, dry_run=dry_run,
                              lookups=lookups, emit=emit, plan=plan)  # fmt: skip
                 # A lead twice in a run keeps its first verdict (created over updated).
-                _imported_record(run=record, written=written)
+                _imported_record(run=record, written=written, created=created_ids)
                 written.clear()
                 _progress(record, result, beat=True)
         except BaseException:
@@ -1099,33 +1102,57 @@ def lead_import(
     return result
 
 
-def _imported_record(*, run: LeadImport, written: list[tuple[int, bool]]) -> None:
-    """Record the batch's leads on the run (lead id, created); a lead already recorded in
-    this run keeps its first verdict. On PostgreSQL the leads it created with one COPY
-    (new leads: none is recorded yet), the others with one statement over an array."""
+def _imported_record(
+    *, run: LeadImport, written: list[tuple[int, bool]], created: _CreatedIds
+) -> None:
+    """Record the batch's leads on the run: the ones it created as ranges of ids
+    (ImportedRange: a row or two per batch), the ones it updated as ImportedLead rows. A
+    lead the run created and now updates stays created (`created`: the run's ranges so
+    far); one it updated before is recorded once."""
     if not written:
         return
-    if connection.vendor != "postgresql":
+    ranges = _id_ranges(sorted(pk for pk, was_created in written if was_created))
+    if ranges:
+        ImportedRange.objects.bulk_create(
+            [ImportedRange(run=run, first_id=first, last_id=last) for first, last in ranges]
+        )
+        for id_range in ranges:
+            created.add(id_range)
+    updated = sorted({pk for pk, was_created in written if not was_created and pk not in created})
+    if updated:
         ImportedLead.objects.bulk_create(
-            [ImportedLead(run=run, lead_id=pk, created=created) for pk, created in written],
+            [ImportedLead(run=run, lead_id=pk, created=False) for pk in updated],
             batch_size=BATCH_SIZE,
             ignore_conflicts=True,
         )
-        return
-    rows_insert(
-        ImportedLead, [{"run_id": run.pk, "lead_id": pk, "created": True}
-                       for pk, created in written if created],
-    )  # fmt: skip
-    updated = [pk for pk, created in written if not created]
-    if not updated:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ImportedLead._meta.db_table} (run_id, lead_id, created) "
-            "SELECT %s, lead_id, FALSE FROM unnest(%s::bigint[]) AS batch(lead_id) "
-            "ON CONFLICT DO NOTHING",
-            [run.pk, updated],
-        )
+
+
+def _id_ranges(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as runs of consecutive ones: [1, 2, 3, 7] is [(1, 3), (7, 7)]."""
+    ranges: list[tuple[int, int]] = []
+    for pk in ids:
+        if ranges and pk == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], pk)
+        else:
+            ranges.append((pk, pk))
+    return ranges
+
+
+class _CreatedIds:
+    """The ranges of ids a run created so far, for `pk in created` (a batch's ranges come
+    after the ones before it, but a batch redone row by row takes newer ids)."""
+
+    def __init__(self) -> None:
+        self._ranges: list[tuple[int, int]] = []
+
+    def add(self, id_range: tuple[int, int]) -> None:
+        bisect.insort(self._ranges, id_range)
+
+    def __contains__(self, pk: object) -> bool:
+        if not isinstance(pk, int):
+            return False
+        at = bisect.bisect_right(self._ranges, pk, key=lambda id_range: id_range[0]) - 1
+        return at >= 0 and pk <= self._ranges[at][1]
 
 
 SEARCH_INDEX = "lead_search_idx"  # leads/migrations 0014 and 0020

@@ -18,8 +18,8 @@ from leads.imports.channels import (
     channel_resolve,
 )
 from leads.imports.importer import lead_import
-from leads.models import ChannelAlias, ImportedLead, Lead, LeadImport
-from tests.factories import ChannelAliasFactory, LeadFactory
+from leads.models import ChannelAlias, ImportedLead, ImportedRange, Lead, LeadImport
+from tests.factories import ChannelAliasFactory, ImportedLeadFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -376,8 +376,15 @@ def test_a_lead_written_twice_by_one_run_is_listed_once_as_created(marketer):
     ]
     result = lead_import(rows=rows, user=marketer, batch_size=2)
     assert (result.created, result.updated) == (1, 1)
-    (row,) = ImportedLead.objects.filter(run=result.record)
-    assert row.created is True
+    lead = Lead.objects.get()
+    ranges = ImportedRange.objects.filter(run=result.record)
+    assert list(ranges.values_list("first_id", "last_id")) == [(lead.pk, lead.pk)]
+    assert not ImportedLead.objects.filter(run=result.record).exists()  # not "updated" too
+    client = _client(marketer)
+    created = client.get(f"/leads/?import_run={result.record.pk}&import_result=created")
+    assert list(created.context["page"].object_list) == [lead]
+    updated = client.get(f"/leads/?import_run={result.record.pk}&import_result=updated")
+    assert list(updated.context["page"].object_list) == []
 
 
 def test_the_import_filter_of_an_unknown_run_lists_nothing(marketer):
@@ -398,3 +405,24 @@ def test_the_channel_names_are_read_once_per_language_not_once_per_row(marketer)
         lead_import(rows=[{"email": "pl@example.com", "source": "webinar"}], user=marketer)
     assert _channels_in.cache_info().misses == 2  # English, then Polish
     assert set(Lead.objects.values_list("source", flat=True)) >= {"paid_search"}
+
+
+def test_the_import_filter_lists_a_runs_ranges_and_the_records_of_runs_before_them(marketer):
+    """A run's created leads are ranges of ids (leads 0027); a run from before them listed
+    its created leads one row each (ImportedLead, created true), and still does."""
+    first = lead_import(rows=[{"email": f"a{n}@example.com"} for n in range(3)], user=marketer)
+    second = lead_import(rows=[{"email": f"b{n}@example.com"} for n in range(2)], user=marketer)
+    older = ImportedLeadFactory(created=True)  # its own run, recorded the old way
+    client = _client(marketer)
+
+    def listed(query: str) -> set[str]:
+        page = client.get(f"/leads/?{query}").context["page"]
+        return {lead.email for lead in page.object_list}
+
+    assert listed(f"import_run={first.record.pk}&import_result=created") == {
+        "a0@example.com", "a1@example.com", "a2@example.com",
+    }  # fmt: skip
+    assert listed(f"import_run={second.record.pk}") == {"b0@example.com", "b1@example.com"}
+    assert listed(f"import_run={older.run_id}&import_result=created") == {older.lead.email}
+    assert len(listed("import_result=created")) == 6
+    assert listed(f"import_run={first.record.pk}&import_result=updated") == set()
