@@ -63,6 +63,7 @@ from leads.models import (
     Deal,
     FollowUp,
     ImportedLead,
+    ImportedRange,
     Lead,
     LeadAssignment,
     LeadEdit,
@@ -462,6 +463,17 @@ class ImportedLeadFactory(factory.django.DjangoModelFactory):
     run = factory.SubFactory(LeadImportFactory)
     lead = factory.SubFactory(LeadFactory)
     created = True
+
+
+class ImportedRangeFactory(factory.django.DjangoModelFactory):
+    """A run's created leads as one range of ids (ranges of different runs never overlap)."""
+
+    class Meta:
+        model = ImportedRange
+
+    run = factory.SubFactory(LeadImportFactory)
+    first_id = factory.Sequence(lambda n: 1_000_000 + n * 10)
+    last_id = factory.LazyAttribute(lambda o: o.first_id + 9)
 
 
 class ChannelAliasFactory(factory.django.DjangoModelFactory):

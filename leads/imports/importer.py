@@ -806,7 +806,10 @@ def row_parse(
         if name in data:
             fields[name] = _text(data[name])
     fields["email"] = fields.get("email", "")
-    fields["external_id"] = fields.get("external_id") or None
+    if not fields.get("external_id"):
+        # No id given (no such column, or a blank cell) is not "remove the lead's id": a
+        # file without the column once wiped the external id of every lead it matched.
+        fields.pop("external_id", None)
     if fields.get("country"):
         try:  # the lead services' own check (lead_create, lead_update)
             fields["country"] = country_code_clean(fields["country"])
@@ -1359,26 +1362,31 @@ def _plan(
     pending: list[ParsedRow] = []
     keys: set[str] = set()  # the keys the pass's rows name
     lead_ids: set[int] = set()  # the leads they match
+    moving: set[str] = set()  # the keys a row of the pass creates, or takes from a lead or to it
+    moved: set[int] = set()  # the leads whose keys a row of the pass changes
     deferred: list[ParsedRow] = []
     for row in parsed:
         email = row.fields["email"].lower()
         external_id = row.fields.get("external_id")
         lead = (by_external.get(external_id) if external_id else None) or by_email.get(email)
         other = by_email.get(email)
-        found = {lead.pk for lead in (lead, other) if lead is not None}
-        if email in keys or (external_id and external_id in keys) or found & lead_ids:
-            # A lead an earlier row of the batch names or matches: that row is written
-            # first, then this one is matched again (a row at a time would see it so).
+        found = {match.pk for match in (lead, other) if match is not None}
+        if email in moving or (external_id and external_id in moving) or found & moved:
+            # A key an earlier row of the batch creates or moves, or a lead it moves: that
+            # row is written first, then this one is matched again (as a row at a time).
             deferred.append(row)
             continue
-        keys.add(email)
-        if external_id:
-            keys.add(external_id)
+        row_keys = {email, external_id} - {None}
+        keys |= row_keys
         lead_ids |= found
         if lead is None:
             pending.append(row)
+            moving |= row_keys
         else:
             updates.append((row, lead))
+            if email != lead.email.lower() or external_id not in (None, lead.external_id):
+                moving |= row_keys | {lead.email.lower(), lead.external_id} - {None}
+                moved |= found
     return _Plan(
         updates=updates, by_email=by_email,
         creation=_creation_prepare(pending, user=user, lookups=lookups),

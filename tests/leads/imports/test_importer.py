@@ -15,6 +15,7 @@ from django.db.models.functions import Lower
 from alignment.models import StageKey
 from config.exports import csv_lines
 from config.exports import csv_safe as csv_cell
+from leads.imports import importer
 from leads.imports.importer import (
     ROW_ERROR_KEY,
     history_put_in_order,
@@ -463,3 +464,42 @@ def test_rows_of_one_batch_that_name_one_lead_are_written_as_a_row_at_a_time_wou
     assert (lead.email, lead.title) == ("new@example.com", "Director")
     assert Lead.objects.get(email="old@example.com").title == "Analyst"
     assert Lead.objects.count() == 2
+
+
+def test_a_file_without_external_ids_keeps_the_leads_own(active_agreement, marketer):
+    """No external id given (no such column, or a blank cell) leaves the lead's as it is:
+    a file without the column once wiped the id of every lead it matched."""
+    lead = LeadFactory(email="kept@example.com", external_id="crm-7", title="Engineer")
+    other = LeadFactory(email="blank@example.com", external_id="crm-8")
+    rows = [
+        {"email": "kept@example.com", "title": "Director"},
+        {"email": "blank@example.com", "external_id": "  ", "title": "Analyst"},
+    ]
+    result = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in result.results] == ["updated", "updated"]
+    lead.refresh_from_db()
+    other.refresh_from_db()
+    assert (lead.external_id, lead.title) == ("crm-7", "Director")
+    assert (other.external_id, other.title) == ("crm-8", "Analyst")
+
+
+def test_rows_of_one_batch_updating_one_lead_by_the_same_key_take_one_pass(
+    active_agreement, marketer, monkeypatch
+):
+    """Rows that update one lead without moving its keys are written in order in one pass
+    (a row that moves a key or creates a lead is what sends the rows after it to a pass of
+    their own): a file that names a few leads many times stays a few queries a batch."""
+    LeadFactory(email="many@example.com")
+    rows = [{"email": "many@example.com", "title": f"Title {n}"} for n in range(6)]
+    passes = []
+    real = importer._existing
+
+    def existing(parsed):
+        passes.append(len(parsed))
+        return real(parsed)
+
+    monkeypatch.setattr(importer, "_existing", existing)
+    result = lead_import(rows=rows, user=marketer)
+    assert [r.status for r in result.results] == ["updated"] * 6
+    assert Lead.objects.get(email="many@example.com").title == "Title 5"
+    assert passes == [6]  # one pass: the batch's keys looked up once
